@@ -1,0 +1,112 @@
+package checkpoint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// hostLittleEndian is true on little-endian machines, where F32 data can be
+// copied without decoding.
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// f16Table maps every binary16 bit pattern to its float32 value.
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = F16ToFloat32(uint16(i))
+	}
+	return &t
+})
+
+// decode converts little-endian elements of dtype dt in src to float32.
+// len(src) must be len(dst)*dt.Size().
+func decode(dst []float32, src []byte, dt DType) {
+	if len(src) != len(dst)*dt.Size() {
+		panic("checkpoint: decode length mismatch")
+	}
+	switch dt {
+	case F32:
+		if hostLittleEndian && len(dst) > 0 && uintptr(unsafe.Pointer(&src[0]))%4 == 0 {
+			copy(dst, unsafe.Slice((*float32)(unsafe.Pointer(&src[0])), len(dst)))
+			return
+		}
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		}
+	case BF16:
+		src = src[:2*len(dst)]
+		for i := range dst {
+			dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
+		}
+	case F16:
+		t := f16Table()
+		src = src[:2*len(dst)]
+		for i := range dst {
+			dst[i] = t[uint16(src[2*i])|uint16(src[2*i+1])<<8]
+		}
+	case F64:
+		for i := range dst {
+			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
+		}
+	default:
+		panic("checkpoint: decode of unsupported dtype " + string(dt))
+	}
+}
+
+// decodeChunk is the number of elements one worker converts at a time.
+const decodeChunk = 1 << 18
+
+// decodeParallel runs decode over fixed chunks on all cores. Memory-mapped
+// input can fault (a file truncated under the map); such a fault becomes an
+// error instead of crashing the process.
+func decodeParallel(dst []float32, src []byte, dt DType) error {
+	size := dt.Size()
+	chunks := (len(dst) + decodeChunk - 1) / decodeChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	if workers <= 1 {
+		return decodeGuarded(dst, src, dt)
+	}
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				lo, hi := c*decodeChunk, min((c+1)*decodeChunk, len(dst))
+				if err := decodeGuarded(dst[lo:hi], src[lo*size:hi*size], dt); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// decodeGuarded is decode with memory faults turned into an error.
+func decodeGuarded(dst []float32, src []byte, dt DType) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if fault, ok := r.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("memory fault reading mapped data at %#x", fault.Addr())
+				return
+			}
+			panic(r)
+		}
+	}()
+	decode(dst, src, dt)
+	return nil
+}
