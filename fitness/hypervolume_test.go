@@ -1,0 +1,296 @@
+package fitness
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/internal/rng"
+)
+
+func TestHypervolumeHandCases(t *testing.T) {
+	maxMax := []Direction{Maximize, Maximize}
+	tests := []struct {
+		name   string
+		points [][]float64
+		ref    []float64
+		dirs   []Direction
+		want   float64
+	}{
+		{"1-D best point", [][]float64{{3}, {1}, {2}}, []float64{5}, nil, 4},
+		{"2-D one point", [][]float64{{1, 1}}, []float64{3, 4}, nil, 6},
+		// Sweep by x: 3·1 + 2·1 + 1·1.
+		{"2-D staircase", [][]float64{{1, 3}, {2, 2}, {3, 1}}, []float64{4, 4}, nil, 6},
+		{"2-D staircase shuffled with dominated and duplicate", [][]float64{{3, 1}, {2, 3}, {1, 3}, {2, 2}, {1, 3}, {3.5, 3.5}}, []float64{4, 4}, nil, 6},
+		// Boxes [0.5,0.9]×[0.5,0.6] (0.04) and [0.5,0.7]×[0.5,0.8] (0.06)
+		// overlap in [0.5,0.7]×[0.5,0.6] (0.02).
+		{"2-D maximise", [][]float64{{0.9, 0.6}, {0.7, 0.8}}, []float64{0.5, 0.5}, maxMax, 0.08},
+		{"2-D point on the reference adds nothing", [][]float64{{1, 4}, {4, 1}, {2, 2}}, []float64{4, 4}, nil, 4},
+		{"2-D point beyond the reference adds nothing", [][]float64{{5, 0}, {2, 2}}, []float64{4, 4}, nil, 4},
+		{"2-D NaN adds nothing", [][]float64{{math.NaN(), 0}, {2, 2}}, []float64{4, 4}, nil, 4},
+		{"3-D one point", [][]float64{{0, 0, 0}}, []float64{2, 2, 2}, nil, 8},
+		{"3-D dominated point", [][]float64{{1, 1, 1}, {0, 0, 0}}, []float64{2, 2, 2}, nil, 8},
+		// Boxes 2·1·1 and 1·2·2 overlapping in the unit cube [1,2]³.
+		{"3-D two points", [][]float64{{0, 1, 1}, {1, 0, 0}}, []float64{2, 2, 2}, nil, 5},
+		// Three boxes of 4, three pairwise overlaps of 2, triple overlap 1.
+		{"3-D three axis points", [][]float64{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, []float64{2, 2, 2}, nil, 7},
+		{"3-D mixed directions", [][]float64{{0.9, 1, 0.5}}, []float64{0.4, 3, 0}, []Direction{Maximize, Minimize, Maximize}, 0.5 * 2 * 0.5},
+		{"4-D one point", [][]float64{{0, 0, 0, 0}}, []float64{1, 2, 3, 4}, nil, 24},
+		// Each box is 1·2·2·2 = 8 overlapping in [1,2]⁴ with volume 1: 15.
+		{"4-D two points", [][]float64{{1, 0, 0, 0}, {0, 1, 1, 1}}, []float64{2, 2, 2, 2}, nil, 8 + 2 - 1},
+		{"5-D one point", [][]float64{{0, 0, 0, 0, 0}}, []float64{1, 1, 1, 1, 2}, nil, 2},
+		{"no points", nil, []float64{1, 1}, nil, 0},
+	}
+	for _, tc := range tests {
+		got, err := Hypervolume(tc.points, tc.ref, tc.dirs)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: hypervolume = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestHypervolumeErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		points [][]float64
+		ref    []float64
+		dirs   []Direction
+		want   string
+	}{
+		{"empty ref", [][]float64{{1}}, nil, nil, "empty reference"},
+		{"NaN ref", [][]float64{{1, 1}}, []float64{2, math.NaN()}, nil, "value 1"},
+		{"Inf ref", [][]float64{{1, 1}}, []float64{math.Inf(1), 2}, nil, "value 0"},
+		{"ref and dirs differ", [][]float64{{1, 1}}, []float64{2, 2}, []Direction{Minimize}, "2 values but there are 1 objectives"},
+		{"point length", [][]float64{{1, 1}, {1, 1, 1}}, []float64{2, 2}, nil, "point 1 has 3 objectives"},
+		{"invalid direction", [][]float64{{1}}, []float64{2}, []Direction{0}, "invalid direction"},
+	}
+	for _, tc := range tests {
+		_, err := Hypervolume(tc.points, tc.ref, tc.dirs)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+		_, err = HypervolumeMonteCarlo(tc.points, tc.ref, tc.dirs, 10, 1)
+		if err == nil {
+			t.Errorf("%s: Monte Carlo accepted the input", tc.name)
+		}
+	}
+	if _, err := HypervolumeMonteCarlo([][]float64{{1}}, []float64{2}, nil, 0, 1); err == nil {
+		t.Error("Monte Carlo with 0 samples accepted")
+	}
+}
+
+// inclusionExclusion is the brute-force hypervolume of minimisation points
+// against ref: the union of the boxes [p, ref] by inclusion–exclusion over all
+// non-empty subsets. Exponential; for small sets only.
+func inclusionExclusion(points [][]float64, ref []float64) float64 {
+	var inside [][]float64
+	for _, p := range points {
+		ok := true
+		for j, v := range p {
+			ok = ok && v < ref[j]
+		}
+		if ok {
+			inside = append(inside, p)
+		}
+	}
+	n, m := len(inside), len(ref)
+	total := 0.0
+	corner := make([]float64, m)
+	for mask := 1; mask < 1<<n; mask++ {
+		copy(corner, inside[0]) // overwritten below by the subset's max
+		first, size := true, 0
+		for i := 0; i < n; i++ {
+			if mask&(1<<i) == 0 {
+				continue
+			}
+			size++
+			for j, v := range inside[i] {
+				if first || v > corner[j] {
+					corner[j] = v
+				}
+			}
+			first = false
+		}
+		vol := 1.0
+		for j := range corner {
+			vol *= ref[j] - corner[j]
+		}
+		if size%2 == 1 {
+			total += vol
+		} else {
+			total -= vol
+		}
+	}
+	return total
+}
+
+func randomUnitPoints(r *rand.Rand, n, m int) [][]float64 {
+	pts := make([][]float64, n)
+	for i := range pts {
+		pts[i] = make([]float64, m)
+		for j := range pts[i] {
+			pts[i][j] = r.Float64()
+		}
+	}
+	return pts
+}
+
+func TestHypervolumeMatchesInclusionExclusion(t *testing.T) {
+	r := rng.New(4, "fitness-test", "hv-ie")
+	for m := 1; m <= 5; m++ {
+		ref := make([]float64, m)
+		for trial := 0; trial < 60; trial++ {
+			n := 1 + r.IntN(10)
+			points := randomUnitPoints(r, n, m)
+			if trial%3 == 0 {
+				// Integer grid {0..3} with the reference at 3: ties, duplicates
+				// and points on the reference (which bound no volume).
+				points = randomPoints(r, n, m, 4)
+				for j := range ref {
+					ref[j] = 3
+				}
+			} else {
+				for j := range ref {
+					ref[j] = 1.1
+				}
+			}
+			want := inclusionExclusion(points, ref)
+			got, err := Hypervolume(points, ref, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-want) > 1e-9*max(1, want) {
+				t.Fatalf("M=%d trial %d: hypervolume %v, inclusion–exclusion %v, points %v", m, trial, got, want, points)
+			}
+		}
+	}
+}
+
+func TestHypervolumeInvariants(t *testing.T) {
+	r := rng.New(5, "fitness-test", "hv-inv")
+	for m := 2; m <= 4; m++ {
+		ref := make([]float64, m)
+		for j := range ref {
+			ref[j] = 1
+		}
+		var set [][]float64
+		prev := 0.0
+		for step := 0; step < 40; step++ {
+			p := randomUnitPoints(r, 1, m)[0]
+			set = append(set, p)
+			hv, err := Hypervolume(set, ref, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hv < prev-1e-12 {
+				t.Fatalf("M=%d: adding %v decreased the hypervolume %v -> %v", m, p, prev, hv)
+			}
+			// A point dominated by p adds nothing.
+			q := make([]float64, m)
+			for j := range q {
+				q[j] = p[j] + r.Float64()*(1-p[j])
+			}
+			withDominated, _ := Hypervolume(append(set[:len(set):len(set)], q), ref, nil)
+			if math.Abs(withDominated-hv) > 1e-12 {
+				t.Fatalf("M=%d: dominated point %v changed the hypervolume %v -> %v", m, q, hv, withDominated)
+			}
+			prev = hv
+		}
+		// Maximising negated points against a negated reference is the same.
+		dirs := make([]Direction, m)
+		negRef := make([]float64, m)
+		for j := range dirs {
+			dirs[j], negRef[j] = Maximize, -ref[j]
+		}
+		neg, _ := Hypervolume(negate(set), negRef, dirs)
+		if math.Abs(neg-prev) > 1e-12 {
+			t.Fatalf("M=%d: maximised negation %v, minimised %v", m, neg, prev)
+		}
+		// Only the front matters.
+		var front [][]float64
+		for _, i := range ParetoFront(set, nil) {
+			front = append(front, set[i])
+		}
+		if hvFront, _ := Hypervolume(front, ref, nil); math.Abs(hvFront-prev) > 1e-12 {
+			t.Fatalf("M=%d: front hypervolume %v, whole set %v", m, hvFront, prev)
+		}
+	}
+}
+
+func TestHypervolumeDoesNotModifyInput(t *testing.T) {
+	points := [][]float64{{3, 1, 2}, {1, 3, 2}, {2, 2, 1}}
+	first := points[0]
+	if _, err := Hypervolume(points, []float64{4, 4, 4}, []Direction{Minimize, Minimize, Minimize}); err != nil {
+		t.Fatal(err)
+	}
+	if &points[0][0] != &first[0] || points[0][0] != 3 || points[2][2] != 1 {
+		t.Errorf("input changed: %v", points)
+	}
+}
+
+func TestHypervolumeMonteCarlo(t *testing.T) {
+	r := rng.New(6, "fitness-test", "hv-mc")
+	for m := 2; m <= 5; m++ {
+		points := randomUnitPoints(r, 12, m)
+		ref := make([]float64, m)
+		for j := range ref {
+			ref[j] = 1
+		}
+		exact, err := Hypervolume(points, ref, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		est, err := HypervolumeMonteCarlo(points, ref, nil, 100_000, 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(est.Value-exact) > est.Bound {
+			t.Errorf("M=%d: estimate %v ± %v misses exact %v", m, est.Value, est.Bound, exact)
+		}
+		if math.Abs(est.Value-exact) > 5*est.StdErr {
+			t.Errorf("M=%d: estimate %v is %.1f standard errors from exact %v", m, est.Value, math.Abs(est.Value-exact)/est.StdErr, exact)
+		}
+		if est.Samples != 100_000 || est.Hits <= 0 || est.Hits > est.Samples || est.Value > est.BoxVolume {
+			t.Errorf("M=%d: inconsistent estimate %+v", m, est)
+		}
+		wantBound := est.BoxVolume * math.Sqrt(math.Log(40)/(2*100_000))
+		if math.Abs(est.Bound-wantBound) > 1e-15 {
+			t.Errorf("M=%d: bound %v, want %v", m, est.Bound, wantBound)
+		}
+	}
+}
+
+func TestHypervolumeMonteCarloDeterministic(t *testing.T) {
+	points := randomUnitPoints(rng.New(7, "fitness-test", "hv-mc-det"), 20, 4)
+	ref := []float64{1, 1, 1, 1}
+	const samples = 3*mcBlock + 17 // several blocks and a partial one
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var results []Estimate
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		est, err := HypervolumeMonteCarlo(points, ref, nil, samples, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, est)
+	}
+	for i, est := range results[1:] {
+		if est != results[0] {
+			t.Errorf("run %d differs: %+v vs %+v", i+1, est, results[0])
+		}
+	}
+	other, _ := HypervolumeMonteCarlo(points, ref, nil, samples, 10)
+	if other.Hits == results[0].Hits {
+		t.Errorf("seeds 9 and 10 gave the same %d hits", other.Hits)
+	}
+	none, _ := HypervolumeMonteCarlo([][]float64{{2, 2, 2, 2}}, ref, nil, 100, 1)
+	if none.Value != 0 || none.Hits != 0 {
+		t.Errorf("estimate with no contributing point = %+v", none)
+	}
+}
