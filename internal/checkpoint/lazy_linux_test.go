@@ -100,4 +100,3 @@ func TestOpenHugeSparseFileIsLazy(t *testing.T) {
 		t.Errorf("Open + Read(small) caused %d page faults; the data section is being read", faults)
 	}
 }
-

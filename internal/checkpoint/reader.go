@@ -245,13 +245,13 @@ func openIndex(path string) (r *Reader, err error) {
 	}
 	sort.Strings(files)
 
-	r = &Reader{path: path, tensors: make(map[string]tensorRef, len(weightMap)), metadata: metadata}
+	opened := &Reader{path: path, tensors: make(map[string]tensorRef, len(weightMap)), metadata: metadata}
 	defer func() {
 		if err != nil {
-			r.closeShards()
-			r = nil
+			opened.closeShards()
 		}
 	}()
+	r = opened
 	holder := map[string]string{} // tensor -> shard file that holds it
 	for _, file := range files {
 		sh, h, err := openShard(filepath.Join(dir, file))
