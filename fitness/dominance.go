@@ -52,6 +52,7 @@ type Sorter struct {
 	flat      []int
 	fronts    [][]int
 	costs     []float64
+	order     []int // crowding-distance scratch
 }
 
 // Sort partitions the indices of points into fronts: front 0 holds the
@@ -223,6 +224,17 @@ func ParetoFront(points [][]float64, dirs []Direction) []int {
 // finite values. Fronts of one or two members are all +Inf. Directions do not
 // matter: the distance is symmetric.
 func CrowdingDistanceTo(dst []float64, points [][]float64, front []int) []float64 {
+	var order []int
+	return crowdingDistance(dst, points, front, &order)
+}
+
+// CrowdingDistanceTo is CrowdingDistanceTo using the Sorter's buffers: it does
+// not allocate when dst is given and the Sorter has seen a front as large.
+func (s *Sorter) CrowdingDistanceTo(dst []float64, points [][]float64, front []int) []float64 {
+	return crowdingDistance(dst, points, front, &s.order)
+}
+
+func crowdingDistance(dst []float64, points [][]float64, front []int, scratch *[]int) []float64 {
 	if dst == nil {
 		dst = make([]float64, len(front))
 	}
@@ -237,7 +249,7 @@ func CrowdingDistanceTo(dst []float64, points [][]float64, front []int) []float6
 		return dst
 	}
 	m := len(points[front[0]])
-	order := make([]int, 0, len(front)) // positions into front
+	order := slices.Grow((*scratch)[:0], len(front)) // positions into front
 	for j := 0; j < m; j++ {
 		order = order[:0]
 		for k, idx := range front {
@@ -278,5 +290,6 @@ func CrowdingDistanceTo(dst []float64, points [][]float64, front []int) []float6
 			dst[k] += (points[front[order[r+1]]][j] - points[front[order[r-1]]][j]) / span
 		}
 	}
+	*scratch = order
 	return dst
 }

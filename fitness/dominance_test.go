@@ -248,3 +248,20 @@ func TestCrowdingBoundariesInfinite(t *testing.T) {
 		}
 	}
 }
+
+func TestSorterCrowdingMatchesAndDoesNotAllocate(t *testing.T) {
+	points := randomUnitPoints(rng.New(12, "fitness-test", "crowd-alloc"), 50, 3)
+	front := make([]int, len(points))
+	for i := range front {
+		front[i] = len(points) - 1 - i
+	}
+	want := CrowdingDistanceTo(nil, points, front)
+	var s Sorter
+	dst := make([]float64, len(front))
+	if got := s.CrowdingDistanceTo(dst, points, front); !slices.Equal(got, want) {
+		t.Fatalf("Sorter crowding %v, function %v", got, want)
+	}
+	if allocs := testing.AllocsPerRun(10, func() { s.CrowdingDistanceTo(dst, points, front) }); allocs != 0 {
+		t.Errorf("Sorter.CrowdingDistanceTo allocated %v times, want 0", allocs)
+	}
+}

@@ -75,16 +75,13 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 	for j := range lo {
 		box *= refCost[j] - lo[j]
 	}
-	// Test points with the largest own box first: they dominate the most
-	// samples, so the search for a dominating point stops early.
-	slices.SortFunc(pts, func(a, b []float64) int {
-		va, vb := 1.0, 1.0
-		for j := range a {
-			va *= refCost[j] - a[j]
-			vb *= refCost[j] - b[j]
-		}
-		return cmp.Compare(vb, va)
-	})
+	// Only points whose first cost is at most the sample's can dominate it:
+	// with the points sorted by first cost, a binary search bounds the scan.
+	slices.SortFunc(pts, func(a, b []float64) int { return cmp.Compare(a[0], b[0]) })
+	firsts := make([]float64, len(pts))
+	for i, p := range pts {
+		firsts[i] = p[0]
+	}
 
 	blocks := (samples + mcBlock - 1) / mcBlock
 	hits := make([]int, blocks)
@@ -108,7 +105,11 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 					for j := range x {
 						x[j] = lo[j] + r.Float64()*(refCost[j]-lo[j])
 					}
-					if weaklyDominatedBy(x, pts) {
+					k, found := slices.BinarySearch(firsts, x[0])
+					for found && k < len(firsts) && firsts[k] == x[0] {
+						k++ // include every point tied with the sample
+					}
+					if weaklyDominatedBy(x, pts[:k]) {
 						count++
 					}
 				}
