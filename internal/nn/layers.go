@@ -1,0 +1,536 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/evomerge/evomerge/internal/tensor"
+)
+
+// Param is one named parameter tensor of a model. Data holds the values (row-major,
+// Shape as in PyTorch); Grad has the same length and receives the gradient computed by
+// LossAndGrad. Both slices belong to the model; callers may read and write them in place.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+	Grad  []float32
+}
+
+func newParam(name string, shape ...int) *Param {
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	return &Param{Name: name, Shape: shape, Data: make([]float32, size), Grad: make([]float32, size)}
+}
+
+// layer is one differentiable operation on a batch of n examples, each a flat vector
+// of inSize values (C×H×W in NCHW order) mapped to outSize values.
+//
+// forward writes y (n*outSize values) from x. When train is true, layers with training
+// behaviour (dropout) use r and remember what backward needs.
+//
+// backward receives x and y of the last forward call and dy = dL/dy; it adds the
+// parameter gradients to Param.Grad and, when dx is not nil, writes dL/dx into dx.
+type layer interface {
+	forward(y, x []float32, n int, train bool, r *rand.Rand)
+	backward(dx, dy, x, y []float32, n int)
+	params() []*Param
+}
+
+// linear: y = x W^T + b, W is [out, in].
+type linear struct {
+	in, out int
+	w, b    *Param
+}
+
+func newLinear(prefix string, in, out int) *linear {
+	return &linear{in: in, out: out, w: newParam(prefix+".weight", out, in), b: newParam(prefix+".bias", out)}
+}
+
+func (l *linear) params() []*Param { return []*Param{l.w, l.b} }
+
+func (l *linear) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	y = y[:n*l.out]
+	for i := range n {
+		copy(y[i*l.out:(i+1)*l.out], l.b.Data)
+	}
+	tensor.Gemm(false, true, n, l.out, l.in, 1, x, l.in, l.w.Data, l.in, 1, y, l.out)
+}
+
+func (l *linear) backward(dx, dy, x, _ []float32, n int) {
+	tensor.Gemm(true, false, l.out, l.in, n, 1, dy, l.out, x, l.in, 1, l.w.Grad, l.in)
+	db := l.b.Grad
+	for i := range n {
+		row := dy[i*l.out : (i+1)*l.out]
+		for j, v := range row {
+			db[j] += v
+		}
+	}
+	if dx != nil {
+		tensor.Gemm(false, false, n, l.in, l.out, 1, dy, l.out, l.w.Data, l.in, 0, dx, l.in)
+	}
+}
+
+// convColsBudget bounds the im2col buffer (in float32 values); images are processed in
+// chunks of a fixed size derived from the layer shape only, so results do not depend on
+// the number of threads.
+const convColsBudget = 1 << 20
+
+// conv2d: NCHW convolution with a square kernel, stride and zero padding, computed as
+// im2col followed by Gemm. W is [out, in, k, k].
+type conv2d struct {
+	inC, inH, inW    int
+	outC, outH, outW int
+	k, stride, pad   int
+	w, b             *Param
+	chunk            int // images per im2col chunk
+	cols, colT, dcol []float32
+}
+
+func newConv2D(prefix string, in [3]int, spec LayerSpec) *conv2d {
+	c := &conv2d{
+		inC: in[0], inH: in[1], inW: in[2],
+		outC: spec.Out, k: spec.Kernel, stride: spec.stride(), pad: spec.Padding,
+	}
+	c.outH, c.outW = windowOut(in[1], spec), windowOut(in[2], spec)
+	c.w = newParam(prefix+".weight", c.outC, c.inC, c.k, c.k)
+	c.b = newParam(prefix+".bias", c.outC)
+	perImage := c.outH * c.outW * c.inC * c.k * c.k
+	c.chunk = max(1, convColsBudget/perImage)
+	return c
+}
+
+func (c *conv2d) params() []*Param { return []*Param{c.w, c.b} }
+
+func (c *conv2d) buffers(images int) (cols, colT []float32) {
+	rows := images * c.outH * c.outW
+	ckk := c.inC * c.k * c.k
+	if cap(c.cols) < rows*ckk {
+		c.cols = make([]float32, rows*ckk)
+	}
+	if cap(c.colT) < rows*c.outC {
+		c.colT = make([]float32, rows*c.outC)
+	}
+	return c.cols[:rows*ckk], c.colT[:rows*c.outC]
+}
+
+// im2col writes one row per output position of images [i0, i1) of x: the ckk input
+// values under the kernel window, zero where the window hangs over the padding.
+func (c *conv2d) im2col(cols, x []float32, i0, i1 int) {
+	ckk := c.inC * c.k * c.k
+	inSize := c.inC * c.inH * c.inW
+	row := 0
+	for img := i0; img < i1; img++ {
+		xi := x[img*inSize : (img+1)*inSize]
+		for oy := range c.outH {
+			for ox := range c.outW {
+				dst := cols[row*ckk : (row+1)*ckk]
+				row++
+				q := 0
+				for ci := range c.inC {
+					plane := xi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+					for ky := range c.k {
+						iy := oy*c.stride - c.pad + ky
+						for kx := range c.k {
+							ix := ox*c.stride - c.pad + kx
+							if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
+								dst[q] = plane[iy*c.inW+ix]
+							} else {
+								dst[q] = 0
+							}
+							q++
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (c *conv2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	ckk := c.inC * c.k * c.k
+	ohw := c.outH * c.outW
+	outSize := c.outC * ohw
+	for i0 := 0; i0 < n; i0 += c.chunk {
+		i1 := min(n, i0+c.chunk)
+		cols, colT := c.buffers(i1 - i0)
+		c.im2col(cols, x, i0, i1)
+		rows := (i1 - i0) * ohw
+		tensor.Gemm(false, true, rows, c.outC, ckk, 1, cols, ckk, c.w.Data, ckk, 0, colT, c.outC)
+		for img := i0; img < i1; img++ {
+			yi := y[img*outSize : (img+1)*outSize]
+			base := (img - i0) * ohw
+			for o := range c.outC {
+				bias := c.b.Data[o]
+				plane := yi[o*ohw : (o+1)*ohw]
+				for pos := range plane {
+					plane[pos] = colT[(base+pos)*c.outC+o] + bias
+				}
+			}
+		}
+	}
+}
+
+func (c *conv2d) backward(dx, dy, x, _ []float32, n int) {
+	ckk := c.inC * c.k * c.k
+	ohw := c.outH * c.outW
+	outSize := c.outC * ohw
+	inSize := c.inC * c.inH * c.inW
+	for i0 := 0; i0 < n; i0 += c.chunk {
+		i1 := min(n, i0+c.chunk)
+		cols, dT := c.buffers(i1 - i0)
+		c.im2col(cols, x, i0, i1)
+		rows := (i1 - i0) * ohw
+		for img := i0; img < i1; img++ {
+			dyi := dy[img*outSize : (img+1)*outSize]
+			base := (img - i0) * ohw
+			for o := range c.outC {
+				plane := dyi[o*ohw : (o+1)*ohw]
+				var sum float32
+				for pos, v := range plane {
+					dT[(base+pos)*c.outC+o] = v
+					sum += v
+				}
+				c.b.Grad[o] += sum
+			}
+		}
+		tensor.Gemm(true, false, c.outC, ckk, rows, 1, dT, c.outC, cols, ckk, 1, c.w.Grad, ckk)
+		if dx == nil {
+			continue
+		}
+		if cap(c.dcol) < rows*ckk {
+			c.dcol = make([]float32, rows*ckk)
+		}
+		dcol := c.dcol[:rows*ckk]
+		tensor.Gemm(false, false, rows, ckk, c.outC, 1, dT, c.outC, c.w.Data, ckk, 0, dcol, ckk)
+		// col2im: scatter-add every window back onto the input gradient.
+		clear(dx[i0*inSize : i1*inSize])
+		row := 0
+		for img := i0; img < i1; img++ {
+			dxi := dx[img*inSize : (img+1)*inSize]
+			for oy := range c.outH {
+				for ox := range c.outW {
+					src := dcol[row*ckk : (row+1)*ckk]
+					row++
+					q := 0
+					for ci := range c.inC {
+						plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+						for ky := range c.k {
+							iy := oy*c.stride - c.pad + ky
+							for kx := range c.k {
+								ix := ox*c.stride - c.pad + kx
+								if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
+									plane[iy*c.inW+ix] += src[q]
+								}
+								q++
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// relu: y = max(x, 0); the gradient at 0 is taken as 0.
+type relu struct{ size int }
+
+func (relu) params() []*Param { return nil }
+
+func (l relu) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	x = x[:n*l.size]
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+}
+
+func (l relu) backward(dx, dy, x, _ []float32, n int) {
+	if dx == nil {
+		return
+	}
+	x = x[:n*l.size]
+	dy = dy[:len(x)]
+	dx = dx[:len(x)]
+	for i, v := range x {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// gelu is the exact GELU, x·Φ(x) with Φ the standard normal CDF computed with erf
+// (PyTorch's default approximate="none"), evaluated in float64.
+type gelu struct{ size int }
+
+func (gelu) params() []*Param { return nil }
+
+func (l gelu) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	x = x[:n*l.size]
+	y = y[:len(x)]
+	for i, v := range x {
+		z := float64(v)
+		y[i] = float32(0.5 * z * (1 + math.Erf(z/math.Sqrt2)))
+	}
+}
+
+func (l gelu) backward(dx, dy, x, _ []float32, n int) {
+	if dx == nil {
+		return
+	}
+	x = x[:n*l.size]
+	dy = dy[:len(x)]
+	dx = dx[:len(x)]
+	const invSqrt2Pi = 0.3989422804014327
+	for i, v := range x {
+		z := float64(v)
+		cdf := 0.5 * (1 + math.Erf(z/math.Sqrt2))
+		pdf := invSqrt2Pi * math.Exp(-0.5*z*z)
+		dx[i] = float32(float64(dy[i]) * (cdf + z*pdf))
+	}
+}
+
+// pool2d is max or average pooling over square windows, per channel.
+type pool2d struct {
+	max              bool
+	c, inH, inW      int
+	outH, outW       int
+	k, stride, pad   int
+	argmax           []int32 // index within the channel plane of each max, for backward
+	argmaxN          int
+	windowCountScale float32
+}
+
+func newPool2D(in [3]int, spec LayerSpec) *pool2d {
+	p := &pool2d{max: spec.Kind == KindMaxPool, c: in[0], inH: in[1], inW: in[2], k: spec.Kernel, stride: spec.stride(), pad: spec.Padding}
+	p.outH, p.outW = windowOut(in[1], spec), windowOut(in[2], spec)
+	p.windowCountScale = 1 / float32(p.k*p.k)
+	return p
+}
+
+func (p *pool2d) params() []*Param { return nil }
+
+func (p *pool2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
+	planes := n * p.c
+	if p.max {
+		if cap(p.argmax) < planes*outPlane {
+			p.argmax = make([]int32, planes*outPlane)
+		}
+		p.argmax = p.argmax[:planes*outPlane]
+	}
+	for pl := range planes {
+		xp := x[pl*inPlane : (pl+1)*inPlane]
+		yp := y[pl*outPlane : (pl+1)*outPlane]
+		for oy := range p.outH {
+			y0 := oy*p.stride - p.pad
+			yLo, yHi := max(y0, 0), min(y0+p.k, p.inH)
+			for ox := range p.outW {
+				x0 := ox*p.stride - p.pad
+				xLo, xHi := max(x0, 0), min(x0+p.k, p.inW)
+				if p.max {
+					best := float32(math.Inf(-1))
+					bestAt := int32(yLo*p.inW + xLo)
+					for iy := yLo; iy < yHi; iy++ {
+						for ix := xLo; ix < xHi; ix++ {
+							if v := xp[iy*p.inW+ix]; v > best {
+								best, bestAt = v, int32(iy*p.inW+ix)
+							}
+						}
+					}
+					yp[oy*p.outW+ox] = best
+					p.argmax[pl*outPlane+oy*p.outW+ox] = bestAt
+					continue
+				}
+				var sum float32
+				for iy := yLo; iy < yHi; iy++ {
+					for ix := xLo; ix < xHi; ix++ {
+						sum += xp[iy*p.inW+ix]
+					}
+				}
+				yp[oy*p.outW+ox] = sum * p.windowCountScale
+			}
+		}
+	}
+}
+
+func (p *pool2d) backward(dx, dy, _, _ []float32, n int) {
+	if dx == nil {
+		return
+	}
+	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
+	planes := n * p.c
+	clear(dx[:planes*inPlane])
+	for pl := range planes {
+		dxp := dx[pl*inPlane : (pl+1)*inPlane]
+		dyp := dy[pl*outPlane : (pl+1)*outPlane]
+		if p.max {
+			arg := p.argmax[pl*outPlane : (pl+1)*outPlane]
+			for o, g := range dyp {
+				dxp[arg[o]] += g
+			}
+			continue
+		}
+		for oy := range p.outH {
+			y0 := oy*p.stride - p.pad
+			yLo, yHi := max(y0, 0), min(y0+p.k, p.inH)
+			for ox := range p.outW {
+				x0 := ox*p.stride - p.pad
+				xLo, xHi := max(x0, 0), min(x0+p.k, p.inW)
+				g := dyp[oy*p.outW+ox] * p.windowCountScale
+				for iy := yLo; iy < yHi; iy++ {
+					for ix := xLo; ix < xHi; ix++ {
+						dxp[iy*p.inW+ix] += g
+					}
+				}
+			}
+		}
+	}
+}
+
+// flatten reshapes C×H×W to C·H·W×1×1; the data layout is unchanged.
+type flatten struct{ size int }
+
+func (flatten) params() []*Param { return nil }
+
+func (l flatten) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	copy(y[:n*l.size], x[:n*l.size])
+}
+
+func (l flatten) backward(dx, dy, _, _ []float32, n int) {
+	if dx != nil {
+		copy(dx[:n*l.size], dy[:n*l.size])
+	}
+}
+
+// layerNormEps is added to the variance, as PyTorch's default.
+const layerNormEps = 1e-5
+
+// layerNorm normalises each example over its size values: y = (x-mean)/sqrt(var+eps)*w + b,
+// with the biased variance. Statistics are accumulated in float64.
+type layerNorm struct {
+	size       int
+	w, b       *Param
+	mean, rstd []float64
+}
+
+func newLayerNorm(prefix string, size int) *layerNorm {
+	l := &layerNorm{size: size, w: newParam(prefix+".weight", size), b: newParam(prefix+".bias", size)}
+	for i := range l.w.Data {
+		l.w.Data[i] = 1
+	}
+	return l
+}
+
+func (l *layerNorm) params() []*Param { return []*Param{l.w, l.b} }
+
+func (l *layerNorm) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	if cap(l.mean) < n {
+		l.mean = make([]float64, n)
+		l.rstd = make([]float64, n)
+	}
+	l.mean, l.rstd = l.mean[:n], l.rstd[:n]
+	for i := range n {
+		xi := x[i*l.size : (i+1)*l.size]
+		yi := y[i*l.size : (i+1)*l.size]
+		var sum float64
+		for _, v := range xi {
+			sum += float64(v)
+		}
+		mean := sum / float64(l.size)
+		var sq float64
+		for _, v := range xi {
+			d := float64(v) - mean
+			sq += d * d
+		}
+		rstd := 1 / math.Sqrt(sq/float64(l.size)+layerNormEps)
+		l.mean[i], l.rstd[i] = mean, rstd
+		for j, v := range xi {
+			yi[j] = float32((float64(v)-mean)*rstd)*l.w.Data[j] + l.b.Data[j]
+		}
+	}
+}
+
+func (l *layerNorm) backward(dx, dy, x, _ []float32, n int) {
+	inv := 1 / float64(l.size)
+	for i := range n {
+		xi := x[i*l.size : (i+1)*l.size]
+		dyi := dy[i*l.size : (i+1)*l.size]
+		mean, rstd := l.mean[i], l.rstd[i]
+		var sumG, sumGX float64
+		for j, v := range xi {
+			xhat := (float64(v) - mean) * rstd
+			g := float64(dyi[j])
+			l.w.Grad[j] += float32(g * xhat)
+			l.b.Grad[j] += dyi[j]
+			gh := g * float64(l.w.Data[j])
+			sumG += gh
+			sumGX += gh * xhat
+		}
+		if dx == nil {
+			continue
+		}
+		dxi := dx[i*l.size : (i+1)*l.size]
+		for j, v := range xi {
+			xhat := (float64(v) - mean) * rstd
+			gh := float64(dyi[j]) * float64(l.w.Data[j])
+			dxi[j] = float32(rstd * (gh - inv*sumG - xhat*inv*sumGX))
+		}
+	}
+}
+
+// dropout zeroes each value with probability p during training and scales the others
+// by 1/(1-p) (inverted dropout); outside training it is the identity.
+type dropout struct {
+	size      int
+	p         float64
+	mask      []float32
+	lastTrain bool
+}
+
+func (*dropout) params() []*Param { return nil }
+
+func (l *dropout) forward(y, x []float32, n int, train bool, r *rand.Rand) {
+	x = x[:n*l.size]
+	y = y[:len(x)]
+	l.lastTrain = train && l.p > 0
+	if !l.lastTrain {
+		copy(y, x)
+		return
+	}
+	if r == nil {
+		panic("nn: dropout in training mode without a random stream")
+	}
+	if cap(l.mask) < len(x) {
+		l.mask = make([]float32, len(x))
+	}
+	l.mask = l.mask[:len(x)]
+	keep := float32(1 / (1 - l.p))
+	for i := range l.mask {
+		if r.Float64() < l.p {
+			l.mask[i] = 0
+		} else {
+			l.mask[i] = keep
+		}
+		y[i] = x[i] * l.mask[i]
+	}
+}
+
+func (l *dropout) backward(dx, dy, _, _ []float32, n int) {
+	if dx == nil {
+		return
+	}
+	dy = dy[:n*l.size]
+	dx = dx[:len(dy)]
+	if !l.lastTrain {
+		copy(dx, dy)
+		return
+	}
+	for i, g := range dy {
+		dx[i] = g * l.mask[i]
+	}
+}

@@ -1,0 +1,110 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// LossKind selects the training or adaptation objective computed from a head's logits.
+type LossKind int
+
+const (
+	// CrossEntropy is softmax cross-entropy against integer labels, mean over the batch.
+	CrossEntropy LossKind = iota
+	// Entropy is the Shannon entropy H(softmax(z)) of the prediction, mean over the batch
+	// (natural log). It needs no labels; AdaMerging minimises it on unlabelled inputs.
+	Entropy
+)
+
+func (k LossKind) String() string {
+	switch k {
+	case CrossEntropy:
+		return "cross-entropy"
+	case Entropy:
+		return "entropy"
+	}
+	return fmt.Sprintf("LossKind(%d)", int(k))
+}
+
+// checkLabels verifies that y holds n labels in [0, classes).
+func checkLabels(y []int32, n, classes int, head string) error {
+	if len(y) < n {
+		return fmt.Errorf("nn: %d labels for %d examples: pass one label per example", len(y), n)
+	}
+	for i, v := range y[:n] {
+		if v < 0 || int(v) >= classes {
+			return fmt.Errorf("nn: label %d of example %d is outside head %q's classes [0, %d)", v, i, head, classes)
+		}
+	}
+	return nil
+}
+
+// softmaxRow computes log-sum-exp of z in float64 (shifted by the maximum, so it never
+// overflows) and returns it.
+func logSumExp(z []float32) float64 {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = max(m, float64(v))
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s)
+}
+
+// exampleLoss returns the loss of one row of logits; for CrossEntropy label is the class.
+func exampleLoss(kind LossKind, z []float32, label int32) float64 {
+	lse := logSumExp(z)
+	if kind == CrossEntropy {
+		return lse - float64(z[label])
+	}
+	var h float64
+	for _, v := range z {
+		logp := float64(v) - lse
+		h -= math.Exp(logp) * logp
+	}
+	return h
+}
+
+// lossAndGrad returns the mean loss over n rows of logits z (n×classes) and, when dz
+// is not nil, writes dLoss/dz into it. All arithmetic is in float64.
+func lossAndGrad(kind LossKind, dz, z []float32, n, classes int, y []int32) float64 {
+	var total float64
+	invN := 1 / float64(n)
+	for i := range n {
+		row := z[i*classes : (i+1)*classes]
+		lse := logSumExp(row)
+		var label int32
+		if kind == CrossEntropy {
+			label = y[i]
+			total += lse - float64(row[label])
+		} else {
+			var h float64
+			for _, v := range row {
+				logp := float64(v) - lse
+				h -= math.Exp(logp) * logp
+			}
+			total += h
+			if dz != nil {
+				drow := dz[i*classes : (i+1)*classes]
+				for j, v := range row {
+					logp := float64(v) - lse
+					drow[j] = float32(-math.Exp(logp) * (logp + h) * invN)
+				}
+			}
+			continue
+		}
+		if dz != nil {
+			drow := dz[i*classes : (i+1)*classes]
+			for j, v := range row {
+				p := math.Exp(float64(v) - lse)
+				if int32(j) == label {
+					p--
+				}
+				drow[j] = float32(p * invN)
+			}
+		}
+	}
+	return total * invN
+}
