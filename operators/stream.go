@@ -1,0 +1,482 @@
+package operators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evomerge/evomerge/internal/checkpoint"
+)
+
+// CheckpointSource is a Source over checkpoints on disk (single safetensors
+// files or sharded ones), read through memory-mapped checkpoint.Readers:
+// opening reads only headers, and Load converts one tensor of each input
+// (F32, F16, BF16 or F64) into the caller's TensorInputs buffers, so the
+// memory a merge holds is its workers' buffers, never whole models.
+//
+// All inputs are checked when the source is built: a tensor whose shape
+// differs between two inputs, or whose dtype cannot be read as float32, is an
+// error naming the tensor and both checkpoints. Tensors present in only some
+// inputs are allowed here; the merge decides (see StreamMerge).
+type CheckpointSource struct {
+	base   *checkpoint.Reader
+	models []*checkpoint.Reader
+	metas  []TensorMeta
+	// has[k][i] reports whether input k (0 = base, 1..N = models) holds
+	// tensor i of metas.
+	has   [][]bool
+	index map[string]int
+	owned bool
+}
+
+// OpenCheckpointSource opens the base (basePath "" for none) and the models
+// and builds a source that owns them; Close releases them.
+func OpenCheckpointSource(basePath string, modelPaths []string) (*CheckpointSource, error) {
+	var readers []*checkpoint.Reader
+	closeAll := func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}
+	var base *checkpoint.Reader
+	if basePath != "" {
+		r, err := checkpoint.Open(basePath)
+		if err != nil {
+			return nil, fmt.Errorf("base model: %w", err)
+		}
+		base = r
+		readers = append(readers, r)
+	}
+	models := make([]*checkpoint.Reader, len(modelPaths))
+	for i, p := range modelPaths {
+		r, err := checkpoint.Open(p)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("model %d: %w", i+1, err)
+		}
+		models[i] = r
+		readers = append(readers, r)
+	}
+	s, err := NewCheckpointSource(base, models...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// NewCheckpointSource builds a source over open readers (base may be nil).
+// The caller keeps ownership of the readers.
+func NewCheckpointSource(base *checkpoint.Reader, models ...*checkpoint.Reader) (*CheckpointSource, error) {
+	if len(models) == 0 {
+		return nil, fmt.Errorf("merge needs at least one model checkpoint")
+	}
+	s := &CheckpointSource{base: base, models: models, index: map[string]int{}}
+	inputs := s.inputs()
+	type seen struct {
+		shape []int
+		from  string
+	}
+	first := map[string]seen{}
+	var names []string
+	for _, r := range inputs {
+		if r == nil {
+			continue
+		}
+		for _, name := range r.Names() {
+			info, _ := r.Info(name)
+			if !info.DType.Convertible() {
+				return nil, fmt.Errorf("checkpoint %s: tensor %q has dtype %s, which cannot be merged (F32, F16, BF16 and F64 can); remove it from the checkpoint", r.Path(), name, info.DType)
+			}
+			if prev, ok := first[name]; ok {
+				if !sameShape(prev.shape, info.Shape) {
+					return nil, fmt.Errorf("tensor %q has shape %v in %s but %v in %s; the models' architectures differ", name, info.Shape, r.Path(), prev.shape, prev.from)
+				}
+				continue
+			}
+			first[name] = seen{shape: info.Shape, from: r.Path()}
+			names = append(names, name)
+		}
+	}
+	checkpoint.SortNames(names)
+	s.metas = make([]TensorMeta, len(names))
+	for i, name := range names {
+		s.metas[i] = TensorMeta{Name: name, Shape: first[name].shape}
+		s.index[name] = i
+	}
+	s.has = make([][]bool, len(inputs))
+	for k, r := range inputs {
+		s.has[k] = make([]bool, len(names))
+		if r == nil {
+			continue
+		}
+		for _, name := range r.Names() {
+			s.has[k][s.index[name]] = true
+		}
+	}
+	return s, nil
+}
+
+// inputs lists the base (possibly nil) then the models.
+func (s *CheckpointSource) inputs() []*checkpoint.Reader {
+	return append([]*checkpoint.Reader{s.base}, s.models...)
+}
+
+// Close closes the readers when the source opened them.
+func (s *CheckpointSource) Close() error {
+	if !s.owned {
+		return nil
+	}
+	var errs []error
+	for _, r := range s.inputs() {
+		if r != nil {
+			errs = append(errs, r.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NumModels implements Source.
+func (s *CheckpointSource) NumModels() int { return len(s.models) }
+
+// HasBase implements Source.
+func (s *CheckpointSource) HasBase() bool { return s.base != nil }
+
+// Tensors implements Source.
+func (s *CheckpointSource) Tensors() []TensorMeta { return s.metas }
+
+// Has reports whether model i (0-based; -1 for the base) holds the tensor.
+func (s *CheckpointSource) Has(model int, name string) bool {
+	t, ok := s.index[name]
+	if !ok || model < -1 || model >= len(s.models) {
+		return false
+	}
+	return s.has[model+1][t]
+}
+
+// InputName names model i (-1 for the base) in messages: its path.
+func (s *CheckpointSource) InputName(model int) string {
+	if model < 0 {
+		if s.base == nil {
+			return "the base"
+		}
+		return "base " + s.base.Path()
+	}
+	return fmt.Sprintf("model %d (%s)", model+1, s.models[model].Path())
+}
+
+// Metadata returns the metadata the merged checkpoint inherits: the base's
+// __metadata__ (the first model's when there is no base), without the
+// sharding bookkeeping key total_size. It carries e.g. evomerge.spec, so a
+// merged internal/nn model loads like its inputs.
+func (s *CheckpointSource) Metadata() map[string]string {
+	r := s.base
+	if r == nil {
+		r = s.models[0]
+	}
+	m := r.Metadata()
+	delete(m, "total_size")
+	delete(m, RecipeMetadataKey)
+	return m
+}
+
+// Load implements Source: it converts the tensor of each input into in's
+// slices, reusing their capacity, and sets the slice of an input lacking the
+// tensor to nil.
+func (s *CheckpointSource) Load(name string, in *TensorInputs) error {
+	t, ok := s.index[name]
+	if !ok {
+		return fmt.Errorf("no input checkpoint has tensor %q", name)
+	}
+	n := s.metas[t].NumElements()
+	in.Name = name
+	in.Shape = s.metas[t].Shape
+	if s.base != nil && s.has[0][t] {
+		in.Base = resize(in.Base, n)
+		if err := s.base.ReadInto(name, in.Base); err != nil {
+			return err
+		}
+	} else {
+		in.Base = nil
+	}
+	if cap(in.Models) < len(s.models) {
+		in.Models = append(in.Models[:cap(in.Models)], make([][]float32, len(s.models)-cap(in.Models))...)
+	}
+	in.Models = in.Models[:len(s.models)]
+	for i, r := range s.models {
+		if !s.has[i+1][t] {
+			in.Models[i] = nil
+			continue
+		}
+		in.Models[i] = resize(in.Models[i], n)
+		if err := r.ReadInto(name, in.Models[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func resize(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// presence is implemented by sources that know which inputs hold a tensor
+// without loading it (CheckpointSource); StreamMerge then checks the whole
+// merge before writing anything.
+type presence interface {
+	Has(model int, name string) bool
+	InputName(model int) string
+}
+
+// CheckPresence applies the merge's rule for tensors missing from some
+// inputs, before any data is read: a per-task tensor needs an owner (any
+// input); every other tensor must be in every expert model, and in the base
+// when a base is given and the operator uses one (BaseOptional or
+// BaseRequired). The error names the tensor and the model lacking it.
+func CheckPresence(p *Plan, src Source) error {
+	pr, ok := src.(presence)
+	if !ok {
+		return nil // checked tensor by tensor while merging
+	}
+	usesBase := p.HasBase && p.Op.Requirements().Base != BaseUnused
+	for i := range p.Tensors {
+		tp := &p.Tensors[i]
+		name := tp.Meta.Name
+		if tp.PerTask {
+			continue // present somewhere by construction: the owner is copied
+		}
+		var missing []string
+		for m := 0; m < p.NumModels; m++ {
+			if !pr.Has(m, name) {
+				missing = append(missing, pr.InputName(m))
+			}
+		}
+		if usesBase && !pr.Has(-1, name) {
+			missing = append(missing, pr.InputName(-1))
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("tensor %q is missing from %s; a merged tensor must be in every model (and in the base the method uses). If it is a per-task tensor (a head), add its prefix to task_tensors so it is copied from its owner", name, strings.Join(missing, ", "))
+		}
+	}
+	return nil
+}
+
+// StreamOptions configure StreamMerge.
+type StreamOptions struct {
+	// Workers is the number of tensors merged at once; 0 means GOMAXPROCS.
+	// The output does not depend on it.
+	Workers int
+	// DType is the stored element type: "" or F32, or BF16.
+	DType checkpoint.DType
+	// MaxShardBytes caps one output shard's data; 0 writes one file.
+	MaxShardBytes int64
+	// Metadata is written to the output's __metadata__ (and index).
+	Metadata map[string]string
+	// Progress, when set, is called after each tensor is written with the
+	// number of tensors done so far and the total (from several goroutines,
+	// one call at a time).
+	Progress func(done, total int)
+}
+
+// StreamReport describes a finished streaming merge.
+type StreamReport struct {
+	Tensors int
+	Workers int
+	// InputBytes are the float32 bytes loaded for the merge pass (every
+	// input of every tensor); PrepareBytes those of the model-wide pass.
+	InputBytes, PrepareBytes int64
+	// OutputElements is the number of elements written.
+	OutputElements int64
+	// LargestTensor is the element count of the largest tensor.
+	LargestTensor int
+	// BufferBound is the memory the workers' tensor buffers may hold:
+	// workers × (inputs + 1 output) × largest tensor × 4 bytes. Operator
+	// scratch comes on top (about one more tensor for most operators).
+	BufferBound int64
+	// Prepare and Merge are the wall times of the model-wide pass and of the
+	// tensor-by-tensor pass (including writing).
+	Prepare, Merge time.Duration
+	// Files are the paths written (shards, then the index when sharded).
+	Files []string
+}
+
+// StreamMerge merges every tensor of src into a new checkpoint in dir,
+// tensor by tensor. The output layout is fixed up front (checkpoint
+// ShardedWriter), so Workers goroutines merge tensors in any order, each with
+// its own TensorInputs buffers, destination buffer and Scratch reused across
+// tensors: peak heap is about Workers × (inputs + 2) × the largest tensor,
+// whatever the model size (memory-mapped input pages are not heap). The
+// output is bit-identical whatever the worker count.
+//
+// Operators with a model-wide pass (Preparer) read the inputs twice: once in
+// Plan.Prepare, once to merge. The plan's presence rule is checked before
+// anything is written (CheckPresence). dir must not already hold a
+// checkpoint. On an error or cancellation the temporary files are removed
+// and nothing is left in dir's place.
+func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt StreamOptions) (StreamReport, error) {
+	var rep StreamReport
+	created, err := checkOutputDir(dir)
+	if err != nil {
+		return rep, err
+	}
+	if err := CheckPresence(p, src); err != nil {
+		return rep, err
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, max(len(p.Tensors), 1))
+	rep.Workers = workers
+	rep.Tensors = len(p.Tensors)
+	inputs := p.NumModels
+	if p.HasBase {
+		inputs++
+	}
+	infos := make([]checkpoint.TensorInfo, len(p.Tensors))
+	for i, tp := range p.Tensors {
+		n := tp.Meta.NumElements()
+		rep.LargestTensor = max(rep.LargestTensor, n)
+		rep.OutputElements += int64(n)
+		if !tp.PerTask {
+			rep.InputBytes += int64(n) * 4 * int64(inputs)
+		}
+		infos[i] = checkpoint.TensorInfo{Name: tp.Meta.Name, Shape: tp.Meta.Shape}
+	}
+	rep.BufferBound = int64(workers) * int64(inputs+1) * int64(rep.LargestTensor) * 4
+
+	start := time.Now()
+	alreadyPrepared := p.prepared
+	if err := p.Prepare(ctx, src); err != nil {
+		return rep, err
+	}
+	if _, modelWide := p.Op.(Preparer); modelWide && !alreadyPrepared {
+		for _, tp := range p.Tensors {
+			if !tp.PerTask {
+				rep.PrepareBytes += int64(tp.Meta.NumElements()) * 4 * int64(inputs)
+			}
+		}
+	}
+	rep.Prepare = time.Since(start)
+
+	w, err := checkpoint.NewShardedWriter(dir, infos, opt.Metadata, checkpoint.ShardOptions{DType: opt.DType, MaxShardBytes: opt.MaxShardBytes})
+	if err != nil {
+		return rep, err
+	}
+	fail := func(err error) (StreamReport, error) {
+		w.Abort()
+		if created {
+			os.Remove(dir) // only removes it when empty
+		}
+		return rep, err
+	}
+	start = time.Now()
+	if err := runWorkers(ctx, p, src, w, workers, opt.Progress); err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := w.Commit(); err != nil {
+		return fail(err)
+	}
+	rep.Merge = time.Since(start)
+	rep.Files = w.Files()
+	return rep, nil
+}
+
+// runWorkers merges and writes every tensor of p with the given number of
+// goroutines. Tensors are handed out in canonical order; the first error
+// stops all workers.
+func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedWriter, workers int, progress func(done, total int)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next, done atomic.Int64
+	var progressMu sync.Mutex
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var in TensorInputs
+			var s Scratch
+			var dst []float32
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(p.Tensors) {
+					return
+				}
+				tp := &p.Tensors[i]
+				if err := src.Load(tp.Meta.Name, &in); err != nil {
+					cancel(err)
+					return
+				}
+				in.Name, in.Shape = tp.Meta.Name, tp.Meta.Shape
+				dst = resize(dst, tp.Meta.NumElements())
+				if err := p.MergeTensor(dst, &in, &s); err != nil {
+					cancel(err)
+					return
+				}
+				if err := w.WriteTensor(tp.Meta.Name, dst); err != nil {
+					cancel(err)
+					return
+				}
+				d := int(done.Add(1))
+				if progress != nil {
+					progressMu.Lock()
+					progress(d, len(p.Tensors))
+					progressMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkOutputDir refuses a directory that already holds a checkpoint, so a
+// merge never mixes its shards with an older one's. created reports that the
+// directory does not exist yet (the merge creates it).
+func checkOutputDir(dir string) (created bool, err error) {
+	if dir == "" {
+		return false, fmt.Errorf("no output directory given")
+	}
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("output directory: %w", err)
+	}
+	if !st.IsDir() {
+		return false, fmt.Errorf("output %s exists and is not a directory; give a new directory", dir)
+	}
+	existing, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if err != nil {
+		return false, fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, checkpoint.IndexFileName)); err == nil {
+		existing = append(existing, checkpoint.IndexFileName)
+	}
+	if len(existing) > 0 {
+		return false, fmt.Errorf("output directory %s already holds a checkpoint (%s); give a new or empty directory", dir, filepath.Base(existing[0]))
+	}
+	return false, nil
+}
