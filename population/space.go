@@ -25,8 +25,8 @@ const (
 // are float64: int values are integral, choice values are indexes into
 // Choices.
 type Dim struct {
-	Name         string   `json:"name"`
-	Kind         Kind     `json:"kind"`
+	Name    string   `json:"name"`
+	Kind    Kind     `json:"kind"`
 	Lower   float64  `json:"lower"`
 	Upper   float64  `json:"upper"`
 	Choices []string `json:"choices,omitempty"`
