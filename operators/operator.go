@@ -147,6 +147,8 @@ type Scratch struct {
 	f64 [][]float64
 	i32 [][]int32
 	u8  [][]uint8
+	// views is a reusable header for per-model slices.
+	views [][]float32
 }
 
 // Floats returns float32 slot i with length n (contents unspecified).

@@ -1,0 +1,227 @@
+package tensor
+
+import "math"
+
+// Merge kernels: k-th value selection (quickselect, no sorting), magnitude
+// masks, TIES sign election with disjoint merge, and SLERP coefficients.
+
+// SelectKthLargest returns the k-th largest value of buf (k counted from 1),
+// reordering buf in place. It is quickselect with a median-of-three pivot and a
+// three-way partition, so runs of equal values (zeros in sparse task vectors)
+// cost linear time. NaN values are not allowed.
+func SelectKthLargest(buf []float32, k int) float32 {
+	if k < 1 || k > len(buf) {
+		panic("tensor: SelectKthLargest: k out of range")
+	}
+	// Select the element at position k-1 of the descending order.
+	target := k - 1
+	lo, hi := 0, len(buf)-1
+	for lo < hi {
+		if hi-lo < 16 {
+			insertionSortDesc(buf[lo : hi+1])
+			return buf[target]
+		}
+		p := medianOfThree(buf[lo], buf[lo+(hi-lo)/2], buf[hi])
+		// Three-way partition, descending: [lo,lt) > p, [lt,gt] == p, (gt,hi] < p.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			v := buf[i]
+			switch {
+			case v > p:
+				buf[lt], buf[i] = buf[i], buf[lt]
+				lt++
+				i++
+			case v < p:
+				buf[gt], buf[i] = buf[i], buf[gt]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case target < lt:
+			hi = lt - 1
+		case target > gt:
+			lo = gt + 1
+		default:
+			return p
+		}
+	}
+	return buf[target]
+}
+
+func medianOfThree(a, b, c float32) float32 {
+	if a > b {
+		a, b = b, a
+	}
+	if b > c {
+		b = c
+	}
+	if a > b {
+		b = a
+	}
+	return b
+}
+
+func insertionSortDesc(s []float32) {
+	for i := 1; i < len(s); i++ {
+		v := s[i]
+		j := i
+		for j > 0 && s[j-1] < v {
+			s[j] = s[j-1]
+			j--
+		}
+		s[j] = v
+	}
+}
+
+// TopKMagnitude sets dst to x where |x| is among the k largest magnitudes and
+// to 0 elsewhere, using scratch (len ≥ len(x)) for the selection. Exactly k
+// entries are kept: entries tied with the k-th magnitude are kept in index
+// order until k is reached. k ≤ 0 zeroes dst; k ≥ len(x) copies x. dst may
+// alias x.
+func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
+	n := len(x)
+	if len(dst) != n {
+		panic("tensor: TopKMagnitude: lengths differ")
+	}
+	if k <= 0 {
+		clear(dst)
+		return
+	}
+	if k >= n {
+		copy(dst, x)
+		return
+	}
+	mag := scratch[:n]
+	AbsInto(mag, x)
+	thr := SelectKthLargest(mag, k)
+	ties := k - countAbove(x, thr)
+	for i, v := range x {
+		a := abs32(v)
+		switch {
+		case a > thr:
+			dst[i] = v
+		case a == thr && ties > 0:
+			dst[i] = v
+			ties--
+		default:
+			dst[i] = 0
+		}
+	}
+}
+
+// BandMagnitude keeps the entries of x whose magnitude rank is in
+// [top, top+keep) and zeroes the rest: it drops the top largest magnitudes
+// (outliers) and everything below the band. Ranks order entries by descending
+// magnitude, ties by ascending index, so exactly min(keep, len(x)−top) entries
+// survive and the set kept by TopKMagnitude(k) is always the rank prefix [0,k).
+// scratch needs len(x) elements. dst may alias x.
+func BandMagnitude(dst, x []float32, top, keep int, scratch []float32) {
+	n := len(x)
+	if len(dst) != n {
+		panic("tensor: BandMagnitude: lengths differ")
+	}
+	top = max(top, 0)
+	if keep <= 0 || top >= n {
+		clear(dst)
+		return
+	}
+	keep = min(keep, n-top)
+	mag := scratch[:n]
+	// prefix(k) is the rank prefix [0,k): |x| > thr_k, plus the first
+	// (k − above_k) entries equal to thr_k in index order.
+	hiThr, hiTies := float32(math.Inf(1)), 0
+	if top > 0 {
+		AbsInto(mag, x)
+		hiThr = SelectKthLargest(mag, top)
+		hiTies = top - countAbove(x, hiThr)
+	}
+	loThr, loTies := float32(0), n
+	if top+keep < n {
+		AbsInto(mag, x)
+		loThr = SelectKthLargest(mag, top+keep)
+		loTies = top + keep - countAbove(x, loThr)
+	} else {
+		loThr = float32(math.Inf(-1))
+	}
+	for i, v := range x {
+		a := abs32(v)
+		inLo := a > loThr
+		if a == loThr {
+			inLo = loTies > 0
+			loTies--
+		}
+		inHi := a > hiThr
+		if a == hiThr {
+			inHi = hiTies > 0
+			hiTies--
+		}
+		if inLo && !inHi {
+			dst[i] = v
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func countAbove(x []float32, thr float32) int {
+	c := 0
+	for _, v := range x {
+		if abs32(v) > thr {
+			c++
+		}
+	}
+	return c
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// DisjointMerge is TIES's elect + disjoint merge on weighted entries
+// Δ_i = w[i]·xs[i][e], as mergekit. For each element e it elects the sign
+// γ = sign(Σ_i Δ_i) (a zero sum elects +), then combines the entries that are
+// non-zero and have sign γ: num = Σ_agree Δ_i; with
+// mean, dst[e] = num / Σ_agree w[i] (0 when nothing agrees), else dst[e] = num.
+// The sums run in float32 in model order.
+func DisjointMerge(dst []float32, w []float32, xs [][]float32, mean bool) {
+	checkVecs(len(dst), xs, w, "DisjointMerge")
+	for e := range dst {
+		var s float32
+		for i, x := range xs {
+			s += w[i] * x[e]
+		}
+		pos := s >= 0
+		var num, den float32
+		for i, x := range xs {
+			v := w[i] * x[e]
+			if v == 0 || (v > 0) != pos {
+				continue
+			}
+			num += v
+			den += w[i]
+		}
+		switch {
+		case !mean:
+			dst[e] = num
+		case den != 0:
+			dst[e] = num / den
+		default:
+			dst[e] = 0
+		}
+	}
+}
+
+// SlerpCoefficients returns (ca, cb) such that ca·a + cb·b is the spherical
+// interpolation at t between vectors a and b whose cosine is cos:
+// ca = sin((1−t)Ω)/sin Ω, cb = sin(tΩ)/sin Ω with Ω = arccos(cos). When
+// |cos| > threshold (near-colinear or anti-parallel, where arccos is
+// ill-conditioned) it returns the linear coefficients (1−t, t) and linear=true.
+func SlerpCoefficients(t, cos, threshold float64) (ca, cb float64, linear bool) {
+	cos = math.Max(-1, math.Min(1, cos))
+	if math.Abs(cos) > threshold {
+		return 1 - t, t, true
+	}
+	omega := math.Acos(cos)
+	so := math.Sin(omega)
+	return math.Sin((1-t)*omega) / so, math.Sin(t*omega) / so, false
+}

@@ -1,0 +1,376 @@
+package tensor
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Vector kernels for merging: weighted sums, task-vector sums, dot products and
+// Gram matrices. Large calls are split into fixed blocks of vecBlock elements
+// shared among up to GOMAXPROCS goroutines; elementwise kernels give the same
+// bits whoever computes a block, and reductions keep one float64 partial per
+// block and add the partials in block order, so every result is bit-identical
+// for any GOMAXPROCS. Calls below vecParallelMin elements run on the calling
+// goroutine. No kernel allocates in steady state.
+const (
+	vecBlock       = 1 << 14
+	vecParallelMin = 4 * vecBlock
+	// maxGramModels bounds the number of vectors of one Gram call.
+	maxGramModels = 64
+)
+
+type vecKind uint8
+
+const (
+	vecWeightedSum vecKind = iota
+	vecTaskSum
+	vecGram
+)
+
+// vecJob is one parallel vector kernel call.
+type vecJob struct {
+	kind    vecKind
+	n       int
+	dst     []float32
+	base    []float32
+	xs      [][]float32
+	w       []float32
+	partial []float64 // vecGram: per block, m*m partial sums
+	m       int
+	blocks  int64
+	next    atomic.Int64
+	wg      sync.WaitGroup
+}
+
+var vecJobPool = sync.Pool{New: func() any { return new(vecJob) }}
+
+type vecWorkerPool struct {
+	mu    sync.Mutex
+	count int
+	jobs  chan *vecJob
+}
+
+var vecWorkers = vecWorkerPool{jobs: make(chan *vecJob, 64)}
+
+func (p *vecWorkerPool) ensure(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.count < n {
+		p.count++
+		go func() {
+			for job := range p.jobs {
+				job.run()
+				job.wg.Done()
+			}
+		}()
+	}
+}
+
+// start runs j over all its blocks with helpers and waits.
+func (j *vecJob) start() {
+	j.blocks = int64((j.n + vecBlock - 1) / vecBlock)
+	j.next.Store(0)
+	helpers := min(runtime.GOMAXPROCS(0), int(j.blocks)) - 1
+	if j.n < vecParallelMin {
+		helpers = 0
+	}
+	if helpers > 0 {
+		vecWorkers.ensure(helpers)
+		j.wg.Add(helpers)
+		for range helpers {
+			vecWorkers.jobs <- j
+		}
+	}
+	j.run()
+	j.wg.Wait()
+}
+
+func (j *vecJob) run() {
+	for {
+		b := j.next.Add(1) - 1
+		if b >= j.blocks {
+			return
+		}
+		lo := int(b) * vecBlock
+		hi := min(lo+vecBlock, j.n)
+		switch j.kind {
+		case vecWeightedSum:
+			weightedSumBlock(j.dst[lo:hi], j.w, j.xs, lo)
+		case vecTaskSum:
+			taskSumBlock(j.dst[lo:hi], j.base[lo:hi], j.w, j.xs, lo)
+		case vecGram:
+			gramBlock(j.partial[int(b)*j.m*j.m:(int(b)+1)*j.m*j.m], j.base, j.xs, j.m, lo, hi)
+		}
+	}
+}
+
+func getVecJob(kind vecKind, n int) *vecJob {
+	j := vecJobPool.Get().(*vecJob)
+	j.kind, j.n = kind, n
+	return j
+}
+
+func putVecJob(j *vecJob) {
+	j.dst, j.base, j.xs, j.w = nil, nil, nil, nil
+	vecJobPool.Put(j)
+}
+
+func checkVecs(n int, xs [][]float32, w []float32, what string) {
+	if len(w) != len(xs) {
+		panic("tensor: " + what + ": weights and vectors differ in number")
+	}
+	for _, x := range xs {
+		if len(x) != n {
+			panic("tensor: " + what + ": vector length differs from dst")
+		}
+	}
+}
+
+// WeightedSum sets dst = Σ_i w[i]·xs[i]. Each output element is accumulated in
+// float32 in model order.
+func WeightedSum(dst []float32, w []float32, xs [][]float32) {
+	checkVecs(len(dst), xs, w, "WeightedSum")
+	if len(xs) == 0 {
+		clear(dst)
+		return
+	}
+	if len(dst) < vecParallelMin {
+		weightedSumBlock(dst, w, xs, 0)
+		return
+	}
+	j := getVecJob(vecWeightedSum, len(dst))
+	j.dst, j.w, j.xs = dst, w, xs
+	j.start()
+	putVecJob(j)
+}
+
+func weightedSumBlock(dst []float32, w []float32, xs [][]float32, off int) {
+	n := len(dst)
+	x0 := xs[0][off : off+n]
+	w0 := w[0]
+	for e := range dst {
+		dst[e] = w0 * x0[e]
+	}
+	i := 1
+	for ; i+1 < len(xs); i += 2 {
+		a, b := xs[i][off:off+n], xs[i+1][off:off+n]
+		wa, wb := w[i], w[i+1]
+		for e := range dst {
+			dst[e] = dst[e] + wa*a[e] + wb*b[e]
+		}
+	}
+	if i < len(xs) {
+		a := xs[i][off : off+n]
+		wa := w[i]
+		for e := range dst {
+			dst[e] += wa * a[e]
+		}
+	}
+}
+
+// TaskSum sets dst = base + Σ_i w[i]·(xs[i] − base): the task-arithmetic sum
+// computed on task vectors, so small deltas keep their precision. dst may alias
+// base.
+func TaskSum(dst, base []float32, w []float32, xs [][]float32) {
+	n := len(dst)
+	if len(base) != n {
+		panic("tensor: TaskSum: base length differs from dst")
+	}
+	checkVecs(n, xs, w, "TaskSum")
+	if n < vecParallelMin {
+		taskSumBlock(dst, base, w, xs, 0)
+		return
+	}
+	j := getVecJob(vecTaskSum, n)
+	j.dst, j.base, j.w, j.xs = dst, base, w, xs
+	j.start()
+	putVecJob(j)
+}
+
+func taskSumBlock(dst, base []float32, w []float32, xs [][]float32, off int) {
+	n := len(dst)
+	const chunk = 512
+	var acc [chunk]float32
+	for c0 := 0; c0 < n; c0 += chunk {
+		c1 := min(c0+chunk, n)
+		a := acc[:c1-c0]
+		bs := base[c0:c1]
+		clear(a)
+		for i, x := range xs {
+			wi := w[i]
+			xc := x[off+c0 : off+c1]
+			for e := range a {
+				a[e] += wi * (xc[e] - bs[e])
+			}
+		}
+		d := dst[c0:c1]
+		for e := range a {
+			d[e] = bs[e] + a[e]
+		}
+	}
+}
+
+// Gram sets g (m×m, row-major, m = len(xs)) to the Gram matrix of the vectors
+// v_i = xs[i] − base (xs[i] itself when base is nil): g[i*m+k] = ⟨v_i, v_k⟩,
+// accumulated in float64 per fixed block and summed in block order. At most 64
+// vectors.
+func Gram(g []float64, base []float32, xs [][]float32) {
+	m := len(xs)
+	if m > maxGramModels {
+		panic("tensor: Gram: more than 64 vectors")
+	}
+	if len(g) != m*m {
+		panic("tensor: Gram: g must have len(xs)² elements")
+	}
+	if m == 0 {
+		return
+	}
+	n := len(xs[0])
+	for _, x := range xs {
+		if len(x) != n {
+			panic("tensor: Gram: vectors differ in length")
+		}
+	}
+	if base != nil && len(base) != n {
+		panic("tensor: Gram: base length differs from the vectors")
+	}
+	clear(g)
+	if n < vecParallelMin {
+		gramBlock(g, base, xs, m, 0, n)
+	} else {
+		j := getVecJob(vecGram, n)
+		j.base, j.xs, j.m = base, xs, m
+		blocks := (n + vecBlock - 1) / vecBlock
+		if cap(j.partial) < blocks*m*m {
+			j.partial = make([]float64, blocks*m*m)
+		}
+		j.partial = j.partial[:blocks*m*m]
+		clear(j.partial)
+		j.start()
+		for b := range blocks {
+			p := j.partial[b*m*m : (b+1)*m*m]
+			for i := range g {
+				g[i] += p[i]
+			}
+		}
+		putVecJob(j)
+	}
+	for i := range m {
+		for k := 0; k < i; k++ {
+			g[i*m+k] = g[k*m+i]
+		}
+	}
+}
+
+// gramBlock adds the upper triangle of the block [lo,hi) to g.
+func gramBlock(g []float64, base []float32, xs [][]float32, m, lo, hi int) {
+	const chunk = 256
+	var vbuf [maxGramModels][chunk]float64
+	for c0 := lo; c0 < hi; c0 += chunk {
+		c1 := min(c0+chunk, hi)
+		for i := range m {
+			v := vbuf[i][:c1-c0]
+			x := xs[i][c0:c1]
+			if base != nil {
+				b := base[c0:c1]
+				for e := range v {
+					v[e] = float64(x[e]) - float64(b[e])
+				}
+			} else {
+				for e := range v {
+					v[e] = float64(x[e])
+				}
+			}
+		}
+		for i := range m {
+			vi := vbuf[i][:c1-c0]
+			for k := i; k < m; k++ {
+				vk := vbuf[k][:c1-c0]
+				var s float64
+				for e := range vi {
+					s += vi[e] * vk[e]
+				}
+				g[i*m+k] += s
+			}
+		}
+	}
+}
+
+// Dot returns ⟨x, y⟩ accumulated in float64 in fixed blocks.
+func Dot(x, y []float32) float64 {
+	if len(x) != len(y) {
+		panic("tensor: Dot: lengths differ")
+	}
+	var total float64
+	for lo := 0; lo < len(x); lo += vecBlock {
+		hi := min(lo+vecBlock, len(x))
+		var s float64
+		xs, ys := x[lo:hi], y[lo:hi]
+		for e := range xs {
+			s += float64(xs[e]) * float64(ys[e])
+		}
+		total += s
+	}
+	return total
+}
+
+// Norm returns the Euclidean norm of x, accumulated in float64.
+func Norm(x []float32) float64 { return math.Sqrt(Dot(x, x)) }
+
+// Axpy sets dst += a·x.
+func Axpy(dst []float32, a float32, x []float32) {
+	if len(x) != len(dst) {
+		panic("tensor: Axpy: lengths differ")
+	}
+	for i := range dst {
+		dst[i] += a * x[i]
+	}
+}
+
+// Scale sets dst *= a.
+func Scale(dst []float32, a float32) {
+	for i := range dst {
+		dst[i] *= a
+	}
+}
+
+// Sub sets dst = x − y.
+func Sub(dst, x, y []float32) {
+	if len(x) != len(dst) || len(y) != len(dst) {
+		panic("tensor: Sub: lengths differ")
+	}
+	for i := range dst {
+		dst[i] = x[i] - y[i]
+	}
+}
+
+// AddScaled sets dst = x + a·y.
+func AddScaled(dst, x []float32, a float32, y []float32) {
+	if len(x) != len(dst) || len(y) != len(dst) {
+		panic("tensor: AddScaled: lengths differ")
+	}
+	for i := range dst {
+		dst[i] = x[i] + a*y[i]
+	}
+}
+
+// AbsInto sets dst = |x|.
+func AbsInto(dst, x []float32) {
+	if len(x) != len(dst) {
+		panic("tensor: AbsInto: lengths differ")
+	}
+	for i := range dst {
+		dst[i] = float32(math.Abs(float64(x[i])))
+	}
+}
+
+// L1 returns Σ|x|, accumulated in float64.
+func L1(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += math.Abs(float64(v))
+	}
+	return s
+}
