@@ -41,15 +41,33 @@ func decode(dst []float32, src []byte, dt DType) {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}
 	case BF16:
-		src = src[:2*len(dst)]
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
+		// Four elements per 64-bit load; each bfloat16 is the upper half of
+		// its float32.
+		i := 0
+		for ; i+4 <= len(dst); i += 4 {
+			v := binary.LittleEndian.Uint64(src[2*i:])
+			d := dst[i : i+4 : i+4]
+			d[0] = math.Float32frombits(uint32(v<<16) & 0xffff0000)
+			d[1] = math.Float32frombits(uint32(v) & 0xffff0000)
+			d[2] = math.Float32frombits(uint32(v>>16) & 0xffff0000)
+			d[3] = math.Float32frombits(uint32(v>>32) & 0xffff0000)
+		}
+		for ; i < len(dst); i++ {
+			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 		}
 	case F16:
 		t := f16Table()
-		src = src[:2*len(dst)]
-		for i := range dst {
-			dst[i] = t[uint16(src[2*i])|uint16(src[2*i+1])<<8]
+		i := 0
+		for ; i+4 <= len(dst); i += 4 {
+			v := binary.LittleEndian.Uint64(src[2*i:])
+			d := dst[i : i+4 : i+4]
+			d[0] = t[uint16(v)]
+			d[1] = t[uint16(v>>16)]
+			d[2] = t[uint16(v>>32)]
+			d[3] = t[uint16(v>>48)]
+		}
+		for ; i < len(dst); i++ {
+			dst[i] = t[binary.LittleEndian.Uint16(src[2*i:])]
 		}
 	case F64:
 		for i := range dst {
