@@ -57,7 +57,7 @@ const (
 // θ0 + λ·τ_m. Exactly k = floor(density·n) entries are kept (ties at the
 // threshold in index order); density·n < 1 keeps none.
 func TIES() Operator {
-	return gtaOp{
+	return &gtaOp{
 		name: "ties", kind: sparsifyMagnitude, consensus: consensusAlways,
 		formula: "θ = θ0 + λ·disjoint_merge(elect_sign(Σ w_i·topk(τ_i, density)))",
 		params: []ParamSpec{
@@ -75,7 +75,7 @@ func TIES() Operator {
 // entry is kept with probability density and rescaled by 1/density (paper) or
 // by per-tensor L1 matching (mergekit), then θ0 + λ·Σ w_i τ̃_i.
 func DARE() Operator {
-	return gtaOp{
+	return &gtaOp{
 		name: "dare", kind: sparsifyRandom, consensus: consensusNever, stochastic: true,
 		formula: "θ = θ0 + λ·Σ w_i·(m_i ⊙ τ_i)/density, m_i ~ Bernoulli(density)",
 		params: []ParamSpec{
@@ -93,7 +93,7 @@ func DARE() Operator {
 // weighted deltas, ×λ. FusionBench's variant (DARE then a full TIES with its
 // own top-k trim) is not this operator.
 func DARETIES() Operator {
-	return gtaOp{
+	return &gtaOp{
 		name: "dare_ties", kind: sparsifyRandom, consensus: consensusAlways, stochastic: true,
 		formula: "θ = θ0 + λ·disjoint_merge(elect_sign(Σ w_i·dare(τ_i, density)))",
 		params: []ParamSpec{
@@ -111,7 +111,7 @@ func DARETIES() Operator {
 // 1−density−gamma are dropped); gamma is capped so density holds. Unlike
 // mergekit, a tensor with gamma·n < 1 keeps its band instead of being zeroed.
 func Breadcrumbs() Operator {
-	return gtaOp{
+	return &gtaOp{
 		name: "breadcrumbs", kind: sparsifyBand, consensus: consensusParam,
 		formula: "θ = θ0 + λ·Σ w_i·band(τ_i; drop top gamma, keep next density)",
 		params: []ParamSpec{
@@ -135,7 +135,7 @@ func Breadcrumbs() Operator {
 // (paper) or L1-matched (mergekit); then TIES consensus (della) or a weighted
 // sum (consensus = false, mergekit della_linear), ×λ.
 func DELLA() Operator {
-	return gtaOp{
+	return &gtaOp{
 		name: "della", kind: sparsifyMagprune, consensus: consensusParam, stochastic: true,
 		formula: "θ = θ0 + λ·disjoint_merge(Σ w_i·magprune(τ_i; density ± epsilon by magnitude rank))",
 		params: []ParamSpec{
@@ -153,18 +153,18 @@ func DELLA() Operator {
 	}
 }
 
-func (o gtaOp) Name() string        { return o.name }
-func (o gtaOp) Formula() string     { return o.formula }
-func (o gtaOp) Params() []ParamSpec { return o.params }
-func (o gtaOp) Requirements() Requirements {
+func (o *gtaOp) Name() string        { return o.name }
+func (o *gtaOp) Formula() string     { return o.formula }
+func (o *gtaOp) Params() []ParamSpec { return o.params }
+func (o *gtaOp) Requirements() Requirements {
 	return Requirements{Base: BaseRequired, MinModels: 1, Stochastic: o.stochastic, ModelWide: o.kind == sparsifyMagnitude}
 }
 
-func (o gtaOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) error {
+func (o *gtaOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) error {
 	return mergeViaDelta(o, dst, in, env, s)
 }
 
-func (o gtaOp) useConsensus(p *Params) bool {
+func (o *gtaOp) useConsensus(p *Params) bool {
 	switch o.consensus {
 	case consensusAlways:
 		return true
@@ -174,7 +174,7 @@ func (o gtaOp) useConsensus(p *Params) bool {
 	return p.Bool("consensus")
 }
 
-func (o gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any, s *Scratch) error {
+func (o *gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any, s *Scratch) error {
 	p := env.Params
 	n := len(in.Models)
 	taus := taskVectors(s, in)
@@ -202,7 +202,7 @@ func (o gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any, 
 }
 
 // sparsify replaces tau (model i's task vector) by its sparsified version.
-func (o gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state any, s *Scratch) error {
+func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state any, s *Scratch) error {
 	p := env.Params
 	numel := len(tau)
 	density := p.ModelFloat("density", i)
@@ -246,7 +246,7 @@ func (o gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state 
 }
 
 // magprune implements DELLA's MAGPRUNE on one task vector.
-func (o gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, s *Scratch) error {
+func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, s *Scratch) error {
 	p := env.Params
 	density, eps := p.ModelFloat("density", i), p.ModelFloat("epsilon", i)
 	numel := len(tau)
@@ -316,7 +316,7 @@ type tiesState struct {
 
 // Prepare computes, for trim_scope = model, each model's exact k-th largest
 // |τ_i| over all mergeable tensors with k = floor(density_i·D).
-func (o gtaOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error) {
+func (o *gtaOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error) {
 	if o.kind != sparsifyMagnitude {
 		return nil, nil
 	}
