@@ -68,7 +68,7 @@ func BenchmarkCrowdingDistance(b *testing.B) {
 }
 
 func BenchmarkHypervolume(b *testing.B) {
-	cases := []struct{ m, n int }{{2, 100}, {2, 1000}, {3, 100}, {3, 1000}, {4, 100}, {4, 300}, {5, 50}}
+	cases := []struct{ m, n int }{{2, 100}, {2, 1000}, {3, 100}, {3, 1000}, {4, 100}, {4, 300}, {5, 50}, {5, 200}, {6, 100}}
 	for _, tc := range cases {
 		points := spherePoints(tc.n, tc.m, 3)
 		ref := make([]float64, tc.m)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,7 +144,7 @@ func randomUnitPoints(r *rand.Rand, n, m int) [][]float64 {
 
 func TestHypervolumeMatchesInclusionExclusion(t *testing.T) {
 	r := rng.New(4, "fitness-test", "hv-ie")
-	for m := 1; m <= 5; m++ {
+	for m := 1; m <= 7; m++ {
 		ref := make([]float64, m)
 		for trial := 0; trial < 60; trial++ {
 			n := 1 + r.IntN(10)
@@ -236,8 +237,11 @@ func TestHypervolumeDoesNotModifyInput(t *testing.T) {
 
 func TestHypervolumeMonteCarlo(t *testing.T) {
 	r := rng.New(6, "fitness-test", "hv-mc")
-	for m := 2; m <= 5; m++ {
+	for m := 2; m <= 6; m++ {
 		points := randomUnitPoints(r, 12, m)
+		if m >= 4 { // a larger front where every point contributes
+			points = spherePoints(60, m, uint64(m))
+		}
 		ref := make([]float64, m)
 		for j := range ref {
 			ref[j] = 1
@@ -292,5 +296,75 @@ func TestHypervolumeMonteCarloDeterministic(t *testing.T) {
 	none, _ := HypervolumeMonteCarlo([][]float64{{2, 2, 2, 2}}, ref, nil, 100, 1)
 	if none.Value != 0 || none.Hits != 0 {
 		t.Errorf("estimate with no contributing point = %+v", none)
+	}
+}
+
+func TestReferencePoint(t *testing.T) {
+	points := [][]float64{{0.9, 2}, {0.5, 1}, {0.7, 3}}
+	dirs := []Direction{Maximize, Minimize}
+	ref, err := ReferencePoint(points, dirs, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Accuracy: nadir 0.5, range 0.4 -> 0.46. Loss: nadir 3, range 2 -> 3.2.
+	if math.Abs(ref[0]-0.46) > 1e-12 || math.Abs(ref[1]-3.2) > 1e-12 {
+		t.Errorf("reference = %v, want [0.46 3.2]", ref)
+	}
+	// Every point is now strictly inside, so every point contributes.
+	for i, p := range points {
+		hv, _ := Hypervolume([][]float64{p}, ref, dirs)
+		if !(hv > 0) {
+			t.Errorf("point %d bounds no volume against %v", i, ref)
+		}
+	}
+	flat, _ := ReferencePoint([][]float64{{2}, {2}}, []Direction{Maximize}, 0.5)
+	if flat[0] != 1 {
+		t.Errorf("zero-range reference = %v, want [1]", flat)
+	}
+	if _, err := ReferencePoint(points, dirs, -1); err == nil {
+		t.Error("negative margin accepted")
+	}
+	if _, err := ReferencePoint(nil, nil, 0.1); err == nil {
+		t.Error("reference point of no points accepted")
+	}
+}
+
+func TestHypervolumeExtrusion(t *testing.T) {
+	// Points sharing their last objective value c: HV_M = (r_M - c)·HV_{M-1}
+	// of the projections. This checks each algorithm against the one below it
+	// on sets too large for inclusion–exclusion (4-D slicing against the 3-D
+	// sweep, 5-D and 6-D WFG against the level below).
+	r := rng.New(13, "fitness-test", "hv-extrude")
+	for m := 3; m <= 6; m++ {
+		for trial := 0; trial < 5; trial++ {
+			n := 30 + r.IntN(50)
+			if m == 6 {
+				n = 25
+			}
+			low := randomUnitPoints(r, n, m-1)
+			if trial%2 == 0 { // all mutually non-dominated: the hard case
+				low = spherePoints(n, m-1, uint64(100*m+trial))
+			}
+			lowRef := make([]float64, m-1)
+			for j := range lowRef {
+				lowRef[j] = 1.05
+			}
+			const c, rm = 0.25, 1.5
+			high := make([][]float64, n)
+			for i, p := range low {
+				high[i] = append(slices.Clone(p), c)
+			}
+			want, err := Hypervolume(low, lowRef, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Hypervolume(high, append(slices.Clone(lowRef), rm), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-(rm-c)*want) > 1e-9*max(1, want) {
+				t.Fatalf("M=%d trial %d: extruded hypervolume %v, want %v·%v = %v", m, trial, got, rm-c, want, (rm-c)*want)
+			}
+		}
 	}
 }
