@@ -1,0 +1,105 @@
+package search
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/population"
+)
+
+// Scalarization names.
+const (
+	WeightedSum = "weighted-sum"
+	Chebyshev   = "chebyshev"
+)
+
+// Scalarization turns the scores of a candidate into one cost (lower is
+// better) for single-objective methods (ga, cmaes). The zero value is an
+// equally weighted sum.
+type Scalarization struct {
+	// Method is WeightedSum (default when empty) or Chebyshev.
+	Method string
+	// Weights has one non-negative weight per objective; nil means equal
+	// weights of 1.
+	Weights []float64
+	// Ideal is the reference point of Chebyshev scalarisation, in score
+	// units (for accuracies, 1). It is required for Chebyshev and fixed for
+	// the whole run, so costs of old candidates never go stale.
+	Ideal []float64
+	// Rho is the augmentation of Chebyshev scalarisation (e.g. 1e-4); 0 gives
+	// the plain weighted Chebyshev function.
+	Rho float64
+}
+
+// Validate checks the scalarisation for a problem with the given number of
+// objectives.
+func (s Scalarization) Validate(objectives int) error {
+	switch s.Method {
+	case "", WeightedSum, Chebyshev:
+	default:
+		return fmt.Errorf("search: unknown scalarization %q: use %q or %q", s.Method, WeightedSum, Chebyshev)
+	}
+	if s.Weights != nil {
+		if err := fitness.ValidateWeights(s.Weights, objectives); err != nil {
+			return fmt.Errorf("search: scalarization weights: %w", err)
+		}
+	}
+	if s.Method == Chebyshev {
+		if len(s.Ideal) != objectives {
+			return fmt.Errorf("search: chebyshev scalarization needs an ideal point with one value per objective (%d), got %d", objectives, len(s.Ideal))
+		}
+		for i, v := range s.Ideal {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("search: chebyshev ideal value %d is %v: give a finite value", i, v)
+			}
+		}
+	}
+	if math.IsNaN(s.Rho) || math.IsInf(s.Rho, 0) || s.Rho < 0 {
+		return fmt.Errorf("search: chebyshev rho is %v: give a finite non-negative value", s.Rho)
+	}
+	return nil
+}
+
+// Cost returns the scalarised cost of c: +Inf for a candidate that did not
+// succeed. weights must be the resolved weights (see Resolve).
+func (s Scalarization) Cost(c *population.Candidate, dirs []fitness.Direction) float64 {
+	if !c.OK() {
+		return math.Inf(1)
+	}
+	w := s.Weights
+	if w == nil {
+		w = ones(len(dirs))
+	}
+	if s.Method == Chebyshev {
+		return fitness.Chebyshev(c.Scores, w, s.Ideal, dirs, s.Rho)
+	}
+	return fitness.WeightedSum(c.Scores, w, dirs)
+}
+
+// Resolved returns s with default weights filled in, so Cost does not
+// allocate.
+func (s Scalarization) Resolved(objectives int) Scalarization {
+	if s.Weights == nil {
+		s.Weights = ones(objectives)
+	}
+	return s
+}
+
+func ones(n int) []float64 {
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = 1
+	}
+	return w
+}
+
+// NewCandidate returns a pending candidate for the point x (in space units)
+// produced by the named variation operator from the given parents.
+func NewCandidate(x []float64, operator string, parents ...string) *population.Candidate {
+	return &population.Candidate{
+		Genome:  population.VectorGenome(x),
+		Lineage: population.Lineage{Operator: operator, Parents: append([]string(nil), parents...)},
+		Status:  population.StatusPending,
+	}
+}
