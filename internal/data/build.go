@@ -1,0 +1,279 @@
+package data
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/evomerge/evomerge/internal/nn"
+)
+
+// builder accumulates what a benchmark build produces.
+type builder struct {
+	dir          string
+	recipe       Recipe
+	logf         func(format string, args ...any)
+	members      []Member
+	accuracy     map[Split]map[string]map[string]float64
+	loss         map[Split]map[string]map[string]float64
+	interference *Interference
+}
+
+// trainConfig describes one training run of a member.
+type trainConfig struct {
+	head      string
+	epochs    int
+	batchSize int // 0 = full batch
+	lr        float64
+	seed      uint64
+}
+
+// train runs Adam on d and returns the number of optimizer steps.
+func (bd *builder) train(ctx context.Context, m *nn.Model, d *Dataset, cfg trainConfig) (int, error) {
+	batch := cfg.batchSize
+	if batch <= 0 || batch > d.Len() {
+		batch = d.Len()
+	}
+	err := nn.Train(ctx, m, d.X, d.Y, d.Len(), nn.TrainConfig{
+		Head:      cfg.head,
+		Epochs:    cfg.epochs,
+		BatchSize: batch,
+		Optimizer: "adam",
+		LR:        cfg.lr,
+		Seed:      cfg.seed,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return cfg.epochs * ((d.Len() + batch - 1) / batch), nil
+}
+
+// save writes a trained member into the build directory and registers it
+// with the benchmark.
+func (bd *builder) save(b *Benchmark, m *nn.Model, mem Member) error {
+	mem.File = mem.Name + ".safetensors"
+	mem.Path = filepath.Join(bd.dir, mem.File)
+	meta := map[string]string{
+		MetaBenchmark: b.Name,
+		MetaVersion:   b.Version,
+		MetaRole:      mem.Role,
+	}
+	if mem.Task != "" {
+		meta[MetaTask] = mem.Task
+	}
+	if err := m.Save(mem.Path, meta); err != nil {
+		return fmt.Errorf("save %s: %w", mem.Name, err)
+	}
+	sum, err := fileSHA256(mem.Path)
+	if err != nil {
+		return err
+	}
+	mem.SHA256 = sum
+	bd.members = append(bd.members, mem)
+	b.Members = append(b.Members, mem)
+	b.mu.Lock()
+	b.memberMd[mem.Name] = m
+	b.mu.Unlock()
+	return nil
+}
+
+// scoreMembers evaluates every member on every task on validation and test,
+// filling the accuracy and loss tables and b.Manifest's copy of them (which
+// normalized accuracies read).
+func (bd *builder) scoreMembers(ctx context.Context, b *Benchmark) error {
+	bd.accuracy = map[Split]map[string]map[string]float64{}
+	bd.loss = map[Split]map[string]map[string]float64{}
+	for _, split := range []Split{Validation, Test} {
+		bd.accuracy[split] = map[string]map[string]float64{}
+		bd.loss[split] = map[string]map[string]float64{}
+		for _, mem := range bd.members {
+			m, err := b.LoadMember(mem.Name)
+			if err != nil {
+				return err
+			}
+			s, err := b.Evaluate(ctx, m, split)
+			if err != nil {
+				return fmt.Errorf("score %s: %w", mem.Name, err)
+			}
+			acc, loss := map[string]float64{}, map[string]float64{}
+			for _, ts := range s.Tasks {
+				acc[ts.Task], loss[ts.Task] = ts.Accuracy, ts.Loss
+			}
+			bd.accuracy[split][mem.Name], bd.loss[split][mem.Name] = acc, loss
+		}
+	}
+	b.Manifest.Accuracy = bd.accuracy
+	b.Manifest.Loss = bd.loss
+	return nil
+}
+
+// combine returns a model of the benchmark's architecture whose non-head
+// parameters are Σ coef[i]·models[i] (computed in float64, one pass per
+// tensor) and whose heads are copied from headSource. It measures reference
+// merges during preparation.
+func combine(spec nn.Spec, models []*nn.Model, coef []float64, headSource func(tensor string) *nn.Model) (*nn.Model, error) {
+	out, err := nn.New(spec, 0)
+	if err != nil {
+		return nil, err
+	}
+	acc := []float64(nil)
+	for _, p := range out.Params() {
+		if IsHeadTensor(p.Name) {
+			src := headSource(p.Name)
+			if src == nil || src.Param(p.Name) == nil {
+				return nil, fmt.Errorf("no model provides head tensor %s", p.Name)
+			}
+			copy(p.Data, src.Param(p.Name).Data)
+			continue
+		}
+		acc = slices.Grow(acc[:0], len(p.Data))[:len(p.Data)]
+		clear(acc)
+		for i, m := range models {
+			q := m.Param(p.Name)
+			if q == nil || len(q.Data) != len(p.Data) {
+				return nil, fmt.Errorf("model %d lacks tensor %s of shape %v", i, p.Name, p.Shape)
+			}
+			c := coef[i]
+			for j, v := range q.Data {
+				acc[j] += c * float64(v)
+			}
+		}
+		for j, v := range acc {
+			p.Data[j] = float32(v)
+		}
+	}
+	return out, nil
+}
+
+// mergeScore scores a merged model on the split relative to the experts.
+func mergeScore(ctx context.Context, b *Benchmark, m *nn.Model, split Split) (MergeScore, error) {
+	s, err := b.Evaluate(ctx, m, split)
+	if err != nil {
+		return MergeScore{}, err
+	}
+	ms := MergeScore{Accuracy: map[string]float64{}, Normalized: map[string]float64{}}
+	for _, ts := range s.Tasks {
+		ms.Accuracy[ts.Task] = ts.Accuracy
+		if ts.Normalized != nil {
+			ms.Normalized[ts.Task] = *ts.Normalized
+		}
+	}
+	if s.MeanNormalized != nil {
+		ms.MeanNormalized = *s.MeanNormalized
+	}
+	return ms, nil
+}
+
+// measureInterference scores plain averaging of the pool members and, when
+// the benchmark has a base, task arithmetic with λ chosen on validation.
+func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambdas []float64) error {
+	start := time.Now()
+	pool := b.Pool()
+	models := make([]*nn.Model, len(pool))
+	for i, mem := range pool {
+		m, err := b.LoadMember(mem.Name)
+		if err != nil {
+			return err
+		}
+		models[i] = m
+	}
+	headSource := func(tensor string) *nn.Model {
+		head, _ := headOf(tensor)
+		exp, ok := b.Expert(b.taskForHead(head))
+		if !ok {
+			return nil
+		}
+		m, err := b.LoadMember(exp.Name)
+		if err != nil {
+			return nil
+		}
+		return m
+	}
+	inf := &Interference{Split: Test, ExpertAccuracy: map[string]float64{}}
+	for _, t := range b.Tasks {
+		if acc, ok := b.expertAccuracy(Test, t.Name); ok {
+			inf.ExpertAccuracy[t.Name] = acc
+		}
+	}
+	avgCoef := make([]float64, len(models))
+	for i := range avgCoef {
+		avgCoef[i] = 1 / float64(len(models))
+	}
+	avg, err := combine(b.spec, models, avgCoef, headSource)
+	if err != nil {
+		return fmt.Errorf("average merge: %w", err)
+	}
+	if inf.Average, err = mergeScore(ctx, b, avg, Test); err != nil {
+		return err
+	}
+	inf.DropPoints = 100 * (1 - inf.Average.MeanNormalized)
+	bd.logf("  plain averaging: mean normalized accuracy %.3f (drop %.1f points)", inf.Average.MeanNormalized, inf.DropPoints)
+
+	if baseMem, ok := b.Base(); ok && len(lambdas) > 0 {
+		base, err := b.LoadMember(baseMem.Name)
+		if err != nil {
+			return err
+		}
+		all := append([]*nn.Model{base}, models...)
+		taCoef := func(lambda float64) []float64 {
+			c := make([]float64, len(all))
+			c[0] = 1 - lambda*float64(len(models))
+			for i := 1; i < len(c); i++ {
+				c[i] = lambda
+			}
+			return c
+		}
+		best := math.Inf(-1)
+		for _, lambda := range lambdas {
+			m, err := combine(b.spec, all, taCoef(lambda), headSource)
+			if err != nil {
+				return fmt.Errorf("task arithmetic: %w", err)
+			}
+			s, err := mergeScore(ctx, b, m, Validation)
+			if err != nil {
+				return err
+			}
+			inf.LambdaSweep = append(inf.LambdaSweep, LambdaScore{Lambda: lambda, MeanNormalized: s.MeanNormalized})
+			if s.MeanNormalized > best {
+				best, inf.Lambda = s.MeanNormalized, lambda
+			}
+		}
+		m, err := combine(b.spec, all, taCoef(inf.Lambda), headSource)
+		if err != nil {
+			return err
+		}
+		ta, err := mergeScore(ctx, b, m, Test)
+		if err != nil {
+			return err
+		}
+		inf.TaskArithmetic = &ta
+		bd.logf("  task arithmetic (λ=%.2f chosen on validation): mean normalized accuracy %.3f", inf.Lambda, ta.MeanNormalized)
+	}
+	bd.interference = inf
+	bd.logf("  reference merges measured in %.1fs", time.Since(start).Seconds())
+	return nil
+}
+
+// manifest assembles the manifest of a finished build.
+func (bd *builder) manifest(def definition, recipe Recipe) Manifest {
+	spec, _ := json.Marshal(def.spec) // plain data: cannot fail
+	return Manifest{
+		Benchmark:    def.name,
+		Version:      def.version,
+		Description:  def.description,
+		Dataset:      "MNIST from " + MNISTModulePath + "@" + mnistModuleVersion(),
+		SplitSeed:    SplitSeed,
+		FitnessSplit: def.fitness,
+		Recipe:       recipe,
+		Spec:         spec,
+		Tasks:        def.tasks,
+		Members:      bd.members,
+		Accuracy:     bd.accuracy,
+		Loss:         bd.loss,
+		Interference: bd.interference,
+	}
+}

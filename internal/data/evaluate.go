@@ -1,0 +1,200 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/evomerge/evomerge/internal/nn"
+)
+
+// HeadPrefix starts the name of every per-task head tensor
+// ("heads.<task>.weight", "heads.<task>.bias"). Heads are never merged.
+const HeadPrefix = "heads."
+
+// Head sources reported in TaskScore.HeadSource.
+const (
+	HeadFromModel  = "model"  // the evaluated checkpoint has the task's head
+	HeadFromExpert = "expert" // the checkpoint lacks it; the task's expert head was used
+)
+
+// evalBatch is the batch size of evaluation forward passes.
+const evalBatch = 500
+
+// TaskScore is the result of one task. See doc.go for the JSON schema.
+type TaskScore struct {
+	Task       string  `json:"task"`
+	Accuracy   float64 `json:"accuracy"`
+	Loss       float64 `json:"loss"`
+	Examples   int     `json:"examples"`
+	HeadSource string  `json:"head"`
+	// ExpertAccuracy is the task's expert on the same split, and Normalized
+	// is Accuracy/ExpertAccuracy; both absent when the benchmark has no
+	// expert for the task.
+	ExpertAccuracy *float64 `json:"expert_accuracy,omitempty"`
+	Normalized     *float64 `json:"normalized_accuracy,omitempty"`
+}
+
+// Scores is a model's result on every task of a benchmark on one split.
+type Scores struct {
+	Benchmark    string      `json:"benchmark"`
+	Version      string      `json:"version"`
+	Split        Split       `json:"split"`
+	Model        string      `json:"model,omitempty"`
+	Tasks        []TaskScore `json:"tasks"`
+	MeanAccuracy float64     `json:"mean_accuracy"`
+	// MeanNormalized averages Normalized over the tasks that have it.
+	MeanNormalized *float64 `json:"mean_normalized_accuracy,omitempty"`
+}
+
+// EvaluateFile loads a checkpoint (any path checkpoint.Open accepts) and
+// evaluates it.
+func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split) (*Scores, error) {
+	m, err := nn.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: load model %s: %w", path, err)
+	}
+	s, err := b.Evaluate(ctx, m, split)
+	if err != nil {
+		return nil, fmt.Errorf("data: evaluate %s: %w", path, err)
+	}
+	s.Model = path
+	return s, nil
+}
+
+// Evaluate scores a model on every task on the split: accuracy and mean
+// cross-entropy. A model lacking a task's head (heads.<task>.*) is scored
+// with the head of that task's expert, since heads are per task and never
+// merged. m is only read; the model actually run may be a copy.
+func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Scores, error) {
+	if _, err := ParseSplit(string(split)); err != nil {
+		return nil, err
+	}
+	run, sources, err := b.WithTaskHeads(m)
+	if err != nil {
+		return nil, err
+	}
+	scores := &Scores{Benchmark: b.Name, Version: b.Version, Split: split}
+	var sumNorm float64
+	var nNorm int
+	for i, t := range b.Tasks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := b.Data(t.Name, split)
+		if err != nil {
+			return nil, err
+		}
+		if in := run.Spec().Input; in != d.Shape() {
+			return nil, fmt.Errorf("model input is %v (C,H,W) but task %s has %v images: the model does not belong to benchmark %s", in, t.Name, d.Shape(), b.Name)
+		}
+		met, err := run.Evaluate(d.X, d.Y, d.Len(), t.Head, evalBatch)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", t.Name, err)
+		}
+		ts := TaskScore{Task: t.Name, Accuracy: met.Accuracy, Loss: met.Loss, Examples: d.Len(), HeadSource: sources[i]}
+		if ref, ok := b.expertAccuracy(split, t.Name); ok && ref > 0 {
+			norm := met.Accuracy / ref
+			ts.ExpertAccuracy, ts.Normalized = &ref, &norm
+			sumNorm += norm
+			nNorm++
+		}
+		scores.Tasks = append(scores.Tasks, ts)
+		scores.MeanAccuracy += met.Accuracy / float64(len(b.Tasks))
+	}
+	if nNorm > 0 {
+		mean := sumNorm / float64(nNorm)
+		scores.MeanNormalized = &mean
+	}
+	return scores, nil
+}
+
+// expertAccuracy returns the manifest's accuracy of a task's expert.
+func (b *Benchmark) expertAccuracy(split Split, task string) (float64, bool) {
+	exp, ok := b.Expert(task)
+	if !ok {
+		return 0, false
+	}
+	acc, ok := b.Manifest.Accuracy[split][exp.Name][task]
+	return acc, ok
+}
+
+// WithTaskHeads returns a model that has the head of every task, and for
+// each task where the head came from (HeadFromModel or HeadFromExpert). When m already has every head it is returned as is; otherwise
+// the result is a new model with m's backbone and, for each missing head,
+// the head of the task's expert.
+func (b *Benchmark) WithTaskHeads(m *nn.Model) (*nn.Model, []string, error) {
+	sources := make([]string, len(b.Tasks))
+	var missing bool
+	for i, t := range b.Tasks {
+		switch {
+		case m.Param(headWeight(t.Head)) != nil:
+			sources[i] = HeadFromModel
+		default:
+			if _, ok := b.Expert(t.Name); !ok {
+				return nil, nil, fmt.Errorf("model has no head %s and benchmark %s has no expert for task %s to lend one", headWeight(t.Head), b.Name, t.Name)
+			}
+			sources[i] = HeadFromExpert
+			missing = true
+		}
+	}
+	if !missing {
+		return m, sources, nil
+	}
+	spec := m.Spec()
+	spec.Heads = slices.Clone(b.spec.Heads)
+	out, err := nn.New(spec, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model architecture cannot take the benchmark's heads: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range out.Params() {
+		src := m
+		if head, ok := headOf(p.Name); ok && m.Param(p.Name) == nil {
+			task := b.taskForHead(head)
+			exp, _ := b.Expert(task)
+			if src, err = b.loadMemberLocked(exp.Name); err != nil {
+				return nil, nil, err
+			}
+		}
+		q := src.Param(p.Name)
+		if q == nil {
+			return nil, nil, fmt.Errorf("model has no tensor %s needed by benchmark %s", p.Name, b.Name)
+		}
+		if !slices.Equal(q.Shape, p.Shape) {
+			return nil, nil, fmt.Errorf("tensor %s has shape %v, the benchmark's architecture needs %v: the model does not belong to benchmark %s", p.Name, q.Shape, p.Shape, b.Name)
+		}
+		copy(p.Data, q.Data)
+	}
+	return out, sources, nil
+}
+
+// taskForHead returns the task served by a head name.
+func (b *Benchmark) taskForHead(head string) string {
+	for _, t := range b.Tasks {
+		if t.Head == head {
+			return t.Name
+		}
+	}
+	return head
+}
+
+func headWeight(head string) string { return HeadPrefix + head + ".weight" }
+
+// headOf returns the head name of a head tensor ("heads.rot90.bias" -> "rot90").
+func headOf(tensor string) (string, bool) {
+	rest, ok := strings.CutPrefix(tensor, HeadPrefix)
+	if !ok {
+		return "", false
+	}
+	head, _, ok := strings.Cut(rest, ".")
+	return head, ok
+}
+
+// IsHeadTensor reports whether a tensor belongs to a per-task head.
+func IsHeadTensor(name string) bool {
+	_, ok := headOf(name)
+	return ok
+}

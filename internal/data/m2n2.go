@@ -1,0 +1,129 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/rng"
+)
+
+// The M2N2 settings (reference: search-algorithms.md §1.10), on real MNIST
+// pooled to 8×8 instead of scikit-learn's 1,797-image digits.
+const (
+	// M2N2ScratchName: evolution from scratch of the 64-256-10 MLP; fitness
+	// on the train split. Nothing is trained during preparation.
+	M2N2ScratchName = "m2n2-scratch"
+	// M2N2SpecialistsName: two 64-256-10 MLPs from one initialisation, trained
+	// on digits 0-4 and on digits 5-9 (Adam, lr 3e-3, 10 full-batch steps).
+	M2N2SpecialistsName = "m2n2-specialists"
+	// M2N2Version versions both settings.
+	M2N2Version = "1"
+	// M2N2Head is the single head of the M2N2 model.
+	M2N2Head = "digits"
+	// M2N2Parameters is the parameter count of the M2N2 model:
+	// 64·256 + 256 + 256·10 + 10.
+	M2N2Parameters = 19210
+)
+
+// M2N2Spec returns the reference code's model: 8×8 input, one hidden layer
+// of 256 ReLU units, 10 logits. The output layer is the head "digits"
+// (heads.digits.*): the architecture requires every classifier to be a head.
+func M2N2Spec() nn.Spec {
+	return nn.MLPSpec([3]int{1, 8, 8}, []int{256}, []nn.HeadSpec{{Name: M2N2Head, Classes: MNISTClasses}})
+}
+
+// M2N2Task is the single task of both settings: ten-way digit recognition on
+// MNIST pooled to 8×8 (Pool8x8).
+func M2N2Task() Task {
+	return Task{
+		Name:        M2N2Head,
+		Description: "digits 0-9 on MNIST average-pooled to 8x8 (padded to 32x32, 4x4 blocks)",
+		Classes:     MNISTClasses,
+		Head:        M2N2Head,
+		derive:      Pool8x8,
+	}
+}
+
+// PooledMNIST returns a split of MNIST pooled to 8×8.
+func PooledMNIST(m *MNIST, s Split) (*Dataset, error) {
+	d, err := m.SplitRange(s, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return Pool8x8(d)
+}
+
+func m2n2ScratchDefinition() definition {
+	return definition{
+		name:    M2N2ScratchName,
+		version: M2N2Version,
+		description: "M2N2 from-scratch setting: evolve the 64-256-10 MLP (19,210 parameters) on MNIST pooled to 8x8; " +
+			"fitness on the train split, final scores on test",
+		fitness: Train,
+		spec:    M2N2Spec(),
+		tasks:   []Task{M2N2Task()},
+		recipe:  Recipe{Name: "full"},
+		smoke:   Recipe{Name: "smoke", EvalExamples: 200},
+		build:   func(context.Context, *Benchmark, *builder) error { return nil },
+	}
+}
+
+func m2n2SpecialistsDefinition() definition {
+	return definition{
+		name:    M2N2SpecialistsName,
+		version: M2N2Version,
+		description: "M2N2 pre-trained setting: two 64-256-10 MLPs on MNIST pooled to 8x8, from one initialisation, " +
+			"trained on digits 0-4 and on digits 5-9 (Adam, lr 3e-3, 10 full-batch steps); merge them into one 10-digit model",
+		fitness: Validation,
+		spec:    M2N2Spec(),
+		tasks:   []Task{M2N2Task()},
+		recipe:  Recipe{Name: "full", Seed: 1, ExpertEpochs: 10, ExpertLR: 3e-3},
+		smoke:   Recipe{Name: "smoke", Seed: 1, ExpertExamples: 400, ExpertEpochs: 2, ExpertLR: 3e-3, EvalExamples: 200},
+		build:   buildM2N2Specialists,
+	}
+}
+
+// buildM2N2Specialists trains both specialists from the same initialisation
+// on the train split's examples [0, ExpertExamples) (0 = all) with the
+// wanted digits, one full batch per step.
+func buildM2N2Specialists(ctx context.Context, b *Benchmark, bd *builder) error {
+	r := bd.recipe
+	all, err := b.DataRange(M2N2Head, Train, 0, r.ExpertExamples)
+	if err != nil {
+		return err
+	}
+	initSeed := rng.Derive(r.Seed, M2N2SpecialistsName, "init")
+	for _, half := range []struct {
+		name   string
+		digits []int32
+	}{
+		{"specialist-0-4", []int32{0, 1, 2, 3, 4}},
+		{"specialist-5-9", []int32{5, 6, 7, 8, 9}},
+	} {
+		d := all.FilterLabels(half.digits...)
+		if d.Len() == 0 {
+			return fmt.Errorf("%s: no training examples with digits %v", half.name, half.digits)
+		}
+		m, err := nn.New(M2N2Spec(), initSeed)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		steps, err := bd.train(ctx, m, d, trainConfig{
+			head: M2N2Head, epochs: r.ExpertEpochs, batchSize: 0, lr: r.ExpertLR,
+			seed: rng.Derive(r.Seed, M2N2SpecialistsName, half.name, "train"),
+		})
+		if err != nil {
+			return fmt.Errorf("train %s: %w", half.name, err)
+		}
+		secs := time.Since(start).Seconds()
+		bd.logf("  %s: %d full-batch steps on %d examples, %.1fs", half.name, steps, d.Len(), secs)
+		if err := bd.save(b, m, Member{Name: half.name, Role: RoleSpecialist, Seed: initSeed,
+			TrainExamples: d.Len(), Steps: steps, Seconds: secs}); err != nil {
+			return err
+		}
+	}
+	return bd.scoreMembers(ctx, b)
+}
