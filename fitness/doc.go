@@ -39,9 +39,9 @@
 // For N points of M objectives: Dominates O(M); non-dominated sorting O(M·N²)
 // time and O(N²) memory in the worst case; ParetoFront O(M·N²); crowding
 // O(M·N log N); exact hypervolume O(N log N) for M = 2, O(N log N)
-// comparisons plus O(N²) element moves for M = 3, and O(N^(M-2)·N log N) by
-// slicing for M ≥ 4; the Monte Carlo estimate O(samples·N·M) spread over all
-// cores; IGD, IGD+ and GD O(M·|A|·|R|); competition fitness O(P·N) for P
+// comparisons plus O(N²) element moves for M = 3, O(N² log N) for M = 4
+// (slicing) and WFG for M ≥ 5 (exponential in M in the worst case, fast in
+// practice); the Monte Carlo estimate O(samples·N·M) spread over all cores; IGD, IGD+ and GD O(M·|A|·|R|); competition fitness O(P·N) for P
 // models scored on N datapoints.
 //
 // # Determinism

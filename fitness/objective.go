@@ -110,13 +110,13 @@ func dirAt(dirs []Direction, i int) Direction {
 type Objective struct {
 	// Name identifies the objective in configs, journals and reports, e.g.
 	// "rotated/accuracy". Names are unique within a run.
-	Name string
+	Name string `json:"name"`
 	// Task is the task (data set and head) the score is measured on.
-	Task string
+	Task string `json:"task,omitempty"`
 	// Metric is what is measured on the task, e.g. "accuracy" or "loss".
-	Metric string
+	Metric string `json:"metric,omitempty"`
 	// Direction says whether larger or smaller scores are better.
-	Direction Direction
+	Direction Direction `json:"direction"`
 }
 
 // Validate checks that the objective has a name and a valid direction.
@@ -139,8 +139,12 @@ func ValidateObjectives(objs []Objective) error {
 	var errs []error
 	seen := make(map[string]int, len(objs))
 	for i, o := range objs {
+		if strings.TrimSpace(o.Name) == "" {
+			errs = append(errs, fmt.Errorf("fitness: objective %d (task %q, metric %q) has no name: give every objective a unique name", i, o.Task, o.Metric))
+			continue
+		}
 		if err := o.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("objective %d: %w", i, err))
+			errs = append(errs, err)
 			continue
 		}
 		if j, dup := seen[o.Name]; dup {
