@@ -148,7 +148,7 @@ type Scratch struct {
 	i32 [][]int32
 	u8  [][]uint8
 	// views is a reusable header for per-model slices.
-	views [][]float32
+	views, views2 [][]float32
 }
 
 // Floats returns float32 slot i with length n (contents unspecified).

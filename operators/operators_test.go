@@ -173,6 +173,25 @@ func TestIdenticalModelsGiveThatModel(t *testing.T) {
 				s.Default.Global["gamma"] = F(0)
 			}
 			got := mergeAll(t, op, mustSource(t, base, models...), s, PlanOptions{Seed: 7, Stats: stats})
+			if info.Name == "pcb" {
+				// PCB keeps only the top-ratio entries: each is θ or θ0.
+				b := byName(base)
+				kept := 0
+				for _, tn := range ft {
+					for e, v := range got[tn.Name] {
+						switch {
+						case math.Abs(float64(v-tn.Data[e])) < 1e-6:
+							kept++
+						case math.Abs(float64(v-b[tn.Name][e])) > 1e-6:
+							t.Fatalf("%s[%d] = %g is neither θ %g nor θ0 %g", tn.Name, e, v, tn.Data[e], b[tn.Name][e])
+						}
+					}
+				}
+				if kept == 0 {
+					t.Fatal("pcb kept nothing")
+				}
+				return
+			}
 			for _, tn := range ft {
 				assertClose(t, tn.Name, got[tn.Name], tn.Data, 2e-5)
 			}
@@ -497,7 +516,7 @@ func TestParameterValidationErrors(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := Builtin()
-	want := []string{"linear", "task_arithmetic", "ties", "dare", "dare_ties", "slerp", "multislerp", "breadcrumbs", "della", "model_stock", "fisher", "regmean", "lines", "consensus", "m2n2"}
+	want := []string{"linear", "task_arithmetic", "ties", "dare", "dare_ties", "slerp", "multislerp", "breadcrumbs", "della", "model_stock", "fisher", "regmean", "lines", "pcb", "consensus", "m2n2"}
 	for _, name := range want {
 		if _, err := r.Get(name); err != nil {
 			t.Errorf("Get(%q): %v", name, err)

@@ -71,6 +71,7 @@ func Builtin() *Registry {
 		Fisher(),
 		RegMean(),
 		MustLiNeS(TaskArithmetic()),
+		PCB(),
 		Consensus(),
 		M2N2Crossover(),
 	)
