@@ -200,7 +200,8 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// checkedNumElements multiplies the dimensions, reporting overflow.
+// checkedNumElements multiplies the dimensions, reporting a negative
+// dimension or a product that does not fit in an int.
 func checkedNumElements(shape []int) (int64, bool) {
 	n := uint64(1)
 	for _, d := range shape {
@@ -208,7 +209,7 @@ func checkedNumElements(shape []int) (int64, bool) {
 			return 0, false
 		}
 		hi, lo := bits.Mul64(n, uint64(d))
-		if hi != 0 || lo > math.MaxInt64 {
+		if hi != 0 || lo > math.MaxInt { // MaxInt: element counts are ints
 			return 0, false
 		}
 		n = lo

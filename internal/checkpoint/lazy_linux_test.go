@@ -46,8 +46,8 @@ func TestOpenHugeSparseFileIsLazy(t *testing.T) {
 	if math.MaxInt == math.MaxInt32 {
 		t.Skip("needs a 64-bit address space")
 	}
-	const bigElems = 2_500_000_000 // F32: 10 GB
-	bigBytes := int64(bigElems) * 4
+	const bigElems int64 = 2_500_000_000 // F32: 10 GB
+	bigBytes := bigElems * 4
 	header := fmt.Sprintf(`{"__metadata__":{"note":"sparse"},"big":{"dtype":"F32","shape":[50000,50000],"data_offsets":[0,%d]},"small":{"dtype":"F32","shape":[3],"data_offsets":[%d,%d]}}`, bigBytes, bigBytes, bigBytes+12)
 	for len(header)%8 != 0 {
 		header += " "
@@ -88,7 +88,7 @@ func TestOpenHugeSparseFileIsLazy(t *testing.T) {
 	var after syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	sameBits(t, "small", got, []float32{1, 2, 3})
-	if info, _ := r.Info("big"); info.NumElements() != bigElems {
+	if info, _ := r.Info("big"); int64(info.NumElements()) != bigElems {
 		t.Errorf("big has %d elements, want %d", info.NumElements(), bigElems)
 	}
 	// Touching the 10 GB (even as holes) takes seconds and millions of page
