@@ -123,3 +123,21 @@ func BenchmarkCompetitionFitness(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkHypervolumeContributions(b *testing.B) {
+	for _, tc := range []struct{ m, n int }{{2, 100}, {3, 100}, {4, 50}} {
+		points := spherePoints(tc.n, tc.m, 6)
+		ref := make([]float64, tc.m)
+		for j := range ref {
+			ref[j] = 1.1
+		}
+		dst := make([]float64, tc.n)
+		b.Run(fmt.Sprintf("M=%d/N=%d", tc.m, tc.n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := HypervolumeContributionsTo(dst, points, ref, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

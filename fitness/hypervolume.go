@@ -36,7 +36,7 @@ import (
 //
 // It returns an error if ref has the wrong length or is not finite.
 func Hypervolume(points [][]float64, ref []float64, dirs []Direction) (float64, error) {
-	pts, refCost, err := boundedCosts(points, ref, dirs)
+	pts, _, refCost, err := boundedCosts(points, ref, dirs)
 	if err != nil {
 		return 0, err
 	}
@@ -44,31 +44,35 @@ func Hypervolume(points [][]float64, ref []float64, dirs []Direction) (float64, 
 }
 
 // boundedCosts validates ref and returns the cost vectors of the points that
-// are strictly better than ref on every objective, and ref in cost form.
-func boundedCosts(points [][]float64, ref []float64, dirs []Direction) ([][]float64, []float64, error) {
+// are strictly better than ref on every objective, their indexes in points,
+// and ref in cost form.
+func boundedCosts(points [][]float64, ref []float64, dirs []Direction) ([][]float64, []int, []float64, error) {
 	m := len(ref)
 	if m == 0 {
-		return nil, nil, fmt.Errorf("fitness: empty reference point: give one value per objective")
+		return nil, nil, nil, fmt.Errorf("fitness: empty reference point: give one value per objective")
 	}
 	if dirs != nil && len(dirs) != m {
-		return nil, nil, fmt.Errorf("fitness: reference point has %d values but there are %d objectives", m, len(dirs))
+		return nil, nil, nil, fmt.Errorf("fitness: reference point has %d values but there are %d objectives", m, len(dirs))
 	}
 	refCost := make([]float64, m)
 	for j, v := range ref {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, nil, fmt.Errorf("fitness: reference point value %d is %v: it must be a finite number", j, v)
+			return nil, nil, nil, fmt.Errorf("fitness: reference point value %d is %v: it must be a finite number", j, v)
 		}
 		d := dirAt(dirs, j)
 		if !d.Valid() {
-			return nil, nil, fmt.Errorf("fitness: objective %d has an invalid direction %s", j, d)
+			return nil, nil, nil, fmt.Errorf("fitness: objective %d has an invalid direction %s", j, d)
 		}
 		refCost[j] = cost(v, d)
 	}
 	flat := make([]float64, 0, len(points)*m)
-	var pts [][]float64
+	var (
+		pts  [][]float64
+		kept []int
+	)
 	for i, p := range points {
 		if len(p) != m {
-			return nil, nil, fmt.Errorf("fitness: point %d has %d objectives, reference point has %d", i, len(p), m)
+			return nil, nil, nil, fmt.Errorf("fitness: point %d has %d objectives, reference point has %d", i, len(p), m)
 		}
 		start := len(flat)
 		inside := true
@@ -85,8 +89,9 @@ func boundedCosts(points [][]float64, ref []float64, dirs []Direction) ([][]floa
 			continue
 		}
 		pts = append(pts, flat[start:start+m:start+m])
+		kept = append(kept, i)
 	}
-	return pts, refCost, nil
+	return pts, kept, refCost, nil
 }
 
 // hypervolumeCosts computes the hypervolume of cost vectors that are all
@@ -385,4 +390,42 @@ func ReferencePoint(points [][]float64, dirs []Direction, margin float64) ([]flo
 		ref[j] = nadir + d.Sign()*margin*span // worse: larger cost
 	}
 	return ref, nil
+}
+
+// HypervolumeContributionsTo writes into dst the exclusive hypervolume
+// contribution of every point, HV(all) - HV(all but point i), and returns dst
+// (allocated when nil): how much volume would be lost without that point. A
+// point that another point weakly dominates (duplicates included) contributes
+// 0, as does a point that is not strictly better than ref everywhere. Same
+// conventions and errors as Hypervolume; cost N exact hypervolume
+// computations on N-1 points in the worst case.
+func HypervolumeContributionsTo(dst []float64, points [][]float64, ref []float64, dirs []Direction) ([]float64, error) {
+	costs, index, refCost, err := boundedCosts(points, ref, dirs)
+	if err != nil {
+		return nil, err
+	}
+	if dst == nil {
+		dst = make([]float64, len(points))
+	}
+	if len(dst) != len(points) {
+		panic("fitness: length mismatch")
+	}
+	clear(dst)
+	total := hypervolumeCosts(slices.Clone(costs), refCost)
+	others := make([][]float64, 0, len(costs))
+	for k, p := range costs {
+		dominated := false
+		for l, q := range costs {
+			if l != k && weaklyDominates(q, p) {
+				dominated = true
+				break
+			}
+		}
+		if dominated {
+			continue
+		}
+		others = append(append(others[:0], costs[:k]...), costs[k+1:]...)
+		dst[index[k]] = max(total-hypervolumeCosts(others, refCost), 0)
+	}
+	return dst, nil
 }

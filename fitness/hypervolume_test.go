@@ -368,3 +368,44 @@ func TestHypervolumeExtrusion(t *testing.T) {
 		}
 	}
 }
+
+func TestHypervolumeContributions(t *testing.T) {
+	// 2-D staircase (1,3), (2,2), (3,1) against (4,4): exclusive boxes are
+	// [1,2]×[3,4], [2,3]×[2,3], [3,4]×[1,2], each of area 1. Point 3 is a
+	// duplicate of point 1, point 4 is dominated, point 5 lies beyond ref.
+	points := [][]float64{{1, 3}, {2, 2}, {3, 1}, {2, 2}, {3, 3}, {5, 0}}
+	got, err := HypervolumeContributionsTo(nil, points, []float64{4, 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{1, 0, 1, 0, 0, 0}; !slices.Equal(got, want) {
+		t.Errorf("contributions = %v, want %v", got, want)
+	}
+	// Random sets: each contribution equals the leave-one-out difference
+	// (checked against inclusion–exclusion) and is never negative.
+	r := rng.New(14, "fitness-test", "hv-contrib")
+	for m := 2; m <= 5; m++ {
+		ref := make([]float64, m)
+		for j := range ref {
+			ref[j] = 1
+		}
+		for trial := 0; trial < 10; trial++ {
+			pts := randomUnitPoints(r, 2+r.IntN(7), m)
+			c, err := HypervolumeContributionsTo(nil, pts, ref, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := inclusionExclusion(pts, ref)
+			for i := range pts {
+				rest := append(slices.Clone(pts[:i]), pts[i+1:]...)
+				want := all - inclusionExclusion(rest, ref)
+				if math.Abs(c[i]-want) > 1e-9 || c[i] < 0 {
+					t.Fatalf("M=%d trial %d point %d: contribution %v, want %v", m, trial, i, c[i], want)
+				}
+			}
+		}
+	}
+	if _, err := HypervolumeContributionsTo(nil, points, []float64{4}, nil); err == nil {
+		t.Error("wrong reference length accepted")
+	}
+}

@@ -56,7 +56,7 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 	if samples < 1 {
 		return Estimate{}, fmt.Errorf("fitness: Monte Carlo hypervolume needs at least 1 sample, got %d", samples)
 	}
-	pts, refCost, err := boundedCosts(points, ref, dirs)
+	pts, _, refCost, err := boundedCosts(points, ref, dirs)
 	if err != nil {
 		return Estimate{}, err
 	}
