@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,10 +166,10 @@ func checkLayout(file string, entries []headerEntry, dataLen int64) error {
 	slices.SortFunc(order, func(i, j int) int {
 		a, b := entries[i], entries[j]
 		if a.begin != b.begin {
-			return cmpInt64(a.begin, b.begin)
+			return cmp.Compare(a.begin, b.begin)
 		}
 		if a.end != b.end {
-			return cmpInt64(a.end, b.end)
+			return cmp.Compare(a.end, b.end)
 		}
 		return compareNames(a.info.Name, b.info.Name)
 	})
@@ -188,16 +189,6 @@ func checkLayout(file string, entries []headerEntry, dataLen int64) error {
 		return formatErr(file, "", "the tensors cover %d bytes but the data section holds %d; the file has trailing bytes or the header is corrupt", covered, dataLen)
 	}
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkedNumElements multiplies the dimensions, reporting a negative

@@ -316,3 +316,54 @@ func TestOpenDirectoryWithIndexAndSingleFileIsAmbiguous(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestShardedWriterEmptyPlan(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewShardedWriter(dir, nil, map[string]string{"k": "v"}, ShardOptions{MaxShardBytes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if len(r.Names()) != 0 || r.Metadata()["k"] != "v" {
+		t.Errorf("Names = %v, Metadata = %v", r.Names(), r.Metadata())
+	}
+}
+
+// TestShardedWriterOversizedTensorGetsOwnShard checks the packing rule: a
+// tensor larger than MaxShardBytes sits alone in its shard.
+func TestShardedWriterOversizedTensorGetsOwnShard(t *testing.T) {
+	plan := []TensorInfo{{Name: "a", Shape: []int{2}}, {Name: "b", Shape: []int{100}}, {Name: "c", Shape: []int{2}}}
+	dir := t.TempDir()
+	w, err := NewShardedWriter(dir, plan, nil, ShardOptions{MaxShardBytes: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plan {
+		if err := w.WriteTensor(p.Name, make([]float32, p.NumElements())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, IndexFileName))
+	var index struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "model-00001-of-00003.safetensors", "b": "model-00002-of-00003.safetensors", "c": "model-00003-of-00003.safetensors"}
+	for k, v := range want {
+		if index.WeightMap[k] != v {
+			t.Errorf("%s in %s, want %s", k, index.WeightMap[k], v)
+		}
+	}
+}

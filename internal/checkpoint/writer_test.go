@@ -326,3 +326,51 @@ func TestWriteIsAtomic(t *testing.T) {
 		t.Error("Write into a missing directory succeeded")
 	}
 }
+
+// TestWriteEscapesNamesAndMetadata round-trips names and metadata that
+// need JSON escaping or are not ASCII.
+func TestWriteEscapesNamesAndMetadata(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	names := []string{`quote"name`, `back\slash`, "tab\tname", "ünï.cödé", "<html>&"}
+	var in []Tensor
+	for i, n := range names {
+		in = append(in, Tensor{Name: n, Shape: []int{1}, Data: []float32{float32(i)}})
+	}
+	md := map[string]string{`k"ey`: "välue\n", "evomerge.spec": `{"layers":[{"kind":"linear"}]}`}
+	if err := Write(path, in, md, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkByteValid(t, path, "F32")
+	got, gotMD, err := LoadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range got {
+		i := slices.Index(names, tn.Name)
+		if i < 0 || tn.Data[0] != float32(i) {
+			t.Errorf("tensor %q = %v", tn.Name, tn.Data)
+		}
+	}
+	if len(got) != len(names) || gotMD[`k"ey`] != "välue\n" || gotMD["evomerge.spec"] != md["evomerge.spec"] {
+		t.Errorf("got %d tensors, metadata %v", len(got), gotMD)
+	}
+}
+
+// TestWriteAtomicRemovesTempOnFailure makes the fill step fail midway and
+// checks that neither the target nor a temporary file remains.
+func TestWriteAtomicRemovesTempOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.safetensors")
+	err := writeAtomic(path, func(f *os.File) error {
+		if _, err := f.Write([]byte("partial")); err != nil {
+			return err
+		}
+		return os.ErrDeadlineExceeded // stands in for a disk error
+	})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error = %v, want one naming %s", err, path)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+}
