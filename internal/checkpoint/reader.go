@@ -66,9 +66,11 @@ func (s *shard) close() error {
 }
 
 // Open opens a checkpoint without reading tensor data. path is a
-// .safetensors file, a model.safetensors.index.json, or a directory holding
-// one of them (the index when both could apply is an error, as is a
-// directory with several .safetensors files and no index). Every header is
+// .safetensors file, a sharded index (any .json file, normally
+// model.safetensors.index.json), or a directory: a directory resolves to
+// its model.safetensors.index.json, else its model.safetensors, else its
+// only .safetensors file; one holding both an index and model.safetensors,
+// or several .safetensors files and no index, is an error. Every header is
 // validated here; see the package documentation for the rules.
 func Open(path string) (*Reader, error) {
 	st, err := os.Stat(path)
