@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func checkHeaderLength(file string, prefix []byte, fileSize int64) (int64, error
 	if fileSize < 8 {
 		return 0, formatErr(file, "", "file is %d bytes, shorter than the 8-byte header length prefix; it is not a safetensors file or it was truncated", fileSize)
 	}
-	n := leUint64(prefix)
+	n := binary.LittleEndian.Uint64(prefix)
 	if n > MaxHeaderBytes {
 		return 0, formatErr(file, "", "header length prefix says %d bytes, above the %d-byte limit; the file is corrupt or not safetensors", n, MaxHeaderBytes)
 	}
@@ -87,12 +88,6 @@ func checkHeaderLength(file string, prefix []byte, fileSize int64) (int64, error
 		return 0, formatErr(file, "", "header length prefix says %d bytes, too short for a JSON object", n)
 	}
 	return int64(n), nil
-}
-
-func leUint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // parseHeader validates a safetensors JSON header for a data section of
@@ -110,6 +105,10 @@ func parseHeader(file string, header []byte, dataLen int64) (*parsedHeader, erro
 	}
 	members, err := objectMembers(header)
 	if err != nil {
+		var dup *duplicateKeyError
+		if errors.As(err, &dup) {
+			return nil, formatErr(file, dup.key, "the name appears more than once in the header (duplicate names are not allowed)")
+		}
 		return nil, formatErr(file, "", "header is not a valid JSON object: %v", err)
 	}
 	h := &parsedHeader{metadata: map[string]string{}}
@@ -340,6 +339,13 @@ func describeJSON(raw []byte) string {
 	}
 }
 
+// duplicateKeyError reports a key that occurs twice in one JSON object.
+type duplicateKeyError struct{ key string }
+
+func (e *duplicateKeyError) Error() string {
+	return fmt.Sprintf("key %q appears more than once", e.key)
+}
+
 // member is one key/value pair of a JSON object, value undecoded.
 type member struct {
 	key string
@@ -370,7 +376,7 @@ func objectMembers(data []byte) ([]member, error) {
 			return nil, fmt.Errorf("expected an object key, found %v", tok)
 		}
 		if _, dup := seen[key]; dup {
-			return nil, fmt.Errorf("key %q appears more than once", key)
+			return nil, &duplicateKeyError{key: key}
 		}
 		seen[key] = struct{}{}
 		var raw json.RawMessage

@@ -202,6 +202,10 @@ func openIndex(path string) (r *Reader, err error) {
 				return nil, formatErr(path, "", "weight_map is %s, want an object mapping tensor names to shard files", describeJSON(m.raw))
 			}
 			if weightMap, err = objectMembers(m.raw); err != nil {
+				var dup *duplicateKeyError
+				if errors.As(err, &dup) {
+					return nil, formatErr(path, dup.key, "the name appears more than once in weight_map")
+				}
 				return nil, formatErr(path, "", "weight_map: %v", err)
 			}
 			haveMap = true

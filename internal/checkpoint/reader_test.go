@@ -32,7 +32,7 @@ func TestOpenRejectsCorruptFiles(t *testing.T) {
 		{name: "not utf8", header: "{\"\xff\xfe\":{}}", want: "not valid UTF-8"},
 		{name: "trailing garbage", header: `{} x`, want: "not a valid JSON object"},
 		{name: "second object", header: `{} {}`, want: "unexpected data after the object"},
-		{name: "duplicate names", header: `{"w":{` + w4 + `,"data_offsets":[0,4]},"w":{` + w4 + `,"data_offsets":[4,8]}}`, data: make([]byte, 8), want: `key "w" appears more than once`},
+		{name: "duplicate names", header: `{"w":{` + w4 + `,"data_offsets":[0,4]},"w":{` + w4 + `,"data_offsets":[4,8]}}`, data: make([]byte, 8), tensor: "w", want: "appears more than once"},
 		{name: "entry not an object", header: `{"w":[1,2]}`, tensor: "w", want: "not a JSON object"},
 		{name: "entry is a number", header: `{"w":5}`, tensor: "w", want: "the number 5"},
 		{name: "missing dtype", header: `{"w":{"shape":[1],"data_offsets":[0,4]}}`, data: make([]byte, 4), tensor: "w", want: `no "dtype"`},

@@ -270,7 +270,7 @@ func TestOpenIndexRejectsInconsistentShards(t *testing.T) {
 		{"absolute shard path", `{"weight_map":{"a":"/etc/passwd"}}`, "a", "plain relative path"},
 		{"no weight_map", `{"metadata":{}}`, "", `no "weight_map"`},
 		{"weight_map not object", `{"weight_map":[]}`, "", "weight_map is an array"},
-		{"duplicate weight_map key", `{"weight_map":{"a":"s1.safetensors","a":"s2.safetensors"}}`, "", `key "a" appears more than once`},
+		{"duplicate weight_map key", `{"weight_map":{"a":"s1.safetensors","a":"s2.safetensors"}}`, "a", "more than once in weight_map"},
 		{"shard name not a string", `{"weight_map":{"a":1}}`, "a", "want the shard's file name"},
 		{"invalid json", `{"weight_map":`, "", "not a valid JSON object"},
 	}
