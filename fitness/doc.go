@@ -1,7 +1,9 @@
 // Package fitness is the math of judging candidates: objectives and their
 // directions, Pareto dominance, non-dominated sorting, crowding distance,
-// hypervolume, IGD/IGD+/GD, scalarisation, normalized accuracy against the
-// experts, and the resource-competition fitness of M2N2. It works on plain
+// hypervolume (exact in any number of objectives, a seeded Monte Carlo
+// estimate with error bounds, per-point contributions), IGD/IGD+/GD,
+// weighted-sum and Chebyshev scalarisation, normalisation, normalized
+// accuracy against the experts, and the resource-competition fitness of M2N2. It works on plain
 // float64 score vectors and knows nothing about models, tensors or searches.
 //
 // # Conventions

@@ -409,3 +409,64 @@ func TestHypervolumeContributions(t *testing.T) {
 		t.Error("wrong reference length accepted")
 	}
 }
+
+// gridVolume is the brute-force hypervolume of points with integer
+// coordinates in [0, k) against the reference (k, ..., k): the number of unit
+// cells [c, c+1) whose lower corner c some point weakly dominates.
+func gridVolume(points [][]float64, m, k int) float64 {
+	cell := make([]float64, m)
+	count := 0
+	total := 1
+	for range m {
+		total *= k
+	}
+	for idx := 0; idx < total; idx++ {
+		for j, rest := 0, idx; j < m; j, rest = j+1, rest/k {
+			cell[j] = float64(rest % k)
+		}
+		if weaklyDominatedBy(cell, points) {
+			count++
+		}
+	}
+	return float64(count)
+}
+
+func TestHypervolumeMatchesGrid(t *testing.T) {
+	// Many points with heavy ties, too many for inclusion–exclusion.
+	r := rng.New(15, "fitness-test", "hv-grid")
+	for _, tc := range []struct{ m, k, n int }{{2, 30, 300}, {3, 12, 200}, {4, 8, 150}, {5, 5, 120}, {6, 4, 80}} {
+		ref := make([]float64, tc.m)
+		for j := range ref {
+			ref[j] = float64(tc.k)
+		}
+		for trial := 0; trial < 3; trial++ {
+			points := randomPoints(r, tc.n, tc.m, tc.k)
+			if trial > 0 {
+				// Points near the plane Σp = (k-1)m/2: few dominate each
+				// other, so most of them shape the front.
+				band := (tc.k - 1) * tc.m / 2
+				for i := range points {
+					for {
+						p := randomPoints(r, 1, tc.m, tc.k)[0]
+						sum := 0
+						for _, v := range p {
+							sum += int(v)
+						}
+						if sum == band || sum == band+trial-1 {
+							points[i] = p
+							break
+						}
+					}
+				}
+			}
+			want := gridVolume(points, tc.m, tc.k)
+			got, err := Hypervolume(points, ref, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("M=%d trial %d: hypervolume %v, grid count %v", tc.m, trial, got, want)
+			}
+		}
+	}
+}
