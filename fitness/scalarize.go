@@ -59,8 +59,9 @@ func WeightedSum(score, weights []float64, dirs []Direction) float64 {
 // function, whose minimisers include weakly Pareto-optimal points; a small
 // rho > 0 (e.g. 1e-4) makes every minimiser Pareto-optimal. The differences
 // are signed rather than absolute, so a point that beats an estimated ideal is
-// still rewarded for it (with a true ideal the two forms agree). Every
-// Pareto-optimal point minimises it for some weights, including points on
+// still rewarded for it (with a true ideal the two forms agree). With a
+// utopian ideal (strictly better than every point), every Pareto-optimal
+// point minimises the plain function for some weights, including points on
 // non-convex parts of the front that no weighted sum reaches. A NaN score
 // gives +Inf. It panics if the lengths differ.
 func Chebyshev(score, weights, ideal []float64, dirs []Direction, rho float64) float64 {
