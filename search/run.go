@@ -81,7 +81,7 @@ type Result struct {
 	// evaluated are left out).
 	Candidates []*population.Candidate
 	// Front indexes Candidates: the successful candidates that no other
-	// successful candidate dominates (fitness.NonDominatedSort front 0),
+	// successful candidate dominates (front 0 of fitness.NonDominatedSort),
 	// ascending.
 	Front  []int
 	Status Status
@@ -350,9 +350,11 @@ func Front(cands []*population.Candidate, dirs []fitness.Direction) []int {
 	if len(points) == 0 {
 		return nil
 	}
-	fronts := fitness.NonDominatedSort(points, dirs)
-	out := make([]int, len(fronts[0]))
-	for k, i := range fronts[0] {
+	// fitness.ParetoFront is front 0 of fitness.NonDominatedSort, computed
+	// with early exits (runs keep every candidate, so there are many).
+	front := fitness.ParetoFront(points, dirs)
+	out := make([]int, len(front))
+	for k, i := range front {
 		out[k] = index[i]
 	}
 	return out
