@@ -524,8 +524,8 @@ func (b *Benchmark) TaskNames() []string {
 }
 
 // LoadMember returns the model of a member, loaded once and shared: callers
-// must not modify or run it concurrently (use Clone-by-reload via nn.Load for
-// a private copy).
+// must not modify it or run it concurrently (Model.Clone gives a private
+// copy).
 func (b *Benchmark) LoadMember(name string) (*nn.Model, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +109,47 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 		}
 	}
 
+	// A model without the tasks' heads borrows every expert head; its backbone is kept.
+	foreign, err := nn.New(MNISTTasksSpec([]nn.HeadSpec{{Name: "other", Classes: 5}}), 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHeads, sources, err := b.WithTaskHeads(foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sources, []string{HeadFromExpert, HeadFromExpert, HeadFromExpert, HeadFromExpert}) {
+		t.Fatalf("head sources %v", sources)
+	}
+	if !slices.Equal(withHeads.Heads(), b.TaskNames()) {
+		t.Fatalf("heads %v, want %v", withHeads.Heads(), b.TaskNames())
+	}
+	if !slices.Equal(withHeads.Param("layers.1.weight").Data, foreign.Param("layers.1.weight").Data) {
+		t.Fatal("backbone not taken from the evaluated model")
+	}
+	mod3Expert, err := b.LoadMember("expert-mod3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(withHeads.Param("heads.mod3.bias").Data, mod3Expert.Param("heads.mod3.bias").Data) {
+		t.Fatal("mod3 head not taken from the mod3 expert")
+	}
+	// A model of another architecture is rejected with an explanation.
+	alien, err := nn.New(M2N2Spec(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Evaluate(ctx, alien, Test); err == nil || !strings.Contains(err.Error(), "does not belong to benchmark mnist-tasks") {
+		t.Fatalf("alien model: error %v", err)
+	}
+	// A cache built with another recipe is not reused.
+	other := *opt.Recipe
+	other.Seed++
+	def, _ := lookupDefinition(MNISTTasksName)
+	if _, err := readManifest(wantDir, def, other); err == nil || !strings.Contains(err.Error(), "recipe") {
+		t.Fatalf("recipe mismatch not detected: %v", err)
+	}
+
 	// A second Prepare reads the cache without training.
 	log.Reset()
 	again, err := Prepare(ctx, MNISTTasksName, opt)
@@ -136,5 +179,49 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 		if mem.SHA256 != man.Members[i].SHA256 {
 			t.Fatalf("rebuilt %s differs from the first build: training is not deterministic", mem.Name)
 		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	spec := nn.MLPSpec([3]int{1, 1, 2}, []int{2}, []nn.HeadSpec{{Name: "a", Classes: 2}})
+	m1, _ := nn.New(spec, 1)
+	m2, _ := nn.New(spec, 2)
+	got, err := combine(spec, []*nn.Model{m1, m2}, []float64{0.25, 0.75}, func(string) *nn.Model { return m2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Params() {
+		a, b := m1.Param(p.Name).Data, m2.Param(p.Name).Data
+		for i, v := range p.Data {
+			want := float32(0.25*float64(a[i]) + 0.75*float64(b[i]))
+			if IsHeadTensor(p.Name) {
+				want = b[i]
+			}
+			if v != want {
+				t.Fatalf("%s[%d] = %v, want %v", p.Name, i, v, want)
+			}
+		}
+	}
+	if _, err := combine(spec, []*nn.Model{m1}, []float64{1}, func(string) *nn.Model { return nil }); err == nil {
+		t.Fatal("missing head source accepted")
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	if _, err := Prepare(context.Background(), "cifar", Options{CacheDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), MNISTTasksName) {
+		t.Fatalf("unknown benchmark error %v should list the built-in ones", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cache := t.TempDir()
+	if _, err := Prepare(ctx, MNISTTasksName, smokeOptions(t, MNISTTasksName, cache)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Prepare: %v", err)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Fatalf("cancelled Prepare left %d entries in the cache", len(entries))
+	}
+	t.Setenv(CacheEnv, "/some/where")
+	if root, err := DefaultCacheRoot(); err != nil || root != filepath.Join("/some/where", "bench") {
+		t.Fatalf("DefaultCacheRoot = %q, %v", root, err)
 	}
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+)
+
+func TestEvalUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, "needs --model"},
+		{[]string{"--model", "m.safetensors"}, "needs --benchmark"},
+		{[]string{"--model", "m", "--benchmark", "cifar"}, `unknown benchmark "cifar"`},
+		{[]string{"--model", "m", "--benchmark", "mnist-tasks", "--split", "train"}, `--split "train"`},
+		{[]string{"--model", "m", "--benchmark", "mnist-tasks", "--split", "dev"}, `--split "dev"`},
+		{[]string{"m.safetensors"}, "no positional arguments"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := cmdEval(context.Background(), tc.args, io.Discard, io.Discard)
+			var usage usageError
+			if !errors.As(err, &usage) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want usage error mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestEvalJSON scores a saved checkpoint on m2n2-scratch (nothing to train)
+// and checks the JSON against a direct evaluation.
+func TestEvalJSON(t *testing.T) {
+	dir := t.TempDir()
+	model, err := nn.New(data.M2N2Spec(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	if err := model.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	var out, errOut bytes.Buffer
+	args := []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--json", "--split", "validation", "--cache-dir", cache}
+	if err := cmdEval(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var got data.Scores
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	var raw map[string]any
+	json.Unmarshal(out.Bytes(), &raw)
+	for _, key := range []string{"benchmark", "version", "split", "model", "tasks", "mean_accuracy"} {
+		if _, ok := raw[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	if got.Benchmark != data.M2N2ScratchName || got.Split != data.Validation || got.Model != path || len(got.Tasks) != 1 {
+		t.Fatalf("scores %+v", got)
+	}
+	b, err := data.Prepare(context.Background(), data.M2N2ScratchName, data.Options{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := b.Data(data.M2N2Head, data.Validation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.Evaluate(val.X, val.Y, val.Len(), data.M2N2Head, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := got.Tasks[0]
+	if ts.Task != data.M2N2Head || ts.Examples != 5000 || ts.Accuracy != want.Accuracy || ts.HeadSource != "model" {
+		t.Fatalf("task score %+v, want accuracy %v on 5000 examples", ts, want.Accuracy)
+	}
+	if diff := ts.Loss - want.Loss; diff > 1e-9 || diff < -1e-9 {
+		t.Fatalf("loss %v, want %v", ts.Loss, want.Loss)
+	}
+
+	// The text form names the task and the mean.
+	out.Reset()
+	if err := cmdEval(context.Background(), args[:len(args)-4], &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "digits") || !strings.Contains(out.String(), "mean") {
+		t.Fatalf("text output:\n%s", out.String())
+	}
+}
+
+func TestEvalBadModel(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	missing := filepath.Join(dir, "missing.safetensors")
+	err := cmdEval(context.Background(), []string{"--model", missing, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
+	var usage usageError
+	if err == nil || errors.As(err, &usage) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("missing model: error %v should be a failure naming %s", err, missing)
+	}
+	// A model of another architecture is rejected, not mis-scored.
+	wrong, err := nn.New(nn.MLPSpec([3]int{1, 28, 28}, []int{4}, []nn.HeadSpec{{Name: data.M2N2Head, Classes: 10}}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "wrong.safetensors")
+	if err := wrong.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "does not belong") {
+		t.Fatalf("wrong architecture: error %v", err)
+	}
+}

@@ -1,0 +1,130 @@
+package data
+
+import (
+	"context"
+	"testing"
+
+	"github.com/evomerge/evomerge/internal/nn"
+)
+
+func TestM2N2SpecParameterCount(t *testing.T) {
+	m, err := nn.New(M2N2Spec(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, p := range m.Params() {
+		total += len(p.Data)
+	}
+	if total != 19210 || M2N2Parameters != 19210 {
+		t.Fatalf("M2N2 model has %d parameters, want 19210", total)
+	}
+	if m.InputSize() != 64 || m.Classes(M2N2Head) != 10 {
+		t.Fatalf("M2N2 model input %d classes %d, want 64 and 10", m.InputSize(), m.Classes(M2N2Head))
+	}
+}
+
+func TestPooledMNIST(t *testing.T) {
+	m := loadRealMNIST(t)
+	d, err := PooledMNIST(m, Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 10000 || d.Shape() != [3]int{1, 8, 8} {
+		t.Fatalf("pooled test set: %d examples of %v", d.Len(), d.Shape())
+	}
+	// Each pooled pixel is the mean of its 4x4 block of the padded image.
+	raw := m.SplitN(Test, 1)
+	var want float32
+	for r := 2; r < 6; r++ { // block (1,1) covers padded rows/cols 4..7 = image rows/cols 2..5
+		for c := 2; c < 6; c++ {
+			want += raw.X[r*28+c]
+		}
+	}
+	if got := d.Image(0)[1*8+1]; got != want/16 {
+		t.Fatalf("pooled pixel (1,1) = %v, want %v", got, want/16)
+	}
+}
+
+func TestPrepareM2N2Smoke(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	b, err := Prepare(ctx, M2N2SpecialistsName, smokeOptions(t, M2N2SpecialistsName, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Members) != 2 || b.Members[0].Name != "specialist-0-4" || b.Members[1].Name != "specialist-5-9" {
+		t.Fatalf("members %+v", b.Members)
+	}
+	if b.Members[0].Seed != b.Members[1].Seed {
+		t.Fatal("specialists must share their initialisation seed")
+	}
+	if b.Members[0].Steps != 2 {
+		t.Fatalf("smoke specialist took %d steps, want 2 full-batch steps", b.Members[0].Steps)
+	}
+	// Each specialist is better on its own digits than on the others.
+	test, err := b.Data(M2N2Head, Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, half := range [][]int32{{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}} {
+		m, err := b.LoadMember(b.Members[i].Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		met, err := m.Evaluate(test.X, test.Y, test.Len(), M2N2Head, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var own, ownN, other, otherN int
+		for j, ok := range met.Correct {
+			isOwn := false
+			for _, d := range half {
+				isOwn = isOwn || test.Y[j] == d
+			}
+			if isOwn {
+				ownN++
+				if ok {
+					own++
+				}
+			} else {
+				otherN++
+				if ok {
+					other++
+				}
+			}
+		}
+		if float64(own)/float64(ownN) <= float64(other)/float64(otherN) {
+			t.Errorf("%s: accuracy on own digits %d/%d not above other digits %d/%d", b.Members[i].Name, own, ownN, other, otherN)
+		}
+	}
+	if b.Manifest.Interference != nil {
+		t.Fatal("specialists have no per-task experts: no normalized interference figure expected")
+	}
+
+	scratch, err := Prepare(ctx, M2N2ScratchName, smokeOptions(t, M2N2ScratchName, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scratch.Members) != 0 || scratch.FitnessSplit != Train {
+		t.Fatalf("scratch: members %d fitness %s", len(scratch.Members), scratch.FitnessSplit)
+	}
+	fresh, err := nn.New(M2N2Spec(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scratch.Evaluate(ctx, fresh, Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tasks) != 1 || s.Tasks[0].Examples != 200 || s.MeanNormalized != nil || s.Tasks[0].HeadSource != HeadFromModel {
+		t.Fatalf("scratch scores %+v", s)
+	}
+	train, err := scratch.Data(M2N2Head, Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Len() != 55000 {
+		t.Fatalf("from-scratch fitness data has %d examples, want the 55000 of the train split", train.Len())
+	}
+}
