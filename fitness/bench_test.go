@@ -141,3 +141,15 @@ func BenchmarkHypervolumeContributions(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkParetoFront(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		points := randomUnitPoints(rng.New(7, "fitness-bench", "front"), n, 3)
+		b.Run(fmt.Sprintf("M=3/N=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkFronts = [][]int{ParetoFront(points, nil)}
+			}
+		})
+	}
+}

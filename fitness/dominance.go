@@ -185,8 +185,11 @@ func NonDominatedSort(points [][]float64, dirs []Direction) [][]int {
 }
 
 // ParetoFront returns the ascending indices of the points that no other point
-// dominates. Duplicated non-dominated points are all kept. Cost O(M·N²) in the
-// worst case, less when dominated points are found early.
+// dominates. Duplicated non-dominated points are all kept. It sorts the points
+// lexicographically by cost (a dominating point always comes first in that
+// order) and checks each point only against the front found so far:
+// O(N log N + M·N·F) time for a front of F points and O(N) memory, so it
+// suits whole run histories where NonDominatedSort's O(N²) memory does not.
 func ParetoFront(points [][]float64, dirs []Direction) []int {
 	n := len(points)
 	if n == 0 {
@@ -198,18 +201,30 @@ func ParetoFront(points [][]float64, dirs []Direction) []int {
 		}
 	}
 	costs := Costs(points, dirs)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := slices.Compare(costs[a], costs[b]); c != 0 {
+			return c
+		}
+		return a - b
+	})
 	var front []int
-	for i := 0; i < n; i++ {
+	for _, i := range order {
 		dominated := false
-		for j := 0; j < n && !dominated; j++ {
-			if j != i && dominanceOfCosts(costs[j], costs[i]) == 1 {
+		for _, f := range front {
+			if dominanceOfCosts(costs[f], costs[i]) == 1 {
 				dominated = true
+				break
 			}
 		}
 		if !dominated {
 			front = append(front, i)
 		}
 	}
+	slices.Sort(front)
 	return front
 }
 
