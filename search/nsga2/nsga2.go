@@ -75,6 +75,7 @@ type member struct {
 	cand  *population.Candidate
 	rank  int
 	crowd float64
+	kept  int // survival round that last kept the member
 }
 
 // Method is NSGA-II.
@@ -97,6 +98,8 @@ type Method struct {
 	order  []int
 	next   []*member
 	spare  [][]float64 // unit slices of discarded members, for reuse
+	round  int
+	x      []float64 // decoding buffer
 }
 
 var _ search.Method = (*Method)(nil)
@@ -136,6 +139,7 @@ func (m *Method) Init(p search.Problem) error {
 	if m.pm == 0 {
 		m.pm = 1 / float64(m.dim)
 	}
+	m.x = make([]float64, m.dim)
 	m.gen, m.init = 0, false
 	m.pop, m.asked = nil, nil
 	return nil
@@ -167,7 +171,7 @@ func (m *Method) Ask() ([]*population.Candidate, error) {
 					u[j] = r.Float64()
 				}
 			}
-			m.asked = append(m.asked, &member{unit: u, cand: search.NewCandidate(m.prob.Space.Decode(u), "sample")})
+			m.asked = append(m.asked, &member{unit: u, cand: search.NewCandidate(m.prob.Space.DecodeTo(m.x, u), "sample")})
 		}
 		return m.candidates(), nil
 	}
@@ -183,9 +187,9 @@ func (m *Method) Ask() ([]*population.Candidate, error) {
 		polyMutate(c1, m.pm, m.opts.MutationEta, r)
 		polyMutate(c2, m.pm, m.opts.MutationEta, r)
 		parents := []string{a.cand.ID, b.cand.ID}
-		m.asked = append(m.asked, &member{unit: c1, cand: search.NewCandidate(m.prob.Space.Decode(c1), Operator, parents...)})
+		m.asked = append(m.asked, &member{unit: c1, cand: search.NewCandidate(m.prob.Space.DecodeTo(m.x, c1), Operator, parents...)})
 		if len(m.asked) < n {
-			m.asked = append(m.asked, &member{unit: c2, cand: search.NewCandidate(m.prob.Space.Decode(c2), Operator, parents...)})
+			m.asked = append(m.asked, &member{unit: c2, cand: search.NewCandidate(m.prob.Space.DecodeTo(m.x, c2), Operator, parents...)})
 		} else {
 			m.spare = append(m.spare, c2)
 		}
@@ -290,12 +294,12 @@ func (m *Method) survive(n int) {
 		}
 	}
 	// Recycle the unit vectors of the members that did not survive.
-	kept := make(map[*member]bool, len(m.next))
+	m.round++
 	for _, mb := range m.next {
-		kept[mb] = true
+		mb.kept = m.round
 	}
 	for _, mb := range m.pool {
-		if !kept[mb] {
+		if mb.kept != m.round {
 			m.spare = append(m.spare, mb.unit)
 		}
 	}
