@@ -32,7 +32,8 @@ func moduleRoot(t *testing.T) string {
 }
 
 // packageImports returns, for every directory with non-test Go files, the
-// sorted set of its imports.
+// sorted set of its imports. Directories the go tool ignores (names starting
+// with "." or "_", and testdata) are skipped.
 func packageImports(t *testing.T, root string) map[string][]string {
 	t.Helper()
 	imports := map[string]map[string]bool{}
@@ -43,7 +44,7 @@ func packageImports(t *testing.T, root string) map[string][]string {
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "runs") {
+			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "runs") {
 				return filepath.SkipDir
 			}
 			return nil
