@@ -106,7 +106,7 @@ func TestLayerNormAndActivationsHandComputed(t *testing.T) {
 	out := make([]float32, 5)
 	relu{size: 5}.forward(out, x, 1, false, nil)
 	approxEqual(t, "relu", out, []float64{0, 0, 0, 1, 3}, 0)
-	gelu{size: 5}.forward(out, x, 1, false, nil)
+	(&gelu{size: 5}).forward(out, x, 1, false, nil)
 	// x·Φ(x): Φ(-2)=0.0227501, Φ(-0.5)=0.3085375, Φ(1)=0.8413447, Φ(3)=0.9986501
 	approxEqual(t, "gelu", out, []float64{-0.0455003, -0.1542688, 0, 0.8413447, 2.9959503}, 1e-6)
 }

@@ -169,7 +169,7 @@ func TestLayerGradients(t *testing.T) {
 		{"conv2d k2 s2 p1", c2, inSize, convOut(c2), randomValues(r, n*inSize, 1), false, true},
 		{"conv2d k3 s2", c3, inSize, convOut(c3), randomValues(r, n*inSize, 1), false, true},
 		{"relu", relu{size: 10}, 10, 10, awayFromZero(r, n*10), false, false},
-		{"gelu", gelu{size: 10}, 10, 10, randomValues(r, n*10, 3), false, false},
+		{"gelu", &gelu{size: 10}, 10, 10, randomValues(r, n*10, 3), false, false},
 		{"maxpool k2", mp, inSize, poolOut(mp), distinctValues(r, n*inSize), false, false},
 		{"maxpool k3 s2 p1", mpPad, inSize, poolOut(mpPad), distinctValues(r, n*inSize), false, false},
 		{"avgpool k2", ap, inSize, poolOut(ap), randomValues(r, n*inSize, 1), false, false},

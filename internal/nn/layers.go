@@ -87,6 +87,43 @@ type conv2d struct {
 	w, b             *Param
 	chunk            int // images per im2col chunk
 	cols, colT, dcol []float32
+
+	// Per-call state of the parallel per-image loops.
+	task     convTask
+	taskMode int
+	x, y     []float32
+	chunk0   int
+}
+
+const (
+	convIm2col = iota
+	convScatter
+	convCol2im
+)
+
+// convTask runs one of the conv2d per-image loops over a range of images of the
+// current chunk.
+type convTask struct{ c *conv2d }
+
+func (t *convTask) runRange(lo, hi int) {
+	c := t.c
+	i0, i1 := c.chunk0+lo, c.chunk0+hi
+	switch c.taskMode {
+	case convIm2col:
+		c.im2col(c.cols, c.x, c.chunk0, i0, i1)
+	case convScatter:
+		c.scatter(c.y, c.colT, c.chunk0, i0, i1)
+	case convCol2im:
+		c.col2im(c.x, c.dcol, c.chunk0, i0, i1)
+	}
+}
+
+// runImages runs mode over the images [i0, i1) of the chunk starting at i0.
+func (c *conv2d) runImages(mode, i0, i1 int, x, y []float32) {
+	c.taskMode, c.chunk0, c.x, c.y = mode, i0, x, y
+	c.task.c = c
+	parallelRange(&c.task, i1-i0, 1)
+	c.x, c.y = nil, nil
 }
 
 func newConv2D(prefix string, in [3]int, spec LayerSpec) *conv2d {
@@ -117,11 +154,12 @@ func (c *conv2d) buffers(images int) (cols, colT []float32) {
 }
 
 // im2col writes one row per output position of images [i0, i1) of x: the ckk input
-// values under the kernel window, zero where the window hangs over the padding.
-func (c *conv2d) im2col(cols, x []float32, i0, i1 int) {
+// values under the kernel window, zero where the window hangs over the padding. Rows
+// are numbered from the first image of the chunk, chunk0.
+func (c *conv2d) im2col(cols, x []float32, chunk0, i0, i1 int) {
 	ckk := c.inC * c.k * c.k
 	inSize := c.inC * c.inH * c.inW
-	row := 0
+	row := (i0 - chunk0) * c.outH * c.outW
 	for img := i0; img < i1; img++ {
 		xi := x[img*inSize : (img+1)*inSize]
 		for oy := range c.outH {
@@ -152,21 +190,59 @@ func (c *conv2d) im2col(cols, x []float32, i0, i1 int) {
 func (c *conv2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
 	ckk := c.inC * c.k * c.k
 	ohw := c.outH * c.outW
-	outSize := c.outC * ohw
 	for i0 := 0; i0 < n; i0 += c.chunk {
 		i1 := min(n, i0+c.chunk)
 		cols, colT := c.buffers(i1 - i0)
-		c.im2col(cols, x, i0, i1)
+		c.runImages(convIm2col, i0, i1, x, nil)
 		rows := (i1 - i0) * ohw
 		tensor.Gemm(false, true, rows, c.outC, ckk, 1, cols, ckk, c.w.Data, ckk, 0, colT, c.outC)
-		for img := i0; img < i1; img++ {
-			yi := y[img*outSize : (img+1)*outSize]
-			base := (img - i0) * ohw
-			for o := range c.outC {
-				bias := c.b.Data[o]
-				plane := yi[o*ohw : (o+1)*ohw]
-				for pos := range plane {
-					plane[pos] = colT[(base+pos)*c.outC+o] + bias
+		c.runImages(convScatter, i0, i1, nil, y)
+	}
+}
+
+// scatter writes images [i0, i1) of y (NCHW) from the chunk's position-major Gemm
+// output colT, adding the bias.
+func (c *conv2d) scatter(y, colT []float32, chunk0, i0, i1 int) {
+	ohw := c.outH * c.outW
+	outSize := c.outC * ohw
+	for img := i0; img < i1; img++ {
+		yi := y[img*outSize : (img+1)*outSize]
+		base := (img - chunk0) * ohw
+		for o := range c.outC {
+			bias := c.b.Data[o]
+			plane := yi[o*ohw : (o+1)*ohw]
+			for pos := range plane {
+				plane[pos] = colT[(base+pos)*c.outC+o] + bias
+			}
+		}
+	}
+}
+
+// col2im scatter-adds the window gradients dcol of images [i0, i1) onto dx.
+func (c *conv2d) col2im(dx, dcol []float32, chunk0, i0, i1 int) {
+	ckk := c.inC * c.k * c.k
+	inSize := c.inC * c.inH * c.inW
+	clear(dx[i0*inSize : i1*inSize])
+	row := (i0 - chunk0) * c.outH * c.outW
+	for img := i0; img < i1; img++ {
+		dxi := dx[img*inSize : (img+1)*inSize]
+		for oy := range c.outH {
+			for ox := range c.outW {
+				src := dcol[row*ckk : (row+1)*ckk]
+				row++
+				q := 0
+				for ci := range c.inC {
+					plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+					for ky := range c.k {
+						iy := oy*c.stride - c.pad + ky
+						for kx := range c.k {
+							ix := ox*c.stride - c.pad + kx
+							if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
+								plane[iy*c.inW+ix] += src[q]
+							}
+							q++
+						}
+					}
 				}
 			}
 		}
@@ -177,11 +253,10 @@ func (c *conv2d) backward(dx, dy, x, _ []float32, n int) {
 	ckk := c.inC * c.k * c.k
 	ohw := c.outH * c.outW
 	outSize := c.outC * ohw
-	inSize := c.inC * c.inH * c.inW
 	for i0 := 0; i0 < n; i0 += c.chunk {
 		i1 := min(n, i0+c.chunk)
 		cols, dT := c.buffers(i1 - i0)
-		c.im2col(cols, x, i0, i1)
+		c.runImages(convIm2col, i0, i1, x, nil)
 		rows := (i1 - i0) * ohw
 		for img := i0; img < i1; img++ {
 			dyi := dy[img*outSize : (img+1)*outSize]
@@ -203,34 +278,9 @@ func (c *conv2d) backward(dx, dy, x, _ []float32, n int) {
 		if cap(c.dcol) < rows*ckk {
 			c.dcol = make([]float32, rows*ckk)
 		}
-		dcol := c.dcol[:rows*ckk]
-		tensor.Gemm(false, false, rows, ckk, c.outC, 1, dT, c.outC, c.w.Data, ckk, 0, dcol, ckk)
-		// col2im: scatter-add every window back onto the input gradient.
-		clear(dx[i0*inSize : i1*inSize])
-		row := 0
-		for img := i0; img < i1; img++ {
-			dxi := dx[img*inSize : (img+1)*inSize]
-			for oy := range c.outH {
-				for ox := range c.outW {
-					src := dcol[row*ckk : (row+1)*ckk]
-					row++
-					q := 0
-					for ci := range c.inC {
-						plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
-						for ky := range c.k {
-							iy := oy*c.stride - c.pad + ky
-							for kx := range c.k {
-								ix := ox*c.stride - c.pad + kx
-								if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
-									plane[iy*c.inW+ix] += src[q]
-								}
-								q++
-							}
-						}
-					}
-				}
-			}
-		}
+		c.dcol = c.dcol[:rows*ckk]
+		tensor.Gemm(false, false, rows, ckk, c.outC, 1, dT, c.outC, c.w.Data, ckk, 0, c.dcol, ckk)
+		c.runImages(convCol2im, i0, i1, dx, nil)
 	}
 }
 
@@ -264,33 +314,50 @@ func (l relu) backward(dx, dy, x, _ []float32, n int) {
 }
 
 // gelu is the exact GELU, x·Φ(x) with Φ the standard normal CDF computed with erf
-// (PyTorch's default approximate="none"), evaluated in float64.
-type gelu struct{ size int }
-
-func (gelu) params() []*Param { return nil }
-
-func (l gelu) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
-	x = x[:n*l.size]
-	y = y[:len(x)]
-	for i, v := range x {
-		z := float64(v)
-		y[i] = float32(0.5 * z * (1 + math.Erf(z/math.Sqrt2)))
-	}
+// (PyTorch's default approximate="none"), evaluated in float64. Its loops run in
+// parallel over fixed ranges of values.
+type gelu struct {
+	size         int
+	backwardPass bool
+	x, y, dy     []float32
 }
 
-func (l gelu) backward(dx, dy, x, _ []float32, n int) {
+// geluGrain is the number of values per parallel chunk.
+const geluGrain = 4096
+
+func (*gelu) params() []*Param { return nil }
+
+func (l *gelu) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
+	l.backwardPass, l.x, l.y = false, x, y
+	parallelRange(l, n*l.size, geluGrain)
+	l.x, l.y = nil, nil
+}
+
+func (l *gelu) backward(dx, dy, x, _ []float32, n int) {
 	if dx == nil {
 		return
 	}
-	x = x[:n*l.size]
-	dy = dy[:len(x)]
-	dx = dx[:len(x)]
+	l.backwardPass, l.x, l.y, l.dy = true, x, dx, dy
+	parallelRange(l, n*l.size, geluGrain)
+	l.x, l.y, l.dy = nil, nil, nil
+}
+
+func (l *gelu) runRange(lo, hi int) {
+	x, y := l.x[lo:hi], l.y[lo:hi]
+	if !l.backwardPass {
+		for i, v := range x {
+			z := float64(v)
+			y[i] = float32(0.5 * z * (1 + math.Erf(z/math.Sqrt2)))
+		}
+		return
+	}
+	dy := l.dy[lo:hi]
 	const invSqrt2Pi = 0.3989422804014327
 	for i, v := range x {
 		z := float64(v)
 		cdf := 0.5 * (1 + math.Erf(z/math.Sqrt2))
 		pdf := invSqrt2Pi * math.Exp(-0.5*z*z)
-		dx[i] = float32(float64(dy[i]) * (cdf + z*pdf))
+		y[i] = float32(float64(dy[i]) * (cdf + z*pdf))
 	}
 }
 
@@ -301,8 +368,11 @@ type pool2d struct {
 	outH, outW       int
 	k, stride, pad   int
 	argmax           []int32 // index within the channel plane of each max, for backward
-	argmaxN          int
 	windowCountScale float32
+
+	// Per-call state of the parallel loop over channel planes.
+	backwardPass bool
+	x, y         []float32
 }
 
 func newPool2D(in [3]int, spec LayerSpec) *pool2d {
@@ -315,15 +385,43 @@ func newPool2D(in [3]int, spec LayerSpec) *pool2d {
 func (p *pool2d) params() []*Param { return nil }
 
 func (p *pool2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
-	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
 	planes := n * p.c
 	if p.max {
+		outPlane := p.outH * p.outW
 		if cap(p.argmax) < planes*outPlane {
 			p.argmax = make([]int32, planes*outPlane)
 		}
 		p.argmax = p.argmax[:planes*outPlane]
 	}
-	for pl := range planes {
+	p.backwardPass, p.x, p.y = false, x, y
+	parallelRange(p, planes, poolGrain)
+	p.x, p.y = nil, nil
+}
+
+func (p *pool2d) backward(dx, dy, _, _ []float32, n int) {
+	if dx == nil {
+		return
+	}
+	p.backwardPass, p.x, p.y = true, dx, dy
+	parallelRange(p, n*p.c, poolGrain)
+	p.x, p.y = nil, nil
+}
+
+// poolGrain is the number of channel planes per parallel chunk.
+const poolGrain = 16
+
+// runRange pools (or back-propagates) the channel planes [lo, hi).
+func (p *pool2d) runRange(lo, hi int) {
+	if p.backwardPass {
+		p.backwardPlanes(p.x, p.y, lo, hi)
+	} else {
+		p.forwardPlanes(p.y, p.x, lo, hi)
+	}
+}
+
+func (p *pool2d) forwardPlanes(y, x []float32, lo, hi int) {
+	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
+	for pl := lo; pl < hi; pl++ {
 		xp := x[pl*inPlane : (pl+1)*inPlane]
 		yp := y[pl*outPlane : (pl+1)*outPlane]
 		for oy := range p.outH {
@@ -358,14 +456,10 @@ func (p *pool2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
 	}
 }
 
-func (p *pool2d) backward(dx, dy, _, _ []float32, n int) {
-	if dx == nil {
-		return
-	}
+func (p *pool2d) backwardPlanes(dx, dy []float32, lo, hi int) {
 	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
-	planes := n * p.c
-	clear(dx[:planes*inPlane])
-	for pl := range planes {
+	clear(dx[lo*inPlane : hi*inPlane])
+	for pl := lo; pl < hi; pl++ {
 		dxp := dx[pl*inPlane : (pl+1)*inPlane]
 		dyp := dy[pl*outPlane : (pl+1)*outPlane]
 		if p.max {

@@ -97,7 +97,7 @@ func build(spec Spec) (*Model, error) {
 		case KindReLU:
 			l = relu{size: size}
 		case KindGELU:
-			l = gelu{size: size}
+			l = &gelu{size: size}
 		case KindMaxPool, KindAvgPool:
 			l = newPool2D(in, ls)
 		case KindFlatten:

@@ -47,7 +47,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleMatrix(beta, c, ldc, 0, m, 0, n)
 		return
 	}
-	job := gemmJobPool.Get().(*gemmJob)
+	job := gemmJobs.get()
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
@@ -72,7 +72,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	job.run()
 	job.wg.Wait()
 	job.a, job.b, job.c = nil, nil, nil
-	gemmJobPool.Put(job)
+	gemmJobs.put(job)
 }
 
 // gemmTileSizes returns the tile shape for an m×n product. It depends only on m and n,
@@ -149,7 +149,7 @@ type gemmJob struct {
 	wg                 sync.WaitGroup
 }
 
-var gemmJobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+var gemmJobs freeList[gemmJob]
 
 // gemmScratch holds the packed panels of one goroutine working on one tile.
 type gemmScratch struct {
@@ -158,7 +158,33 @@ type gemmScratch struct {
 	c [gemmMR * gemmNR]float32
 }
 
-var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+var gemmScratches freeList[gemmScratch]
+
+// freeList recycles records and scratch buffers. Unlike sync.Pool it never drops
+// items (not at garbage collection, not under the race detector), so after warm-up
+// it holds one item per goroutine that ever needed one at the same time and Gemm
+// does not allocate.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+}
+
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.items); n > 0 {
+		it := f.items[n-1]
+		f.items = f.items[:n-1]
+		return it
+	}
+	return new(T)
+}
+
+func (f *freeList[T]) put(it *T) {
+	f.mu.Lock()
+	f.items = append(f.items, it)
+	f.mu.Unlock()
+}
 
 // workerPool is a set of persistent goroutines that help with large Gemm calls. It grows
 // to GOMAXPROCS-1 goroutines and never shrinks; idle helpers block on a channel.
@@ -185,7 +211,7 @@ func (p *workerPool) ensure(n int) {
 }
 
 func (j *gemmJob) run() {
-	s := gemmScratchPool.Get().(*gemmScratch)
+	s := gemmScratches.get()
 	tiles := int64(j.rowTiles * j.colTiles)
 	for {
 		t := j.next.Add(1) - 1
@@ -197,7 +223,7 @@ func (j *gemmJob) run() {
 		j0 := ct * j.tileCols
 		j.tile(s, i0, min(i0+j.tileRows, j.m), j0, min(j0+j.tileCols, j.n))
 	}
-	gemmScratchPool.Put(s)
+	gemmScratches.put(s)
 }
 
 // tile computes C[i0:i1, j0:j1].
