@@ -3,6 +3,7 @@ package operators
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/evomerge/evomerge/internal/rng"
@@ -43,15 +44,16 @@ const (
 // Scratch slot numbers shared by the operators. Float slots 0..15 are free for
 // an operator's own use; per-model buffers start at slotModels.
 const (
-	slotWeights  = 0  // float32 per-model coefficients
-	slotTmp      = 1  // one tensor-sized temporary
-	slotTmp2     = 2  // another
-	slotSelect   = 3  // selection scratch
-	slotMix      = 4  // per-model mixing coefficients
-	slotDelta    = 5  // merged task vector (LiNeS)
-	slotModels   = 16 // per-model tensor-sized buffers: slotModels+i
-	slotF64Gram  = 0  // float64 Gram matrix
-	slotF64Coef  = 1  // float64 coefficients
+	slotWeights  = 0                            // float32 per-model coefficients
+	slotTmp      = 1                            // one tensor-sized temporary
+	slotTmp2     = 2                            // another
+	slotSelect   = 3                            // selection scratch
+	slotMix      = 4                            // per-model mixing coefficients
+	slotDelta    = 5                            // merged task vector (LiNeS)
+	slotModels   = 16                           // per-model tensor-sized buffers: slotModels+i
+	slotPerModel = slotModels + 2*maxGramModels // second set of per-model buffers
+	slotF64Gram  = 0                            // float64 Gram matrix
+	slotF64Coef  = 1                            // float64 coefficients
 	slotF64Solve = 2
 )
 
@@ -96,15 +98,9 @@ func sumWeights(w []float32) float64 {
 }
 
 // modelStream returns the random stream of one (operator, model, tensor).
-func modelStream(seed uint64, op string, model int, tensor string) randSource {
+func modelStream(seed uint64, op string, model int, tensor string) *rand.PCG {
 	return rng.NewSource(seed, "operators", op, strconv.Itoa(model), tensor)
 }
-
-// randSource is the part of a PCG generator the stochastic operators use.
-type randSource interface{ Uint64() uint64 }
-
-// uniform01 maps 53 random bits to [0,1).
-func uniform01(r randSource) float64 { return float64(r.Uint64()>>11) * (1.0 / (1 << 53)) }
 
 // applyRescale rescales a sparsified task vector: for l1 it multiplies by
 // ‖orig‖₁/‖sparse‖₁ (skipped when either is below 1e-7, as mergekit).

@@ -147,8 +147,11 @@ type Scratch struct {
 	f64 [][]float64
 	i32 [][]int32
 	u8  [][]uint8
+	u64 [][]uint64
 	// views is a reusable header for per-model slices.
 	views, views2 [][]float32
+	// sparsify is the reusable parallel job of the TIES/DARE family.
+	sparsify sparsifyJob
 }
 
 // Floats returns float32 slot i with length n (contents unspecified).
@@ -159,6 +162,9 @@ func (s *Scratch) Float64s(i, n int) []float64 { return grow(&s.f64, i, n) }
 
 // Int32s returns int32 slot i with length n (contents unspecified).
 func (s *Scratch) Int32s(i, n int) []int32 { return grow(&s.i32, i, n) }
+
+// Uint64s returns uint64 slot i with length n (contents unspecified).
+func (s *Scratch) Uint64s(i, n int) []uint64 { return grow(&s.u64, i, n) }
 
 // Bytes returns byte slot i with length n (contents unspecified).
 func (s *Scratch) Bytes(i, n int) []uint8 { return grow(&s.u8, i, n) }

@@ -1,10 +1,10 @@
 package operators
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/evomerge/evomerge/internal/tensor"
@@ -178,8 +178,26 @@ func (o *gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any,
 	p := env.Params
 	n := len(in.Models)
 	taus := taskVectors(s, in)
-	for i := range taus {
-		if err := o.sparsify(taus[i], i, in, env, state, s); err != nil {
+	// Sparsify the models in parallel; each has its own buffers and random
+	// stream, so the result does not depend on the schedule.
+	j := &s.sparsify
+	j.op, j.in, j.env, j.state, j.taus = o, in, env, state, taus
+	j.bufs = growSlices(j.bufs, n)
+	j.keys = growSlices(j.keys, n)
+	j.probs = growSlices(j.probs, n)
+	j.errs = growSlices(j.errs, n)
+	for i := range n {
+		j.bufs[i] = s.Floats(slotPerModel+i, len(dst))
+		if o.kind == sparsifyMagprune {
+			j.keys[i] = s.Uint64s(i, rowLength(in.Shape, len(dst)))
+			j.probs[i] = s.Floats(slotPerModel+maxGramModels+i, rowLength(in.Shape, len(dst)))
+		}
+		j.errs[i] = nil
+	}
+	tensor.ForEach(n, j)
+	j.op, j.in, j.env, j.state, j.taus = nil, nil, nil, nil, nil
+	for _, err := range j.errs {
+		if err != nil {
 			return err
 		}
 	}
@@ -201,8 +219,42 @@ func (o *gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any,
 	return nil
 }
 
-// sparsify replaces tau (model i's task vector) by its sparsified version.
-func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state any, s *Scratch) error {
+// sparsifyJob runs one model's sparsification per index (tensor.Runner).
+type sparsifyJob struct {
+	op    *gtaOp
+	in    *TensorInputs
+	env   *Env
+	state any
+	taus  [][]float32
+	bufs  [][]float32 // per model: selection scratch / saved τ / probabilities
+	keys  [][]uint64  // per model: DELLA sort keys of one row
+	probs [][]float32 // per model: DELLA keep probabilities of one row
+	errs  []error
+}
+
+func (j *sparsifyJob) Run(i int) {
+	j.errs[i] = j.op.sparsify(j.taus[i], i, j.in, j.env, j.state, j.bufs[i], j.keys[i], j.probs[i])
+}
+
+func growSlices[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// rowLength is the MAGPRUNE row length: the product of all but the first
+// dimension (the whole tensor for 1-D tensors).
+func rowLength(shape []int, numel int) int {
+	if len(shape) >= 2 && shape[0] > 0 {
+		return numel / shape[0]
+	}
+	return numel
+}
+
+// sparsify replaces tau (model i's task vector) by its sparsified version;
+// buf has len(tau) elements of scratch.
+func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state any, buf []float32, keys []uint64, probs []float32) error {
 	p := env.Params
 	numel := len(tau)
 	density := p.ModelFloat("density", i)
@@ -214,23 +266,27 @@ func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state
 			return nil
 		}
 		k := int(math.Floor(density * float64(numel)))
-		tensor.TopKMagnitude(tau, tau, k, s.Floats(slotSelect, numel))
+		tensor.TopKMagnitude(tau, tau, k, buf)
 	case sparsifyBand:
 		keep := int(math.Floor(density * float64(numel)))
 		top := int(math.Floor(p.ModelFloat("gamma", i) * float64(numel)))
 		top = min(top, numel-keep)
-		tensor.BandMagnitude(tau, tau, top, keep, s.Floats(slotSelect, numel))
+		tensor.BandMagnitude(tau, tau, top, keep, buf)
 	case sparsifyRandom:
+		if density >= 1 {
+			return nil
+		}
 		rescale := p.Choice("rescale")
-		orig := s.Floats(slotTmp, numel)
+		orig := buf
 		copy(orig, tau)
 		r := modelStream(env.Seed, o.name, i, in.Name)
 		inv := float32(1)
 		if rescale == rescaleInverse && density > 0 {
 			inv = float32(1 / density)
 		}
+		var u uniforms
 		for e := range tau {
-			if uniform01(r) < density {
+			if u.next(r) < density {
 				tau[e] *= inv
 			} else {
 				tau[e] = 0
@@ -240,13 +296,31 @@ func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state
 			rescaleL1Norm(tau, orig)
 		}
 	case sparsifyMagprune:
-		return o.magprune(tau, i, in, env, s)
+		return o.magprune(tau, i, in, env, buf, keys, probs)
 	}
 	return nil
 }
 
+// uniforms yields uniform [0,1) numbers with 32-bit resolution, two per
+// 64-bit draw (low half first), so element e of a tensor always uses the same
+// bits of its stream.
+type uniforms struct {
+	word uint64
+	have bool
+}
+
+func (u *uniforms) next(r *rand.PCG) float64 {
+	if !u.have {
+		u.word = r.Uint64()
+		u.have = true
+		return float64(uint32(u.word)) * 0x1p-32
+	}
+	u.have = false
+	return float64(uint32(u.word>>32)) * 0x1p-32
+}
+
 // magprune implements DELLA's MAGPRUNE on one task vector.
-func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, s *Scratch) error {
+func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, buf []float32, keys []uint64, probs []float32) error {
 	p := env.Params
 	density, eps := p.ModelFloat("density", i), p.ModelFloat("epsilon", i)
 	numel := len(tau)
@@ -259,40 +333,38 @@ func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, s *Sc
 	case density-eps < 0 || density+eps > 1:
 		return errParam(o.name, in.Name, "model %d: keep probabilities density ± epsilon = [%g, %g] leave [0, 1]; lower epsilon or move density", i+1, density-eps, density+eps)
 	}
-	rows, rowLen := 1, numel
-	if len(in.Shape) >= 2 && in.Shape[0] > 0 {
-		rows, rowLen = in.Shape[0], numel/in.Shape[0]
-	}
+	rowLen := rowLength(in.Shape, numel)
+	rows := numel / rowLen
 	rescale := p.Choice("rescale")
-	orig := s.Floats(slotTmp, numel)
-	copy(orig, tau)
-	order := s.Int32s(0, rowLen)
+	var orig []float32
+	if rescale == rescaleL1 {
+		orig = buf
+		copy(orig, tau)
+	}
 	r := modelStream(env.Seed, o.name, i, in.Name)
+	var u uniforms
 	for row := range rows {
 		x := tau[row*rowLen : (row+1)*rowLen]
-		for e := range order {
-			order[e] = int32(e)
+		// Sort keys |x| (order-preserving bits of a non-negative float) in the
+		// high half and the index in the low half: ascending magnitude, ties
+		// by index.
+		for e, v := range x {
+			keys[e] = uint64(math.Float32bits(v)&^(1<<31))<<32 | uint64(e)
 		}
-		slices.SortFunc(order, func(a, b int32) int {
-			if c := cmp.Compare(math.Abs(float64(x[a])), math.Abs(float64(x[b]))); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		// order[rank] is the entry with that ascending-magnitude rank. Keep
-		// probabilities are computed per rank; the mask is drawn in index
-		// order so the stream layout does not depend on the sort.
-		probs := s.Floats(slotMix, rowLen)
-		for rank, e := range order {
+		slices.Sort(keys)
+		// keys[rank] holds the entry with that ascending-magnitude rank; the
+		// mask is drawn in index order so the stream layout does not depend
+		// on the sort.
+		for rank, k := range keys {
 			rho := 0.5
 			if rowLen > 1 {
 				rho = float64(rank) / float64(rowLen-1)
 			}
-			probs[e] = float32(density - eps + 2*eps*rho)
+			probs[uint32(k)] = float32(density - eps + 2*eps*rho)
 		}
 		for e := range x {
 			pe := float64(probs[e])
-			if uniform01(r) < pe {
+			if u.next(r) < pe {
 				if rescale == rescaleInverse {
 					x[e] = float32(float64(x[e]) / pe)
 				}
@@ -301,7 +373,7 @@ func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, s *Sc
 			}
 		}
 	}
-	if rescale == rescaleL1 {
+	if orig != nil {
 		rescaleL1Norm(tau, orig)
 	}
 	return nil

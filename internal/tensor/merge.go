@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Merge kernels: k-th value selection (quickselect, no sorting), magnitude
 // masks, TIES sign election with disjoint merge, and SLERP coefficients.
@@ -50,6 +53,56 @@ func SelectKthLargest(buf []float32, k int) float32 {
 	return buf[target]
 }
 
+// radixSelectMin is the length from which KthLargestMagnitude uses its
+// histogram pass instead of copying every magnitude.
+const radixSelectMin = 4096
+
+// magnitudeBins is the number of histogram bins: the 15 high bits of |x|'s
+// float32 encoding below the sign, whose unsigned order is the value order.
+const magnitudeBins = 1 << 15
+
+var magnitudeHistPool = sync.Pool{New: func() any { return new([magnitudeBins]uint32) }}
+
+// KthLargestMagnitude returns the k-th largest |x| (k counted from 1) without
+// modifying x; scratch needs len(x) elements. Large inputs take two streaming
+// passes: a histogram of the high bits of |x| locates the bin holding the k-th
+// value, then only that bin's values are copied and selected exactly.
+func KthLargestMagnitude(x []float32, k int, scratch []float32) float32 {
+	n := len(x)
+	if k < 1 || k > n {
+		panic("tensor: KthLargestMagnitude: k out of range")
+	}
+	if n < radixSelectMin {
+		mag := scratch[:n]
+		AbsInto(mag, x)
+		return SelectKthLargest(mag, k)
+	}
+	h := magnitudeHistPool.Get().(*[magnitudeBins]uint32)
+	clear(h[:])
+	for _, v := range x {
+		h[(math.Float32bits(v)&^(1<<31))>>16]++
+	}
+	above, bin := 0, 0
+	for b := magnitudeBins - 1; b >= 0; b-- {
+		c := int(h[b])
+		if above+c >= k {
+			bin = b
+			break
+		}
+		above += c
+	}
+	magnitudeHistPool.Put(h)
+	m := 0
+	for _, v := range x {
+		key := math.Float32bits(v) &^ (1 << 31)
+		if int(key>>16) == bin {
+			scratch[m] = math.Float32frombits(key)
+			m++
+		}
+	}
+	return SelectKthLargest(scratch[:m], k-above)
+}
+
 func medianOfThree(a, b, c float32) float32 {
 	if a > b {
 		a, b = b, a
@@ -93,9 +146,7 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 		copy(dst, x)
 		return
 	}
-	mag := scratch[:n]
-	AbsInto(mag, x)
-	thr := SelectKthLargest(mag, k)
+	thr := KthLargestMagnitude(x, k, scratch)
 	ties := k - countAbove(x, thr)
 	for i, v := range x {
 		a := abs32(v)
@@ -128,19 +179,16 @@ func BandMagnitude(dst, x []float32, top, keep int, scratch []float32) {
 		return
 	}
 	keep = min(keep, n-top)
-	mag := scratch[:n]
 	// prefix(k) is the rank prefix [0,k): |x| > thr_k, plus the first
 	// (k − above_k) entries equal to thr_k in index order.
 	hiThr, hiTies := float32(math.Inf(1)), 0
 	if top > 0 {
-		AbsInto(mag, x)
-		hiThr = SelectKthLargest(mag, top)
+		hiThr = KthLargestMagnitude(x, top, scratch)
 		hiTies = top - countAbove(x, hiThr)
 	}
 	loThr, loTies := float32(0), n
 	if top+keep < n {
-		AbsInto(mag, x)
-		loThr = SelectKthLargest(mag, top+keep)
+		loThr = KthLargestMagnitude(x, top+keep, scratch)
 		loTies = top + keep - countAbove(x, loThr)
 	} else {
 		loThr = float32(math.Inf(-1))
@@ -185,28 +233,56 @@ func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) 
 // The sums run in float32 in model order.
 func DisjointMerge(dst []float32, w []float32, xs [][]float32, mean bool) {
 	checkVecs(len(dst), xs, w, "DisjointMerge")
-	for e := range dst {
-		var s float32
+	if len(dst) < vecParallelMin {
+		disjointBlock(dst, w, xs, mean, 0)
+		return
+	}
+	j := getVecJob(vecDisjoint, len(dst))
+	j.dst, j.w, j.xs, j.mean = dst, w, xs, mean
+	j.start()
+	putVecJob(j)
+}
+
+func disjointBlock(dst []float32, w []float32, xs [][]float32, mean bool, off int) {
+	const chunk = 256
+	var sum, num, den [chunk]float32
+	for c0 := 0; c0 < len(dst); c0 += chunk {
+		c1 := min(c0+chunk, len(dst))
+		m := c1 - c0
+		su, nu, de := sum[:m], num[:m], den[:m]
+		clear(su)
+		clear(nu)
+		clear(de)
 		for i, x := range xs {
-			s += w[i] * x[e]
-		}
-		pos := s >= 0
-		var num, den float32
-		for i, x := range xs {
-			v := w[i] * x[e]
-			if v == 0 || (v > 0) != pos {
-				continue
+			wi := w[i]
+			xc := x[off+c0 : off+c1]
+			for e := range su {
+				su[e] += wi * xc[e]
 			}
-			num += v
-			den += w[i]
 		}
+		for i, x := range xs {
+			wi := w[i]
+			xc := x[off+c0 : off+c1]
+			for e := range su {
+				v := wi * xc[e]
+				if v != 0 && (v > 0) == (su[e] >= 0) {
+					nu[e] += v
+					de[e] += wi
+				}
+			}
+		}
+		d := dst[c0:c1]
 		switch {
 		case !mean:
-			dst[e] = num
-		case den != 0:
-			dst[e] = num / den
+			copy(d, nu)
 		default:
-			dst[e] = 0
+			for e := range d {
+				if de[e] != 0 {
+					d[e] = nu[e] / de[e]
+				} else {
+					d[e] = 0
+				}
+			}
 		}
 	}
 }

@@ -27,6 +27,8 @@ const (
 	vecWeightedSum vecKind = iota
 	vecTaskSum
 	vecGram
+	vecDisjoint
+	vecForEach
 )
 
 // vecJob is one parallel vector kernel call.
@@ -39,6 +41,8 @@ type vecJob struct {
 	w       []float32
 	partial []float64 // vecGram: per block, m*m partial sums
 	m       int
+	mean    bool
+	body    Runner
 	blocks  int64
 	next    atomic.Int64
 	wg      sync.WaitGroup
@@ -71,9 +75,12 @@ func (p *vecWorkerPool) ensure(n int) {
 // start runs j over all its blocks with helpers and waits.
 func (j *vecJob) start() {
 	j.blocks = int64((j.n + vecBlock - 1) / vecBlock)
+	if j.kind == vecForEach {
+		j.blocks = int64(j.n)
+	}
 	j.next.Store(0)
 	helpers := min(runtime.GOMAXPROCS(0), int(j.blocks)) - 1
-	if j.n < vecParallelMin {
+	if j.n < vecParallelMin && j.kind != vecForEach {
 		helpers = 0
 	}
 	if helpers > 0 {
@@ -93,6 +100,10 @@ func (j *vecJob) run() {
 		if b >= j.blocks {
 			return
 		}
+		if j.kind == vecForEach {
+			j.body.Run(int(b))
+			continue
+		}
 		lo := int(b) * vecBlock
 		hi := min(lo+vecBlock, j.n)
 		switch j.kind {
@@ -102,6 +113,8 @@ func (j *vecJob) run() {
 			taskSumBlock(j.dst[lo:hi], j.base[lo:hi], j.w, j.xs, lo)
 		case vecGram:
 			gramBlock(j.partial[int(b)*j.m*j.m:(int(b)+1)*j.m*j.m], j.base, j.xs, j.m, lo, hi)
+		case vecDisjoint:
+			disjointBlock(j.dst[lo:hi], j.w, j.xs, j.mean, lo)
 		}
 	}
 }
@@ -113,7 +126,7 @@ func getVecJob(kind vecKind, n int) *vecJob {
 }
 
 func putVecJob(j *vecJob) {
-	j.dst, j.base, j.xs, j.w = nil, nil, nil, nil
+	j.dst, j.base, j.xs, j.w, j.body = nil, nil, nil, nil, nil
 	vecJobPool.Put(j)
 }
 
@@ -126,6 +139,29 @@ func checkVecs(n int, xs [][]float32, w []float32, what string) {
 			panic("tensor: " + what + ": vector length differs from dst")
 		}
 	}
+}
+
+// Runner is a body of ForEach.
+type Runner interface{ Run(i int) }
+
+// ForEach calls body.Run(i) for every i in [0, n), on up to GOMAXPROCS
+// goroutines, and returns when all calls are done. Calls for different i must
+// be independent; each i runs exactly once, so results do not depend on the
+// number of goroutines. It does not allocate when body is a pointer.
+func ForEach(n int, body Runner) {
+	if n <= 0 {
+		return
+	}
+	if n == 1 || runtime.GOMAXPROCS(0) == 1 {
+		for i := range n {
+			body.Run(i)
+		}
+		return
+	}
+	j := getVecJob(vecForEach, n)
+	j.body = body
+	j.start()
+	putVecJob(j)
 }
 
 // WeightedSum sets dst = Σ_i w[i]·xs[i]. Each output element is accumulated in

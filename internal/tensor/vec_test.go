@@ -66,7 +66,9 @@ func TestVecKernelsDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		TaskSum(dst, base, w, xs)
 		g := make([]float64, 4)
 		Gram(g, base, xs)
-		return dst, g
+		dm := make([]float32, n)
+		DisjointMerge(dm, w, xs, true)
+		return append(dst, dm...), g
 	}
 	d1, g1 := run(1)
 	for _, p := range []int{2, 3, 8} {
@@ -195,6 +197,41 @@ func TestSlerpCoefficients(t *testing.T) {
 		ca, cb, lin = SlerpCoefficients(0.25, c, 0.9995)
 		if !lin || ca != 0.75 || cb != 0.25 {
 			t.Fatalf("cos %g: %g %g %v", c, ca, cb, lin)
+		}
+	}
+}
+
+func TestKthLargestMagnitudeRadixPath(t *testing.T) {
+	r := rng.New(11, "radix")
+	for trial := range 20 {
+		n := radixSelectMin + r.IntN(20000)
+		x := make([]float32, n)
+		for i := range x {
+			switch trial % 3 {
+			case 0:
+				x[i] = float32(r.NormFloat64())
+			case 1:
+				x[i] = float32(r.IntN(7) - 3) // heavy ties, zeros
+			default:
+				x[i] = float32(r.NormFloat64()) * 1e-30 // subnormal range
+			}
+		}
+		abs := make([]float32, n)
+		AbsInto(abs, x)
+		slices.Sort(abs)
+		slices.Reverse(abs)
+		scratch := make([]float32, n)
+		orig := slices.Clone(x)
+		for _, k := range []int{1, 2, n / 10, n / 2, n - 1, n} {
+			if k < 1 {
+				continue
+			}
+			if got := KthLargestMagnitude(x, k, scratch); got != abs[k-1] {
+				t.Fatalf("trial %d k=%d: got %g want %g", trial, k, got, abs[k-1])
+			}
+		}
+		if !slices.Equal(x, orig) {
+			t.Fatal("input modified")
 		}
 	}
 }
