@@ -307,6 +307,10 @@ type StreamReport struct {
 	// Prepare and Merge are the wall times of the model-wide pass and of the
 	// tensor-by-tensor pass (including writing).
 	Prepare, Merge time.Duration
+	// Load, Compute and Write are the time the workers spent reading and
+	// converting inputs, merging, and encoding and writing outputs, summed
+	// over workers (so with 2 busy workers they add up to about twice Merge).
+	Load, Compute, Write time.Duration
 	// Files are the paths written (shards, then the index when sharded).
 	Files []string
 }
@@ -382,7 +386,7 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 		return rep, err
 	}
 	start = time.Now()
-	if err := runWorkers(ctx, p, src, w, workers, opt.Progress); err != nil {
+	if err := runWorkers(ctx, p, src, w, workers, opt.Progress, &rep); err != nil {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -399,10 +403,11 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 // runWorkers merges and writes every tensor of p with the given number of
 // goroutines. Tensors are handed out in canonical order; the first error
 // stops all workers.
-func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedWriter, workers int, progress func(done, total int)) error {
+func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedWriter, workers int, progress func(done, total int), rep *StreamReport) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next, done atomic.Int64
+	var loadNs, computeNs, writeNs atomic.Int64
 	var progressMu sync.Mutex
 	var wg sync.WaitGroup
 	for range workers {
@@ -421,20 +426,27 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 					return
 				}
 				tp := &p.Tensors[i]
+				t0 := time.Now()
 				if err := src.Load(tp.Meta.Name, &in); err != nil {
 					cancel(err)
 					return
 				}
 				in.Name, in.Shape = tp.Meta.Name, tp.Meta.Shape
 				dst = resize(dst, tp.Meta.NumElements())
+				t1 := time.Now()
 				if err := p.MergeTensor(dst, &in, &s); err != nil {
 					cancel(err)
 					return
 				}
+				t2 := time.Now()
 				if err := w.WriteTensor(tp.Meta.Name, dst); err != nil {
 					cancel(err)
 					return
 				}
+				t3 := time.Now()
+				loadNs.Add(int64(t1.Sub(t0)))
+				computeNs.Add(int64(t2.Sub(t1)))
+				writeNs.Add(int64(t3.Sub(t2)))
 				d := int(done.Add(1))
 				if progress != nil {
 					progressMu.Lock()
@@ -445,6 +457,9 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 		}()
 	}
 	wg.Wait()
+	rep.Load = time.Duration(loadNs.Load())
+	rep.Compute = time.Duration(computeNs.Load())
+	rep.Write = time.Duration(writeNs.Load())
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}

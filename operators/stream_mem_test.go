@@ -154,6 +154,8 @@ func memoryBoundMerge(t *testing.T, dir string, layers, rows, cols int, maxShard
 	secs := (rep.Prepare + rep.Merge).Seconds()
 	t.Logf("merged %d tensors (%.1f MB read) in %.2fs = %.2f GB/s; largest tensor %.1f MB; files %d",
 		rep.Tensors, float64(rep.InputBytes)/1e6, secs, float64(rep.InputBytes)/secs/1e9, float64(largest)/1e6, len(rep.Files))
+	t.Logf("worker time: load %s, merge %s, write %s; commit (fsync, rename) and the model-wide pass make up the rest",
+		rep.Load.Round(time.Millisecond), rep.Compute.Round(time.Millisecond), rep.Write.Round(time.Millisecond))
 	t.Logf("peak Go heap growth %.1f MB, peak anonymous RSS growth %.1f MB; bound workers·(inputs+2)·largest = %.1f MB; model size %.1f MB (%d samples)",
 		float64(heapGrowth)/1e6, float64(anonGrowth)/1e6, float64(bound)/1e6, float64(modelBytes)/1e6, sampler.sampledTimes)
 	if heapGrowth > bound+allowance {

@@ -192,6 +192,8 @@ func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mer
 	}
 	fmt.Fprintf(w, "time %s (model-wide pass %s), read %s as float32 (%s), wrote %d elements\n",
 		total.Round(time.Millisecond), rep.Prepare.Round(time.Millisecond), formatBytes(read), rate, rep.OutputElements)
+	fmt.Fprintf(w, "worker time: load %s, merge %s, write %s\n",
+		rep.Load.Round(time.Millisecond), rep.Compute.Round(time.Millisecond), rep.Write.Round(time.Millisecond))
 }
 
 // formatBytes renders n with a binary unit.
