@@ -169,6 +169,19 @@ func TestFromTensorsErrors(t *testing.T) {
 	if _, err := Load(plain); err == nil || !strings.Contains(err.Error(), SpecMetadataKey) {
 		t.Errorf("Load without spec metadata: error %v, want one naming %s", err, SpecMetadataKey)
 	}
+	for _, bad := range []struct{ spec, want string }{
+		{"{not json", "invalid JSON in metadata key " + SpecMetadataKey},
+		{`{"arch":"mlp","input":[1,6,6],"layers":[],"heads":[],"colour":"red"}`, `unknown field "colour"`},
+		{`{"arch":"mlp","input":[1,6,6],"layers":[{"kind":"flatten"}],"heads":[]}`, "tensor heads.digit.weight has shape [5 8] but the spec implies [5 36]"},
+	} {
+		path := filepath.Join(t.TempDir(), "bad.safetensors")
+		if err := checkpoint.Write(path, base, map[string]string{SpecMetadataKey: bad.spec}, checkpoint.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Load with spec %s: error %v, want one naming the file and containing %q", bad.spec, err, bad.want)
+		}
+	}
 	if err := m.Save(plain, map[string]string{SpecMetadataKey: "x"}); err == nil {
 		t.Error("Save accepted extra metadata overriding the spec")
 	}
