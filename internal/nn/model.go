@@ -164,8 +164,8 @@ func (m *Model) AddHead(name string, classes int, seed uint64) error {
 	if _, ok := m.heads[name]; ok {
 		return fmt.Errorf("nn: AddHead: head %q already exists", name)
 	}
-	if classes < 1 || classes > maxDim {
-		return fmt.Errorf("nn: AddHead %q: classes = %d, want between 1 and %d", name, classes, maxDim)
+	if _, ok := boundedProduct(maxTensorValues, classes, m.features()); classes < 1 || classes > maxDim || !ok {
+		return fmt.Errorf("nn: AddHead %q: classes = %d, want between 1 and %d (and at most %d weights)", name, classes, maxDim, maxTensorValues)
 	}
 	l := m.addHead(HeadSpec{Name: name, Classes: classes})
 	initLayer(l, seed)

@@ -94,8 +94,26 @@ func (s Spec) Validate() error {
 	return err
 }
 
-// maxDim bounds every size so that products of sizes cannot overflow int.
-const maxDim = 1 << 24
+// Limits on sizes read from specs (which may come from untrusted files): every single
+// size is at most maxDim, an example has at most maxDim values at every layer, and a
+// parameter tensor has at most maxTensorValues values. Products are checked without
+// overflow.
+const (
+	maxDim          = 1 << 24
+	maxTensorValues = 1 << 31
+)
+
+// boundedProduct returns the product of dims and whether it is at most limit.
+func boundedProduct(limit int, dims ...int) (int, bool) {
+	p := 1
+	for _, d := range dims {
+		if d < 0 || (d != 0 && p > limit/d) {
+			return 0, false
+		}
+		p *= d
+	}
+	return p, true
+}
 
 // shapes validates the spec and returns the output shape of every backbone layer.
 func (s Spec) shapes() ([][3]int, error) {
@@ -104,7 +122,7 @@ func (s Spec) shapes() ([][3]int, error) {
 			return nil, fmt.Errorf("nn: spec input[%d] = %d: input dimensions (channels, height, width) must be between 1 and %d", i, d, maxDim)
 		}
 	}
-	if s.Input[0]*s.Input[1]*s.Input[2] > maxDim {
+	if _, ok := boundedProduct(maxDim, s.Input[:]...); !ok {
 		return nil, fmt.Errorf("nn: spec input %v has more than %d values", s.Input, maxDim)
 	}
 	cur := s.Input
@@ -114,7 +132,7 @@ func (s Spec) shapes() ([][3]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nn: spec layer %d (%s): %w", i, l.Kind, err)
 		}
-		if next[0]*next[1]*next[2] > maxDim {
+		if _, ok := boundedProduct(maxDim, next[:]...); !ok {
 			return nil, fmt.Errorf("nn: spec layer %d (%s): output %v has more than %d values per example", i, l.Kind, next, maxDim)
 		}
 		out[i] = next
@@ -140,6 +158,9 @@ func (s Spec) shapes() ([][3]int, error) {
 		seen[h.Name] = true
 		if h.Classes < 1 || h.Classes > maxDim {
 			return nil, fmt.Errorf("nn: spec head %q: classes = %d, want between 1 and %d", h.Name, h.Classes, maxDim)
+		}
+		if _, ok := boundedProduct(maxTensorValues, h.Classes, cur[0]); !ok {
+			return nil, fmt.Errorf("nn: spec head %q: weight [%d %d] has more than %d values", h.Name, h.Classes, cur[0], maxTensorValues)
 		}
 	}
 	return out, nil
@@ -190,16 +211,19 @@ func layerOutput(l LayerSpec, in [3]int) ([3]int, error) {
 		if l.Out < 1 || l.Out > maxDim {
 			return in, fmt.Errorf("out = %d, want between 1 and %d", l.Out, maxDim)
 		}
+		if _, ok := boundedProduct(maxTensorValues, l.Out, in[0]); !ok {
+			return in, fmt.Errorf("weight [%d %d] has more than %d values", l.Out, in[0], maxTensorValues)
+		}
 		return [3]int{l.Out, 1, 1}, nil
 	case KindConv2D, KindMaxPool, KindAvgPool:
-		if l.Kernel < 1 {
-			return in, fmt.Errorf("kernel = %d, want ≥ 1", l.Kernel)
+		if l.Kernel < 1 || l.Kernel > maxDim {
+			return in, fmt.Errorf("kernel = %d, want between 1 and %d", l.Kernel, maxDim)
 		}
-		if l.Stride < 0 {
-			return in, fmt.Errorf("stride = %d, want ≥ 1 (or 0 for the default)", l.Stride)
+		if l.Stride < 0 || l.Stride > maxDim {
+			return in, fmt.Errorf("stride = %d, want between 1 and %d (or 0 for the default)", l.Stride, maxDim)
 		}
-		if l.Padding < 0 {
-			return in, fmt.Errorf("padding = %d, want ≥ 0", l.Padding)
+		if l.Padding < 0 || l.Padding > maxDim {
+			return in, fmt.Errorf("padding = %d, want between 0 and %d", l.Padding, maxDim)
 		}
 		if l.Kind != KindConv2D && 2*l.Padding > l.Kernel {
 			return in, fmt.Errorf("padding = %d is more than half the kernel %d", l.Padding, l.Kernel)
@@ -212,6 +236,9 @@ func layerOutput(l LayerSpec, in [3]int) ([3]int, error) {
 		if l.Kind == KindConv2D {
 			if l.Out < 1 || l.Out > maxDim {
 				return in, fmt.Errorf("out = %d channels, want between 1 and %d", l.Out, maxDim)
+			}
+			if _, ok := boundedProduct(maxTensorValues, l.Out, in[0], l.Kernel, l.Kernel); !ok {
+				return in, fmt.Errorf("weight [%d %d %d %d] has more than %d values", l.Out, in[0], l.Kernel, l.Kernel, maxTensorValues)
 			}
 			c = l.Out
 		}
