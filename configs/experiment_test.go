@@ -1,0 +1,379 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExperimentExamplesLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("examples", "experiment-*.toml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("found %d example experiments (%v), want one per algorithm", len(files), err)
+	}
+	algos := map[string]bool{}
+	for _, f := range files {
+		e, err := LoadExperiment(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		algos[e.Search.Algorithm] = true
+		if e.Experiment.Name == "" || len(e.Merge.Search) == 0 || len(e.Objectives) == 0 {
+			t.Errorf("%s: incomplete after decoding: %+v", f, e)
+		}
+	}
+	for _, a := range Algorithms() {
+		if !algos[a] {
+			t.Errorf("no example experiment uses algorithm %q", a)
+		}
+	}
+}
+
+func TestQuickstartDecodes(t *testing.T) {
+	e, err := DecodeExperiment(QuickstartFile, Quickstart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Models.Benchmark != "mnist-tasks" || e.Models.Recipe != RecipeFull {
+		t.Errorf("models = %+v, want mnist-tasks with the full recipe", e.Models)
+	}
+	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 384 {
+		t.Errorf("search = %+v", e.Search)
+	}
+	if !reflect.DeepEqual(e.Search.NSGA2.StartPoints, []string{"average"}) {
+		t.Errorf("start points = %v", e.Search.NSGA2.StartPoints)
+	}
+	s := e.Merge.Search[0]
+	if e.Merge.Operator != "task_arithmetic" || s.Param != "weight" || !s.PerModel || !s.PerGroup || *s.Lower != 0 || *s.Upper != 1 {
+		t.Errorf("merge = %+v, search[0] = %+v", e.Merge, s)
+	}
+	want := []Objective{{Task: TaskAll, Metric: MetricAccuracy, Direction: "maximize"}}
+	if !reflect.DeepEqual(e.Objectives, want) {
+		t.Errorf("objectives = %+v, want %+v", e.Objectives, want)
+	}
+	if e.RunDir() != filepath.Join("runs", "quickstart") {
+		t.Errorf("run dir = %q", e.RunDir())
+	}
+	if !e.Report.WantTestScores() || !e.Report.WantHTML() || e.Report.Top != 10 {
+		t.Errorf("report = %+v", e.Report)
+	}
+}
+
+func TestEmbeddedExamplesMatchFiles(t *testing.T) {
+	files, names := Examples()
+	onDisk, _ := filepath.Glob(filepath.Join("examples", "*.toml"))
+	if len(names) != len(onDisk) {
+		t.Fatalf("embedded %d examples, %d on disk", len(names), len(onDisk))
+	}
+	for _, f := range onDisk {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := files[filepath.Base(f)]; string(got) != string(want) {
+			t.Errorf("embedded %s differs from the file", filepath.Base(f))
+		}
+	}
+	q, _ := os.ReadFile(QuickstartFile)
+	if string(q) != string(Quickstart()) {
+		t.Error("embedded quickstart differs from the file")
+	}
+}
+
+const minimalExperiment = `
+[experiment]
+name = "t"
+seed = 4
+
+[models]
+benchmark = "mnist-tasks"
+
+[merge]
+operator = "task_arithmetic"
+
+[[merge.search]]
+param = "lambda"
+
+[search]
+algorithm = "random"
+max_evaluations = 10
+`
+
+func TestExperimentDefaults(t *testing.T) {
+	e, err := DecodeExperiment("x.toml", []byte(minimalExperiment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"recipe", e.Models.Recipe, RecipeFull},
+		{"evaluator", e.Evaluator.Kind, EvaluatorNative},
+		{"timeout", e.Evaluator.Timeout, time.Duration(0)},
+		{"objectives", e.Objectives, []Objective{{Task: TaskAll, Metric: MetricAccuracy, Direction: "maximize"}}},
+		{"run dir", e.RunDir(), filepath.Join("runs", "t")},
+		{"seed", e.Experiment.Seed, uint64(4)},
+		{"test scores", e.Report.WantTestScores(), true},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v, want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+	cmd := strings.Replace(minimalExperiment, "[search]", "[evaluator]\nkind = \"command\"\ncommand = [\"score\"]\n\n[search]", 1)
+	e, err = DecodeExperiment("x.toml", []byte(cmd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Evaluator.Timeout != DefaultCommandTimeout {
+		t.Errorf("command timeout = %v, want %v", e.Evaluator.Timeout, DefaultCommandTimeout)
+	}
+	loss := strings.Replace(minimalExperiment, "[search]", "[[objectives]]\ntask = \"digits\"\nmetric = \"loss\"\n\n[search]", 1)
+	e, err = DecodeExperiment("x.toml", []byte(loss))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Objectives[0].Direction != "minimize" {
+		t.Errorf("loss direction = %q, want minimize", e.Objectives[0].Direction)
+	}
+}
+
+func TestExperimentMethodTable(t *testing.T) {
+	src := minimalExperiment + `
+[search.random]
+batch_size = 8
+sampling = "lhs"
+`
+	e, err := DecodeExperiment("x.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Search.Random != (RandomSettings{BatchSize: 8, Sampling: "lhs"}) {
+		t.Errorf("random settings = %+v", e.Search.Random)
+	}
+}
+
+// problemKeys decodes src and returns "key@line" of every problem.
+func problemKeys(t *testing.T, src string) []string {
+	t.Helper()
+	_, err := DecodeExperiment("bad.toml", []byte(src))
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %v (%T), want Problems", err, err)
+	}
+	var keys []string
+	for _, p := range ps {
+		if p.File != "bad.toml" {
+			t.Errorf("problem %v does not name the file", p)
+		}
+		keys = append(keys, p.Key+"@"+itoa(p.Line))
+	}
+	return keys
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestExperimentProblemsAllAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{
+			name: "schema: unknown key, wrong case, wrong type",
+			src: `[experiment]
+Name = "x"
+seed = "one"
+[models]
+benchmrk = "mnist-tasks"
+[search]
+algorithm = "random"
+max_evaluations = 1.5
+`,
+			want: []string{"experiment.Name@2", "experiment.seed@3", "models.benchmrk@5", "search.max_evaluations@8"},
+		},
+		{
+			name: "ranges and missing values",
+			src: `[experiment]
+name = "bad name"
+[models]
+benchmark = "mnist-tasks"
+recipe = "tiny"
+[merge]
+operator = ""
+[[merge.search]]
+param = "weight"
+per_group = true
+groups = ["layers.0"]
+lower = 2.0
+upper = 1.0
+[search]
+algorithm = "anneal"
+max_evaluations = -1
+concurrency = -2
+[[objectives]]
+task = "digits"
+metric = "f1"
+direction = "up"
+[evaluator]
+examples = -3
+[report]
+top = -1
+`,
+			want: []string{
+				"experiment.name@2", "models.recipe@5", "merge.operator@7",
+				"merge.search[0].groups@11", "merge.search[0].lower@12",
+				"search.algorithm@15", "search.max_evaluations@16", "search.concurrency@17",
+				"objectives[0].metric@20", "objectives[0].direction@21",
+				"evaluator.examples@23", "report.top@25",
+			},
+		},
+		{
+			name: "method tables: another algorithm's table, bad keys and values in the chosen one",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "nsga2"
+max_evaluations = 10
+[search.ga]
+population_size = 10
+[search.nsga2]
+population_size = 2
+mutation_prob = 1.5
+crossover_eta = "big"
+popsize = 3
+`,
+			want: []string{"search.ga@12", "search.nsga2.crossover_eta@17", "search.nsga2.popsize@18"},
+		},
+		{
+			name: "ranges inside a method table",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "nsga2"
+max_evaluations = 10
+[search.nsga2]
+population_size = 2
+mutation_prob = 1.5
+start_points = ["best"]
+`,
+			want: []string{"search.nsga2.population_size@13", "search.nsga2.mutation_prob@14", "search.nsga2.start_points[0]@15"},
+		},
+		{
+			name: "no budget, no pool, command without argv",
+			src: `[experiment]
+name = "x"
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "ga"
+[search.ga.scalarization]
+method = "chebyshev"
+[evaluator]
+kind = "command"
+`,
+			want: []string{"models@0", "search@7", "search.ga.scalarization.ideal@0", "evaluator.command@0"},
+		},
+		{
+			name: "native evaluator needs a benchmark; duplicate experts and objectives",
+			src: `[experiment]
+name = "x"
+[models]
+[[models.experts]]
+name = "a"
+path = "a"
+[[models.experts]]
+name = "a"
+path = ""
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "random"
+max_time = "1m"
+[[objectives]]
+task = "a"
+[[objectives]]
+task = "a"
+`,
+			want: []string{"models.experts[1].name@8", "models.experts[1].path@9", "objectives[1]@19", "evaluator.kind@0"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problemKeys(t, tt.src)
+			for _, w := range tt.want {
+				found := false
+				for _, g := range got {
+					found = found || g == w
+				}
+				if !found {
+					t.Errorf("missing problem %s; got %v", w, got)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("got %d problems %v, want %d %v", len(got), got, len(tt.want), tt.want)
+			}
+		})
+	}
+}
+
+func TestExperimentEncodeRoundTrip(t *testing.T) {
+	srcs := map[string][]byte{QuickstartFile: Quickstart()}
+	files, _ := filepath.Glob(filepath.Join("examples", "experiment-*.toml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[f] = data
+	}
+	for name, data := range srcs {
+		e, err := DecodeExperiment(name, data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		enc, err := e.Encode()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		back, err := DecodeExperiment("config.toml", enc)
+		if err != nil {
+			t.Fatalf("%s: re-decoding the resolved config: %v\n%s", name, err, enc)
+		}
+		e.file, e.lines, back.file, back.lines = "", nil, "", nil
+		clearPrimitives(e)
+		clearPrimitives(back)
+		if !reflect.DeepEqual(e, back) {
+			t.Errorf("%s: resolved config decodes to\n%+v\nwant\n%+v\n%s", name, back, e, enc)
+		}
+	}
+}
+
+func clearPrimitives(e *Experiment) {
+	var zero Experiment
+	e.Search.RandomTable, e.Search.NSGA2Table = zero.Search.RandomTable, zero.Search.NSGA2Table
+	e.Search.GATable, e.Search.CMAESTable = zero.Search.GATable, zero.Search.CMAESTable
+}
