@@ -95,6 +95,29 @@ func TestHotOperatorsDoNotAllocate(t *testing.T) {
 
 const benchNumel = 4 << 20 // 4M parameters per model
 
+// benchStats gives every model a Fisher diagonal and a well-conditioned
+// 1024×1024 Gram matrix for the benchmark tensor.
+func benchStats(n, numel int) fakeStats {
+	st := fakeStats{fisher: map[int]map[string][]float32{}, gram: map[int]map[string][]float64{}}
+	const din = 1024
+	for m := range n {
+		f := make([]float32, numel)
+		for i := range f {
+			f[i] = float32(1 + (i+m)%5)
+		}
+		g := make([]float64, din*din)
+		for i := range din {
+			g[i*din+i] = float64(din + m)
+			if i+1 < din {
+				g[i*din+i+1], g[(i+1)*din+i] = 0.5, 0.5
+			}
+		}
+		st.fisher[m] = map[string][]float32{"layers.0.weight": f}
+		st.gram[m] = map[string][]float64{"layers.0.weight": g}
+	}
+	return st
+}
+
 // BenchmarkCopy is the memory-bandwidth reference: it reads (and writes) the
 // same bytes as a 4-model merge reads.
 func BenchmarkCopy(b *testing.B) {
@@ -126,10 +149,13 @@ func BenchmarkOperators(b *testing.B) {
 		{"lines", MustLiNeS(TaskArithmetic()), Settings{}, 4},
 		{"consensus", Consensus(), Settings{}, 4},
 		{"m2n2", M2N2Crossover(), globals("split", benchNumel/3), 2},
+		{"pcb", PCB(), Settings{}, 4},
+		{"fisher", Fisher(), Settings{}, 4},
+		{"regmean", RegMean(), Settings{}, 4},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			merge, read := preparedMerge(b, tc.op, tc.n, benchNumel, tc.s, PlanOptions{Seed: 1})
+			merge, read := preparedMerge(b, tc.op, tc.n, benchNumel, tc.s, PlanOptions{Seed: 1, Stats: benchStats(tc.n, benchNumel)})
 			b.SetBytes(read)
 			for b.Loop() {
 				if err := merge(); err != nil {

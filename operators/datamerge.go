@@ -174,6 +174,8 @@ func (regMeanOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) er
 	g := s.Float64s(slotF64Gram, din*din)
 	a := mat.NewSymDense(din, nil)
 	b := mat.NewDense(din, out, nil)
+	wf := mat.NewDense(out, din, nil)
+	var term mat.Dense
 	for i, w := range in.Models {
 		cnt, ok, err := env.Stats.Gram(i, in.Name, g)
 		if err != nil {
@@ -199,23 +201,19 @@ func (regMeanOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) er
 				g[r*din+k] = c * v
 			}
 		}
+		gt := mat.NewDense(din, din, g)
 		for r := range din {
 			for k := r; k < din; k++ {
 				a.SetSym(r, k, a.At(r, k)+g[r*din+k])
 			}
 		}
-		// B += G̃_i W_iᵀ: B[r][o] += Σ_k G̃[r][k]·W[o][k].
-		for r := range din {
-			gr := g[r*din : (r+1)*din]
-			for o := range out {
-				wo := w[o*din : (o+1)*din]
-				var acc float64
-				for k := range din {
-					acc += gr[k] * float64(wo[k])
-				}
-				b.Set(r, o, b.At(r, o)+acc)
-			}
+		// B += G̃_i W_iᵀ.
+		raw := wf.RawMatrix().Data
+		for e, v := range w {
+			raw[e] = float64(v)
 		}
+		term.Mul(gt, wf.T())
+		b.Add(b, &term)
 	}
 	var x mat.Dense
 	var chol mat.Cholesky

@@ -534,3 +534,57 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 }
+
+// Merging the tensors of a prepared plan concurrently, in any order, with one
+// Scratch per goroutine gives the same bits as the sequential MergeAll.
+func TestConcurrentMergeMatchesSequential(t *testing.T) {
+	base := randomModel(1, "base", 1)
+	models := [][]checkpoint.Tensor{perturb(base, 2, "a", 0.3), perturb(base, 3, "b", 0.3)}
+	src := mustSource(t, base, models...)
+	for _, tc := range []struct {
+		op Operator
+		s  Settings
+	}{
+		{DARE(), Settings{}},
+		{DELLA(), Settings{}},
+		{DARETIES(), Settings{}},
+		{TIES(), globals("trim_scope", "model")},
+		{PCB(), Settings{}},
+		{M2N2Crossover(), globals("split", 40)},
+		{MustLiNeS(TIES()), Settings{}},
+	} {
+		want := mergeAll(t, tc.op, src, tc.s, PlanOptions{Seed: 3})
+		plan, err := NewPlan(tc.op, src, tc.s, PlanOptions{Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := plan.Prepare(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		metas := src.Tensors()
+		got := make([][]float32, len(metas))
+		errs := make(chan error, len(metas))
+		for i := len(metas) - 1; i >= 0; i-- {
+			go func() {
+				var in TensorInputs
+				if err := src.Load(metas[i].Name, &in); err != nil {
+					errs <- err
+					return
+				}
+				in.Shape = metas[i].Shape
+				dst := make([]float32, metas[i].NumElements())
+				err := plan.MergeTensor(dst, &in, &Scratch{})
+				got[i] = dst
+				errs <- err
+			}()
+		}
+		for range metas {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, m := range metas {
+			assertClose(t, tc.op.Name()+" "+m.Name, got[i], want[m.Name], 0)
+		}
+	}
+}

@@ -57,7 +57,7 @@ const (
 // θ0 + λ·τ_m. Exactly k = floor(density·n) entries are kept (ties at the
 // threshold in index order); density·n < 1 keeps none.
 func TIES() Operator {
-	return &gtaOp{
+	return tiesOp{&gtaOp{
 		name: "ties", kind: sparsifyMagnitude, consensus: consensusAlways,
 		formula: "θ = θ0 + λ·disjoint_merge(elect_sign(Σ w_i·topk(τ_i, density)))",
 		params: []ParamSpec{
@@ -68,7 +68,7 @@ func TIES() Operator {
 			mergeModeSpec(mergeMean),
 			lambdaSpec,
 		},
-	}
+	}}
 }
 
 // DARE is DARE on top of task arithmetic (mergekit dare_linear): each τ_i
@@ -386,12 +386,14 @@ type tiesState struct {
 	tensorIdx map[string]int32
 }
 
+// tiesOp is TIES: the magnitude-trim member of the family, the only one with
+// a model-wide pass (trim_scope = model).
+type tiesOp struct{ *gtaOp }
+
 // Prepare computes, for trim_scope = model, each model's exact k-th largest
-// |τ_i| over all mergeable tensors with k = floor(density_i·D).
-func (o *gtaOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error) {
-	if o.kind != sparsifyMagnitude {
-		return nil, nil
-	}
+// |τ_i| over all mergeable tensors with k = floor(density_i·D); with
+// trim_scope = tensor it reads nothing.
+func (o tiesOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error) {
 	def := plan.Resolved.def
 	if def.Choice("trim_scope") != trimModel {
 		for i := range plan.Tensors {
