@@ -449,3 +449,35 @@ func TestCloneAndAddHead(t *testing.T) {
 		t.Fatalf("spec heads %v", got)
 	}
 }
+
+func TestTrainIdenticalAcrossGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	const n = 48
+	var results [][]float32
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		m := testModels(t)["mixed"]
+		r := rng.New(6, "train-procs")
+		x := randomValues(r, n*m.InputSize(), 1)
+		y := make([]int32, n)
+		for i := range y {
+			y[i] = int32(r.IntN(5))
+		}
+		if err := Train(context.Background(), m, x, y, n, TrainConfig{Head: "digit", Epochs: 2, BatchSize: 16, LR: 0.01, Seed: 3}); err != nil {
+			t.Fatal(err)
+		}
+		var flat []float32
+		for _, p := range m.Params() {
+			flat = append(flat, p.Data...)
+		}
+		results = append(results, flat)
+	}
+	for k := 1; k < len(results); k++ {
+		for i := range results[0] {
+			if math.Float32bits(results[k][i]) != math.Float32bits(results[0][i]) {
+				t.Fatalf("weights differ at %d between GOMAXPROCS settings", i)
+			}
+		}
+	}
+}
