@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/evomerge/evomerge/internal/tensor"
 )
 
 // linesOp is LiNeS over a task-vector method.
@@ -129,10 +131,20 @@ func (o linesOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) er
 	if !ok {
 		return errParam(o.Name(), in.Name, "the model-wide pass has not run; merge through a Plan")
 	}
+	scale := float32(linesScale(st.alpha, env.Params.Float("beta"), env.Block, env.Layers))
+	if _, ok := o.inner.(taskArithmeticOp); ok {
+		// One fused pass: θ0 + Σ (λ(ℓ)·w_i) τ_i.
+		w := taskWeights(s, env.Params, len(in.Models))
+		for i := range w {
+			w[i] *= scale
+		}
+		tensor.TaskSum(dst, in.Base, w, in.Models)
+		return nil
+	}
 	if err := o.inner.mergeDelta(dst, in, env, st.inner, s); err != nil {
 		return err
 	}
-	finishDelta(dst, in.Base, float32(linesScale(st.alpha, env.Params.Float("beta"), env.Block, env.Layers)))
+	finishDelta(dst, in.Base, scale)
 	return nil
 }
 

@@ -588,3 +588,28 @@ func TestConcurrentMergeMatchesSequential(t *testing.T) {
 		}
 	}
 }
+
+func TestTaskTensorPatterns(t *testing.T) {
+	tt := TaskTensors{Patterns: []string{"heads.", "*.classifier.*"}}
+	for name, want := range map[string]bool{
+		"heads.rot90.weight": true, "model.classifier.bias": true,
+		"layers.0.weight": false, "headsup.weight": false,
+	} {
+		if got := tt.Match(name); got != want {
+			t.Errorf("Match(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if err := (TaskTensors{Patterns: []string{"[bad"}}).Validate(); err == nil {
+		t.Error("bad glob accepted")
+	}
+	// A per-task tensor only the base has is copied from the base.
+	dst := make([]float32, 2)
+	in := &TensorInputs{Name: "heads.x.bias", Base: []float32{7, 8}, Models: [][]float32{nil, nil}}
+	if err := CopyTaskTensor(dst, in); err != nil || dst[0] != 7 || dst[1] != 8 {
+		t.Fatalf("copy from base: %v %v", dst, err)
+	}
+	in.Base = nil
+	if err := CopyTaskTensor(dst, in); err == nil || !strings.Contains(err.Error(), "heads.x.bias") {
+		t.Fatalf("no owner: %v", err)
+	}
+}
