@@ -44,18 +44,21 @@ const (
 // Scratch slot numbers shared by the operators. Float slots 0..15 are free for
 // an operator's own use; per-model buffers start at slotModels.
 const (
-	slotWeights  = 0                            // float32 per-model coefficients
-	slotTmp      = 1                            // one tensor-sized temporary
-	slotTmp2     = 2                            // another
-	slotSelect   = 3                            // selection scratch
-	slotMix      = 4                            // per-model mixing coefficients
-	slotDelta    = 5                            // merged task vector (LiNeS)
-	slotModels   = 16                           // per-model tensor-sized buffers: slotModels+i
-	slotPerModel = slotModels + 2*maxGramModels // second set of per-model buffers
-	slotF64Gram  = 0                            // float64 Gram matrix
-	slotF64Coef  = 1                            // float64 coefficients
+	slotWeights  = 0  // float32 per-model coefficients
+	slotTmp      = 1  // one tensor-sized temporary
+	slotTmp2     = 2  // another
+	slotSelect   = 3  // selection scratch
+	slotMix      = 4  // per-model mixing coefficients
+	slotDelta    = 5  // merged task vector (LiNeS)
+	slotModels   = 16 // per-model buffers: bank k of n models is slotModels + k·n + i
+	slotF64Gram  = 0  // float64 Gram matrix
+	slotF64Coef  = 1  // float64 coefficients
 	slotF64Solve = 2
 )
+
+// bankSlot is the float slot of model i in per-model bank k (0: task vectors,
+// 1 and 2: operator temporaries) for a merge of n models.
+func bankSlot(k, n, i int) int { return slotModels + k*n + i }
 
 // modelWeights returns the per-model values of a ScopeModel float parameter as
 // float32 in a scratch slot.
@@ -79,7 +82,7 @@ func (s *Scratch) modelSlices(n int) [][]float32 {
 func taskVectors(s *Scratch, in *TensorInputs) [][]float32 {
 	views := s.modelSlices(len(in.Models))
 	for i, m := range in.Models {
-		buf := s.Floats(slotModels+i, len(m))
+		buf := s.Floats(bankSlot(0, len(in.Models), i), len(m))
 		for e := range buf {
 			buf[e] = m[e] - in.Base[e]
 		}

@@ -63,7 +63,7 @@ func (consensusOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, _ any, 
 	if p.Choice("mtl") == mtlTIES {
 		trimmed := s.modelSlices(n) // reuse views for the trimmed copies
 		for i := range taus {
-			buf := s.Floats(slotModels+n+i, len(dst))
+			buf := s.Floats(bankSlot(1, n, i), len(dst))
 			k := int(math.Floor(p.ModelFloat("density", i) * float64(len(dst))))
 			tensor.TopKMagnitude(buf, taus[i], k, s.Floats(slotSelect, len(dst)))
 			trimmed[i] = buf

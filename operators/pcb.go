@@ -69,7 +69,7 @@ func pcbClipped(s *Scratch, in *TensorInputs, lo, hi []float32) [][]float32 {
 }
 
 // pcbBetas writes β_i = exp(N·minmax(τ'_i²))·tanh(τ'_i ⊙ Σ_j τ'_j) into
-// per-model buffers starting at slot slotModels+n.
+// per-model bank 1.
 func pcbBetas(s *Scratch, taus [][]float32, lo, hi []float32) [][]float32 {
 	n := len(taus)
 	size := len(taus[0])
@@ -82,7 +82,7 @@ func pcbBetas(s *Scratch, taus [][]float32, lo, hi []float32) [][]float32 {
 	}
 	out := s.betaViews(n)
 	for i, t := range taus {
-		b := s.Floats(slotModels+n+i, size)
+		b := s.Floats(bankSlot(1, n, i), size)
 		l2, h2 := float64(lo[i])*float64(lo[i]), float64(hi[i])*float64(hi[i])
 		span := h2 - l2
 		for e, v := range t {

@@ -187,10 +187,10 @@ func (o *gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any,
 	j.probs = growSlices(j.probs, n)
 	j.errs = growSlices(j.errs, n)
 	for i := range n {
-		j.bufs[i] = s.Floats(slotPerModel+i, len(dst))
+		j.bufs[i] = s.Floats(bankSlot(1, n, i), len(dst))
 		if o.kind == sparsifyMagprune {
 			j.keys[i] = s.Uint64s(i, rowLength(in.Shape, len(dst)))
-			j.probs[i] = s.Floats(slotPerModel+maxGramModels+i, rowLength(in.Shape, len(dst)))
+			j.probs[i] = s.Floats(bankSlot(2, n, i), rowLength(in.Shape, len(dst)))
 		}
 		j.errs[i] = nil
 	}
