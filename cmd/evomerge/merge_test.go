@@ -13,6 +13,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 )
@@ -310,5 +311,61 @@ func TestCmdMethods(t *testing.T) {
 	}
 	if err := cmdMethods(context.Background(), []string{"extra"}, &out, &bytes.Buffer{}); err == nil {
 		t.Error("methods accepted a positional argument")
+	}
+}
+
+// A merged internal/nn model loads like its inputs: the spec is inherited and
+// each expert's head is carried over.
+func TestCmdMergeNNModelsLoad(t *testing.T) {
+	dir := t.TempDir()
+	spec := nn.MLPSpec([3]int{1, 2, 2}, []int{5}, nil)
+	var paths []string
+	var models []*nn.Model
+	for i, head := range []string{"a", "b"} {
+		s := spec
+		s.Heads = []nn.HeadSpec{{Name: head, Classes: 3}}
+		m, err := nn.New(s, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, head+".safetensors")
+		if err := m.Save(p, nil); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		models = append(models, m)
+	}
+	recipe := filepath.Join(dir, "r.toml")
+	text := "method = \"linear\"\n[[models]]\nname = \"a\"\npath = \"a.safetensors\"\n[[models]]\nname = \"b\"\npath = \"b.safetensors\"\n[params]\nweight = [3, 1]\n"
+	if err := os.WriteFile(recipe, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "merged")
+	if err := cmdMerge(context.Background(), []string{recipe, "--out", out}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := nn.Load(out)
+	if err != nil {
+		t.Fatalf("merged checkpoint does not load as an nn model: %v", err)
+	}
+	if heads := merged.Heads(); !slices.Equal(heads, []string{"a", "b"}) {
+		t.Errorf("heads = %v, want [a b]", heads)
+	}
+	for _, p := range merged.Params() {
+		a, b := models[0].Param(p.Name), models[1].Param(p.Name)
+		for j, v := range p.Data {
+			var want float32
+			switch {
+			case a != nil && b != nil:
+				want = float32(0.75)*a.Data[j] + float32(0.25)*b.Data[j]
+			case a != nil:
+				want = a.Data[j]
+			default:
+				want = b.Data[j]
+			}
+			if d := v - want; d > 1e-6 || d < -1e-6 {
+				t.Fatalf("%s[%d] = %g, want %g", p.Name, j, v, want)
+			}
+		}
 	}
 }
