@@ -82,6 +82,9 @@ type Recipe struct {
 	// EvalExamples limits validation and test to their first EvalExamples
 	// examples for every figure of the benchmark (0 = whole split).
 	EvalExamples int `json:"eval_examples,omitempty"`
+	// Lambdas is the grid of task-arithmetic coefficients tried on
+	// validation when measuring interference (benchmarks with a base).
+	Lambdas []float64 `json:"lambdas,omitempty"`
 }
 
 // MergeScore is the test-split result of one reference merge.
@@ -144,6 +147,9 @@ type Options struct {
 	CacheDir string
 	// MNISTDir is where the MNIST idx files are ("" = LocateMNIST).
 	MNISTDir string
+	// MNIST, when set, is used instead of loading the dataset again (it is
+	// only read, so one MNIST can serve many benchmarks).
+	MNIST *MNIST
 	// Recipe overrides the benchmark's default recipe (SmokeRecipe for tests).
 	Recipe *Recipe
 	// Force rebuilds even when a valid cache exists.
@@ -307,6 +313,7 @@ func Prepare(ctx context.Context, name string, opt Options) (*Benchmark, error) 
 	}
 	dir := filepath.Join(root, def.name+"-"+def.version)
 	b := newBenchmark(def, dir, opt.MNISTDir)
+	b.mnist = opt.MNIST
 	b.Manifest.Recipe = recipe
 	logf := func(format string, args ...any) {
 		if opt.Log != nil {

@@ -21,7 +21,7 @@ func smokeOptions(t *testing.T, name, cache string) Options {
 		t.Fatal(err)
 	}
 	m := loadRealMNIST(t)
-	return Options{CacheDir: cache, MNISTDir: m.Dir, Recipe: &r}
+	return Options{CacheDir: cache, MNIST: m, Recipe: &r}
 }
 
 func TestPrepareMNISTTasksSmoke(t *testing.T) {
@@ -58,7 +58,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &man); err != nil {
 		t.Fatal(err)
 	}
-	if man.Version != MNISTTasksVersion || man.Recipe.Name != "smoke" || man.Interference == nil || len(man.Interference.LambdaSweep) != len(taLambdas) {
+	if man.Version != MNISTTasksVersion || man.Recipe.Name != "smoke" || man.Interference == nil || len(man.Interference.LambdaSweep) != len(opt.Recipe.Lambdas) {
 		t.Fatalf("manifest incomplete: %+v", man)
 	}
 	for _, split := range []Split{Validation, Test} {
@@ -104,7 +104,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 				t.Fatalf("expert's normalized accuracy on its own task = %v, want 1", ts.Normalized)
 			}
 		}
-		if ts.HeadSource != wantSource || ts.Examples != 200 {
+		if ts.HeadSource != wantSource || ts.Examples != 100 {
 			t.Fatalf("task %s: head %s examples %d", ts.Task, ts.HeadSource, ts.Examples)
 		}
 	}

@@ -65,7 +65,7 @@ func m2n2ScratchDefinition() definition {
 		spec:    M2N2Spec(),
 		tasks:   []Task{M2N2Task()},
 		recipe:  Recipe{Name: "full"},
-		smoke:   Recipe{Name: "smoke", EvalExamples: 200},
+		smoke:   Recipe{Name: "smoke", EvalExamples: 100},
 		build:   func(context.Context, *Benchmark, *builder) error { return nil },
 	}
 }
@@ -80,7 +80,7 @@ func m2n2SpecialistsDefinition() definition {
 		spec:    M2N2Spec(),
 		tasks:   []Task{M2N2Task()},
 		recipe:  Recipe{Name: "full", Seed: 1, ExpertEpochs: 10, ExpertLR: 3e-3},
-		smoke:   Recipe{Name: "smoke", Seed: 1, ExpertExamples: 400, ExpertEpochs: 2, ExpertLR: 3e-3, EvalExamples: 200},
+		smoke:   Recipe{Name: "smoke", Seed: 1, ExpertExamples: 400, ExpertEpochs: 2, ExpertLR: 3e-3, EvalExamples: 100},
 		build:   buildM2N2Specialists,
 	}
 }

@@ -117,7 +117,7 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Tasks) != 1 || s.Tasks[0].Examples != 200 || s.MeanNormalized != nil || s.Tasks[0].HeadSource != HeadFromModel {
+	if len(s.Tasks) != 1 || s.Tasks[0].Examples != 100 || s.MeanNormalized != nil || s.Tasks[0].HeadSource != HeadFromModel {
 		t.Fatalf("scratch scores %+v", s)
 	}
 	train, err := scratch.Data(M2N2Head, Train)

@@ -25,10 +25,6 @@ const permutedTaskSeed uint64 = 1
 // pretrainHead is the head the base is pretrained with.
 const pretrainHead = "pretrain"
 
-// taLambdas is the grid of task-arithmetic scaling coefficients tried on
-// validation when measuring interference.
-var taLambdas = []float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0}
-
 // MNISTTasks returns the tasks of mnist-tasks: ten-way digit recognition
 // under three input domains (plain, rotated, pixel-permuted) and a label map
 // (digit modulo 3) on plain images.
@@ -74,12 +70,13 @@ func mnistTasksDefinition() definition {
 			BaseExamples: 10000, BaseEpochs: 2, BaseLR: 1e-3,
 			ExpertExamples: 10000, ExpertEpochs: 3, ExpertLR: 1e-3,
 			BatchSize: 64,
+			Lambdas:   []float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0},
 		},
 		smoke: Recipe{
 			Name: "smoke", Seed: 1,
-			BaseExamples: 300, BaseEpochs: 1, BaseLR: 1e-3,
+			BaseExamples: 200, BaseEpochs: 1, BaseLR: 1e-3,
 			ExpertExamples: 200, ExpertEpochs: 1, ExpertLR: 1e-3,
-			BatchSize: 50, EvalExamples: 200,
+			BatchSize: 50, EvalExamples: 100, Lambdas: []float64{0.3, 0.6},
 		},
 		build: buildMNISTTasks,
 	}
@@ -168,5 +165,5 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 	if err := bd.scoreMembers(ctx, b); err != nil {
 		return err
 	}
-	return bd.measureInterference(ctx, b, taLambdas)
+	return bd.measureInterference(ctx, b, r.Lambdas)
 }
