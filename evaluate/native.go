@@ -1,0 +1,551 @@
+package evaluate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+)
+
+// NativeVersion is the version of the native evaluator's scoring; it enters
+// every candidate id it scores.
+const NativeVersion = "native/1"
+
+// Metrics an objective can name.
+const (
+	// MetricAccuracy is the fraction of examples whose arg-max logit is the
+	// label (ties to the lowest class).
+	MetricAccuracy = "accuracy"
+	// MetricLoss is the mean softmax cross-entropy.
+	MetricLoss = "loss"
+	// MetricNormalized is accuracy divided by the task's expert accuracy on
+	// the same split (Task.ExpertAccuracy).
+	MetricNormalized = "normalized_accuracy"
+)
+
+// MeanTask, as an objective's Task, averages the metric over every task in
+// task order.
+const MeanTask = "mean"
+
+// Task is one task the native evaluator scores: labelled data on the fitness
+// split (and, for final scores, the test split) and the model head that
+// answers it.
+type Task struct {
+	Name string
+	// Head is the model head serving the task (tensors heads.<Head>.*).
+	Head string
+	// FitnessSplit names the split Fitness comes from; it must not be test.
+	FitnessSplit data.Split
+	Fitness      *data.Dataset
+	// Test is the held-out split, read only by Score; nil when unavailable.
+	Test *data.Dataset
+	// ExpertAccuracy[split] is the task's expert accuracy, the reference of
+	// MetricNormalized; absent splits cannot use it.
+	ExpertAccuracy map[data.Split]float64
+}
+
+// BenchmarkTasks returns the named tasks of a prepared benchmark (all of them
+// when names is empty) with their data on the fitness split (the benchmark's
+// FitnessSplit when split is "") and on test, and the experts' accuracies
+// from the manifest. The test split is refused as fitness split.
+func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task, error) {
+	if split == "" {
+		split = b.FitnessSplit
+	}
+	if _, err := data.ParseSplit(string(split)); err != nil {
+		return nil, fmt.Errorf("evaluate: fitness split: %w", err)
+	}
+	if split == data.Test {
+		return nil, fmt.Errorf("evaluate: the test split cannot be the fitness split: it is held out to score the final front; use %q", data.Validation)
+	}
+	if len(names) == 0 {
+		names = b.TaskNames()
+	}
+	tasks := make([]Task, 0, len(names))
+	for _, name := range names {
+		t, ok := b.Task(name)
+		if !ok {
+			return nil, fmt.Errorf("evaluate: benchmark %s has no task %q (tasks: %s)", b.Name, name, strings.Join(b.TaskNames(), ", "))
+		}
+		fit, err := b.Data(name, split)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
+		}
+		test, err := b.Data(name, data.Test)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
+		}
+		task := Task{Name: name, Head: t.Head, FitnessSplit: split, Fitness: fit, Test: test, ExpertAccuracy: map[data.Split]float64{}}
+		if exp, ok := b.Expert(name); ok {
+			for _, s := range []data.Split{split, data.Test} {
+				if acc, ok := b.Manifest.Accuracy[s][exp.Name][name]; ok {
+					task.ExpertAccuracy[s] = acc
+				}
+			}
+		}
+		tasks = append(tasks, task)
+	}
+	return tasks, nil
+}
+
+// NativeConfig configures the native evaluator.
+type NativeConfig struct {
+	Merge MergeConfig
+	Tasks []Task
+	// Objectives are the scores, in score order: Task is a task name or
+	// MeanTask, Metric one of MetricAccuracy, MetricLoss, MetricNormalized.
+	Objectives []fitness.Objective
+	// Workers is the number of candidates evaluated at once; 0 means 1.
+	// Each worker's matrix products already use every core, and measured on
+	// two cores one worker is as fast as two (see BenchmarkNativeEvaluate),
+	// so more workers only pay off on machines with many cores.
+	Workers int
+	// BatchSize is the number of examples per forward pass; 0 means 500.
+	// Scores do not depend on it.
+	BatchSize int
+}
+
+// Native is the Go-native evaluator: it merges each genome straight into the
+// parameters of a per-worker internal/nn model (the pool resident in memory,
+// no disk I/O per evaluation) and scores every task on the fitness split.
+// Native implements search.Evaluator and is safe for concurrent use.
+type Native struct {
+	merger   *Merger
+	tasks    []Task
+	objs     []objective
+	names    []fitness.Objective
+	batch    int
+	spec     string
+	version  string
+	workers  chan *nativeWorker
+	nWorkers int
+}
+
+type objective struct {
+	task   int // -1: mean over tasks
+	metric string
+}
+
+// nativeWorker owns a model whose parameter slices are the merge
+// destinations, and the merge temporaries.
+type nativeWorker struct {
+	model *nn.Model
+	dst   [][]float32 // indexed like the pool's tensors (= plan tensors)
+	buf   mergeBuffers
+}
+
+// NewNative builds the evaluator and its workers. Errors name the task,
+// head or objective at fault.
+func NewNative(cfg NativeConfig) (*Native, error) {
+	merger, err := NewMerger(cfg.Merge)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Tasks) == 0 {
+		return nil, errors.New("evaluate: no tasks to score: give at least one task with data")
+	}
+	if cfg.Workers < 0 || cfg.BatchSize < 0 {
+		return nil, fmt.Errorf("evaluate: workers %d and batch size %d must not be negative (0 means default)", cfg.Workers, cfg.BatchSize)
+	}
+	e := &Native{merger: merger, tasks: cfg.Tasks, names: cfg.Objectives, batch: cfg.BatchSize, nWorkers: max(cfg.Workers, 1)}
+	if e.batch == 0 {
+		e.batch = 500
+	}
+	probe, err := e.newWorker()
+	if err != nil {
+		return nil, err
+	}
+	taskIndex := map[string]int{}
+	for i, t := range cfg.Tasks {
+		if err := checkTask(t, probe.model); err != nil {
+			return nil, err
+		}
+		if _, dup := taskIndex[t.Name]; dup {
+			return nil, fmt.Errorf("evaluate: task %q is listed twice", t.Name)
+		}
+		taskIndex[t.Name] = i
+	}
+	if err := fitness.ValidateObjectives(cfg.Objectives); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, o := range cfg.Objectives {
+		obj := objective{task: -1, metric: o.Metric}
+		if o.Task != MeanTask {
+			i, ok := taskIndex[o.Task]
+			if !ok {
+				errs = append(errs, fmt.Errorf("evaluate: objective %q: unknown task %q: use one of %s or %q for the mean over tasks", o.Name, o.Task, strings.Join(taskNames(cfg.Tasks), ", "), MeanTask))
+				continue
+			}
+			obj.task = i
+		}
+		switch o.Metric {
+		case MetricAccuracy, MetricLoss:
+		case MetricNormalized:
+			for i, t := range cfg.Tasks {
+				if obj.task >= 0 && obj.task != i {
+					continue
+				}
+				if acc := t.ExpertAccuracy[t.FitnessSplit]; !(acc > 0) {
+					errs = append(errs, fmt.Errorf("evaluate: objective %q: task %q has no expert accuracy on %s to normalise by: use metric %q", o.Name, t.Name, t.FitnessSplit, MetricAccuracy))
+				}
+			}
+		default:
+			errs = append(errs, fmt.Errorf("evaluate: objective %q: unknown metric %q: use %q, %q or %q", o.Name, o.Metric, MetricAccuracy, MetricLoss, MetricNormalized))
+		}
+		e.objs = append(e.objs, obj)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if e.spec, err = e.evalSpec(); err != nil {
+		return nil, err
+	}
+	e.version = NativeVersion + "+pool:" + merger.pool.Version()
+	e.workers = make(chan *nativeWorker, e.nWorkers)
+	e.workers <- probe
+	for range e.nWorkers - 1 {
+		w, err := e.newWorker()
+		if err != nil {
+			return nil, err
+		}
+		e.workers <- w
+	}
+	return e, nil
+}
+
+func taskNames(tasks []Task) []string {
+	out := make([]string, len(tasks))
+	for i, t := range tasks {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// checkTask verifies a task's data fits the model and its head.
+func checkTask(t Task, model *nn.Model) error {
+	if t.Name == "" || t.Name == MeanTask {
+		return fmt.Errorf("evaluate: task name %q is reserved or empty: name every task", t.Name)
+	}
+	if t.FitnessSplit == data.Test {
+		return fmt.Errorf("evaluate: task %s: the test split cannot be the fitness split: it is held out to score the final front", t.Name)
+	}
+	classes := model.Classes(t.Head)
+	if classes == 0 {
+		return fmt.Errorf("evaluate: task %s: the pool has no head %q (tensors heads.%s.weight and .bias): add the task's expert to the pool or fix the head name (heads: %s)", t.Name, t.Head, t.Head, strings.Join(model.Heads(), ", "))
+	}
+	for _, d := range []*data.Dataset{t.Fitness, t.Test} {
+		if d == nil {
+			continue
+		}
+		if d.Len() == 0 {
+			return fmt.Errorf("evaluate: task %s: dataset %q is empty", t.Name, d.Name)
+		}
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("evaluate: task %s: %w", t.Name, err)
+		}
+		if d.Features() != model.InputSize() {
+			return fmt.Errorf("evaluate: task %s: dataset %q has %v (C,H,W) images but the models take %v", t.Name, d.Name, d.Shape(), model.Spec().Input)
+		}
+		for i, y := range d.Y {
+			if int(y) >= classes {
+				return fmt.Errorf("evaluate: task %s: label %d of example %d of %q is outside head %q's %d classes", t.Name, y, i, d.Name, t.Head, classes)
+			}
+		}
+	}
+	if t.Fitness == nil {
+		return fmt.Errorf("evaluate: task %s has no fitness data", t.Name)
+	}
+	return nil
+}
+
+func (e *Native) newWorker() (*nativeWorker, error) {
+	model, err := e.merger.newModel()
+	if err != nil {
+		return nil, err
+	}
+	metas := e.merger.pool.src.Tensors()
+	w := &nativeWorker{model: model, dst: make([][]float32, len(metas))}
+	for i, t := range metas {
+		w.dst[i] = model.Param(t.Name).Data
+	}
+	return w, nil
+}
+
+// datasetHash identifies a dataset's contents.
+func datasetHash(d *data.Dataset) string {
+	h := sha256.New()
+	var b [4]byte
+	for _, v := range d.X {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+		h.Write(b[:])
+	}
+	for _, y := range d.Y {
+		binary.LittleEndian.PutUint32(b[:], uint32(y))
+		h.Write(b[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// evalSpec describes what a score means: tasks (head, split, size and a hash
+// of the data), objectives and the merge.
+func (e *Native) evalSpec() (string, error) {
+	type taskSpec struct {
+		Name     string     `json:"name"`
+		Head     string     `json:"head"`
+		Split    data.Split `json:"split"`
+		Examples int        `json:"examples"`
+		Data     string     `json:"data"`
+	}
+	spec := struct {
+		Evaluator  string              `json:"evaluator"`
+		Tasks      []taskSpec          `json:"tasks"`
+		Objectives []fitness.Objective `json:"objectives"`
+		Merge      json.RawMessage     `json:"merge"`
+	}{Evaluator: "native", Objectives: e.names, Merge: json.RawMessage(e.merger.desc)}
+	for _, t := range e.tasks {
+		spec.Tasks = append(spec.Tasks, taskSpec{Name: t.Name, Head: t.Head, Split: t.FitnessSplit, Examples: t.Fitness.Len(), Data: datasetHash(t.Fitness)})
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("evaluate: encode evaluation spec: %w", err)
+	}
+	return string(b), nil
+}
+
+// EvalSpec is the evaluation spec that enters candidate ids
+// (search.Settings.EvalSpec): tasks, heads, fitness split, example counts and
+// data hashes, objectives and the merge (operator, seed, task tensors,
+// search space and fixed settings).
+func (e *Native) EvalSpec() string { return e.spec }
+
+// Version is the evaluator and pool version that enters candidate ids
+// (search.Settings.Version).
+func (e *Native) Version() string { return e.version }
+
+// Merger returns the evaluator's merger (Export, Recipe, Materialize).
+func (e *Native) Merger() *Merger { return e.merger }
+
+// Objectives returns the objectives in score order.
+func (e *Native) Objectives() []fitness.Objective {
+	return append([]fitness.Objective(nil), e.names...)
+}
+
+// TaskResult is one task's result on one split.
+type TaskResult struct {
+	Task     string     `json:"task"`
+	Split    data.Split `json:"split"`
+	Accuracy float64    `json:"accuracy"`
+	Loss     float64    `json:"loss"`
+	Examples int        `json:"examples"`
+	// Normalized is Accuracy / the expert's accuracy on the split; NaN
+	// when the task has none.
+	Normalized float64 `json:"-"`
+}
+
+// Result is a genome's full result on one split.
+type Result struct {
+	// Scores has one value per objective, in objective order.
+	Scores  []float64                    `json:"scores"`
+	Tasks   []TaskResult                 `json:"tasks"`
+	Correct []population.TaskCorrectness `json:"correct"`
+}
+
+// Evaluate implements search.Evaluator: every candidate of the batch gets
+// Scores (objective order), per-task Correct and Status ok, or Status failed
+// with the reason (a recipe genome, an operator error, a non-finite merged
+// weight or score). At most Workers candidates run at once; results go to
+// the candidate at the same index whatever the order of completion. A
+// cancelled context stops the batch between tensors or forward batches and
+// is returned; unfinished candidates stay pending.
+func (e *Native) Evaluate(ctx context.Context, batch []*population.Candidate) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	run := func(w *nativeWorker) {
+		defer wg.Done()
+		defer func() { e.workers <- w }()
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(batch) || ctx.Err() != nil {
+				return
+			}
+			c := batch[i]
+			res, err := e.evaluate(ctx, w, c.Genome, false)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return // left pending: the run was cancelled
+			case err != nil:
+				c.Fail(err)
+			default:
+				c.Scores, c.Correct, c.Status, c.Error = res.Scores, res.Correct, population.StatusOK, ""
+			}
+		}
+	}
+	n := min(e.nWorkers, len(batch))
+	for range n {
+		w := <-e.workers
+		wg.Add(1)
+		go run(w)
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Score evaluates one genome on a split: the fitness split, or test to score
+// a final front member. It does not fill any candidate.
+func (e *Native) Score(ctx context.Context, g population.Genome, split data.Split) (*Result, error) {
+	test := false
+	switch {
+	case split == data.Test:
+		for _, t := range e.tasks {
+			if t.Test == nil {
+				return nil, fmt.Errorf("evaluate: task %s has no test data", t.Name)
+			}
+		}
+		test = true
+	case split != e.tasks[0].FitnessSplit:
+		return nil, fmt.Errorf("evaluate: split %q: score on the fitness split %q or on %q", split, e.tasks[0].FitnessSplit, data.Test)
+	}
+	w := <-e.workers
+	defer func() { e.workers <- w }()
+	return e.evaluate(ctx, w, g, test)
+}
+
+// Materialize returns the genome's merged model, heads included, with the
+// pool's architecture.
+func (e *Native) Materialize(ctx context.Context, g population.Genome) (*nn.Model, error) {
+	return e.merger.Materialize(ctx, g)
+}
+
+func (e *Native) evaluate(ctx context.Context, w *nativeWorker, g population.Genome, test bool) (*Result, error) {
+	p, err := e.merger.Plan(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.buf.merge(ctx, p, e.merger.pool.src, w.dst); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Scores:  make([]float64, len(e.objs)),
+		Tasks:   make([]TaskResult, len(e.tasks)),
+		Correct: make([]population.TaskCorrectness, len(e.tasks)),
+	}
+	for i := range e.tasks {
+		t := &e.tasks[i]
+		d, split := t.Fitness, t.FitnessSplit
+		if test {
+			d, split = t.Test, data.Test
+		}
+		bits := population.NewBitset(d.Len())
+		acc, loss, err := w.score(ctx, d, t.Head, e.batch, bits)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", t.Name, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return nil, fmt.Errorf("task %s: the merged model's loss is %v", t.Name, loss)
+		}
+		norm := math.NaN()
+		if ref := t.ExpertAccuracy[split]; ref > 0 {
+			norm = acc / ref
+		}
+		res.Tasks[i] = TaskResult{Task: t.Name, Split: split, Accuracy: acc, Loss: loss, Examples: d.Len(), Normalized: norm}
+		res.Correct[i] = population.TaskCorrectness{Task: t.Name, Bits: bits}
+	}
+	for k, o := range e.objs {
+		if o.task >= 0 {
+			res.Scores[k] = res.Tasks[o.task].metric(o.metric)
+			continue
+		}
+		var sum float64
+		for i := range res.Tasks {
+			sum += res.Tasks[i].metric(o.metric)
+		}
+		res.Scores[k] = sum / float64(len(res.Tasks))
+	}
+	for k, v := range res.Scores {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("objective %q is %v (no expert accuracy on this split to normalise by?)", e.names[k].Name, v)
+		}
+	}
+	return res, nil
+}
+
+func (r *TaskResult) metric(name string) float64 {
+	switch name {
+	case MetricAccuracy:
+		return r.Accuracy
+	case MetricLoss:
+		return r.Loss
+	case MetricNormalized:
+		return r.Normalized
+	}
+	panic("evaluate: unknown metric " + name)
+}
+
+// score runs the model on d in batches, sets bits of correct examples and
+// returns accuracy and mean cross-entropy (float64, summed in example order,
+// as nn.Model.Evaluate).
+func (w *nativeWorker) score(ctx context.Context, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
+	n, size := d.Len(), d.Features()
+	correct := 0
+	var lossSum float64
+	for i0 := 0; i0 < n; i0 += batch {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		i1 := min(n, i0+batch)
+		logits, err := w.model.Logits(d.X[i0*size:i1*size], i1-i0, head)
+		if err != nil {
+			return 0, 0, err
+		}
+		classes := len(logits) / (i1 - i0)
+		for i := i0; i < i1; i++ {
+			row := logits[(i-i0)*classes : (i-i0+1)*classes]
+			best := 0
+			for j, v := range row {
+				if v > row[best] {
+					best = j
+				}
+			}
+			y := d.Y[i]
+			lossSum += logSumExp(row) - float64(row[y])
+			if int32(best) == y {
+				bits.Words[i>>6] |= 1 << (uint(i) & 63)
+				correct++
+			}
+		}
+	}
+	return float64(correct) / float64(n), lossSum / float64(n), nil
+}
+
+// logSumExp is log Σ exp(z) in float64, shifted by the maximum.
+func logSumExp(z []float32) float64 {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = max(m, float64(v))
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s)
+}
+
+// defaultWorkers is a worker count for callers that want one per core.
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+var _ search.Evaluator = (*Native)(nil)

@@ -1,0 +1,483 @@
+package evaluate
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
+)
+
+func newNative(t *testing.T, s *synthetic, merge MergeConfig, objs []fitness.Objective, workers, batch int) *Native {
+	t.Helper()
+	e, err := NewNative(NativeConfig{Merge: merge, Tasks: s.tasks, Objectives: objs, Workers: workers, BatchSize: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// A one-hot linear merge is the expert itself: on the expert's own task the
+// evaluator must give exactly what nn.Model.Evaluate gives for the expert.
+func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
+	s := newSynthetic(t, 70)
+	pool := s.pool(t)
+	objs := []fitness.Objective{
+		{Name: "alpha/acc", Task: "alpha", Metric: MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/acc", Task: "beta", Metric: MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "alpha/loss", Task: "alpha", Metric: MetricLoss, Direction: fitness.Minimize},
+		{Name: "beta/loss", Task: "beta", Metric: MetricLoss, Direction: fitness.Minimize},
+	}
+	e := newNative(t, s, linearMerge(t, pool, false), objs, 1, 16)
+	batch := candidates([]float64{1, 0}, []float64{0, 1})
+	if err := e.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	for k, c := range batch {
+		if !c.OK() {
+			t.Fatalf("candidate %d failed: %s", k, c.Error)
+		}
+		task := s.tasks[k]
+		want, err := s.models[k].Evaluate(task.Fitness.X, task.Fitness.Y, task.Fitness.Len(), task.Head, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Scores[k]; got != want.Accuracy {
+			t.Errorf("expert %d: accuracy %v, the expert alone gives %v", k, got, want.Accuracy)
+		}
+		if got := c.Scores[2+k]; got != want.Loss {
+			t.Errorf("expert %d: loss %v, the expert alone gives %v", k, got, want.Loss)
+		}
+		if len(c.Correct) != 2 || c.Correct[k].Task != task.Name {
+			t.Fatalf("expert %d: correctness %+v", k, c.Correct)
+		}
+		if got := c.Correct[k].Bits.BoolsTo(nil); !slices.Equal(got, want.Correct) {
+			t.Errorf("expert %d: per-example correctness differs from the expert's", k)
+		}
+		if n := c.Correct[k].Bits.Count(); float64(n)/float64(task.Fitness.Len()) != c.Scores[k] {
+			t.Errorf("expert %d: %d correct bits do not give accuracy %v", k, n, c.Scores[k])
+		}
+	}
+}
+
+// Scores and correctness do not depend on the worker count or batch size.
+func TestNativeWorkerCountIndependence(t *testing.T) {
+	s := newSynthetic(t, 90)
+	pool := s.pool(t)
+	objs := append(accuracyObjectives("alpha", "beta"),
+		fitness.Objective{Name: "mean/loss", Task: MeanTask, Metric: MetricLoss, Direction: fitness.Minimize})
+	points := [][]float64{{0.5, 0.5, 1}, {0.2, 0.9, 1.3}, {1, 1, 0}, {0, 0, 0}, {0.7, 0.1, 0.4}, {0.3, 0.3, 0.3}, {2, -1, 0.5}}
+	merge := taskArithmeticGroups(t, pool)
+	// Three dimensions: layers.1/lambda, layers.3/lambda; add a method-level
+	// lambda through a second target.
+	op := operators.TaskArithmetic()
+	_, mapping, err := population.DeriveSpace(op.Params(), population.SearchSpec{
+		Operator: op.Name(), Models: pool.ModelNames(),
+		Targets: []population.Target{{Param: "lambda", Groups: []string{"layers.1", "layers.3"}}, {Param: "weight", PerModel: false}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge.Mapping = mapping
+	var ref []*population.Candidate
+	for _, cfg := range []struct{ workers, batch int }{{1, 500}, {3, 7}, {2, 1}} {
+		e := newNative(t, s, merge, objs, cfg.workers, cfg.batch)
+		batch := candidates(points...)
+		if err := e.Evaluate(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range batch {
+			if !c.OK() {
+				t.Fatalf("workers %d: candidate %d failed: %s", cfg.workers, i, c.Error)
+			}
+			if got := (c.Scores[0] + c.Scores[1]) / 2; got < 0 || got > 1 {
+				t.Fatalf("accuracy out of range: %v", c.Scores)
+			}
+		}
+		if ref == nil {
+			ref = batch
+			if reflect.DeepEqual(ref[0].Scores, ref[2].Scores) {
+				t.Fatal("different merges scored identically; the test would not see a mix-up")
+			}
+			continue
+		}
+		for i := range batch {
+			if !reflect.DeepEqual(batch[i].Scores, ref[i].Scores) || !reflect.DeepEqual(batch[i].Correct, ref[i].Correct) {
+				t.Errorf("workers %d batch %d: candidate %d got %v, 1 worker got %v", cfg.workers, cfg.batch, i, batch[i].Scores, ref[i].Scores)
+			}
+		}
+	}
+}
+
+func TestNativeObjectives(t *testing.T) {
+	s := newSynthetic(t, 40)
+	pool := s.pool(t)
+	objs := []fitness.Objective{
+		{Name: "mean/acc", Task: MeanTask, Metric: MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/norm", Task: "beta", Metric: MetricNormalized, Direction: fitness.Maximize},
+		{Name: "alpha/acc", Task: "alpha", Metric: MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/acc", Task: "beta", Metric: MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "mean/norm", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize},
+	}
+	e := newNative(t, s, linearMerge(t, pool, true), objs, 1, 0)
+	batch := candidates([]float64{0.4, 0.6})
+	if err := e.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	sc := batch[0].Scores
+	if !batch[0].OK() {
+		t.Fatal(batch[0].Error)
+	}
+	if want := (sc[2] + sc[3]) / 2; sc[0] != want {
+		t.Errorf("mean accuracy %v, want (%v+%v)/2", sc[0], sc[2], sc[3])
+	}
+	if want := sc[3] / 0.5; sc[1] != want {
+		t.Errorf("normalized accuracy %v, want %v / 0.5", sc[1], sc[3])
+	}
+	if want := (sc[2]/0.5 + sc[3]/0.5) / 2; math.Abs(sc[4]-want) > 1e-15 {
+		t.Errorf("mean normalized %v, want %v", sc[4], want)
+	}
+
+	bad := []struct {
+		name string
+		objs []fitness.Objective
+		want string
+	}{
+		{"unknown task", []fitness.Objective{{Name: "x", Task: "gamma", Metric: MetricAccuracy, Direction: fitness.Maximize}}, `unknown task "gamma"`},
+		{"unknown metric", []fitness.Objective{{Name: "x", Task: "alpha", Metric: "f1", Direction: fitness.Maximize}}, `unknown metric "f1"`},
+		{"no direction", []fitness.Objective{{Name: "x", Task: "alpha", Metric: MetricAccuracy}}, "direction"},
+		{"none", nil, "no objectives"},
+	}
+	for _, tc := range bad {
+		_, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: s.tasks, Objectives: tc.objs})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+	noRef := slices.Clone(s.tasks)
+	noRef[1].ExpertAccuracy = nil
+	_, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: noRef, Objectives: objs})
+	if err == nil || !strings.Contains(err.Error(), `task "beta" has no expert accuracy`) {
+		t.Errorf("normalized accuracy without a reference: %v", err)
+	}
+}
+
+func TestNativeConfigErrors(t *testing.T) {
+	s := newSynthetic(t, 10)
+	pool := s.pool(t)
+	objs := accuracyObjectives("alpha")
+	cases := []struct {
+		name  string
+		tasks func([]Task) []Task
+		want  string
+	}{
+		{"test split as fitness", func(ts []Task) []Task { ts[0].FitnessSplit = data.Test; return ts }, "test split cannot be the fitness split"},
+		{"unknown head", func(ts []Task) []Task { ts[0].Head = "gamma"; return ts }, `no head "gamma"`},
+		{"label out of range", func(ts []Task) []Task {
+			d := *ts[0].Fitness
+			d.Y = slices.Clone(d.Y)
+			d.Classes = 10
+			d.Y[3] = 7
+			ts[0].Fitness = &d
+			return ts
+		}, "label 7 of example 3"},
+		{"wrong image size", func(ts []Task) []Task {
+			ts[0].Fitness = &data.Dataset{Name: "big", C: 1, H: 4, W: 4, Classes: 3, X: make([]float32, 16), Y: []int32{0}}
+			return ts
+		}, "[1 4 4] (C,H,W) images"},
+		{"no tasks", func([]Task) []Task { return nil }, "no tasks"},
+		{"duplicate task", func(ts []Task) []Task { return append(ts, ts[0]) }, "listed twice"},
+	}
+	for _, tc := range cases {
+		tasks := tc.tasks(slices.Clone(s.tasks))
+		_, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: tasks, Objectives: objs})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+	// A merge that does not fit the pool is refused up front.
+	ta := taskArithmeticGroups(t, pool)
+	noBase, err := LoadPool(PoolFiles{Models: s.experts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.Pool = noBase
+	if _, err := NewNative(NativeConfig{Merge: ta, Tasks: s.tasks, Objectives: objs}); err == nil || !strings.Contains(err.Error(), "needs a base model") {
+		t.Errorf("task arithmetic without a base: %v", err)
+	}
+}
+
+// One failing candidate is marked failed with its reason; the others are
+// scored as if alone.
+func TestNativeFailedCandidates(t *testing.T) {
+	s := newSynthetic(t, 30)
+	pool := s.pool(t)
+	e := newNative(t, s, linearMerge(t, pool, true), accuracyObjectives("alpha", "beta"), 2, 0)
+	recipe := &population.Candidate{Genome: population.Genome{Recipe: &population.Recipe{Operator: "split-slerp", Parents: []string{"a", "b"}}}}
+	batch := append(candidates([]float64{0.5, 0.5}, []float64{0, 0}), recipe)
+	batch = append(batch, candidates([]float64{0.5, 0.5}, []float64{3, 1})...)
+	if err := e.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := map[int]string{1: "weights sum to 0", 2: "coefficient-vector genomes only", 4: "outside [-2, 2]"}
+	for i, c := range batch {
+		if want, fail := wantErr[i]; fail {
+			if c.Status != population.StatusFailed || !strings.Contains(c.Error, want) || c.Scores != nil {
+				t.Errorf("candidate %d: status %s error %q scores %v, want failed with %q", i, c.Status, c.Error, c.Scores, want)
+			}
+			continue
+		}
+		if !c.OK() {
+			t.Errorf("candidate %d failed: %s", i, c.Error)
+		}
+	}
+	if !reflect.DeepEqual(batch[0].Scores, batch[3].Scores) {
+		t.Errorf("equal genomes scored %v and %v", batch[0].Scores, batch[3].Scores)
+	}
+
+	// A merge producing non-finite weights fails with the tensor's name.
+	huge, err := nn.Load(s.experts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge.Param("layers.1.weight").Data[0] = 3e38
+	path := filepath.Join(t.TempDir(), "huge.safetensors")
+	if err := huge.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	hp, err := LoadPool(PoolFiles{Models: []string{s.experts[0], path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = newNative(t, s, linearMerge(t, hp, false), accuracyObjectives("alpha"), 1, 0)
+	batch = candidates([]float64{2, 2}, []float64{1, 0})
+	if err := e.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if c := batch[0]; c.Status != population.StatusFailed || !strings.Contains(c.Error, `"layers.1.weight" has a non-finite value`) {
+		t.Errorf("overflowing merge: status %s error %q", c.Status, c.Error)
+	}
+	if !batch[1].OK() {
+		t.Errorf("finite merge after an overflowing one failed: %s", batch[1].Error)
+	}
+}
+
+func TestNativeCancelled(t *testing.T) {
+	s := newSynthetic(t, 20)
+	pool := s.pool(t)
+	e := newNative(t, s, linearMerge(t, pool, true), accuracyObjectives("alpha"), 2, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	batch := candidates([]float64{1, 1}, []float64{1, 0})
+	if err := e.Evaluate(ctx, batch); err != context.Canceled {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	for i, c := range batch {
+		if c.Status != population.StatusPending {
+			t.Errorf("candidate %d: status %s after cancellation, want pending", i, c.Status)
+		}
+	}
+	// The evaluator still works afterwards (its workers were returned).
+	if err := e.Evaluate(context.Background(), batch); err != nil || !batch[0].OK() {
+		t.Fatalf("after cancellation: %v %s", err, batch[0].Error)
+	}
+}
+
+func TestNativeScoreSplits(t *testing.T) {
+	s := newSynthetic(t, 50)
+	pool := s.pool(t)
+	objs := []fitness.Objective{{Name: "mean/norm", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize}}
+	e := newNative(t, s, linearMerge(t, pool, true), objs, 1, 0)
+	g := population.VectorGenome([]float64{0.3, 0.7})
+	val, err := e.Score(context.Background(), g, data.Validation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*population.Candidate{{Genome: g}}
+	if err := e.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(val.Scores, batch[0].Scores) {
+		t.Errorf("Score on the fitness split %v differs from Evaluate %v", val.Scores, batch[0].Scores)
+	}
+	test, err := e.Score(context.Background(), g, data.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := e.Materialize(context.Background(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for i, task := range s.tasks {
+		m, err := model.Evaluate(task.Test.X, task.Test.Y, task.Test.Len(), task.Head, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := test.Tasks[i]
+		if tr.Split != data.Test || tr.Accuracy != m.Accuracy || tr.Loss != m.Loss || tr.Examples != task.Test.Len() {
+			t.Errorf("task %s on test: %+v, the materialised model gives accuracy %v loss %v", task.Name, tr, m.Accuracy, m.Loss)
+		}
+		sum += m.Accuracy / 0.25 // the test reference of the synthetic tasks
+	}
+	if want := sum / 2; math.Abs(test.Scores[0]-want) > 1e-15 {
+		t.Errorf("test mean normalized %v, want %v", test.Scores[0], want)
+	}
+	if _, err := e.Score(context.Background(), g, data.Train); err == nil {
+		t.Error("scoring on the train split was accepted")
+	}
+}
+
+// The export is the bytes `evomerge merge` writes from the equivalent
+// recipe: the same plan executed by operators.StreamMerge over the files.
+func TestExportMatchesRecipeMerge(t *testing.T) {
+	s := newSynthetic(t, 20)
+	pool := s.pool(t)
+	for _, merge := range []MergeConfig{linearMerge(t, pool, false), taskArithmeticGroups(t, pool)} {
+		m, err := NewMerger(merge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := population.VectorGenome([]float64{0.75, -0.3})
+		dir := filepath.Join(t.TempDir(), "export")
+		if _, err := m.Export(context.Background(), g, dir, ExportOptions{Workers: 2}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := m.Recipe(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Round trip through JSON, as a recipe file would be read back.
+		text, err := rec.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, ok, err := operators.RecipeFromMetadata(map[string]string{operators.RecipeMetadataKey: text})
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		op, err := operators.Builtin().Get(back.Method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, md := range back.Models {
+			paths = append(paths, md.Path)
+		}
+		src, err := operators.OpenCheckpointSource(back.Base, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := back.Plan(op, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := src.Metadata()
+		meta[operators.RecipeMetadataKey] = text
+		ref := filepath.Join(t.TempDir(), "ref")
+		if _, err := operators.StreamMerge(context.Background(), plan, src, ref, operators.StreamOptions{Workers: 1, Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		a := readFile(t, filepath.Join(dir, checkpoint.SingleFileName))
+		b := readFile(t, filepath.Join(ref, checkpoint.SingleFileName))
+		if string(a) != string(b) {
+			t.Fatalf("%s: export (%d bytes) differs from the recipe merge (%d bytes)", merge.Operator.Name(), len(a), len(b))
+		}
+		// The export loads as a model that scores like the evaluator.
+		loaded, err := nn.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mat, err := m.Materialize(context.Background(), g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(loaded.Tensors(), mat.Tensors()) {
+			t.Errorf("%s: exported tensors differ from the materialised model", merge.Operator.Name())
+		}
+		if got := loaded.Heads(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"alpha", "beta", "pretrain"}) {
+			t.Errorf("exported heads %v", got)
+		}
+	}
+}
+
+func TestEvalSpecAndVersionIdentify(t *testing.T) {
+	s := newSynthetic(t, 25)
+	pool := s.pool(t)
+	objs := accuracyObjectives("alpha", "beta")
+	a := newNative(t, s, linearMerge(t, pool, true), objs, 1, 0)
+	b := newNative(t, s, linearMerge(t, pool, true), objs, 2, 64)
+	if a.EvalSpec() != b.EvalSpec() || a.Version() != b.Version() {
+		t.Error("worker count or batch size changed the evaluation spec or version")
+	}
+	if c := newNative(t, s, linearMerge(t, pool, false), objs, 1, 0); c.EvalSpec() == a.EvalSpec() {
+		t.Error("a different fixed setting gave the same evaluation spec")
+	}
+	if c := newNative(t, s, linearMerge(t, pool, true), objs[:1], 1, 0); c.EvalSpec() == a.EvalSpec() {
+		t.Error("different objectives gave the same evaluation spec")
+	}
+	other := slices.Clone(s.tasks)
+	d := *other[0].Fitness
+	d.X = slices.Clone(d.X)
+	d.X[0] += 0.5
+	other[0].Fitness = &d
+	c, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: other, Objectives: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EvalSpec() == a.EvalSpec() {
+		t.Error("different task data gave the same evaluation spec")
+	}
+	swapped, err := LoadPool(PoolFiles{Base: s.base, Models: []string{s.experts[1], s.experts[0]}, Names: []string{"alpha", "beta"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := newNative(t, s, linearMerge(t, swapped, true), objs, 1, 0); c.Version() == a.Version() {
+		t.Error("a different pool gave the same version")
+	}
+	if !strings.HasPrefix(a.Version(), NativeVersion) {
+		t.Errorf("version %q does not name the evaluator", a.Version())
+	}
+}
+
+func TestLoadPoolErrors(t *testing.T) {
+	s := newSynthetic(t, 5)
+	plain := filepath.Join(t.TempDir(), "plain.safetensors")
+	if err := checkpoint.Write(plain, []checkpoint.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}, nil, checkpoint.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := nn.New(nn.MLPSpec([3]int{1, 3, 3}, []int{4}, []nn.HeadSpec{{Name: "alpha", Classes: 3}}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPath := filepath.Join(t.TempDir(), "other.safetensors")
+	if err := other.Save(otherPath, nil); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		files PoolFiles
+		want  string
+	}{
+		{PoolFiles{}, "no expert checkpoints"},
+		{PoolFiles{Models: []string{plain}}, "has no evomerge.spec metadata"},
+		{PoolFiles{Models: []string{s.experts[0], otherPath}}, "different architectures"},
+		{PoolFiles{Models: []string{s.experts[0], filepath.Join(s.dir, "missing.safetensors")}}, "missing.safetensors"},
+		{PoolFiles{Models: s.experts, Names: []string{"a", "a"}}, "two models are named"},
+		{PoolFiles{Models: s.experts, Names: []string{"a"}}, "one name per model"},
+	}
+	for _, tc := range cases {
+		if _, err := LoadPool(tc.files); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want it to mention %q", tc.files, err, tc.want)
+		}
+	}
+}

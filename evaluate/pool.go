@@ -1,0 +1,250 @@
+package evaluate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/operators"
+)
+
+// PoolFiles names the checkpoints of a model pool on disk.
+type PoolFiles struct {
+	// Base is the shared base θ0 ("" for none).
+	Base string
+	// Models are the experts θ1..θN, in model order.
+	Models []string
+	// Names name the experts (one per model); nil derives each name from its
+	// file name without the extension.
+	Names []string
+	// Benchmark and BenchmarkVersion, when set, enter the pool's version.
+	Benchmark, BenchmarkVersion string
+}
+
+// Pool is a model pool held resident in memory: a base (optional) and N
+// expert checkpoints of one internal/nn architecture, read once. It is
+// immutable and safe for concurrent use.
+type Pool struct {
+	basePath string
+	paths    []string
+	names    []string
+	spec     nn.Spec
+	src      *operators.MemSource
+	metadata map[string]string
+	version  string
+}
+
+// LoadPool reads the pool's checkpoints into memory. Every checkpoint must
+// carry an internal/nn spec in its metadata (nn.SpecMetadataKey) and all of
+// them must share one backbone; heads may differ (they are per task).
+func LoadPool(f PoolFiles) (*Pool, error) {
+	if len(f.Models) == 0 {
+		return nil, fmt.Errorf("evaluate: the model pool has no expert checkpoints: give at least one model path")
+	}
+	if f.Names != nil && len(f.Names) != len(f.Models) {
+		return nil, fmt.Errorf("evaluate: %d model names for %d model paths: give one name per model", len(f.Names), len(f.Models))
+	}
+	p := &Pool{basePath: f.Base, paths: slices.Clone(f.Models)}
+	p.names = make([]string, len(f.Models))
+	seen := map[string]bool{}
+	for i, path := range f.Models {
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		if f.Names != nil {
+			name = f.Names[i]
+		}
+		if name == "" {
+			return nil, fmt.Errorf("evaluate: model %d (%s) has an empty name: name every model", i+1, path)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("evaluate: two models are named %q: give each model its own name", name)
+		}
+		seen[name] = true
+		p.names[i] = name
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "benchmark=%q version=%q\n", f.Benchmark, f.BenchmarkVersion)
+	var (
+		base     []checkpoint.Tensor
+		firstMD  map[string]string
+		specFrom string
+	)
+	load := func(role, path string) ([]checkpoint.Tensor, error) {
+		tensors, meta, err := checkpoint.LoadAll(path)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
+		}
+		sum, err := fileSum(path)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
+		}
+		fmt.Fprintf(h, "%s %s\n", role, sum)
+		spec, err := specOf(meta, path)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
+		}
+		if firstMD == nil {
+			firstMD, p.spec, specFrom = meta, spec, path
+		} else if err := sameBackbone(p.spec, spec); err != nil {
+			return nil, fmt.Errorf("evaluate: %s (%s) and %s have different architectures: %v; a pool's models must share one backbone", role, path, specFrom, err)
+		}
+		return tensors, nil
+	}
+	if f.Base != "" {
+		var err error
+		if base, err = load("base model", f.Base); err != nil {
+			return nil, err
+		}
+	}
+	models := make([][]checkpoint.Tensor, len(f.Models))
+	for i, path := range f.Models {
+		var err error
+		if models[i], err = load(fmt.Sprintf("model %d (%s)", i+1, p.names[i]), path); err != nil {
+			return nil, err
+		}
+	}
+	src, err := operators.NewMemSource(base, models...)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: model pool: %w", err)
+	}
+	p.src = src
+	p.metadata = make(map[string]string, len(firstMD))
+	for k, v := range firstMD {
+		if k != "total_size" && k != operators.RecipeMetadataKey {
+			p.metadata[k] = v
+		}
+	}
+	p.spec.Heads = nil // heads are discovered from the tensors present
+	p.version = hex.EncodeToString(h.Sum(nil))[:16]
+	return p, nil
+}
+
+// BenchmarkPool loads a prepared built-in benchmark's pool: its base (when it
+// has one) and its experts or specialists in task order, each named after
+// its task (or member name when it has none).
+func BenchmarkPool(b *data.Benchmark) (*Pool, error) {
+	f := PoolFiles{Benchmark: b.Name, BenchmarkVersion: b.Version}
+	if base, ok := b.Base(); ok {
+		f.Base = base.Path
+	}
+	for _, m := range b.Pool() {
+		f.Models = append(f.Models, m.Path)
+		name := m.Task
+		if name == "" {
+			name = m.Name
+		}
+		f.Names = append(f.Names, name)
+	}
+	if len(f.Models) == 0 {
+		return nil, fmt.Errorf("evaluate: benchmark %s has no trained members to merge (it is meant for evolution from scratch)", b.Name)
+	}
+	p, err := LoadPool(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run `evomerge bench prepare %s --force` if the cache is damaged)", err, b.Name)
+	}
+	return p, nil
+}
+
+// NumModels is N, the number of experts.
+func (p *Pool) NumModels() int { return len(p.paths) }
+
+// ModelNames returns the experts' names in model order.
+func (p *Pool) ModelNames() []string { return slices.Clone(p.names) }
+
+// HasBase reports whether the pool has a base model.
+func (p *Pool) HasBase() bool { return p.basePath != "" }
+
+// Spec returns the pool's architecture without heads (heads are per task
+// and taken from the tensors present).
+func (p *Pool) Spec() nn.Spec {
+	s := p.spec
+	s.Layers = slices.Clone(s.Layers)
+	return s
+}
+
+// Source returns the resident pool as an operators.Source.
+func (p *Pool) Source() operators.Source { return p.src }
+
+// Version identifies the pool's contents: a hash of every checkpoint file's
+// SHA-256 (and of the benchmark name and version when the pool comes from
+// one).
+func (p *Pool) Version() string { return p.version }
+
+// Metadata returns the metadata a merged checkpoint inherits, as `evomerge
+// merge` does: the base's (else the first model's) without the sharding key
+// total_size and any recorded recipe.
+func (p *Pool) Metadata() map[string]string {
+	out := make(map[string]string, len(p.metadata))
+	for k, v := range p.metadata {
+		out[k] = v
+	}
+	return out
+}
+
+func specOf(meta map[string]string, path string) (nn.Spec, error) {
+	text, ok := meta[nn.SpecMetadataKey]
+	if !ok {
+		return nn.Spec{}, fmt.Errorf("checkpoint %s has no %s metadata, so its architecture is unknown to the native backend: save it with evomerge (internal/nn) or use the command evaluator", path, nn.SpecMetadataKey)
+	}
+	var s nn.Spec
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return nn.Spec{}, fmt.Errorf("checkpoint %s: metadata %s is not a valid model spec: %v", path, nn.SpecMetadataKey, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nn.Spec{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func sameBackbone(a, b nn.Spec) error {
+	switch {
+	case a.Input != b.Input:
+		return fmt.Errorf("input %v vs %v", b.Input, a.Input)
+	case !slices.Equal(a.Layers, b.Layers):
+		return fmt.Errorf("backbone layers %+v vs %+v", b.Layers, a.Layers)
+	}
+	return nil
+}
+
+func fileSum(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	hashFile := func(p string) error {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(h, f)
+		return err
+	}
+	if !st.IsDir() {
+		if err := hashFile(path); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	files, err := filepath.Glob(filepath.Join(path, "*.safetensors*"))
+	if err != nil {
+		return "", err
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\n", filepath.Base(f))
+		if err := hashFile(f); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
