@@ -268,6 +268,16 @@ func (m *Mapping) Settings(x []float64) (operators.Settings, error) {
 	return out, nil
 }
 
+// GenomeSettings is Settings for a coefficient-vector genome. A recipe
+// genome is an error: it is materialised by its crossover operator from its
+// parents, not through a Mapping.
+func (m *Mapping) GenomeSettings(g Genome) (operators.Settings, error) {
+	if g.Recipe != nil {
+		return operators.Settings{}, fmt.Errorf("population: genome is a %q recipe, not a coefficient vector: build it from its parents with that crossover", g.Recipe.Operator)
+	}
+	return m.Settings(g.Values)
+}
+
 // valueOf converts a dimension value to an operator parameter value.
 func valueOf(ps operators.ParamSpec, v float64) operators.Value {
 	switch ps.Kind {

@@ -109,6 +109,12 @@ func TestDeriveSpace(t *testing.T) {
 	if got := res.For("layers.0.w").Float("density"); got != 0.7 {
 		t.Errorf("resolved density = %v", got)
 	}
+	if gs, err := m.GenomeSettings(VectorGenome(x)); err != nil || gs.Default.Global["k"].Float != 4 {
+		t.Errorf("GenomeSettings: %v", err)
+	}
+	if _, err := m.GenomeSettings(Genome{Recipe: &Recipe{Operator: "split-slerp", Parents: []string{"a"}}}); err == nil || !strings.Contains(err.Error(), "split-slerp") {
+		t.Errorf("recipe genome: err = %v", err)
+	}
 	if _, err := m.Settings([]float64{0.1, 0.2, 0.3, 0.4, 0.7, 1.25, 0, 0, 5}); err == nil || !strings.Contains(err.Error(), `"k"`) {
 		t.Errorf("out-of-range k: err = %v", err)
 	}

@@ -338,3 +338,33 @@ func TestScalarization(t *testing.T) {
 		}
 	}
 }
+
+// lazyEvaluator leaves the last candidate pending or returns an error.
+type lazyEvaluator struct {
+	inner *searchtest.Evaluator
+	err   error
+}
+
+func (l *lazyEvaluator) Evaluate(ctx context.Context, batch []*population.Candidate) error {
+	if err := l.inner.Evaluate(ctx, batch[:len(batch)-1]); err != nil {
+		return err
+	}
+	return l.err
+}
+
+func TestRunBrokenEvaluator(t *testing.T) {
+	zdt := searchtest.ZDT1(3)
+	for _, c := range []struct {
+		err  error
+		want string
+	}{{nil, "1 of 4 candidates were left pending"}, {errors.New("worker pool died"), "worker pool died"}} {
+		ev := &lazyEvaluator{inner: &searchtest.Evaluator{Problem: zdt}, err: c.err}
+		res, err := search.Run(context.Background(), newRandom(t, 4), ev, problemOf(zdt, 1), search.Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != search.StatusFailure || !strings.Contains(res.Err.Error(), c.want) || res.Evaluations != 3 {
+			t.Fatalf("status %s, err %v, %d evaluations", res.Status, res.Err, res.Evaluations)
+		}
+	}
+}
