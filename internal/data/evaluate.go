@@ -66,7 +66,8 @@ func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split) 
 // Evaluate scores a model on every task on the split: accuracy and mean
 // cross-entropy. A model lacking a task's head (heads.<task>.*) is scored
 // with the head of that task's expert, since heads are per task and never
-// merged. m is only read; the model actually run may be a copy.
+// merged. m's parameters are only read, but when m has every head it is
+// run itself (its buffers are used), so m must not be in use elsewhere.
 func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Scores, error) {
 	if _, err := ParseSplit(string(split)); err != nil {
 		return nil, err
