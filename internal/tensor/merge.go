@@ -245,7 +245,7 @@ func DisjointMerge(dst []float32, w []float32, xs [][]float32, mean bool) {
 
 func disjointBlock(dst []float32, w []float32, xs [][]float32, mean bool, off int) {
 	const chunk = 256
-	var sum, num, den [chunk]float32
+	var sum, num, den, sign [chunk]float32
 	for c0 := 0; c0 < len(dst); c0 += chunk {
 		c1 := min(c0+chunk, len(dst))
 		m := c1 - c0
@@ -260,15 +260,27 @@ func disjointBlock(dst []float32, w []float32, xs [][]float32, mean bool, off in
 				su[e] += wi * xc[e]
 			}
 		}
+		// sg = +1 where the elected sign is + (Σ ≥ 0), else −1.
+		sg := sign[:m]
+		for e, v := range su {
+			sg[e] = 1
+			if v < 0 {
+				sg[e] = -1
+			}
+		}
 		for i, x := range xs {
 			wi := w[i]
+			wbits := math.Float32bits(wi)
 			xc := x[off+c0 : off+c1]
-			for e := range su {
+			xc, sg, nu, de := xc[:m], sg[:m], nu[:m], de[:m]
+			for e := range xc {
 				v := wi * xc[e]
-				if v != 0 && (v > 0) == (su[e] >= 0) {
-					nu[e] += v
-					de[e] += wi
-				}
+				// Branch-free: agree iff v·sg > 0 (non-zero with the elected
+				// sign); mask is all ones then, else 0, so skipped entries add +0.
+				k := int32(math.Float32bits(v * sg[e]))
+				mask := uint32((^k & -k) >> 31)
+				nu[e] += math.Float32frombits(math.Float32bits(v) & mask)
+				de[e] += math.Float32frombits(wbits & mask)
 			}
 		}
 		d := dst[c0:c1]
