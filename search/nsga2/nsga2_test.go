@@ -256,3 +256,32 @@ func BenchmarkGeneration(b *testing.B) {
 func itoa(n int) string {
 	return string(rune('0'+n/1000%10)) + string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
 }
+
+func TestMixedSpace(t *testing.T) {
+	// Int and choice dimensions: offspring decode to valid levels and the
+	// search still finds the integer optimum (k = 3, mode = 1) of a
+	// two-objective problem whose second objective is k-independent.
+	space, err := population.NewSpace([]population.Dim{
+		{Name: "w", Kind: population.KindFloat, Lower: 0, Upper: 1, Default: 0.5},
+		{Name: "k", Kind: population.KindInt, Lower: 0, Upper: 7, Default: 0},
+		{Name: "mode", Kind: population.KindChoice, Choices: []string{"a", "b", "c"}, Default: 0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := searchtest.Problem{Name: "mixed", Space: space, Directions: []fitness.Direction{fitness.Minimize, fitness.Minimize},
+		Eval: func(dst, x []float64) {
+			pen := math.Abs(x[1]-3) + math.Abs(x[2]-1)
+			dst[0] = x[0] + pen
+			dst[1] = 1 - x[0] + pen
+		}}
+	res := run(t, newNSGA(t, Options{PopulationSize: 16}), p, 1, 800, 1, 0)
+	for _, c := range res.FrontCandidates() {
+		if c.Genome.Values[1] != 3 || c.Genome.Values[2] != 1 {
+			t.Fatalf("front member %v misses the integer optimum", c.Genome.Values)
+		}
+	}
+	if len(res.Front) < 10 {
+		t.Fatalf("front of %d", len(res.Front))
+	}
+}
