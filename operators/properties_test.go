@@ -180,3 +180,29 @@ func TestInterpolationPropertiesOnRandomInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestRadixSortHigh32IsStableByHighHalf(t *testing.T) {
+	for trial := range 50 {
+		n := 1 + trial*37
+		keys := make([]uint64, n)
+		for i := range keys {
+			// Few distinct magnitudes so ties are common; low half = index.
+			hi := uint64((i*7919+trial)%13) << (8 * uint(trial%4))
+			keys[i] = hi<<32 | uint64(i)
+		}
+		want := slices.Clone(keys)
+		slices.SortStableFunc(want, func(a, b uint64) int {
+			switch {
+			case a>>32 < b>>32:
+				return -1
+			case a>>32 > b>>32:
+				return 1
+			}
+			return 0
+		})
+		radixSortHigh32(keys, make([]uint64, n))
+		if !slices.Equal(keys, want) {
+			t.Fatalf("trial %d: radix order differs from a stable sort", trial)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/evomerge/evomerge/internal/tensor"
 )
@@ -189,7 +188,7 @@ func (o *gtaOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, state any,
 	for i := range n {
 		j.bufs[i] = s.Floats(bankSlot(1, n, i), len(dst))
 		if o.kind == sparsifyMagprune {
-			j.keys[i] = s.Uint64s(i, rowLength(in.Shape, len(dst)))
+			j.keys[i] = s.Uint64s(i, 2*rowLength(in.Shape, len(dst))) // keys + radix buffer
 			j.probs[i] = s.Floats(bankSlot(2, n, i), rowLength(in.Shape, len(dst)))
 		}
 		j.errs[i] = nil
@@ -321,6 +320,11 @@ func (u *uniforms) next(r *rand.PCG) float64 {
 
 // magprune implements DELLA's MAGPRUNE on one task vector.
 func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, buf []float32, keys []uint64, probs []float32) error {
+	if len(tau) == 0 {
+		return nil
+	}
+	tmp := keys[len(keys)/2:]
+	keys = keys[:len(keys)/2]
 	p := env.Params
 	density, eps := p.ModelFloat("density", i), p.ModelFloat("epsilon", i)
 	numel := len(tau)
@@ -351,7 +355,7 @@ func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, buf [
 		for e, v := range x {
 			keys[e] = uint64(math.Float32bits(v)&^(1<<31))<<32 | uint64(e)
 		}
-		slices.Sort(keys)
+		radixSortHigh32(keys, tmp)
 		// keys[rank] holds the entry with that ascending-magnitude rank; the
 		// mask is drawn in index order so the stream layout does not depend
 		// on the sort.
@@ -377,6 +381,35 @@ func (o *gtaOp) magprune(tau []float32, i int, in *TensorInputs, env *Env, buf [
 		rescaleL1Norm(tau, orig)
 	}
 	return nil
+}
+
+// radixSortHigh32 sorts keys by their high 32 bits with a stable LSD radix
+// sort (four 8-bit passes, skipping passes where every key has the same
+// digit), so keys equal in the high half keep their input order. tmp needs
+// len(keys) elements.
+func radixSortHigh32(keys, tmp []uint64) {
+	src, dst := keys, tmp[:len(keys)]
+	for shift := uint(32); shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		if count[((src[0]>>shift)&0xff)+1] == len(src) {
+			continue // every key has this digit
+		}
+		for d := 1; d < 257; d++ {
+			count[d] += count[d-1]
+		}
+		for _, k := range src {
+			d := (k >> shift) & 0xff
+			dst[count[d]] = k
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
 }
 
 // tiesState is the model-wide trim of TIES with trim_scope = model.
