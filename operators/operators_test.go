@@ -79,6 +79,15 @@ func TestSLERPEndpointsAndMidpoint(t *testing.T) {
 	// the SLERP midpoint.
 	got = mergeAll(t, MultiSLERP(), src, Settings{}, PlanOptions{})
 	assertClose(t, "multislerp", got["w"], []float32{float32(1 / math.Sqrt2), float32(1 / math.Sqrt2), 0}, 1e-6)
+	// All-zero tensors merge to zero; opposite directions with 3 models have
+	// no mean direction and are an error naming the tensor.
+	z := tensors(vec("w", 0, 0))
+	got = mergeAll(t, MultiSLERP(), mustSource(t, nil, z, z, z), Settings{}, PlanOptions{})
+	assertClose(t, "zeros", got["w"], []float32{0, 0}, 0)
+	_, err := tryMerge(MultiSLERP(), mustSource(t, nil, tensors(vec("w", 1, 0)), tensors(vec("w", -1, 0)), tensors(vec("w", 0, 0))), Settings{}, PlanOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"w"`) {
+		t.Fatalf("cancelling directions: %v", err)
+	}
 }
 
 func TestMultiSLERPMatchesGeodesicForTwoModels(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/evomerge/evomerge/internal/tensor"
 )
@@ -184,6 +185,11 @@ func multislerpCoefficients(c, tmp []float64, g []float64, w []float64) ([]float
 		}
 	}
 	mnorm := math.Sqrt(math.Max(mm, 0))
+	if slices.Max(r) <= normEps {
+		// Every vector is zero: so is the result.
+		clear(c)
+		return c, nil
+	}
 	if mnorm < 1e-8 {
 		if n == 2 {
 			// Weighted average of the original vectors.
