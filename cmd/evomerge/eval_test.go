@@ -88,13 +88,35 @@ func TestEvalJSON(t *testing.T) {
 		t.Fatalf("loss %v, want %v", ts.Loss, want.Loss)
 	}
 
-	// The text form names the task and the mean.
-	out.Reset()
-	if err := cmdEval(context.Background(), args[:len(args)-4], &out, io.Discard); err != nil {
+}
+
+func TestPrintScores(t *testing.T) {
+	acc, norm := 0.9, 0.95
+	s := &data.Scores{Benchmark: "b", Version: "1", Split: data.Test, Model: "m.safetensors", MeanAccuracy: 0.5, MeanNormalized: &norm,
+		Tasks: []data.TaskScore{
+			{Task: "alpha", Accuracy: 0.5, Loss: 1.25, Examples: 10, HeadSource: "expert", ExpertAccuracy: &acc, Normalized: &norm},
+			{Task: "beta", Accuracy: 0.5, Loss: 2, Examples: 10, HeadSource: "model"},
+		}}
+	var out bytes.Buffer
+	if err := printScores(&out, s); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "digits") || !strings.Contains(out.String(), "mean") {
-		t.Fatalf("text output:\n%s", out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	for i, want := range [][]string{
+		{"m.safetensors", "b", "test"},
+		{"task", "accuracy", "loss", "examples", "head", "normalized"},
+		{"alpha", "0.5000", "1.2500", "10", "expert", "0.9500"},
+		{"beta", "0.5000", "2.0000", "10", "model", "-"},
+		{"mean", "0.5000", "0.9500"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("line %d %q lacks %q", i, lines[i], w)
+			}
+		}
 	}
 }
 
