@@ -165,7 +165,7 @@ func ForEach(n int, body Runner) {
 }
 
 // WeightedSum sets dst = Σ_i w[i]·xs[i]. Each output element is accumulated in
-// float32 in model order.
+// float32 in model order. dst may alias xs[0] but no other input.
 func WeightedSum(dst []float32, w []float32, xs [][]float32) {
 	checkVecs(len(dst), xs, w, "WeightedSum")
 	if len(xs) == 0 {
@@ -208,7 +208,7 @@ func weightedSumBlock(dst []float32, w []float32, xs [][]float32, off int) {
 
 // TaskSum sets dst = base + Σ_i w[i]·(xs[i] − base): the task-arithmetic sum
 // computed on task vectors, so small deltas keep their precision. dst may alias
-// base.
+// base but not xs.
 func TaskSum(dst, base []float32, w []float32, xs [][]float32) {
 	n := len(dst)
 	if len(base) != n {
