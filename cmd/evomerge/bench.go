@@ -138,6 +138,18 @@ func printBenchmark(w io.Writer, b *data.Benchmark) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(m.DigitSubsets) > 0 {
+		fmt.Fprintf(w, "\ntest accuracy on digit subsets:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "model\tdigits 0-4\tdigits 5-9\t")
+		for _, mem := range b.Members {
+			sub := m.DigitSubsets[mem.Name]
+			fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t\n", mem.Name, sub["0-4"], sub["5-9"])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if inf != nil {
 		fmt.Fprintf(w, "\nplain weight averaging of the experts: mean normalized accuracy %.4f (merged/expert), %.1f points below the experts\n",
 			inf.Average.MeanNormalized, inf.DropPoints)

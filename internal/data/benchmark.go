@@ -136,7 +136,10 @@ type Manifest struct {
 	Accuracy     map[Split]map[string]map[string]float64 `json:"accuracy"`
 	Loss         map[Split]map[string]map[string]float64 `json:"loss"`
 	Interference *Interference                           `json:"interference,omitempty"`
-	BuildSeconds float64                                 `json:"build_seconds"`
+	// DigitSubsets[member][subset] is a member's test accuracy on a subset
+	// of the digits (m2n2-specialists: "0-4" and "5-9").
+	DigitSubsets map[string]map[string]float64 `json:"digit_subsets,omitempty"`
+	BuildSeconds float64                       `json:"build_seconds"`
 }
 
 // Options controls Prepare.

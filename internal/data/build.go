@@ -21,6 +21,7 @@ type builder struct {
 	accuracy     map[Split]map[string]map[string]float64
 	loss         map[Split]map[string]map[string]float64
 	interference *Interference
+	digitSubsets map[string]map[string]float64
 }
 
 // trainConfig describes one training run of a member.
@@ -275,5 +276,6 @@ func (bd *builder) manifest(def definition, recipe Recipe) Manifest {
 		Accuracy:     bd.accuracy,
 		Loss:         bd.loss,
 		Interference: bd.interference,
+		DigitSubsets: bd.digitSubsets,
 	}
 }

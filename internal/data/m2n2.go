@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/nn"
@@ -95,13 +96,7 @@ func buildM2N2Specialists(ctx context.Context, b *Benchmark, bd *builder) error 
 		return err
 	}
 	initSeed := rng.Derive(r.Seed, M2N2SpecialistsName, "init")
-	for _, half := range []struct {
-		name   string
-		digits []int32
-	}{
-		{"specialist-0-4", []int32{0, 1, 2, 3, 4}},
-		{"specialist-5-9", []int32{5, 6, 7, 8, 9}},
-	} {
+	for _, half := range m2n2Halves {
 		d := all.FilterLabels(half.digits...)
 		if d.Len() == 0 {
 			return fmt.Errorf("%s: no training examples with digits %v", half.name, half.digits)
@@ -125,5 +120,56 @@ func buildM2N2Specialists(ctx context.Context, b *Benchmark, bd *builder) error 
 			return err
 		}
 	}
-	return bd.scoreMembers(ctx, b)
+	if err := bd.scoreMembers(ctx, b); err != nil {
+		return err
+	}
+	return bd.scoreDigitSubsets(ctx, b)
+}
+
+// m2n2Halves are the digit subsets of the two specialists.
+var m2n2Halves = []struct {
+	name, subset string
+	digits       []int32
+}{
+	{"specialist-0-4", "0-4", []int32{0, 1, 2, 3, 4}},
+	{"specialist-5-9", "5-9", []int32{5, 6, 7, 8, 9}},
+}
+
+// scoreDigitSubsets records each member's test accuracy on digits 0-4 and
+// on digits 5-9.
+func (bd *builder) scoreDigitSubsets(ctx context.Context, b *Benchmark) error {
+	test, err := b.Data(M2N2Head, Test)
+	if err != nil {
+		return err
+	}
+	bd.digitSubsets = map[string]map[string]float64{}
+	for _, mem := range bd.members {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m, err := b.LoadMember(mem.Name)
+		if err != nil {
+			return err
+		}
+		met, err := m.Evaluate(test.X, test.Y, test.Len(), M2N2Head, evalBatch)
+		if err != nil {
+			return fmt.Errorf("score %s: %w", mem.Name, err)
+		}
+		bd.digitSubsets[mem.Name] = map[string]float64{}
+		for _, half := range m2n2Halves {
+			var correct, total int
+			for i, ok := range met.Correct {
+				if slices.Contains(half.digits, test.Y[i]) {
+					total++
+					if ok {
+						correct++
+					}
+				}
+			}
+			if total > 0 {
+				bd.digitSubsets[mem.Name][half.subset] = float64(correct) / float64(total)
+			}
+		}
+	}
+	return nil
 }

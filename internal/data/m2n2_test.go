@@ -98,6 +98,10 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 			t.Errorf("%s: accuracy on own digits %d/%d not above other digits %d/%d", b.Members[i].Name, own, ownN, other, otherN)
 		}
 	}
+	sub := b.Manifest.DigitSubsets
+	if len(sub) != 2 || sub["specialist-0-4"]["0-4"] <= sub["specialist-0-4"]["5-9"] || sub["specialist-5-9"]["5-9"] <= sub["specialist-5-9"]["0-4"] {
+		t.Errorf("digit subset accuracies %v: each specialist should do best on its own digits", sub)
+	}
 	if b.Manifest.Interference != nil {
 		t.Fatal("specialists have no per-task experts: no normalized interference figure expected")
 	}
