@@ -181,6 +181,10 @@ func TestStreamMergeMemoryBound(t *testing.T) {
 //
 // It writes a base and three models of ~1.2 GB each (sharded at 500 MB),
 // merges them (~1.2 GB more) and deletes everything afterwards: ~6 GB of disk.
+// With EVOMERGE_BIG_MERGE_KEEP=1 it keeps the inputs and writes a recipe,
+// merge.toml, next to them, for measuring the command itself:
+//
+//	/usr/bin/time -v evomerge merge DIR/merge.toml --out DIR/cli --mem
 func TestStreamMergeMemoryBoundLarge(t *testing.T) {
 	root := os.Getenv("EVOMERGE_BIG_MERGE_DIR")
 	if root == "" {
@@ -190,6 +194,23 @@ func TestStreamMergeMemoryBoundLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	keep := os.Getenv("EVOMERGE_BIG_MERGE_KEEP") != ""
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
 	memoryBoundMerge(t, dir, 24, 4096, 3072, 500_000_000)
+	if keep {
+		if err := os.RemoveAll(filepath.Join(dir, "merged")); err != nil {
+			t.Fatal(err)
+		}
+		recipe := "method = \"task_arithmetic\"\nbase = \"base\"\n"
+		for i := range 3 {
+			recipe += fmt.Sprintf("[[models]]\nname = \"expert%d\"\npath = \"expert%d\"\n", i, i)
+		}
+		recipe += "[output]\nmax_shard_size = \"500MB\"\n"
+		if err := os.WriteFile(filepath.Join(dir, "merge.toml"), []byte(recipe), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kept the inputs and wrote %s", filepath.Join(dir, "merge.toml"))
+	}
 }
