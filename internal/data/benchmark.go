@@ -512,17 +512,34 @@ func (b *Benchmark) deriveLocked(task string, split Split, lo, hi int) (*Dataset
 	if err != nil {
 		return nil, err
 	}
-	raw, err := m.SplitRange(split, lo, hi)
-	if err != nil {
-		return nil, err
+	if hi <= 0 || hi > m.Len(split) {
+		hi = m.Len(split)
 	}
-	d, err := t.derive(raw)
-	if err != nil {
-		return nil, fmt.Errorf("data: task %s: %w", task, err)
+	// Task transforms act on each example alone, so large ranges are derived
+	// in chunks: the float32 copy of the raw 28×28 images never exceeds one
+	// chunk (this matters for pooled 8×8 data).
+	var parts []*Dataset
+	for c := lo; c < hi || c == lo; c += deriveChunk {
+		raw, err := m.SplitRange(split, c, min(hi, c+deriveChunk))
+		if err != nil {
+			return nil, err
+		}
+		d, err := t.derive(raw)
+		if err != nil {
+			return nil, fmt.Errorf("data: task %s: %w", task, err)
+		}
+		parts = append(parts, d)
 	}
-	d.Name = b.Name + "/" + task + "/" + string(split)
-	return d, nil
+	name := b.Name + "/" + task + "/" + string(split)
+	if len(parts) == 1 {
+		parts[0].Name = name
+		return parts[0], nil
+	}
+	return Concat(name, parts...)
 }
+
+// deriveChunk is the number of examples a task transform handles at once.
+const deriveChunk = 8192
 
 // TaskNames lists the task names in order.
 func (b *Benchmark) TaskNames() []string {

@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/nn"
@@ -130,5 +131,37 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 	}
 	if train.Len() != 55000 {
 		t.Fatalf("from-scratch fitness data has %d examples, want the 55000 of the train split", train.Len())
+	}
+}
+
+// TestDeriveChunks checks that deriving a range in chunks equals deriving it
+// whole.
+func TestDeriveChunks(t *testing.T) {
+	m := loadRealMNIST(t)
+	b, err := Prepare(context.Background(), M2N2ScratchName, smokeOptions(t, M2N2ScratchName, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := 100, 100+deriveChunk+37
+	got, err := b.DataRange(M2N2Head, Test, lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := m.SplitRange(Test, lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Pool8x8(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != hi-lo || !slices.Equal(got.X, want.X) || !slices.Equal(got.Y, want.Y) {
+		t.Fatalf("chunked derivation differs: %d examples", got.Len())
+	}
+	if _, err := b.DataRange(M2N2Head, Validation, 4999, 5000); err != nil {
+		t.Fatalf("last example: %v", err)
+	}
+	if _, err := b.DataRange(M2N2Head, Validation, 5000, 0); err == nil {
+		t.Fatal("empty range accepted")
 	}
 }
