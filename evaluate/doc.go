@@ -9,14 +9,54 @@
 // command with a timeout and reads JSON scores from its standard output. The
 // nats evaluator sends recipes, never weights, to remote workers.
 //
+// # Pieces
+//
+//   - Pool: the base (optional) and expert checkpoints, read once and kept
+//     resident (operators.MemSource). LoadPool takes paths of internal/nn
+//     checkpoints (the nn spec in their metadata); BenchmarkPool takes a
+//     prepared built-in benchmark (internal/data). Pool.Version hashes the
+//     files' contents.
+//   - Merger: operator + population.Mapping (genome values -> settings,
+//     fixed settings included) + seed + per-task tensor patterns over a
+//     pool. Plan/Materialize build the merged weights; Recipe gives the
+//     equivalent operators.Recipe over the pool's files; Export writes the
+//     merged checkpoint with operators.StreamMerge, the executor of
+//     `evomerge merge`, so the recipe merged by `evomerge merge` gives the
+//     same bytes. Per-task tensors (heads) are copied from their owner, never
+//     merged; the pool's metadata (nn spec included) is inherited.
+//   - Native: per worker an nn.Model whose parameter slices are the merge
+//     destinations, a reused operators.Scratch and TensorInputs. Objectives
+//     are (task or MeanTask) × (accuracy, loss, normalized_accuracy) with a
+//     direction. Score re-scores a genome on the held-out test split for the
+//     final front.
+//   - Command: argv template with {model} and {dir}, working directory,
+//     environment, timeout (the process group is killed), bounded
+//     concurrency; stdout must carry {"scores": {"<objective>": number}}.
+//   - Cache: answers candidates by id from a Store (the run journal, a NATS
+//     bucket, MemoryStore) and evaluates the rest once, duplicates in a batch
+//     included.
+//
 // # Contract
 //
 //   - Concurrency is bounded by the caller's setting; cancelling the context
-//     stops new work and returns promptly.
-//   - A failing candidate (crash, timeout, malformed output, NaN) is reported
-//     as a failed result with its reason; it never aborts the run.
-//   - Results are keyed by candidate id, so a cache hit and a fresh
-//     evaluation are indistinguishable to the search.
-//   - Fitness uses the designated fitness split only; test data is read only
-//     to score final front members.
+//     stops new work and returns promptly with the context's error, leaving
+//     unfinished candidates pending.
+//   - A failing candidate (operator error, non-finite merged weight or
+//     score, crash, timeout, non-zero exit, malformed output, a recipe
+//     genome the evaluator cannot materialise) is marked failed with its
+//     reason; it never aborts the batch.
+//   - Results are written to the candidate at the same batch index and do
+//     not depend on the number of workers or the forward batch size: the
+//     merge kernels and internal/nn are deterministic for any thread count,
+//     and losses are summed in example order in float64.
+//   - EvalSpec (tasks, heads, split, example counts and data hashes,
+//     objectives, operator, seed, task tensors, search space and fixed
+//     settings) and Version (evaluator version and pool hash) enter candidate
+//     ids (population.ID), so a cache hit and a fresh evaluation are
+//     indistinguishable to the search and a cache never answers for another
+//     benchmark or merge.
+//   - Fitness uses the designated fitness split only (the test split is
+//     refused as fitness split); test data is read only by Score.
+//   - Files are written atomically (checkpoint writer); command temporary
+//     directories are always removed.
 package evaluate

@@ -58,11 +58,25 @@ type Task struct {
 	ExpertAccuracy map[data.Split]float64
 }
 
-// BenchmarkTasks returns the named tasks of a prepared benchmark (all of them
-// when names is empty) with their data on the fitness split (the benchmark's
-// FitnessSplit when split is "") and on test, and the experts' accuracies
-// from the manifest. The test split is refused as fitness split.
-func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task, error) {
+// TaskOptions select a benchmark's tasks for BenchmarkTasks.
+type TaskOptions struct {
+	// Names are the tasks, in score order; empty means every task.
+	Names []string
+	// Split is the fitness split; "" means the benchmark's FitnessSplit.
+	// The test split is refused.
+	Split data.Split
+	// FitnessExamples limits the fitness data to the split's first examples
+	// (a fixed random subset: validation is in permuted order); 0 means the
+	// whole split. The experts' reference accuracies are then measured on
+	// that subset.
+	FitnessExamples int
+}
+
+// BenchmarkTasks returns tasks of a prepared benchmark with their data on the
+// fitness split and on test, and each task's expert accuracy on both (from
+// the manifest, or measured on a limited fitness subset).
+func BenchmarkTasks(b *data.Benchmark, opt TaskOptions) ([]Task, error) {
+	split := opt.Split
 	if split == "" {
 		split = b.FitnessSplit
 	}
@@ -72,6 +86,10 @@ func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task
 	if split == data.Test {
 		return nil, fmt.Errorf("evaluate: the test split cannot be the fitness split: it is held out to score the final front; use %q", data.Validation)
 	}
+	if opt.FitnessExamples < 0 {
+		return nil, fmt.Errorf("evaluate: fitness examples %d: use 0 for the whole split or a positive count", opt.FitnessExamples)
+	}
+	names := opt.Names
 	if len(names) == 0 {
 		names = b.TaskNames()
 	}
@@ -89,12 +107,28 @@ func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
 		}
+		limited := opt.FitnessExamples > 0 && opt.FitnessExamples < fit.Len()
+		if limited {
+			fit = fit.Head(opt.FitnessExamples)
+		}
 		task := Task{Name: name, Head: t.Head, FitnessSplit: split, Fitness: fit, Test: test, ExpertAccuracy: map[data.Split]float64{}}
 		if exp, ok := b.Expert(name); ok {
-			for _, s := range []data.Split{split, data.Test} {
-				if acc, ok := b.Manifest.Accuracy[s][exp.Name][name]; ok {
-					task.ExpertAccuracy[s] = acc
+			if acc, ok := b.Manifest.Accuracy[data.Test][exp.Name][name]; ok {
+				task.ExpertAccuracy[data.Test] = acc
+			}
+			if acc, ok := b.Manifest.Accuracy[split][exp.Name][name]; ok && !limited {
+				task.ExpertAccuracy[split] = acc
+			}
+			if limited {
+				shared, err := b.LoadMember(exp.Name)
+				if err != nil {
+					return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
 				}
+				m, err := shared.Clone().Evaluate(fit.X, fit.Y, fit.Len(), t.Head, 500)
+				if err != nil {
+					return nil, fmt.Errorf("evaluate: task %s: expert %s: %w", name, exp.Name, err)
+				}
+				task.ExpertAccuracy[split] = m.Accuracy
 			}
 		}
 		tasks = append(tasks, task)
@@ -109,10 +143,11 @@ type NativeConfig struct {
 	// Objectives are the scores, in score order: Task is a task name or
 	// MeanTask, Metric one of MetricAccuracy, MetricLoss, MetricNormalized.
 	Objectives []fitness.Objective
-	// Workers is the number of candidates evaluated at once; 0 means 1.
-	// Each worker's matrix products already use every core, and measured on
-	// two cores one worker is as fast as two (see BenchmarkNativeEvaluate),
-	// so more workers only pay off on machines with many cores.
+	// Workers is the number of candidates evaluated at once; 0 means
+	// GOMAXPROCS. Each worker's matrix products already use every core, but
+	// small models leave cores idle: on two cores two workers measured
+	// faster than one (BenchmarkNativeEvaluate). Each worker holds one copy
+	// of the model.
 	Workers int
 	// BatchSize is the number of examples per forward pass; 0 means 500.
 	// Scores do not depend on it.
@@ -161,7 +196,10 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 	if cfg.Workers < 0 || cfg.BatchSize < 0 {
 		return nil, fmt.Errorf("evaluate: workers %d and batch size %d must not be negative (0 means default)", cfg.Workers, cfg.BatchSize)
 	}
-	e := &Native{merger: merger, tasks: cfg.Tasks, names: cfg.Objectives, batch: cfg.BatchSize, nWorkers: max(cfg.Workers, 1)}
+	e := &Native{merger: merger, tasks: cfg.Tasks, names: cfg.Objectives, batch: cfg.BatchSize, nWorkers: cfg.Workers}
+	if e.nWorkers == 0 {
+		e.nWorkers = runtime.GOMAXPROCS(0)
+	}
 	if e.batch == 0 {
 		e.batch = 500
 	}
@@ -544,8 +582,5 @@ func logSumExp(z []float32) float64 {
 	}
 	return m + math.Log(s)
 }
-
-// defaultWorkers is a worker count for callers that want one per core.
-func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
 
 var _ search.Evaluator = (*Native)(nil)

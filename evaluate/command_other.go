@@ -1,0 +1,17 @@
+//go:build !unix
+
+package evaluate
+
+import (
+	"fmt"
+	"os/exec"
+)
+
+// killGroupOnCancel keeps exec's default on systems without process groups:
+// cancellation kills the command's process only.
+func killGroupOnCancel(cmd *exec.Cmd) {}
+
+// exitReason describes how a command ended.
+func exitReason(exit *exec.ExitError) string {
+	return fmt.Sprintf("exit status %d", exit.ExitCode())
+}
