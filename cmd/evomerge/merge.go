@@ -72,7 +72,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	printMergeResult(stdout, cfg, *out, res)
 	if sampler != nil {
 		peak := sampler.stop()
-		fmt.Fprintf(stdout, "memory: peak Go heap in use %s, heap reserved %s, peak anonymous RSS %s, VmHWM %s (includes memory-mapped input pages); tensor buffer bound %s\n",
+		fmt.Fprintf(stdout, "memory: peak Go heap in use %s, heap reserved %s, peak anonymous RSS %s, VmHWM %s (includes memory-mapped input pages); tensor buffers bound %s (workers × (inputs + output) × largest tensor; operator scratch comes on top)\n",
 			formatBytes(peak.heapInUse), formatBytes(peak.heapSys), formatBytes(peak.rssAnon), formatBytes(peak.vmHWM), formatBytes(res.report.BufferBound))
 	}
 	return nil
