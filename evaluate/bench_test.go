@@ -26,7 +26,7 @@ func BenchmarkNativeEvaluate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tasks, err := BenchmarkTasks(bm, TaskOptions{})
+		tasks, err := BenchmarkTasks(bm, nil, "")
 		if err != nil {
 			b.Skipf("mnist-tasks data: %v", err)
 		}

@@ -68,14 +68,14 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	if got := pool.ModelNames(); !reflect.DeepEqual(got, b.TaskNames()) {
 		t.Errorf("pool models %v, want the tasks %v", got, b.TaskNames())
 	}
-	tasks, err := BenchmarkTasks(b, TaskOptions{})
+	tasks, err := BenchmarkTasks(b, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BenchmarkTasks(b, TaskOptions{Split: data.Test}); err == nil || !strings.Contains(err.Error(), "cannot be the fitness split") {
+	if _, err := BenchmarkTasks(b, nil, data.Test); err == nil || !strings.Contains(err.Error(), "cannot be the fitness split") {
 		t.Errorf("test split as fitness: %v", err)
 	}
-	if _, err := BenchmarkTasks(b, TaskOptions{Names: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `no task "nope"`) {
+	if _, err := BenchmarkTasks(b, []string{"nope"}, ""); err == nil || !strings.Contains(err.Error(), `no task "nope"`) {
 		t.Errorf("unknown task: %v", err)
 	}
 	objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize}}
@@ -126,7 +126,7 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	// On a limited fitness subset the references are measured on that
 	// subset: a one-hot linear merge (expert i itself, its own head) has
 	// normalized accuracy exactly 1 on task i.
-	limited, err := BenchmarkTasks(b, TaskOptions{Names: []string{"rotated", "mod3"}, FitnessExamples: 60})
+	limited, err := BenchmarkTasksWith(b, TaskOptions{Names: []string{"rotated", "mod3"}, FitnessExamples: 60})
 	if err != nil {
 		t.Fatal(err)
 	}

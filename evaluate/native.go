@@ -72,10 +72,19 @@ type TaskOptions struct {
 	FitnessExamples int
 }
 
-// BenchmarkTasks returns tasks of a prepared benchmark with their data on the
-// fitness split and on test, and each task's expert accuracy on both (from
-// the manifest, or measured on a limited fitness subset).
-func BenchmarkTasks(b *data.Benchmark, opt TaskOptions) ([]Task, error) {
+// BenchmarkTasks returns the named tasks of a prepared benchmark (all of them
+// when names is empty) with their data on the fitness split (the benchmark's
+// FitnessSplit when split is "") and on test, and the experts' accuracies
+// from the manifest. The test split is refused as fitness split.
+func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task, error) {
+	return BenchmarkTasksWith(b, TaskOptions{Names: names, Split: split})
+}
+
+// BenchmarkTasksWith is BenchmarkTasks with options: with FitnessExamples
+// the fitness data is a prefix of the split and the experts' reference
+// accuracies are measured on that prefix, so normalized accuracy stays
+// exact.
+func BenchmarkTasksWith(b *data.Benchmark, opt TaskOptions) ([]Task, error) {
 	split := opt.Split
 	if split == "" {
 		split = b.FitnessSplit
