@@ -171,6 +171,7 @@ type Native struct {
 	merger   *Merger
 	tasks    []Task
 	objs     []objective
+	classes  []int // per task, the head's class count
 	names    []fitness.Objective
 	batch    int
 	spec     string
@@ -221,6 +222,7 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 		if err := checkTask(t, probe.model); err != nil {
 			return nil, err
 		}
+		e.classes = append(e.classes, probe.model.Classes(t.Head))
 		if _, dup := taskIndex[t.Name]; dup {
 			return nil, fmt.Errorf("evaluate: task %q is listed twice", t.Name)
 		}
@@ -486,6 +488,34 @@ func (e *Native) evaluate(ctx context.Context, w *nativeWorker, g population.Gen
 	if err := w.buf.merge(ctx, p, e.merger.pool.src, w.dst); err != nil {
 		return nil, err
 	}
+	return e.scoreModel(ctx, w.model, test)
+}
+
+// ScoreModel scores a model the caller owns (it must not be used
+// concurrently) on every task, on the fitness split or on test, with the
+// evaluator's objectives: for models built outside the evaluator, such as
+// crossovers of materialised parents. The model needs each task's head with
+// the pool's class count and the pool's input size.
+func (e *Native) ScoreModel(ctx context.Context, model *nn.Model, split data.Split) (*Result, error) {
+	test := split == data.Test
+	if !test && split != e.tasks[0].FitnessSplit {
+		return nil, fmt.Errorf("evaluate: split %q: score on the fitness split %q or on %q", split, e.tasks[0].FitnessSplit, data.Test)
+	}
+	if model.InputSize() != e.tasks[0].Fitness.Features() {
+		return nil, fmt.Errorf("evaluate: the model takes %v (C,H,W) inputs, the tasks have %v", model.Spec().Input, e.tasks[0].Fitness.Shape())
+	}
+	for i, t := range e.tasks {
+		if got := model.Classes(t.Head); got != e.classes[i] {
+			return nil, fmt.Errorf("evaluate: task %s: the model's head %q has %d classes, want %d (heads: %s)", t.Name, t.Head, got, e.classes[i], strings.Join(model.Heads(), ", "))
+		}
+		if test && t.Test == nil {
+			return nil, fmt.Errorf("evaluate: task %s has no test data", t.Name)
+		}
+	}
+	return e.scoreModel(ctx, model, test)
+}
+
+func (e *Native) scoreModel(ctx context.Context, model *nn.Model, test bool) (*Result, error) {
 	res := &Result{
 		Scores:  make([]float64, len(e.objs)),
 		Tasks:   make([]TaskResult, len(e.tasks)),
@@ -498,7 +528,7 @@ func (e *Native) evaluate(ctx context.Context, w *nativeWorker, g population.Gen
 			d, split = t.Test, data.Test
 		}
 		bits := population.NewBitset(d.Len())
-		acc, loss, err := w.score(ctx, d, t.Head, e.batch, bits)
+		acc, loss, err := score(ctx, model, d, t.Head, e.batch, bits)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
 		}
@@ -543,10 +573,10 @@ func (r *TaskResult) metric(name string) float64 {
 	panic("evaluate: unknown metric " + name)
 }
 
-// score runs the model on d in batches, sets bits of correct examples and
+// score runs model on d in batches, sets bits of correct examples and
 // returns accuracy and mean cross-entropy (float64, summed in example order,
 // as nn.Model.Evaluate).
-func (w *nativeWorker) score(ctx context.Context, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
+func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
 	n, size := d.Len(), d.Features()
 	correct := 0
 	var lossSum float64
@@ -555,7 +585,7 @@ func (w *nativeWorker) score(ctx context.Context, d *data.Dataset, head string, 
 			return 0, 0, err
 		}
 		i1 := min(n, i0+batch)
-		logits, err := w.model.Logits(d.X[i0*size:i1*size], i1-i0, head)
+		logits, err := model.Logits(d.X[i0*size:i1*size], i1-i0, head)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -335,6 +335,23 @@ func TestNativeScoreSplits(t *testing.T) {
 	if _, err := e.Score(context.Background(), g, data.Train); err == nil {
 		t.Error("scoring on the train split was accepted")
 	}
+	// A model built outside the evaluator scores the same way.
+	for _, split := range []data.Split{data.Validation, data.Test} {
+		got, err := e.ScoreModel(context.Background(), model, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := val
+		if split == data.Test {
+			want = test
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ScoreModel %+v, Score %+v", split, got, want)
+		}
+	}
+	if _, err := e.ScoreModel(context.Background(), s.models[0], data.Validation); err == nil || !strings.Contains(err.Error(), `head "beta" has 0 classes`) {
+		t.Errorf("a model without the beta head: %v", err)
+	}
 }
 
 // The export is the bytes `evomerge merge` writes from the equivalent
