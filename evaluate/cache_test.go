@@ -9,7 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
 )
 
 // countingEvaluator scores a genome with the sum of its values and fails
@@ -183,5 +185,69 @@ func TestCacheOverNative(t *testing.T) {
 	}
 	if !reflect.DeepEqual(first[0].Scores, second[1].Scores) || !reflect.DeepEqual(first[1].Correct, second[0].Correct) {
 		t.Error("cache hits differ from the evaluations they replay")
+	}
+}
+
+// replayMethod asks fixed batches in turn; it records what it was told.
+type replayMethod struct {
+	batches [][][]float64
+	next    int
+	told    [][]*population.Candidate
+}
+
+func (m *replayMethod) Init(search.Problem) error { return nil }
+
+func (m *replayMethod) Ask() ([]*population.Candidate, error) {
+	if m.next == len(m.batches) {
+		return nil, nil
+	}
+	m.next++
+	return candidates(m.batches[m.next-1]...), nil
+}
+
+func (m *replayMethod) Tell(batch []*population.Candidate) error {
+	m.told = append(m.told, batch)
+	return nil
+}
+
+// In a search run the cache's ids are the run's ids: repeated genomes across
+// and within generations are evaluated once, and the run sees the same
+// scores it would without the cache.
+func TestCacheInSearchRun(t *testing.T) {
+	s := newSynthetic(t, 30)
+	native := newNative(t, s, linearMerge(t, s.pool(t), true), accuracyObjectives("alpha", "beta"), 2, 0)
+	cache, err := NewIdentifiedCache(native, NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := [][][]float64{
+		{{0.2, 0.8}, {0.5, 0.5}, {0.2, 0.8}},
+		{{0.5, 0.5}, {0.9, 0.1}},
+		{{0.9, 0.1}, {0.2, 0.8}, {0, 0}},
+	}
+	problem := search.Problem{Space: native.Merger().mapping.Space(), Directions: []fitness.Direction{fitness.Maximize, fitness.Maximize}, Seed: 1}
+	run := func(ev search.Evaluator) *replayMethod {
+		m := &replayMethod{batches: batches}
+		res, err := search.Run(context.Background(), m, ev, problem, search.Settings{EvalSpec: cache.EvalSpec(), Version: cache.Version()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != search.StatusMethodDone || res.Evaluations != 8 {
+			t.Fatalf("run ended %s after %d evaluations (%v)", res.Status, res.Evaluations, res.Err)
+		}
+		return m
+	}
+	cached := run(cache)
+	if got := cache.Stats(); got != (CacheStats{Hits: 3, Misses: 4, Duplicates: 1}) {
+		t.Errorf("stats %+v, want 4 distinct genomes evaluated, 3 hits across generations, 1 duplicate within one", got)
+	}
+	plain := run(native)
+	for g := range plain.told {
+		for i := range plain.told[g] {
+			a, b := cached.told[g][i], plain.told[g][i]
+			if a.ID != b.ID || a.Status != b.Status || !reflect.DeepEqual(a.Scores, b.Scores) || !reflect.DeepEqual(a.Correct, b.Correct) {
+				t.Errorf("generation %d candidate %d: cached %s %v, uncached %s %v", g, i, a.Status, a.Scores, b.Status, b.Scores)
+			}
+		}
 	}
 }

@@ -231,3 +231,40 @@ func TestParseScores(t *testing.T) {
 		}
 	}
 }
+
+// No more than Workers commands run at once.
+func TestCommandConcurrencyBound(t *testing.T) {
+	s := newSynthetic(t, 5)
+	shared := t.TempDir()
+	script := `mkdir "$RUNNING/$$"
+ls "$RUNNING" | wc -l >> "$LOG"
+sleep 0.2
+rmdir "$RUNNING/$$"
+echo '{"scores": {"acc": 1, "size": 1}}'`
+	c, tmp := newCommand(t, s, script, 0, 2)
+	running := filepath.Join(shared, "running")
+	if err := os.Mkdir(running, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(shared, "log")
+	c.cfg.Env = append(c.cfg.Env, "RUNNING="+running, "LOG="+logPath)
+	batch := candidates([]float64{0.1, 0.9}, []float64{0.2, 0.8}, []float64{0.3, 0.7}, []float64{0.4, 0.6}, []float64{0.5, 0.5})
+	if err := c.Evaluate(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, cand := range batch {
+		if !cand.OK() {
+			t.Fatalf("candidate %d failed: %s", i, cand.Error)
+		}
+	}
+	counts := strings.Fields(string(readFile(t, logPath)))
+	if len(counts) != len(batch) {
+		t.Fatalf("%d runs logged, want %d", len(counts), len(batch))
+	}
+	for _, n := range counts {
+		if n != "1" && n != "2" {
+			t.Errorf("%s commands ran at once with 2 workers", n)
+		}
+	}
+	assertEmptyDir(t, tmp)
+}
