@@ -1,0 +1,342 @@
+package reports
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/evomerge/evomerge/fitness"
+)
+
+// chartBlock is one rendered chart: a fixed element id, its height and
+// the script that draws it.
+type chartBlock struct {
+	ID     string
+	Height int
+	Script template.JS
+}
+
+// Colours used for series with a fixed meaning.
+const (
+	colorEvaluated = "#9aa5b1"
+	colorFront     = "#d1495b"
+	colorExpert    = "#2e86ab"
+	colorAverage   = "#f18f01"
+	colorBase      = "#3c6e47"
+)
+
+// tipItems collects the tooltip text of chart data items, keyed by the
+// item's name ("c:<id>" for candidates, "r:<n>" for references).
+type tipItems map[string][]string
+
+// base returns the global options every chart shares: a fixed id, no
+// animation (the page is drawn at once), our escaping tooltip formatter.
+func base(id, title, subtitle string) []charts.GlobalOpts {
+	return []charts.GlobalOpts{
+		charts.WithInitializationOpts(opts.Initialization{ChartID: id}),
+		charts.WithAnimation(false),
+		charts.WithTitleOpts(opts.Title{Title: title, Subtitle: subtitle}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item", Formatter: fn("tip")}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "bottom"}),
+	}
+}
+
+// plotGrid is the plot area of charts with value axes (WithGridOpts
+// appends, so each chart sets its grid once).
+var plotGrid = charts.WithGridOpts(opts.Grid{Left: "70", Right: "40", Top: "70", Bottom: "80"})
+
+func valueAxisX(name string) charts.GlobalOpts {
+	return charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: name, NameLocation: "middle", NameGap: 28, Scale: opts.Bool(true)})
+}
+
+func valueAxisY(name string) charts.GlobalOpts {
+	return charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: name, Scale: opts.Bool(true)})
+}
+
+// objectiveLabel names an objective with its direction for axis titles.
+func objectiveLabel(o fitness.Objective) string {
+	if o.Direction == fitness.Maximize {
+		return o.Name + " (↑)"
+	}
+	return o.Name + " (↓)"
+}
+
+// paretoPairChart draws objectives a and b: every scored candidate, the
+// front members highlighted (and connected when connect is set: then the
+// front is the 2-objective front and sorting by a traces it), and the
+// reference points.
+func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int, connect bool, tips tipItems) (chartBlock, error) {
+	objs := r.Objectives
+	title := "Pareto front (validation scores)"
+	if !connect {
+		title = fmt.Sprintf("%s vs %s (validation)", objs[a].Name, objs[b].Name)
+	}
+	sc := charts.NewScatter()
+	sc.SetGlobalOptions(append(base(id, title, "grey: all evaluated candidates; red: Pareto front"), plotGrid,
+		valueAxisX(objectiveLabel(objs[a])), valueAxisY(objectiveLabel(objs[b])))...)
+	inFront := make(map[string]bool, len(front))
+	for _, f := range front {
+		inFront[f.ID] = true
+	}
+	var rest []opts.ScatterData
+	for _, i := range ok {
+		c := &r.Candidates[i]
+		if inFront[c.ID] {
+			continue
+		}
+		rest = append(rest, opts.ScatterData{Name: "c:" + c.ID, Value: []float64{c.Scores[a], c.Scores[b]}})
+	}
+	sc.AddSeries("evaluated", rest,
+		charts.WithItemStyleOpts(opts.ItemStyle{Color: colorEvaluated, Opacity: opts.Float(0.6)}),
+		charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 6}))
+	members := slices.Clone(front)
+	if connect {
+		slices.SortStableFunc(members, func(x, y FrontMember) int {
+			if x.Validation[a] != y.Validation[a] {
+				if x.Validation[a] < y.Validation[a] {
+					return -1
+				}
+				return 1
+			}
+			if x.Validation[b] < y.Validation[b] {
+				return -1
+			}
+			if x.Validation[b] > y.Validation[b] {
+				return 1
+			}
+			return 0
+		})
+	}
+	if connect {
+		ln := charts.NewLine()
+		data := make([]opts.LineData, len(members))
+		for k, f := range members {
+			data[k] = opts.LineData{Name: "c:" + f.ID, Value: []float64{f.Validation[a], f.Validation[b]}}
+		}
+		ln.AddSeries("Pareto front", data,
+			charts.WithItemStyleOpts(opts.ItemStyle{Color: colorFront}),
+			charts.WithLineStyleOpts(opts.LineStyle{Color: colorFront, Width: 2}),
+			charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 10, Symbol: "circle"}))
+		sc.Overlap(ln)
+	} else {
+		data := make([]opts.ScatterData, len(members))
+		for k, f := range members {
+			data[k] = opts.ScatterData{Name: "c:" + f.ID, Value: []float64{f.Validation[a], f.Validation[b]}}
+		}
+		sc.AddSeries("Pareto front", data,
+			charts.WithItemStyleOpts(opts.ItemStyle{Color: colorFront}),
+			charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 10}))
+	}
+	addReferenceSeries(sc, r, a, b)
+	js, err := chartScript(id, sc)
+	return chartBlock{ID: id, Height: 460, Script: js}, err
+}
+
+// referenceGroups lists reference kinds in display order with their series
+// name, colour and symbol.
+var referenceGroups = []struct{ kind, series, color, symbol string }{
+	{ReferenceExpert, "experts", colorExpert, "diamond"},
+	{ReferenceAverage, "plain average", colorAverage, "triangle"},
+	{ReferenceBase, "base model", colorBase, "rect"},
+}
+
+func addReferenceSeries(sc *charts.Scatter, r *Run, a, b int) {
+	for _, g := range referenceGroups {
+		var data []opts.ScatterData
+		for k, ref := range r.References {
+			if ref.Kind == g.kind && finite([]float64{ref.Validation[a], ref.Validation[b]}) {
+				data = append(data, opts.ScatterData{Name: "r:" + strconv.Itoa(k), Value: []float64{ref.Validation[a], ref.Validation[b]}})
+			}
+		}
+		if len(data) == 0 {
+			continue
+		}
+		sc.AddSeries(g.series, data,
+			charts.WithItemStyleOpts(opts.ItemStyle{Color: g.color}),
+			charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 14, Symbol: g.symbol}))
+	}
+}
+
+// parallelChart draws every scored candidate as a line across one axis per
+// objective, front members and references highlighted.
+func parallelChart(id string, r *Run, ok []int, front []FrontMember) (chartBlock, error) {
+	pc := charts.NewParallel()
+	pc.SetGlobalOptions(append(base(id, "Pareto front (validation scores), one axis per objective", "grey: all evaluated candidates; red: Pareto front"),
+		charts.WithParallelComponentOpts(opts.ParallelComponent{Left: "80", Right: "80", Top: "90", Bottom: "70"}))...)
+	inFront := make(map[string]bool, len(front))
+	for _, f := range front {
+		inFront[f.ID] = true
+	}
+	var rest []opts.ParallelData
+	for _, i := range ok {
+		c := &r.Candidates[i]
+		if !inFront[c.ID] {
+			rest = append(rest, opts.ParallelData{Name: "c:" + c.ID, Value: c.Scores})
+		}
+	}
+	pc.AddSeries("evaluated", rest, charts.WithLineStyleOpts(opts.LineStyle{Color: colorEvaluated, Width: 1, Opacity: opts.Float(0.4)}))
+	fd := make([]opts.ParallelData, len(front))
+	for k, f := range front {
+		fd[k] = opts.ParallelData{Name: "c:" + f.ID, Value: f.Validation}
+	}
+	pc.AddSeries("Pareto front", fd, charts.WithLineStyleOpts(opts.LineStyle{Color: colorFront, Width: 2}))
+	for _, g := range referenceGroups {
+		var data []opts.ParallelData
+		for k, ref := range r.References {
+			if ref.Kind == g.kind {
+				data = append(data, opts.ParallelData{Name: "r:" + strconv.Itoa(k), Value: ref.Validation})
+			}
+		}
+		if len(data) > 0 {
+			pc.AddSeries(g.series, data, charts.WithLineStyleOpts(opts.LineStyle{Color: g.color, Width: 2, Type: "dashed"}))
+		}
+	}
+	pc.Validate()
+	obj := pc.JSON()
+	// go-echarts omits dim 0 (omitempty); ECharts needs every dim.
+	axes := make([]map[string]any, len(r.Objectives))
+	for j, o := range r.Objectives {
+		axes[j] = map[string]any{"dim": j, "name": objectiveLabel(o), "scale": true, "nameLocation": "end"}
+	}
+	obj["parallelAxis"] = axes
+	js, err := chartScript(id, fixedOptions{obj})
+	return chartBlock{ID: id, Height: 460, Script: js}, err
+}
+
+// fixedOptions is an option object already built (and patched) from a
+// go-echarts chart.
+type fixedOptions struct{ obj map[string]any }
+
+func (fixedOptions) Validate()              {}
+func (f fixedOptions) JSON() map[string]any { return f.obj }
+
+// lineSeries is one curve of a line chart over a value x axis.
+type lineSeries struct {
+	Name   string
+	X, Y   []float64
+	Color  string
+	Dashed bool
+}
+
+// lineChart draws curves over a value x axis. Points with a NaN coordinate
+// are left out.
+func lineChart(id, title, subtitle, xName, yName string, series []lineSeries) (chartBlock, error) {
+	ln := charts.NewLine()
+	g := base(id, title, subtitle)
+	g = append(g, plotGrid, valueAxisX(xName), valueAxisY(yName),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis", Formatter: fn("axisTip")}))
+	ln.SetGlobalOptions(g...)
+	for _, s := range series {
+		data := make([]opts.LineData, 0, len(s.X))
+		for k := range s.X {
+			if math.IsNaN(s.X[k]) || math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) {
+				continue
+			}
+			data = append(data, opts.LineData{Value: []float64{s.X[k], s.Y[k]}})
+		}
+		style := opts.LineStyle{Width: 2, Color: s.Color}
+		if s.Dashed {
+			style.Type = "dashed"
+		}
+		ln.AddSeries(s.Name, data,
+			charts.WithLineStyleOpts(style),
+			charts.WithItemStyleOpts(opts.ItemStyle{Color: s.Color}),
+			charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(len(data) <= 60), Symbol: "circle"}))
+	}
+	js, err := chartScript(id, ln)
+	return chartBlock{ID: id, Height: 400, Script: js}, err
+}
+
+// heatCell is one cell of a heatmap: column, row and value.
+type heatCell struct {
+	X, Y  int
+	Value float64
+}
+
+// heatmapChart draws cells over category axes with a continuous colour
+// scale from lo to hi.
+func heatmapChart(id, title, subtitle string, xs, ys []string, cells []heatCell, lo, hi float64, height int) (chartBlock, error) {
+	hm := charts.NewHeatMap()
+	g := base(id, title, subtitle)
+	g = append(g,
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item", Formatter: fn("heatTip")}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+		charts.WithGridOpts(opts.Grid{Left: "160", Right: "40", Top: "70", Bottom: "90"}),
+		// HeatMap.SetXAxis data is dropped by HeatMap.Validate in
+		// go-echarts v2.6.7, so the categories go into the axis options.
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xs, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ys, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}))
+	hm.SetGlobalOptions(g...)
+	data := make([]opts.HeatMapData, len(cells))
+	for k, c := range cells {
+		data[k] = opts.HeatMapData{Name: ys[c.Y] + " · " + xs[c.X], Value: []any{c.X, c.Y, roundForDisplay(c.Value)}}
+	}
+	hm.AddSeries("value", data)
+	hm.Validate()
+	obj := hm.JSON()
+	if lo == hi {
+		lo, hi = lo-1, hi+1
+	}
+	// Min/Max of opts.VisualMap are float32 with omitempty, so a zero bound
+	// would vanish; the colour scale is written here in full.
+	obj["visualMap"] = []map[string]any{{
+		"type": "continuous", "min": lo, "max": hi, "calculable": true,
+		"orient": "horizontal", "left": "center", "bottom": 5,
+		"inRange": map[string]any{"color": []string{"#f7fbff", "#6baed6", "#08306b"}},
+	}}
+	js, err := chartScript(id, fixedOptions{obj})
+	return chartBlock{ID: id, Height: height, Script: js}, err
+}
+
+// roundForDisplay keeps 6 significant digits so pages stay small and
+// stable.
+func roundForDisplay(x float64) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 6, 64), 64)
+	return v
+}
+
+// splitDim splits a coefficient dimension name "group/param[model]" into
+// its row ("group/param") and column ("model", or "all models" when the
+// value is shared).
+func splitDim(name string) (row, col string) {
+	if strings.HasSuffix(name, "]") {
+		if k := strings.LastIndexByte(name, '['); k > 0 {
+			return name[:k], name[k+1 : len(name)-1]
+		}
+	}
+	return name, "all models"
+}
+
+// coefficientGrid lays the dims out as rows × columns and returns, for
+// every dim, its (column, row) cell.
+func coefficientGrid(dims []string) (cols, rows []string, cell [][2]int) {
+	colIdx := map[string]int{}
+	rowIdx := map[string]int{}
+	cell = make([][2]int, len(dims))
+	for i, d := range dims {
+		row, col := splitDim(d)
+		c, ok := colIdx[col]
+		if !ok {
+			c = len(cols)
+			colIdx[col] = c
+			cols = append(cols, col)
+		}
+		rw, ok := rowIdx[row]
+		if !ok {
+			rw = len(rows)
+			rowIdx[row] = rw
+			rows = append(rows, row)
+		}
+		cell[i] = [2]int{c, rw}
+	}
+	return cols, rows, cell
+}
