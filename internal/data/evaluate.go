@@ -72,6 +72,9 @@ func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Sc
 	if _, err := ParseSplit(string(split)); err != nil {
 		return nil, err
 	}
+	if in, want := m.Spec().Input, b.spec.Input; in != want {
+		return nil, fmt.Errorf("model input is %v (C,H,W), benchmark %s needs %v: the model does not belong to benchmark %s", in, b.Name, want, b.Name)
+	}
 	run, sources, err := b.WithTaskHeads(m)
 	if err != nil {
 		return nil, err
@@ -88,7 +91,7 @@ func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Sc
 			return nil, err
 		}
 		if in := run.Spec().Input; in != d.Shape() {
-			return nil, fmt.Errorf("model input is %v (C,H,W) but task %s has %v images: the model does not belong to benchmark %s", in, t.Name, d.Shape(), b.Name)
+			return nil, fmt.Errorf("model input is %v (C,H,W) but task %s has %v images", in, t.Name, d.Shape())
 		}
 		met, err := run.Evaluate(d.X, d.Y, d.Len(), t.Head, evalBatch)
 		if err != nil {
