@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,13 +151,13 @@ type NativeConfig struct {
 	// Objectives are the scores, in score order: Task is a task name or
 	// MeanTask, Metric one of MetricAccuracy, MetricLoss, MetricNormalized.
 	Objectives []fitness.Objective
-	// Workers is the number of candidates evaluated at once; 0 means
-	// GOMAXPROCS. Each worker's matrix products already use every core;
-	// measured on two (shared) cores, two workers were as fast as one on
-	// mnist-tasks (within noise) and up to 1.4× faster on a small synthetic
-	// pool whose products are too small to split well
-	// (BenchmarkNativeEvaluate). Each worker holds one copy of the model and
-	// its activations.
+	// Workers is the number of candidates evaluated at once; 0 means 1.
+	// Each worker's matrix products and per-example loops already use every
+	// core, so extra workers mostly contend: on two cores mnist-tasks ran
+	// 6-8.6 evaluations/s with one worker and 4-5.2 with two, while a tiny
+	// synthetic pool (products too small to split) gained up to 1.1-1.4×
+	// from two (BenchmarkNativeEvaluate). Each worker holds one copy of the
+	// model and its activations.
 	Workers int
 	// BatchSize is the number of examples per forward pass; 0 means 500.
 	// Scores do not depend on it.
@@ -210,7 +209,7 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 	}
 	e := &Native{merger: merger, tasks: cfg.Tasks, names: cfg.Objectives, batch: cfg.BatchSize, nWorkers: cfg.Workers}
 	if e.nWorkers == 0 {
-		e.nWorkers = runtime.GOMAXPROCS(0)
+		e.nWorkers = 1
 	}
 	if e.batch == 0 {
 		e.batch = 500
