@@ -56,7 +56,8 @@
 //     indistinguishable to the search and a cache never answers for another
 //     benchmark or merge.
 //   - Fitness uses the designated fitness split only (the test split is
-//     refused as fitness split); test data is read only by Score.
+//     refused as fitness split); test data is read only by Score and
+//     ScoreModel.
 //   - Files are written atomically (checkpoint writer); command temporary
 //     directories are always removed.
 package evaluate
