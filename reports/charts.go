@@ -189,7 +189,7 @@ func parallelChart(id string, r *Run, ok []int, front []FrontMember) (chartBlock
 	for _, g := range referenceGroups {
 		var data []opts.ParallelData
 		for k, ref := range r.References {
-			if ref.Kind == g.kind {
+			if ref.Kind == g.kind && finite(ref.Validation) {
 				data = append(data, opts.ParallelData{Name: "r:" + strconv.Itoa(k), Value: ref.Validation})
 			}
 		}
@@ -306,10 +306,11 @@ func roundForDisplay(x float64) float64 {
 
 // splitDim splits a coefficient dimension name "group/param[model]" into
 // its row ("group/param") and column ("model", or "all models" when the
-// value is shared).
+// value is shared). Group and parameter names never contain '[' (model
+// names may).
 func splitDim(name string) (row, col string) {
 	if strings.HasSuffix(name, "]") {
-		if k := strings.LastIndexByte(name, '['); k > 0 {
+		if k := strings.IndexByte(name, '['); k > 0 {
 			return name[:k], name[k+1 : len(name)-1]
 		}
 	}

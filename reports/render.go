@@ -69,6 +69,7 @@ type page struct {
 	Progress      []chartBlock
 	FrontComputed bool
 	Table         table
+	References    table
 	Coefficients  []chartBlock
 	CoeffNote     string
 	Views         []viewSection
@@ -149,6 +150,7 @@ func buildPage(r *Run, o Options) (*page, error) {
 		}
 	}
 	p.Table = frontTable(r, front)
+	p.References = referenceTable(r)
 	if err := p.addCoefficients(r, front); err != nil {
 		return nil, err
 	}
@@ -394,6 +396,37 @@ func frontTable(r *Run, front []FrontMember) table {
 			}
 		}
 		row.Export = "evomerge export " + shellQuote(dir) + " --candidate " + shellQuote(f.ID) + " --out " + shellQuote(strings.TrimSuffix(dir, "/")+"/exports/"+shortID(f.ID))
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// referenceTable lists the reference models with their validation and test
+// scores.
+func referenceTable(r *Run) table {
+	var t table
+	if len(r.References) == 0 {
+		return t
+	}
+	t.Head = append(t.Head, headCell{Label: "reference"}, headCell{Label: "kind"})
+	for _, o := range r.Objectives {
+		t.Head = append(t.Head, headCell{Label: o.Name + " · validation", Class: "val"})
+	}
+	for _, o := range r.Objectives {
+		t.Head = append(t.Head, headCell{Label: o.Name + " · test", Class: "test"})
+	}
+	for _, ref := range r.References {
+		row := tableRow{Cells: []tableCell{{Text: ref.Name, Sort: ref.Name}, {Text: ref.Kind, Sort: ref.Kind}}}
+		for _, v := range ref.Validation {
+			row.Cells = append(row.Cells, numberCell(v, "val"))
+		}
+		for j := range r.Objectives {
+			v := math.NaN()
+			if ref.Test != nil {
+				v = ref.Test[j]
+			}
+			row.Cells = append(row.Cells, numberCell(v, "test"))
+		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t

@@ -168,6 +168,13 @@ dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.fac
 {{range .Table.Rows}}<tr>{{range .Cells}}<td data-sort="{{.Sort}}"{{with .Class}} class="{{.}}"{{end}}{{with .Title}} title="{{.}}"{{end}}>{{.Text}}</td>{{end}}<td><details><summary>recipe</summary><pre>{{.Recipe}}</pre></details></td><td><code>{{.Export}}</code></td></tr>
 {{end}}</tbody>
 </table>
+{{with .References.Rows}}<h3>Reference models</h3>
+<table id="reference-table">
+<thead><tr>{{range $i, $h := $.References.Head}}<th data-col="{{$i}}"{{if gt $i 1}} data-type="num"{{end}}{{with $h.Class}} class="{{.}}"{{end}}>{{$h.Label}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .}}<tr>{{range .Cells}}<td data-sort="{{.Sort}}"{{with .Class}} class="{{.}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>{{end}}
 </section>
 <section id="section-coefficients">
 <h2>Coefficients</h2>
