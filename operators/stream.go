@@ -192,6 +192,35 @@ func (s *CheckpointSource) Metadata() map[string]string {
 // slices, reusing their capacity, and sets the slice of an input lacking the
 // tensor to nil.
 func (s *CheckpointSource) Load(name string, in *TensorInputs) error {
+	var b InputBuffers
+	b.bufs = make([][]float32, len(s.models)+1)
+	b.bufs[0] = in.Base
+	for i := range min(len(in.Models), len(s.models)) {
+		b.bufs[i+1] = in.Models[i]
+	}
+	return s.LoadInto(name, in, &b, true)
+}
+
+// InputBuffers are one worker's reusable conversion buffers for
+// CheckpointSource.LoadInto, one per input. Unlike the slices of
+// TensorInputs, which are nil for an input lacking a tensor, they keep their
+// capacity from tensor to tensor. The zero value is ready to use.
+type InputBuffers struct {
+	bufs [][]float32 // 0: base, 1..N: models
+}
+
+func (b *InputBuffers) get(k, n int) []float32 {
+	for len(b.bufs) <= k {
+		b.bufs = append(b.bufs, nil)
+	}
+	b.bufs[k] = resize(b.bufs[k], n)
+	return b.bufs[k]
+}
+
+// LoadInto is Load with the conversion buffers kept in b. With withBase
+// false the base is not read (in.Base is nil), for methods that do not use
+// it.
+func (s *CheckpointSource) LoadInto(name string, in *TensorInputs, b *InputBuffers, withBase bool) error {
 	t, ok := s.index[name]
 	if !ok {
 		return fmt.Errorf("no input checkpoint has tensor %q", name)
@@ -199,24 +228,23 @@ func (s *CheckpointSource) Load(name string, in *TensorInputs) error {
 	n := s.metas[t].NumElements()
 	in.Name = name
 	in.Shape = s.metas[t].Shape
-	if s.base != nil && s.has[0][t] {
-		in.Base = resize(in.Base, n)
+	in.Base = nil
+	if withBase && s.base != nil && s.has[0][t] {
+		in.Base = b.get(0, n)
 		if err := s.base.ReadInto(name, in.Base); err != nil {
 			return err
 		}
-	} else {
-		in.Base = nil
 	}
 	if cap(in.Models) < len(s.models) {
-		in.Models = append(in.Models[:cap(in.Models)], make([][]float32, len(s.models)-cap(in.Models))...)
+		in.Models = make([][]float32, len(s.models))
 	}
 	in.Models = in.Models[:len(s.models)]
 	for i, r := range s.models {
+		in.Models[i] = nil
 		if !s.has[i+1][t] {
-			in.Models[i] = nil
 			continue
 		}
-		in.Models[i] = resize(in.Models[i], n)
+		in.Models[i] = b.get(i+1, n)
 		if err := r.ReadInto(name, in.Models[i]); err != nil {
 			return err
 		}
@@ -294,15 +322,19 @@ type StreamReport struct {
 	Tensors int
 	Workers int
 	// InputBytes are the float32 bytes loaded for the merge pass (every
-	// input of every tensor); PrepareBytes those of the model-wide pass.
+	// input of every merged tensor: the models, and the base when the method
+	// uses one); PrepareBytes those of the model-wide pass.
 	InputBytes, PrepareBytes int64
 	// OutputElements is the number of elements written.
 	OutputElements int64
 	// LargestTensor is the element count of the largest tensor.
 	LargestTensor int
 	// BufferBound is the memory the workers' tensor buffers may hold:
-	// workers × (inputs + 1 output) × largest tensor × 4 bytes. Operator
-	// scratch comes on top (about one more tensor for most operators).
+	// workers × (inputs + 1 output) × largest tensor × 4 bytes, where inputs
+	// counts the base only when the method uses it (a base given to a method
+	// that ignores it is read only for the per-task tensors it owns).
+	// Operator scratch comes on top: none for linear and task arithmetic,
+	// one tensor for SLERP, N task vectors for the sparsifying methods.
 	BufferBound int64
 	// Prepare and Merge are the wall times of the model-wide pass and of the
 	// tensor-by-tensor pass (including writing).
@@ -344,8 +376,8 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 	workers = min(workers, max(len(p.Tensors), 1))
 	rep.Workers = workers
 	rep.Tensors = len(p.Tensors)
-	inputs := p.NumModels
-	if p.HasBase {
+	inputs := p.NumModels // inputs read per merged tensor
+	if p.HasBase && p.Op.Requirements().Base != BaseUnused {
 		inputs++
 	}
 	infos := make([]checkpoint.TensorInfo, len(p.Tensors))
@@ -408,6 +440,7 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 	defer cancel(nil)
 	var next, done atomic.Int64
 	var loadNs, computeNs, writeNs atomic.Int64
+	usesBase := p.Op.Requirements().Base != BaseUnused
 	var progressMu sync.Mutex
 	var wg sync.WaitGroup
 	for range workers {
@@ -417,6 +450,8 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 			var in TensorInputs
 			var s Scratch
 			var dst []float32
+			var bufs InputBuffers
+			cs, direct := src.(*CheckpointSource)
 			for {
 				if ctx.Err() != nil {
 					return
@@ -427,7 +462,13 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 				}
 				tp := &p.Tensors[i]
 				t0 := time.Now()
-				if err := src.Load(tp.Meta.Name, &in); err != nil {
+				var err error
+				if direct {
+					err = cs.LoadInto(tp.Meta.Name, &in, &bufs, tp.PerTask || usesBase)
+				} else {
+					err = src.Load(tp.Meta.Name, &in)
+				}
+				if err != nil {
 					cancel(err)
 					return
 				}
