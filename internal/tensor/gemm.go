@@ -6,19 +6,45 @@ import (
 	"sync/atomic"
 )
 
-// Blocking parameters of Gemm. A C tile of at most gemmTileRows x gemmTileCols is one
-// unit of parallel work; the k dimension is consumed in chunks of gemmKC so the packed
-// panels stay in cache. The micro-kernel computes gemmMR x gemmNR outputs at a time.
+// gemmKernel is one implementation of the register-blocked inner product: a
+// micro-kernel that adds alpha times an mr×kc packed panel of op(A) times a
+// kc×nr packed panel of op(B) to an mr×nr block of C, plus the blocking that suits
+// it. The k dimension is consumed in chunks of kc starting at 0; op(B) is packed
+// once and shared, and C is split into tiles of at most mc rows, each computed (and
+// its block of op(A) packed) by one goroutine.
+type gemmKernel struct {
+	name   string
+	mr, nr int // register block of C
+	kc     int // k chunk: packed panels hold kc steps
+	mc     int // most rows of a tile of C (a multiple of mr)
+	micro  func(kc int, alpha float32, a, b, c []float32, ldc int)
+}
+
+// Scratch sizes cover every kernel's blocking.
 const (
-	gemmMR       = 2
-	gemmNR       = 4
-	gemmKC       = 256
-	gemmTileRows = 64
-	gemmTileCols = 256
+	gemmMaxKC   = 256
+	gemmMaxMC   = 192
+	gemmMaxMRNR = 12 * 32
 
 	// Products with fewer multiply-adds than this run on the calling goroutine only.
-	gemmSerialWork = 48 * 48 * 48
+	gemmSerialWork = 64 * 64 * 64
 )
+
+// kernelGeneric is the portable Go kernel. It keeps eight scalar accumulators,
+// which fit the sixteen SSE registers of amd64; wider blocks spill in pure Go.
+var kernelGeneric = gemmKernel{name: "generic", mr: 2, nr: 4, kc: 256, mc: 64, micro: kernel2x4}
+
+// gemmKernels lists the kernels the CPU supports, fastest first; activeGemm is
+// the one Gemm uses (tests switch it to check every path).
+var (
+	gemmKernels = supportedGemmKernels()
+	activeGemm  = gemmKernels[0]
+)
+
+// GemmKernel names the micro-kernel Gemm uses on this CPU: "avx512" (AVX-512F),
+// "avx2-fma" (AVX2 with FMA) or "generic" (portable Go). It is chosen once at
+// start-up from the CPU features reported by golang.org/x/sys/cpu.
+func GemmKernel() string { return activeGemm.name }
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where op(X) is X
 // or its transpose. op(A) is m×k and op(B) is k×n; A is stored m×k (k×m when transA)
@@ -29,11 +55,18 @@ const (
 // propagate), as in BLAS. When k is zero or alpha is zero only the beta scaling is
 // applied.
 //
-// The work is split into fixed tiles of C that are shared among up to GOMAXPROCS
-// goroutines. Every element of C is reduced over k in the same fixed order whichever
-// goroutine computes it, so results are bit-identical for any GOMAXPROCS. In steady
-// state Gemm does not allocate: packing buffers and job records are recycled and the
-// helper goroutines are persistent.
+// Method: C is first scaled by beta; then, for each chunk of k (fixed boundaries
+// 0, kc, 2kc, ...), every mr×nr block of C receives alpha times the inner product of
+// packed panels of op(A) and op(B), accumulated from zero in increasing k. The
+// AVX-512 and AVX2 kernels use fused multiply-adds (also for adding alpha times the
+// accumulator to C); the generic kernel multiplies and adds separately. Which kernel
+// runs depends on the CPU (see GemmKernel), so results may differ in the last bits
+// between machines with different vector units, but on one machine they are
+// bit-identical from run to run and for any GOMAXPROCS: tiles of C are shared among
+// goroutines, yet each element is computed by the same sequence of operations
+// whichever tile or goroutine holds it (edge blocks run the same kernel on a copy).
+// In steady state Gemm does not allocate: packing buffers and job records are
+// recycled and the helper goroutines are persistent.
 //
 // Gemm panics (with a message prefixed "tensor:") if a dimension is negative, a
 // leading dimension is too small, or a slice is too short for the given shape: these
@@ -47,48 +80,81 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleMatrix(beta, c, ldc, 0, m, 0, n)
 		return
 	}
+	kern := activeGemm
+	procs := 1
+	if m*n*k >= gemmSerialWork {
+		procs = runtime.GOMAXPROCS(0)
+	}
 	job := gemmJobs.get()
+	job.kern = kern
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
 	job.a, job.lda, job.b, job.ldb, job.c, job.ldc = a, lda, b, ldb, c, ldc
-	job.tileRows, job.tileCols = gemmTileSizes(m, n)
-	job.rowTiles = (m + job.tileRows - 1) / job.tileRows
-	job.colTiles = (n + job.tileCols - 1) / job.tileCols
-	tiles := job.rowTiles * job.colTiles
-	job.next.Store(0)
-
-	helpers := 0
-	if m*n*k >= gemmSerialWork {
-		helpers = min(runtime.GOMAXPROCS(0)-1, tiles-1)
+	job.tileRows, job.tileCols = kern.tileSizes(m, n, procs)
+	job.rowTiles = ceilDiv(m, job.tileRows)
+	job.colTiles = ceilDiv(n, job.tileCols)
+	job.colPanels = ceilDiv(n, kern.nr)
+	job.chunks = ceilDiv(k, kern.kc)
+	// op(B) is packed once for all tiles, a group of k chunks at a time so the
+	// buffer stays bounded, then every tile of C consumes that group.
+	chunkFloats := kern.kc * job.colPanels * kern.nr
+	group := max(1, min(job.chunks, gemmPackedBFloats/chunkFloats))
+	if need := group * chunkFloats; cap(job.packed) < need {
+		job.packed = make([]float32, need)
 	}
-	if helpers > 0 {
-		workers.ensure(helpers)
-		job.wg.Add(helpers)
-		for range helpers {
-			workers.jobs <- job
-		}
+	packUnitsPerChunk := ceilDiv(job.colPanels, gemmPackGroup)
+	for c0 := 0; c0 < job.chunks; c0 += group {
+		job.c0, job.c1 = c0, min(c0+group, job.chunks)
+		job.phase = gemmPhasePack
+		job.runPhase(procs, (job.c1-job.c0)*packUnitsPerChunk)
+		job.phase = gemmPhaseCompute
+		job.runPhase(procs, job.rowTiles*job.colTiles)
 	}
-	job.run()
-	job.wg.Wait()
 	job.a, job.b, job.c = nil, nil, nil
 	gemmJobs.put(job)
 }
 
-// gemmTileSizes returns the tile shape for an m×n product. It depends only on m and n,
-// so the partition of C is fixed whatever the number of goroutines.
-func gemmTileSizes(m, n int) (rows, cols int) {
-	rows = gemmTileRows
-	cols = gemmTileCols
-	// Skinny products: use narrower tiles along the long side so both cores get work.
-	if m <= gemmTileRows && n > 64 {
-		cols = max(64, min(gemmTileCols, roundUp((n+3)/4, gemmNR)))
+// runPhase runs the current phase's units on the caller and up to procs-1 helpers.
+func (j *gemmJob) runPhase(procs, units int) {
+	j.units = int64(units)
+	j.next.Store(0)
+	helpers := min(procs-1, units-1)
+	if helpers > 0 {
+		workers.ensure(helpers)
+		j.wg.Add(helpers)
+		for range helpers {
+			workers.jobs <- j
+		}
 	}
-	if n <= gemmTileCols && m > 16 {
-		rows = max(16, min(gemmTileRows, roundUp((m+3)/4, gemmMR)))
+	j.run()
+	j.wg.Wait()
+}
+
+// tileSizes returns the tile shape for an m×n product shared by up to workers
+// goroutines: at most mc rows (the packed block of op(A) stays in L2) and all
+// columns, split (rows first, in units of the register block) until there are at
+// least two tiles per worker, then evened out. The partition only affects speed: every element of C
+// gets the same operations whatever tile holds it.
+func (kern *gemmKernel) tileSizes(m, n, workers int) (rows, cols int) {
+	rows = min(kern.mc, roundUp(m, kern.mr))
+	cols = roundUp(n, kern.nr)
+	for workers > 1 && ceilDiv(m, rows)*ceilDiv(n, cols) < 2*workers {
+		switch {
+		case rows > 2*kern.mr:
+			rows = roundUp(rows/2, kern.mr)
+		case cols > kern.nr:
+			cols = roundUp(cols/2, kern.nr)
+		default:
+			workers = 1
+		}
 	}
+	rows = roundUp(ceilDiv(m, ceilDiv(m, rows)), kern.mr)
+	cols = roundUp(ceilDiv(n, ceilDiv(n, cols)), kern.nr)
 	return rows, cols
 }
+
+func ceilDiv(x, d int) int { return (x + d - 1) / d }
 
 func roundUp(x, mult int) int { return (x + mult - 1) / mult * mult }
 
@@ -138,6 +204,7 @@ func scaleMatrix(beta float32, c []float32, ldc, i0, i1, j0, j1 int) {
 // gemmJob is one Gemm call shared by the caller and its helpers. Tiles are claimed
 // through an atomic counter; which goroutine computes a tile does not change its value.
 type gemmJob struct {
+	kern               *gemmKernel
 	transA, transB     bool
 	m, n, k            int
 	alpha, beta        float32
@@ -145,17 +212,36 @@ type gemmJob struct {
 	lda, ldb, ldc      int
 	tileRows, tileCols int
 	rowTiles, colTiles int
+	colPanels, chunks  int
+	packed             []float32 // op(B) for chunks [c0, c1), chunk by chunk
+	c0, c1             int
+	phase              gemmPhase
+	units              int64
 	next               atomic.Int64
 	wg                 sync.WaitGroup
 }
 
+type gemmPhase uint8
+
+const (
+	gemmPhasePack    gemmPhase = iota // units: (chunk, group of column panels)
+	gemmPhaseCompute                  // units: tiles of C
+)
+
+// gemmPackedBFloats bounds the packed op(B) of one Gemm call (16 MiB); larger
+// operands are packed and consumed a group of k chunks at a time.
+const gemmPackedBFloats = 4 << 20
+
+// gemmPackGroup is the number of column panels one packing unit handles.
+const gemmPackGroup = 8
+
 var gemmJobs freeList[gemmJob]
 
-// gemmScratch holds the packed panels of one goroutine working on one tile.
+// gemmScratch holds the packed block of op(A) of one goroutine working on one
+// tile, and a block of C for edge blocks.
 type gemmScratch struct {
-	a [gemmTileRows * gemmKC]float32
-	b [gemmTileCols * gemmKC]float32
-	c [gemmMR * gemmNR]float32
+	a [gemmMaxMC * gemmMaxKC]float32
+	c [gemmMaxMRNR]float32
 }
 
 var gemmScratches freeList[gemmScratch]
@@ -211,110 +297,156 @@ func (p *workerPool) ensure(n int) {
 }
 
 func (j *gemmJob) run() {
-	s := gemmScratches.get()
-	tiles := int64(j.rowTiles * j.colTiles)
+	var s *gemmScratch
+	if j.phase == gemmPhaseCompute {
+		s = gemmScratches.get()
+	}
+	nr, kcMax := j.kern.nr, j.kern.kc
 	for {
-		t := j.next.Add(1) - 1
-		if t >= tiles {
+		u := j.next.Add(1) - 1
+		if u >= j.units {
 			break
 		}
-		rt, ct := int(t)/j.colTiles, int(t)%j.colTiles
+		if j.phase == gemmPhasePack {
+			perChunk := ceilDiv(j.colPanels, gemmPackGroup)
+			chunk := j.c0 + int(u)/perChunk
+			g0 := int(u) % perChunk * gemmPackGroup
+			g1 := min(g0+gemmPackGroup, j.colPanels)
+			p0 := chunk * kcMax
+			kc := min(kcMax, j.k-p0)
+			base := (chunk - j.c0) * kcMax * j.colPanels * nr
+			dst := j.packed[base+g0*nr*kc : base+g1*nr*kc]
+			packB(dst, nr, j.transB, j.b, j.ldb, g0*nr, min(g1*nr, j.n), p0, kc)
+			continue
+		}
+		rt, ct := int(u)/j.colTiles, int(u)%j.colTiles
 		i0 := rt * j.tileRows
 		j0 := ct * j.tileCols
 		j.tile(s, i0, min(i0+j.tileRows, j.m), j0, min(j0+j.tileCols, j.n))
 	}
-	gemmScratches.put(s)
+	if s != nil {
+		gemmScratches.put(s)
+	}
 }
 
-// tile computes C[i0:i1, j0:j1].
+// tile computes the contribution of chunks [c0, c1) of k to C[i0:i1, j0:j1]
+// (scaling C by beta first when c0 is the first chunk). j0 is a multiple of nr.
 func (j *gemmJob) tile(s *gemmScratch, i0, i1, j0, j1 int) {
-	scaleMatrix(j.beta, j.c, j.ldc, i0, i1, j0, j1)
-	rows, cols := i1-i0, j1-j0
-	rowPanels := (rows + gemmMR - 1) / gemmMR
-	colPanels := (cols + gemmNR - 1) / gemmNR
-	for p0 := 0; p0 < j.k; p0 += gemmKC {
-		kc := min(gemmKC, j.k-p0)
-		packA(s.a[:rowPanels*gemmMR*kc], j.transA, j.a, j.lda, i0, i1, p0, kc)
-		packB(s.b[:colPanels*gemmNR*kc], j.transB, j.b, j.ldb, j0, j1, p0, kc)
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	if j.c0 == 0 {
+		scaleMatrix(j.beta, j.c, j.ldc, i0, i1, j0, j1)
+	}
+	rowPanels := ceilDiv(i1-i0, mr)
+	colPanels := ceilDiv(j1-j0, nr)
+	c, ldc := j.c, j.ldc
+	for chunk := j.c0; chunk < j.c1; chunk++ {
+		p0 := chunk * kern.kc
+		kc := min(kern.kc, j.k-p0)
+		pa := s.a[:rowPanels*mr*kc]
+		packA(pa, mr, j.transA, j.a, j.lda, i0, i1, p0, kc)
+		pb := j.packed[(chunk-j.c0)*kern.kc*j.colPanels*nr:]
+		pb = pb[(j0/nr)*nr*kc : (j0/nr+colPanels)*nr*kc]
+		// Each packed panel of B stays in L1 while all panels of A stream past it.
 		for cp := range colPanels {
-			bp := s.b[cp*gemmNR*kc : (cp+1)*gemmNR*kc]
-			cj := j0 + cp*gemmNR
-			nr := min(gemmNR, j1-cj)
+			bp := pb[cp*nr*kc : (cp+1)*nr*kc]
+			cj := j0 + cp*nr
+			cols := min(nr, j1-cj)
 			for rp := range rowPanels {
-				ap := s.a[rp*gemmMR*kc : (rp+1)*gemmMR*kc]
-				ci := i0 + rp*gemmMR
-				mr := min(gemmMR, i1-ci)
-				if mr == gemmMR && nr == gemmNR {
-					kernel2x4(kc, j.alpha, ap, bp, j.c[ci*j.ldc+cj:], j.ldc)
+				ap := pa[rp*mr*kc : (rp+1)*mr*kc]
+				ci := i0 + rp*mr
+				rows := min(mr, i1-ci)
+				if rows == mr && cols == nr {
+					kern.micro(kc, j.alpha, ap, bp, c[ci*ldc+cj:], ldc)
 					continue
 				}
-				// Edge panel: compute into scratch, then add the valid part.
-				tmp := s.c[:]
-				clear(tmp)
-				kernel2x4(kc, j.alpha, ap, bp, tmp, gemmNR)
+				// Edge block: the same kernel on a copy of the valid part of C.
+				tmp := s.c[:mr*nr]
 				for r := range mr {
-					crow := j.c[(ci+r)*j.ldc+cj : (ci+r)*j.ldc+cj+nr]
-					for q := range crow {
-						crow[q] += tmp[r*gemmNR+q]
+					row := tmp[r*nr : (r+1)*nr]
+					if r < rows {
+						copy(row, c[(ci+r)*ldc+cj:(ci+r)*ldc+cj+cols])
+						clear(row[cols:])
+					} else {
+						clear(row)
 					}
 				}
-			}
-		}
-	}
-}
-
-// packA stores op(A)[i0:i1, p0:p0+kc] as consecutive panels of gemmMR rows, each panel
-// laid out column by column (gemmMR values per k step), zero-padded past i1.
-func packA(dst []float32, trans bool, a []float32, lda, i0, i1, p0, kc int) {
-	for pi := 0; pi*gemmMR < i1-i0; pi++ {
-		panel := dst[pi*gemmMR*kc : (pi+1)*gemmMR*kc]
-		base := i0 + pi*gemmMR
-		for r := range gemmMR {
-			i := base + r
-			if i >= i1 {
-				for p := range kc {
-					panel[p*gemmMR+r] = 0
-				}
-				continue
-			}
-			if trans {
-				for p := range kc {
-					panel[p*gemmMR+r] = a[(p0+p)*lda+i]
-				}
-			} else {
-				row := a[i*lda+p0 : i*lda+p0+kc]
-				for p, v := range row {
-					panel[p*gemmMR+r] = v
+				kern.micro(kc, j.alpha, ap, bp, tmp, nr)
+				for r := range rows {
+					copy(c[(ci+r)*ldc+cj:(ci+r)*ldc+cj+cols], tmp[r*nr:r*nr+cols])
 				}
 			}
 		}
 	}
 }
 
-// packB stores op(B)[p0:p0+kc, j0:j1] as consecutive panels of gemmNR columns, each
-// panel laid out row by row (gemmNR values per k step), zero-padded past j1.
-func packB(dst []float32, trans bool, b []float32, ldb, j0, j1, p0, kc int) {
-	for pj := 0; pj*gemmNR < j1-j0; pj++ {
-		panel := dst[pj*gemmNR*kc : (pj+1)*gemmNR*kc]
-		base := j0 + pj*gemmNR
-		for q := range gemmNR {
-			jj := base + q
-			if jj >= j1 {
-				for p := range kc {
-					panel[p*gemmNR+q] = 0
-				}
-				continue
-			}
-			if trans {
-				col := b[jj*ldb+p0 : jj*ldb+p0+kc]
-				for p, v := range col {
-					panel[p*gemmNR+q] = v
-				}
-			} else {
-				for p := range kc {
-					panel[p*gemmNR+q] = b[(p0+p)*ldb+jj]
-				}
-			}
+// packA stores op(A)[i0:i1, p0:p0+kc] as consecutive panels of mr rows, each panel
+// laid out column by column (mr values per k step), zero-padded past i1.
+func packA(dst []float32, mr int, trans bool, a []float32, lda, i0, i1, p0, kc int) {
+	for base := i0; base < i1; base += mr {
+		panel := dst[(base-i0)*kc : (base-i0+mr)*kc]
+		rows := min(mr, i1-base)
+		if trans {
+			packContiguous(panel, mr, a, lda, p0*lda+base, rows, kc)
+		} else {
+			packInterleaved(panel, mr, a, lda, base*lda+p0, rows, kc)
+		}
+	}
+}
+
+// packB stores op(B)[p0:p0+kc, j0:j1] as consecutive panels of nr columns, each
+// panel laid out row by row (nr values per k step), zero-padded past j1.
+func packB(dst []float32, nr int, trans bool, b []float32, ldb, j0, j1, p0, kc int) {
+	for base := j0; base < j1; base += nr {
+		panel := dst[(base-j0)*kc : (base-j0+nr)*kc]
+		cols := min(nr, j1-base)
+		if trans {
+			packInterleaved(panel, nr, b, ldb, base*ldb+p0, cols, kc)
+		} else {
+			packContiguous(panel, nr, b, ldb, p0*ldb+base, cols, kc)
+		}
+	}
+}
+
+// packContiguous fills the panel dst (w values per step, kc steps) from kc source
+// rows of w contiguous values: step p reads src[off+p*ld : off+p*ld+valid] and
+// zero-pads the rest.
+func packContiguous(dst []float32, w int, src []float32, ld, off, valid, kc int) {
+	for p := range kc {
+		d := dst[p*w : (p+1)*w]
+		o := off + p*ld
+		copy(d, src[o:o+valid])
+		clear(d[valid:])
+	}
+}
+
+// packInterleaved fills the panel dst (w values per step, kc steps) from valid
+// source lines of kc contiguous values (line r at src[off+r*ld:]): dst[p*w+r] is
+// element p of line r; lines valid..w-1 are zero. Four lines are interleaved at a
+// time so each step writes four adjacent values.
+func packInterleaved(dst []float32, w int, src []float32, ld, off, valid, kc int) {
+	dst = dst[:w*kc]
+	r := 0
+	for ; r+4 <= valid; r += 4 {
+		o := off + r*ld
+		s0 := src[o : o+kc]
+		s1 := src[o+ld : o+ld+kc][:len(s0)]
+		s2 := src[o+2*ld : o+2*ld+kc][:len(s0)]
+		s3 := src[o+3*ld : o+3*ld+kc][:len(s0)]
+		for p := range s0 {
+			q := dst[p*w+r : p*w+r+4 : p*w+r+4]
+			q[0], q[1], q[2], q[3] = s0[p], s1[p], s2[p], s3[p]
+		}
+	}
+	for ; r < valid; r++ {
+		o := off + r*ld
+		for p, v := range src[o : o+kc] {
+			dst[p*w+r] = v
+		}
+	}
+	if valid < w {
+		for p := range kc {
+			clear(dst[p*w+valid : (p+1)*w])
 		}
 	}
 }

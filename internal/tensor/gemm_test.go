@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/rng"
@@ -76,11 +77,43 @@ func (tc gemmCase) operands(seed uint64) (a []float32, lda int, b []float32, ldb
 	return
 }
 
+// withEachGemmKernel runs f once with each kernel this CPU supports forced as
+// Gemm's kernel, and logs the kernels it cannot run here.
+func withEachGemmKernel(t *testing.T, f func(t *testing.T, kern *gemmKernel)) {
+	t.Helper()
+	prev := activeGemm
+	defer func() { activeGemm = prev }()
+	for _, kern := range gemmKernels {
+		activeGemm = kern
+		f(t, kern)
+	}
+	for _, name := range []string{"avx512", "avx2-fma", "generic"} {
+		if !slices.ContainsFunc(gemmKernels, func(k *gemmKernel) bool { return k.name == name }) {
+			t.Logf("kernel %s not supported by this CPU: not tested here", name)
+		}
+	}
+}
+
+func TestGemmKernelsOfThisCPU(t *testing.T) {
+	if gemmKernels[len(gemmKernels)-1] != &kernelGeneric {
+		t.Fatalf("the generic kernel must always be available, last in %v", gemmKernels)
+	}
+	if activeGemm != gemmKernels[0] || GemmKernel() != gemmKernels[0].name {
+		t.Fatalf("Gemm uses %q, want the fastest supported kernel %q", GemmKernel(), gemmKernels[0].name)
+	}
+	for _, kern := range gemmKernels {
+		if kern.mc%kern.mr != 0 || kern.mc > gemmMaxMC || kern.kc > gemmMaxKC || kern.mr*kern.nr > gemmMaxMRNR {
+			t.Errorf("kernel %s: blocking %+v does not fit the scratch buffers", kern.name, *kern)
+		}
+	}
+}
+
 func TestGemmMatchesFloat64Reference(t *testing.T) {
 	shapes := [][3]int{
 		{1, 1, 1}, {1, 1, 7}, {2, 3, 5}, {7, 11, 13}, {4, 4, 4}, {5, 4, 3},
 		{17, 1, 300}, {1, 19, 300}, {300, 3, 2}, {3, 300, 2}, {130, 70, 259},
 		{67, 261, 31}, {64, 64, 64}, {101, 97, 513}, {6, 5, 0}, {0, 5, 3}, {5, 0, 3},
+		{12, 32, 1}, {13, 33, 257}, {6, 16, 4}, {24, 64, 9}, {1, 541, 263},
 	}
 	scalars := [][2]float32{{1, 0}, {1, 1}, {0.5, -1.5}, {-2, 0.25}, {0, 2}}
 	var cases []gemmCase
@@ -93,30 +126,80 @@ func TestGemmMatchesFloat64Reference(t *testing.T) {
 			}
 		}
 	}
+	// Several tiles and k chunks for every kernel, both operand layouts.
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			cases = append(cases, gemmCase{tA, tB, 203, 541, 263, 0.5, -1.5, 1}, gemmCase{tA, tB, 389, 67, 521, 1, 0, 0})
+		}
+	}
+	type prepared struct {
+		a, b, c      []float32
+		lda, ldb, ld int
+		want         []float64
+	}
+	inputs := make([]prepared, len(cases))
 	for ci, tc := range cases {
 		a, lda, b, ldb, c, ldc := tc.operands(uint64(ci))
-		orig := append([]float32(nil), c...)
 		want := naiveGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
-		Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
-		tol := 1e-5 * float64(tc.k+2) * math.Max(1, math.Abs(float64(tc.alpha)))
-		for i := range tc.m {
-			for j := range ldc {
-				got := c[i*ldc+j]
-				if j >= tc.n {
-					if got != orig[i*ldc+j] {
-						t.Fatalf("%v: padding C[%d,%d] changed from %v to %v", tc, i, j, orig[i*ldc+j], got)
+		inputs[ci] = prepared{a, b, c, lda, ldb, ldc, want}
+	}
+	withEachGemmKernel(t, func(t *testing.T, kern *gemmKernel) {
+		for ci, tc := range cases {
+			in := inputs[ci]
+			c := append([]float32(nil), in.c...)
+			ldc := in.ld
+			Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, in.a, in.lda, in.b, in.ldb, tc.beta, c, ldc)
+			tol := 1e-5 * float64(tc.k+2) * math.Max(1, math.Abs(float64(tc.alpha)))
+			for i := range tc.m {
+				for j := range ldc {
+					got := c[i*ldc+j]
+					if j >= tc.n {
+						if got != in.c[i*ldc+j] {
+							t.Fatalf("%s %v: padding C[%d,%d] changed from %v to %v", kern.name, tc, i, j, in.c[i*ldc+j], got)
+						}
+						continue
 					}
-					continue
-				}
-				if d := math.Abs(float64(got) - want[i*tc.n+j]); d > tol {
-					t.Fatalf("%v: C[%d,%d] = %v, want %v (|diff| %g > %g)", tc, i, j, got, want[i*tc.n+j], d, tol)
+					if d := math.Abs(float64(got) - in.want[i*tc.n+j]); d > tol {
+						t.Fatalf("%s %v: C[%d,%d] = %v, want %v (|diff| %g > %g)", kern.name, tc, i, j, got, in.want[i*tc.n+j], d, tol)
+					}
 				}
 			}
 		}
-	}
+	})
+}
+
+// Every kernel computes each element with the same operations wherever it sits:
+// a product equals, bit for bit, the same product computed one row or one column at
+// a time (which changes the tiles, edge blocks and register blocks).
+func TestGemmElementsIndependentOfBlocking(t *testing.T) {
+	const m, n, k = 37, 75, 300
+	a := randomSlice(7, "a", m*k)
+	b := randomSlice(7, "b", k*n)
+	c0 := randomSlice(7, "c", m*n)
+	withEachGemmKernel(t, func(t *testing.T, kern *gemmKernel) {
+		whole := append([]float32(nil), c0...)
+		Gemm(false, false, m, n, k, 0.75, a, k, b, n, 0.5, whole, n)
+		byRow := append([]float32(nil), c0...)
+		for i := range m {
+			Gemm(false, false, 1, n, k, 0.75, a[i*k:], k, b, n, 0.5, byRow[i*n:], n)
+		}
+		byCol := append([]float32(nil), c0...)
+		for j := range n {
+			Gemm(false, false, m, 1, k, 0.75, a, k, b[j:], n, 0.5, byCol[j:], n)
+		}
+		for e := range whole {
+			if math.Float32bits(whole[e]) != math.Float32bits(byRow[e]) || math.Float32bits(whole[e]) != math.Float32bits(byCol[e]) {
+				t.Fatalf("%s: element %d: whole %v, by row %v, by column %v", kern.name, e, whole[e], byRow[e], byCol[e])
+			}
+		}
+	})
 }
 
 func TestGemmHandComputed(t *testing.T) {
+	withEachGemmKernel(t, testGemmHandComputed)
+}
+
+func testGemmHandComputed(t *testing.T, kern *gemmKernel) {
 	// [1 2 3; 4 5 6] * [1 0; 0 1; 1 1] = [4 5; 10 11]
 	a := []float32{1, 2, 3, 4, 5, 6}
 	b := []float32{1, 0, 0, 1, 1, 1}
@@ -125,7 +208,7 @@ func TestGemmHandComputed(t *testing.T) {
 	want := []float32{7, 9, 19, 21}
 	for i := range want {
 		if c[i] != want[i] {
-			t.Fatalf("C = %v, want %v", c, want)
+			t.Fatalf("%s: C = %v, want %v", kern.name, c, want)
 		}
 	}
 	// A^T with A stored 3×2: [1 4; 2 5; 3 6]; op(A) = [1 2 3; 4 5 6].
@@ -135,27 +218,35 @@ func TestGemmHandComputed(t *testing.T) {
 	Gemm(true, true, 2, 2, 3, 1, at, 2, bt, 3, 0, c2, 2)
 	for i, w := range []float32{4, 5, 10, 11} {
 		if c2[i] != w {
-			t.Fatalf("transposed C = %v, want [4 5 10 11]", c2)
+			t.Fatalf("%s: transposed C = %v, want [4 5 10 11]", kern.name, c2)
 		}
 	}
 }
 
 func TestGemmBetaZeroIgnoresNaN(t *testing.T) {
+	withEachGemmKernel(t, testGemmBetaZeroIgnoresNaN)
+}
+
+func testGemmBetaZeroIgnoresNaN(t *testing.T, kern *gemmKernel) {
 	a := []float32{1, 2}
 	b := []float32{3, 4}
 	c := []float32{float32(math.NaN())}
 	Gemm(false, false, 1, 1, 2, 1, a, 2, b, 1, 0, c, 1)
 	if c[0] != 11 {
-		t.Fatalf("C = %v, want 11 (beta=0 must overwrite NaN)", c[0])
+		t.Fatalf("%s: C = %v, want 11 (beta=0 must overwrite NaN)", kern.name, c[0])
 	}
 	c[0] = float32(math.Inf(1))
 	Gemm(false, false, 1, 1, 0, 1, a, 2, b, 1, 0, c, 1)
 	if c[0] != 0 {
-		t.Fatalf("k=0, beta=0: C = %v, want 0", c[0])
+		t.Fatalf("%s: k=0, beta=0: C = %v, want 0", kern.name, c[0])
 	}
 }
 
 func TestGemmDeterministicAcrossGOMAXPROCS(t *testing.T) {
+	withEachGemmKernel(t, testGemmDeterministicAcrossGOMAXPROCS)
+}
+
+func testGemmDeterministicAcrossGOMAXPROCS(t *testing.T, kern *gemmKernel) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
 	for ci, tc := range []gemmCase{
@@ -175,7 +266,7 @@ func TestGemmDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		for r := 1; r < len(results); r++ {
 			for i := range results[0] {
 				if math.Float32bits(results[r][i]) != math.Float32bits(results[0][i]) {
-					t.Fatalf("%v: element %d differs between GOMAXPROCS settings: %v vs %v", tc, i, results[r][i], results[0][i])
+					t.Fatalf("%s %v: element %d differs between GOMAXPROCS settings: %v vs %v", kern.name, tc, i, results[r][i], results[0][i])
 				}
 			}
 		}
@@ -183,6 +274,10 @@ func TestGemmDeterministicAcrossGOMAXPROCS(t *testing.T) {
 }
 
 func TestGemmDoesNotAllocate(t *testing.T) {
+	withEachGemmKernel(t, testGemmDoesNotAllocate)
+}
+
+func testGemmDoesNotAllocate(t *testing.T, kern *gemmKernel) {
 	prev := runtime.GOMAXPROCS(2)
 	defer runtime.GOMAXPROCS(prev)
 	for _, size := range []int{8, 256} {
@@ -194,7 +289,7 @@ func TestGemmDoesNotAllocate(t *testing.T) {
 			Gemm(false, true, size, size, size, 1, a, size, b, size, 0, c, size)
 		})
 		if allocs > 0.1 {
-			t.Errorf("Gemm %d³ allocates %.2f times per call, want 0", size, allocs)
+			t.Errorf("%s: Gemm %d³ allocates %.2f times per call, want 0", kern.name, size, allocs)
 		}
 	}
 }
