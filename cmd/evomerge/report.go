@@ -1,0 +1,449 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/reports"
+)
+
+const reportSynopsis = `report RUN_DIR [--out FILE]
+
+Regenerates the run's HTML report (RUN_DIR/report.html) from its config,
+journal, state and front files. It works while the run is going: an
+incomplete last journal line (a write in progress) is skipped and the front
+is computed from the journal until the run writes its final front. The page
+is one self-contained file that opens from disk with no network.`
+
+// Names of the run directory files the report reads (the run directory
+// layout of DESIGN.md).
+const (
+	runConfigFile  = "config.toml"
+	runJournalFile = "journal.jsonl"
+	runStateFile   = "state.json"
+	runFrontFile   = "front.json"
+	runReportFile  = "report.html"
+)
+
+// runFileVersion is the version of journal records, state.json and
+// front.json this reader understands.
+const runFileVersion = 1
+
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", reportSynopsis, stderr)
+	out := fs.String("out", "", "write the report to this file instead of RUN_DIR/report.html")
+	pos, err := parseArgsAnyOrder(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("report needs exactly one run directory, got %d arguments", len(pos))
+	}
+	dir := pos[0]
+	start := time.Now()
+	r, _, err := loadReportRun(dir)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := reports.Render(&buf, r); err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = filepath.Join(dir, runReportFile)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := writeFileAtomically(path, buf.Bytes()); err != nil {
+		return err
+	}
+	state := "in progress"
+	if r.Finished {
+		state = "finished"
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d evaluations (run %s), %d bytes in %v\n", path, len(r.Candidates), state, buf.Len(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// parseArgsAnyOrder parses flags placed before, between or after the
+// positional arguments and returns the positional ones.
+func parseArgsAnyOrder(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// journalRecord is one line of journal.jsonl (the fields the report uses;
+// per-example correctness is skipped).
+type journalRecord struct {
+	V        int                `json:"v"`
+	ID       string             `json:"id"`
+	Genome   population.Genome  `json:"genome"`
+	Lineage  population.Lineage `json:"lineage"`
+	Status   population.Status  `json:"status"`
+	Scores   []float64          `json:"scores"`
+	Error    string             `json:"error"`
+	Started  time.Time          `json:"started"`
+	Finished time.Time          `json:"finished"`
+}
+
+// runState is state.json.
+type runState struct {
+	V              int                 `json:"v"`
+	Experiment     string              `json:"experiment"`
+	Algorithm      string              `json:"algorithm"`
+	Status         string              `json:"status"`
+	StopReason     string              `json:"stop_reason"`
+	Error          string              `json:"error"`
+	Objectives     []fitness.Objective `json:"objectives"`
+	Dimensions     []string            `json:"dimensions"`
+	MaxEvaluations int                 `json:"max_evaluations"`
+	Started        time.Time           `json:"started"`
+	Updated        time.Time           `json:"updated"`
+}
+
+// runFront is front.json.
+type runFront struct {
+	V            int            `json:"v"`
+	Status       string         `json:"status"`
+	FitnessSplit string         `json:"fitness_split"`
+	Members      []frontRecord  `json:"members"`
+	Tasks        []string       `json:"tasks"`
+	ExpertTest   []float64      `json:"expert_test_accuracy"`
+	AverageTest  *splitAccuracy `json:"plain_average_test"`
+}
+
+type frontRecord struct {
+	ID         string            `json:"id"`
+	Genome     population.Genome `json:"genome"`
+	Validation []float64         `json:"fitness_scores"`
+	Test       *splitAccuracy    `json:"test"`
+}
+
+type splitAccuracy struct {
+	Split          string    `json:"split"`
+	Accuracy       []float64 `json:"accuracy"`
+	MeanNormalized *float64  `json:"mean_normalized_accuracy"`
+}
+
+// runStamp identifies the state of a run directory's files: it changes
+// whenever a file the report reads changes.
+type runStamp string
+
+// stampRun returns the stamp of a run directory from the sizes and
+// modification times of its files (no file is read).
+func stampRun(dir string) (runStamp, error) {
+	var b strings.Builder
+	for _, name := range []string{runConfigFile, runStateFile, runJournalFile, runFrontFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			b.WriteString("-;")
+		case err != nil:
+			return "", err
+		default:
+			fmt.Fprintf(&b, "%d.%d;", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return runStamp(b.String()), nil
+}
+
+// loadReportRun reads a run directory into the report's input model, with
+// the stamp of the files it read.
+func loadReportRun(dir string) (*reports.Run, runStamp, error) {
+	stamp, err := stampRun(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	configPath := filepath.Join(dir, runConfigFile)
+	configText, err := os.ReadFile(configPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("%s is not a run directory (no %s): give the directory `evomerge run` printed", dir, runConfigFile)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	exp, err := configs.DecodeExperiment(configPath, configText)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", configPath, err)
+	}
+	st, err := readRunState(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	records, err := readJournalRecords(filepath.Join(dir, runJournalFile))
+	if err != nil {
+		return nil, "", err
+	}
+	r := &reports.Run{
+		Name:       orElse(st.Experiment, exp.Experiment.Name),
+		Dir:        dir,
+		ConfigText: string(configText),
+		Seed:       exp.Experiment.Seed,
+		Method:     orElse(st.Algorithm, exp.Search.Algorithm),
+		Operator:   exp.Merge.Operator,
+		Evaluator:  describeEvaluator(exp),
+		TestSplit:  "test",
+		Objectives: st.Objectives,
+		Dims:       st.Dimensions,
+		Finished:   st.Status != "" && st.Status != "running",
+		Budget: reports.Budget{
+			MaxEvaluations: st.MaxEvaluations, MaxDuration: exp.Search.MaxTime,
+			Started: st.Started, Updated: st.Updated,
+		},
+	}
+	seen := make(map[string]bool, len(records))
+	for _, rec := range records {
+		// A resumed run answers replayed evaluations from the journal and
+		// does not write them again; a duplicate line would be a repeated
+		// write of the same result, shown once.
+		if seen[rec.ID] {
+			continue
+		}
+		seen[rec.ID] = true
+		r.Candidates = append(r.Candidates, reports.Candidate{
+			Candidate: population.Candidate{ID: rec.ID, Genome: rec.Genome, Lineage: rec.Lineage, Scores: rec.Scores, Status: rec.Status, Error: rec.Error},
+			Started:   rec.Started, Finished: rec.Finished,
+		})
+	}
+	front, ok, err := readRunFront(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if ok {
+		addFront(r, front)
+	}
+	return r, stamp, nil
+}
+
+func orElse(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func describeEvaluator(exp *configs.Experiment) string {
+	kind := orElse(exp.Evaluator.Kind, "native")
+	switch {
+	case kind == "command" && len(exp.Evaluator.Command) > 0:
+		return "command: " + strings.Join(exp.Evaluator.Command, " ")
+	case exp.Models.Benchmark != "":
+		return kind + " on benchmark " + exp.Models.Benchmark
+	}
+	return kind
+}
+
+func readRunState(dir string) (runState, error) {
+	path := filepath.Join(dir, runStateFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return runState{}, fmt.Errorf("%s: the run has not started evaluating yet (no %s); run `evomerge report` again once it has", dir, runStateFile)
+	}
+	if err != nil {
+		return runState{}, err
+	}
+	var st runState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return runState{}, fmt.Errorf("%s: %v (the file is written atomically, so this is not a crash; restore it from a backup)", path, err)
+	}
+	if st.V != runFileVersion {
+		return runState{}, fmt.Errorf("%s: version %d, this evomerge reads version %d", path, st.V, runFileVersion)
+	}
+	if err := fitness.ValidateObjectives(st.Objectives); err != nil {
+		return runState{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+// readJournalRecords reads journal.jsonl. A last line without a newline is
+// a write in progress (or cut short by a crash) and is skipped; any other
+// line that does not decode is an error naming the file and line. A missing
+// journal means no evaluation has finished yet.
+func readJournalRecords(path string) ([]journalRecord, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []journalRecord
+	br := bufio.NewReaderSize(f, 1<<16)
+	for line := 1; ; line++ {
+		text, err := br.ReadBytes('\n')
+		if len(text) > 0 && text[len(text)-1] != '\n' {
+			return out, nil // torn last line
+		}
+		if body := bytes.TrimSpace(text); len(body) > 0 {
+			var rec journalRecord
+			if derr := json.Unmarshal(body, &rec); derr != nil {
+				return nil, fmt.Errorf("%s:%d: corrupt journal record: %v", path, line, derr)
+			}
+			if rec.V != runFileVersion {
+				return nil, fmt.Errorf("%s:%d: journal record version %d, this evomerge reads version %d", path, line, rec.V, runFileVersion)
+			}
+			if rec.ID == "" {
+				return nil, fmt.Errorf("%s:%d: journal record without a candidate id", path, line)
+			}
+			out = append(out, rec)
+		}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+// readRunFront reads front.json; ok is false when the run has not written
+// it yet.
+func readRunFront(dir string) (front runFront, ok bool, err error) {
+	path := filepath.Join(dir, runFrontFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return runFront{}, false, nil
+	}
+	if err != nil {
+		return runFront{}, false, err
+	}
+	if err := json.Unmarshal(data, &front); err != nil {
+		return runFront{}, false, fmt.Errorf("%s: %v", path, err)
+	}
+	if front.V != runFileVersion {
+		return runFront{}, false, fmt.Errorf("%s: version %d, this evomerge reads version %d", path, front.V, runFileVersion)
+	}
+	return front, true, nil
+}
+
+// addFront adds the final front and the reference models of front.json.
+// Test results are per task; an objective gets its test score when it is
+// the accuracy of one task.
+func addFront(r *reports.Run, f runFront) {
+	if f.FitnessSplit != "" {
+		r.FitnessSplit = f.FitnessSplit
+	}
+	taskIndex := make(map[string]int, len(f.Tasks))
+	for i, t := range f.Tasks {
+		taskIndex[t] = i
+	}
+	m := len(r.Objectives)
+	perObjective := func(acc []float64) []float64 {
+		out := make([]float64, m)
+		for j, o := range r.Objectives {
+			out[j] = math.NaN()
+			if i, ok := taskIndex[o.Task]; ok && (o.Metric == "" || o.Metric == "accuracy") && i < len(acc) {
+				out[j] = acc[i]
+			}
+		}
+		return out
+	}
+	for _, mem := range f.Members {
+		if len(mem.Validation) != m {
+			continue // a front of another objective set; Validate would refuse it
+		}
+		fm := reports.FrontMember{ID: mem.ID, Validation: mem.Validation, NormalizedAccuracy: math.NaN()}
+		if mem.Test != nil {
+			fm.Test = perObjective(mem.Test.Accuracy)
+			if mem.Test.MeanNormalized != nil {
+				fm.NormalizedAccuracy = *mem.Test.MeanNormalized
+			}
+			if mem.Test.Split != "" {
+				r.TestSplit = mem.Test.Split
+			}
+		}
+		r.Front = append(r.Front, fm)
+	}
+	nan := func() []float64 {
+		v := make([]float64, m)
+		for j := range v {
+			v[j] = math.NaN()
+		}
+		return v
+	}
+	for i, acc := range f.ExpertTest {
+		if i >= len(f.Tasks) {
+			break
+		}
+		test := nan()
+		for j, o := range r.Objectives {
+			if o.Task == f.Tasks[i] && (o.Metric == "" || o.Metric == "accuracy") {
+				test[j] = acc
+			}
+		}
+		r.References = append(r.References, reports.Reference{Name: "expert of " + f.Tasks[i], Kind: reports.ReferenceExpert, Validation: nan(), Test: test})
+	}
+	if f.AverageTest != nil {
+		r.References = append(r.References, reports.Reference{Name: "plain average of the experts", Kind: reports.ReferenceAverage, Validation: nan(), Test: perObjective(f.AverageTest.Accuracy)})
+	}
+}
+
+// writeFileAtomically writes data to a temporary file in path's directory,
+// fsyncs it and renames it over path, so readers see the old or the new
+// file, never a part.
+func writeFileAtomically(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

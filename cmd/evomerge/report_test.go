@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evomerge/evomerge/configs"
+)
+
+// testRunOptions shapes a synthetic run directory in the format internal/run
+// writes.
+type testRunOptions struct {
+	evaluations int
+	torn        bool   // append an incomplete last journal line
+	corruptLine int    // 1-based journal line to corrupt (0: none)
+	finished    bool   // state "finished" and a front.json
+	noState     bool   // no state.json yet
+	experiment  string // experiment name in state.json
+}
+
+func testRecordID(i int) string { return fmt.Sprintf("%016x%048x", uint64(i+1)*0x9e3779b97f4a7c15, i) }
+
+// testScores places candidate i on a trade-off between the two tasks.
+func testScores(i int) []float64 {
+	a := float64(i%10) / 10
+	return []float64{0.5 + 0.4*a - 0.01*float64(i%3), 0.9 - 0.4*a}
+}
+
+func journalLine(i int) string {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	rec := map[string]any{
+		"v": 1, "id": testRecordID(i),
+		"genome":   map[string]any{"values": []float64{0.1 * float64(i%5), 0.5, 0.25, 0.75}},
+		"lineage":  map[string]any{"generation": i / 4},
+		"status":   "ok",
+		"scores":   testScores(i),
+		"started":  t0.Add(time.Duration(i) * time.Second),
+		"finished": t0.Add(time.Duration(i+1) * time.Second),
+		"correct":  []map[string]any{{"task": "rotated", "bits": map[string]any{"n": 3, "words": []uint64{5}}}},
+	}
+	if i%7 == 6 {
+		delete(rec, "scores")
+		rec["status"] = "failed"
+		rec["error"] = `evaluator exited with status 1: <oops>`
+	}
+	b, _ := json.Marshal(rec)
+	return string(b) + "\n"
+}
+
+func writeTestRun(t *testing.T, o testRunOptions) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "runs", "nsga2 two-tasks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	examples, _ := configs.Examples()
+	cfg, ok := examples["experiment-nsga2.toml"]
+	if !ok {
+		t.Fatal("the nsga2 example experiment is not embedded")
+	}
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(runConfigFile, string(cfg))
+	status := "running"
+	if o.finished {
+		status = "finished"
+	}
+	name := o.experiment
+	if name == "" {
+		name = "nsga2-two-tasks"
+	}
+	objectives := []map[string]any{
+		{"name": "rotated/accuracy", "task": "rotated", "metric": "accuracy", "direction": "maximize"},
+		{"name": "permuted/accuracy", "task": "permuted", "metric": "accuracy", "direction": "maximize"},
+	}
+	dims := []string{"layers.0/lambda", "layers.1/lambda", "weight[rotated]", "weight[permuted]"}
+	if !o.noState {
+		st, _ := json.Marshal(map[string]any{
+			"v": 1, "experiment": name, "algorithm": "nsga2", "status": status,
+			"objectives": objectives, "dimensions": dims, "max_evaluations": 400,
+			"evaluations": o.evaluations, "started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
+			"updated": time.Date(2026, 11, 29, 12, 0, o.evaluations, 0, time.UTC),
+		})
+		write(runStateFile, string(st))
+	}
+	var journal strings.Builder
+	for i := 0; i < o.evaluations; i++ {
+		line := journalLine(i)
+		if i+1 == o.corruptLine {
+			line = line[:len(line)/2] + "\n"
+		}
+		journal.WriteString(line)
+	}
+	if o.torn {
+		full := journalLine(o.evaluations)
+		journal.WriteString(full[:len(full)/3])
+	}
+	write(runJournalFile, journal.String())
+	if o.finished {
+		mean := 0.93
+		front, _ := json.Marshal(map[string]any{
+			"v": 1, "experiment": name, "status": "finished", "objectives": objectives,
+			"fitness_split": "validation", "dimensions": dims, "evaluations": o.evaluations,
+			"tasks":                []string{"rotated", "permuted"},
+			"expert_test_accuracy": []float64{0.97, 0.96},
+			"plain_average_test":   map[string]any{"split": "test", "accuracy": []float64{0.61, 0.58}},
+			"members": []map[string]any{{
+				"id": testRecordID(9), "genome": map[string]any{"values": []float64{0.4, 0.5, 0.25, 0.75}},
+				"lineage": map[string]any{"generation": 2}, "fitness_scores": testScores(9),
+				"test": map[string]any{"split": "test", "accuracy": []float64{0.8125, 0.4375}, "mean_normalized_accuracy": mean},
+			}},
+		})
+		write(runFrontFile, string(front))
+	}
+	return dir
+}
+
+func TestReportCommand(t *testing.T) {
+	cases := []struct {
+		name     string
+		opt      testRunOptions
+		contains []string
+	}{
+		{"mid-run with a torn last line", testRunOptions{evaluations: 20, torn: true}, []string{
+			"Run in progress.", "<dd>20 of 400 (5.0%)</dd>", "<dd>18 / 2</dd>", "test scores are pending",
+			"evaluator exited with status 1: &lt;oops&gt;", `evomerge.draw("pareto", `, `evomerge.draw("coefficients_0", `,
+		}},
+		{"finished with a front", testRunOptions{evaluations: 14, finished: true}, []string{
+			"Run finished.", `<td data-sort="0.8125" class="test num">0.8125</td>`, `<td data-sort="0.93" class="test num">0.93</td>`,
+			"expert of rotated", "plain average of the experts", `<td data-sort="0.61" class="test num">0.61</td>`,
+			"evomerge export ", "--candidate " + testRecordID(9),
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeTestRun(t, c.opt)
+			var stdout, stderr bytes.Buffer
+			if code := execute(context.Background(), []string{"report", dir}, &stdout, &stderr); code != exitOK {
+				t.Fatalf("exit %d, stderr %s", code, stderr.String())
+			}
+			page, err := os.ReadFile(filepath.Join(dir, runReportFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range c.contains {
+				if !bytes.Contains(page, []byte(s)) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+			if !strings.Contains(stdout.String(), "wrote "+filepath.Join(dir, runReportFile)) {
+				t.Errorf("stdout %q", stdout.String())
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.Contains(e.Name(), ".tmp") {
+					t.Errorf("temporary file %s left behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func TestReportCommandOut(t *testing.T) {
+	dir := writeTestRun(t, testRunOptions{evaluations: 5})
+	out := filepath.Join(t.TempDir(), "elsewhere.html")
+	var stdout, stderr bytes.Buffer
+	if code := execute(context.Background(), []string{"report", "--out", out, dir}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, runReportFile)); !os.IsNotExist(err) {
+		t.Errorf("report.html written in the run directory despite --out: %v", err)
+	}
+}
+
+func TestReportCommandErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args func(t *testing.T) []string
+		code int
+		want string
+	}{
+		{"no argument", func(*testing.T) []string { return []string{"report"} }, exitUsage, "exactly one run directory"},
+		{"two arguments", func(*testing.T) []string { return []string{"report", "a", "b"} }, exitUsage, "got 2 arguments"},
+		{"not a run directory", func(t *testing.T) []string { return []string{"report", t.TempDir()} }, exitFailure, "is not a run directory (no config.toml)"},
+		{"not started", func(t *testing.T) []string {
+			return []string{"report", writeTestRun(t, testRunOptions{evaluations: 3, noState: true})}
+		}, exitFailure, "has not started evaluating yet"},
+		{"corrupt journal line", func(t *testing.T) []string {
+			return []string{"report", writeTestRun(t, testRunOptions{evaluations: 6, corruptLine: 2})}
+		}, exitFailure, "journal.jsonl:2: corrupt journal record"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := execute(context.Background(), c.args(t), &stdout, &stderr)
+			if code != c.code || !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("exit %d stderr %q, want exit %d and %q", code, stderr.String(), c.code, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadReportRun(t *testing.T) {
+	dir := writeTestRun(t, testRunOptions{evaluations: 14, finished: true, torn: true})
+	r, stamp, err := loadReportRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name != "nsga2-two-tasks" || r.Seed != 3 || r.Method != "nsga2" || r.Operator != "task_arithmetic" || !r.Finished {
+		t.Errorf("run facts %q seed %d method %q operator %q finished %v", r.Name, r.Seed, r.Method, r.Operator, r.Finished)
+	}
+	if len(r.Candidates) != 14 || r.Candidates[6].OK() || r.Candidates[6].Error == "" || len(r.Candidates[0].Scores) != 2 {
+		t.Errorf("candidates: %d, #7 %+v", len(r.Candidates), r.Candidates[6].Candidate)
+	}
+	if len(r.Front) != 1 || r.Front[0].Test[0] != 0.8125 || r.Front[0].Test[1] != 0.4375 || r.Front[0].NormalizedAccuracy != 0.93 {
+		t.Errorf("front %+v", r.Front)
+	}
+	if len(r.References) != 3 || r.References[0].Test[0] != 0.97 || r.References[1].Test[1] != 0.96 || r.References[2].Test[0] != 0.61 {
+		t.Errorf("references %+v", r.References)
+	}
+	if again, _ := stampRun(dir); again != stamp {
+		t.Errorf("stamp changed without a change: %q then %q", stamp, again)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, runJournalFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("x\n")
+	f.Close()
+	if again, _ := stampRun(dir); again == stamp {
+		t.Error("stamp unchanged after the journal grew")
+	}
+}
