@@ -59,6 +59,8 @@ func commands() []command {
 		{"eval", "score a checkpoint on a benchmark's tasks", cmdEval},
 		{"merge", "merge checkpoints on disk as a TOML recipe says", cmdMerge},
 		{"methods", "list the merge operators with their parameters", cmdMethods},
+		{"report", "regenerate a run's HTML report from its directory, even mid-run", cmdReport},
+		{"serve", "serve the reports of runs over HTTP, refreshed while they run", cmdServe},
 		{"version", "print the version of evomerge", cmdVersion},
 		{"help", "show help for evomerge or one command", nil},
 	}
