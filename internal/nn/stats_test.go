@@ -3,6 +3,8 @@ package nn
 import (
 	"context"
 	"math"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -437,6 +439,48 @@ func TestStatsDriveOperators(t *testing.T) {
 			if v[j] < lo-1e-6 || v[j] > hi+1e-6 {
 				t.Errorf("fisher %s[%d] = %g outside [%g, %g]", name, j, v[j], lo, hi)
 			}
+		}
+	}
+}
+
+// Statistics are bit-identical whatever the number of cores.
+func TestStatsDeterministicAcrossCores(t *testing.T) {
+	spec := CNNSpec([3]int{1, 6, 6}, []int{2}, []int{8}, []HeadSpec{{Name: "t", Classes: 3}})
+	m, err := New(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rng.New(2, "stats-cores")
+	const n = 20
+	x := make([]float32, n*36)
+	y := make([]int32, n)
+	for i := range x {
+		x[i] = float32(r.Float64())
+	}
+	for i := range y {
+		y[i] = int32(r.IntN(3))
+	}
+	run := func(procs int) *Stats {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		s, err := ComputeStats(context.Background(), []*Model{m}, []TaskData{{Head: "t", X: x, Y: y, N: n}},
+			StatsOptions{Fisher: true, Gram: true, Batch: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	one, many := run(1), run(4)
+	for name, f := range one.fisher[0] {
+		if !slices.Equal(f, many.fisher[0][name]) {
+			t.Errorf("Fisher of %s differs between 1 and 4 cores", name)
+		}
+	}
+	if len(one.grams[0]) != 1 {
+		t.Errorf("got %d Gram matrices, want 1 (the Linear after the convolution)", len(one.grams[0]))
+	}
+	for name, g := range one.grams[0] {
+		if !slices.Equal(g.G, many.grams[0][name].G) {
+			t.Errorf("Gram of %s differs between 1 and 4 cores", name)
 		}
 	}
 }
