@@ -369,3 +369,28 @@ func TestCmdMergeNNModelsLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestExecuteMergeExitCodes(t *testing.T) {
+	recipe, _ := exampleWorkspace(t, "merge-slerp.toml")
+	dir := filepath.Dir(recipe)
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("method = \"slerp\"\n[[models]]\nname = \"a\"\npath = \"models/rot90\"\n[params]\nt = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"merge", recipe, "--out", filepath.Join(dir, "ok")}, exitOK},
+		{[]string{"merge", recipe}, exitUsage},
+		{[]string{"merge", bad, "--out", filepath.Join(dir, "bad")}, exitFailure},
+		{[]string{"methods", "--json"}, exitOK},
+		{[]string{"methods", "--nope"}, exitUsage},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		if got := execute(context.Background(), c.args, &stdout, &stderr); got != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, got, c.code, stderr.String())
+		}
+	}
+}
