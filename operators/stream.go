@@ -408,6 +408,9 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 
 	w, err := checkpoint.NewShardedWriter(dir, infos, opt.Metadata, checkpoint.ShardOptions{DType: opt.DType, MaxShardBytes: opt.MaxShardBytes})
 	if err != nil {
+		if created {
+			os.Remove(dir) // only removes it when empty
+		}
 		return rep, err
 	}
 	fail := func(err error) (StreamReport, error) {
