@@ -154,10 +154,15 @@ func frontMembers(r *Run, ok []int) ([]FrontMember, bool) {
 		pts[k] = r.Candidates[i].Scores
 	}
 	idx := fitness.ParetoFront(pts, fitness.Directions(r.Objectives))
-	out := make([]FrontMember, len(idx))
-	for k, j := range idx {
+	out := make([]FrontMember, 0, len(idx))
+	seen := make(map[string]bool, len(idx))
+	for _, j := range idx {
 		c := &r.Candidates[ok[j]]
-		out[k] = FrontMember{ID: c.ID, Validation: c.Scores, NormalizedAccuracy: math.NaN()}
+		if seen[c.ID] {
+			continue // the same candidate evaluated again
+		}
+		seen[c.ID] = true
+		out = append(out, FrontMember{ID: c.ID, Validation: c.Scores, NormalizedAccuracy: math.NaN()})
 	}
 	return out, true
 }

@@ -161,7 +161,7 @@ func TestArchiveStats(t *testing.T) {
 func TestFrontMembers(t *testing.T) {
 	r := &Run{
 		Objectives: []fitness.Objective{{Name: "a", Direction: fitness.Maximize}, {Name: "b", Direction: fitness.Minimize}},
-		Candidates: []Candidate{okCandidate("x", 1, 1), okCandidate("y", 2, 2), okCandidate("z", 0.5, 1.5), okCandidate("w", 2, 1)},
+		Candidates: []Candidate{okCandidate("x", 1, 1), okCandidate("y", 2, 2), okCandidate("z", 0.5, 1.5), okCandidate("w", 2, 1), okCandidate("w", 2, 1)},
 	}
 	got, computed := frontMembers(r, scored(r))
 	if !computed || len(got) != 1 || got[0].ID != "w" || got[0].Test != nil || !math.IsNaN(got[0].NormalizedAccuracy) {

@@ -35,18 +35,36 @@ func TestReportInChromium(t *testing.T) {
 		{"three objectives", sampleRun(3, 90), append([]string{"pareto", "pareto_0_1", "pareto_0_2", "pareto_1_2", "coefficients_2"}, common...)},
 		{"no evaluations yet", empty, nil},
 	}
+	// EVOMERGE_REPORT_FILE adds a report written by `evomerge report` (for
+	// example from a quickstart run) to the pages checked.
+	var external []byte
+	if path := os.Getenv("EVOMERGE_REPORT_FILE"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		external = data
+		cases = append(cases, struct {
+			name   string
+			run    *Run
+			charts []string
+		}{"report file " + filepath.Base(path), nil, []string{"pareto", "progress_hv", "progress_best", "coefficients_0"}})
+	}
 	b := startBrowser(t, bin)
 	dir := t.TempDir()
 	shots := os.Getenv("EVOMERGE_REPORT_SCREENSHOTS")
 	for n, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			start := time.Now()
-			if err := Render(&buf, tc.run); err != nil {
-				t.Fatal(err)
+			html := external
+			if tc.run != nil {
+				var buf bytes.Buffer
+				start := time.Now()
+				if err := Render(&buf, tc.run); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("rendered %d bytes in %v", buf.Len(), time.Since(start))
+				html = buf.Bytes()
 			}
-			t.Logf("rendered %d bytes in %v", buf.Len(), time.Since(start))
-			html := buf.Bytes()
 			if regexp.MustCompile(`(?i)<script[^>]*\ssrc\s*=`).Match(html) {
 				t.Fatal("page has a <script src=...>")
 			}
@@ -109,10 +127,10 @@ func TestReportInChromium(t *testing.T) {
 			if injected.Pwned || injected.Images != 0 {
 				t.Errorf("hostile names were interpreted: %+v", injected)
 			}
-			if want := "evomerge report: " + evilRun; injected.Title != want {
+			if want := "evomerge report: " + evilRun; tc.run != nil && injected.Title != want {
 				t.Errorf("title %q, want %q", injected.Title, want)
 			}
-			if len(tc.charts) > 0 {
+			if tc.run != nil && len(tc.charts) > 0 {
 				checkTooltip(ctx, t, b, s)
 				checkSort(ctx, t, b, s)
 			}

@@ -103,6 +103,10 @@ type Budget struct {
 	MaxEvaluations int
 	// MaxDuration is the wall-time budget (0: none).
 	MaxDuration time.Duration
+	// Evaluations is the number of evaluations the search counted against
+	// its budget, repeated candidates answered from the cache included;
+	// 0 means one per candidate record.
+	Evaluations int
 	// Started and Updated are when the run began and when its records
 	// were last written.
 	Started, Updated time.Time

@@ -556,10 +556,13 @@ func runFacts(r *Run) ([]fact, []failure) {
 			last = e
 		}
 	}
-	n := len(r.Candidates)
+	n := max(len(r.Candidates), r.Budget.Evaluations)
 	budget := strconv.Itoa(n)
 	if r.Budget.MaxEvaluations > 0 {
 		budget += fmt.Sprintf(" of %d (%.1f%%)", r.Budget.MaxEvaluations, 100*float64(n)/float64(r.Budget.MaxEvaluations))
+	}
+	if n > len(r.Candidates) {
+		budget += fmt.Sprintf("; %d recorded, %d repeated candidates answered from the cache", len(r.Candidates), n-len(r.Candidates))
 	}
 	facts := []fact{
 		{"run", r.Name},

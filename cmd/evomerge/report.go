@@ -129,6 +129,7 @@ type runState struct {
 	Objectives     []fitness.Objective `json:"objectives"`
 	Dimensions     []string            `json:"dimensions"`
 	MaxEvaluations int                 `json:"max_evaluations"`
+	Evaluations    int                 `json:"evaluations"`
 	Started        time.Time           `json:"started"`
 	Updated        time.Time           `json:"updated"`
 }
@@ -219,19 +220,14 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 		Dims:       st.Dimensions,
 		Finished:   st.Status != "" && st.Status != "running",
 		Budget: reports.Budget{
-			MaxEvaluations: st.MaxEvaluations, MaxDuration: exp.Search.MaxTime,
+			MaxEvaluations: st.MaxEvaluations, MaxDuration: exp.Search.MaxTime, Evaluations: st.Evaluations,
 			Started: st.Started, Updated: st.Updated,
 		},
 	}
-	seen := make(map[string]bool, len(records))
+	// Every journal line is one evaluation, duplicates (a candidate asked
+	// again and answered from the cache) included: they count against the
+	// budget.
 	for _, rec := range records {
-		// A resumed run answers replayed evaluations from the journal and
-		// does not write them again; a duplicate line would be a repeated
-		// write of the same result, shown once.
-		if seen[rec.ID] {
-			continue
-		}
-		seen[rec.ID] = true
 		r.Candidates = append(r.Candidates, reports.Candidate{
 			Candidate: population.Candidate{ID: rec.ID, Genome: rec.Genome, Lineage: rec.Lineage, Scores: rec.Scores, Status: rec.Status, Error: rec.Error},
 			Started:   rec.Started, Finished: rec.Finished,
