@@ -43,7 +43,7 @@ func TestQuickstartDecodes(t *testing.T) {
 	if e.Models.Benchmark != "mnist-tasks" || e.Models.Recipe != RecipeFull {
 		t.Errorf("models = %+v, want mnist-tasks with the full recipe", e.Models)
 	}
-	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 384 {
+	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 320 {
 		t.Errorf("search = %+v", e.Search)
 	}
 	if !reflect.DeepEqual(e.Search.NSGA2.StartPoints, []string{"average"}) {
@@ -53,7 +53,7 @@ func TestQuickstartDecodes(t *testing.T) {
 	if e.Merge.Operator != "task_arithmetic" || s.Param != "weight" || !s.PerModel || !s.PerGroup || *s.Lower != 0 || *s.Upper != 1 {
 		t.Errorf("merge = %+v, search[0] = %+v", e.Merge, s)
 	}
-	want := []Objective{{Task: TaskAll, Metric: MetricAccuracy, Direction: "maximize"}}
+	want := []Objective{{Task: TaskMean, Metric: MetricNormalized, Direction: "maximize"}, {Task: TaskMean, Metric: MetricLoss, Direction: "minimize"}}
 	if !reflect.DeepEqual(e.Objectives, want) {
 		t.Errorf("objectives = %+v, want %+v", e.Objectives, want)
 	}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/evomerge/evomerge/internal/run"
+)
+
+const resumeSynopsis = `resume RUN_DIR [--workers N]
+
+Continues the run in RUN_DIR from its config.toml: the search is replayed
+with the same seed, evaluations found in journal.jsonl are answered from it
+and the rest are evaluated, so a run interrupted at any moment (Ctrl-C, kill
+-9, power loss) ends with the same front as one never interrupted. A torn
+last journal line is dropped and evaluated again.`
+
+func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("resume", resumeSynopsis, stderr)
+	workers := fs.Int("workers", 0, "candidates evaluated at once (overrides search.concurrency; results do not depend on it)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("resume needs exactly one run directory, got %d arguments", len(pos))
+	}
+	if *workers < 0 {
+		return usagef("--workers %d: give a positive count or 0", *workers)
+	}
+	_, err = run.Resume(ctx, pos[0], run.Options{Out: stdout, Terminal: isTerminal(stdout), Workers: *workers})
+	return err
+}

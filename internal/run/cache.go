@@ -1,0 +1,68 @@
+package run
+
+import (
+	"context"
+	"time"
+
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+)
+
+// journaled is the evaluator of a run: candidates whose id the journal holds
+// are answered from it (a resumed run replays them without evaluating), the
+// others are evaluated by the inner evaluator in chunks of chunk candidates,
+// and every finished one is appended to the journal (fsynced) as soon as
+// its chunk ends, so a crash loses at most one chunk of work.
+type journaled struct {
+	inner   search.Evaluator
+	journal *Journal
+	chunk   int
+	clock   func() time.Time
+	// replayed and evaluated count candidates answered from the journal and
+	// by the inner evaluator.
+	replayed, evaluated int
+	// onRecord, when set, sees every record answered or written.
+	onRecord func(*Record)
+}
+
+func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate) error {
+	var misses []*population.Candidate
+	for _, c := range batch {
+		if rec, ok := j.journal.Lookup(c.ID); ok {
+			rec.Apply(c)
+			j.replayed++
+			if j.onRecord != nil {
+				j.onRecord(&rec)
+			}
+			continue
+		}
+		misses = append(misses, c)
+	}
+	chunk := max(j.chunk, 1)
+	for lo := 0; lo < len(misses); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		part := misses[lo:min(lo+chunk, len(misses))]
+		started := j.clock()
+		err := j.inner.Evaluate(ctx, part)
+		finished := j.clock()
+		for _, c := range part {
+			if c.Status != population.StatusOK && c.Status != population.StatusFailed {
+				continue // cancelled before it finished: not journaled
+			}
+			rec := RecordOf(c, started, finished)
+			if jerr := j.journal.Append(rec); jerr != nil {
+				return jerr
+			}
+			if j.onRecord != nil {
+				j.onRecord(&rec)
+			}
+			j.evaluated++
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

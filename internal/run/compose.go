@@ -1,0 +1,379 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/nsga2"
+	"github.com/evomerge/evomerge/search/random"
+)
+
+// components are everything a run is built from, derived from the
+// experiment alone (and the benchmark cache), so a resumed run rebuilds the
+// same ones.
+type components struct {
+	exp        *configs.Experiment
+	bench      *data.Benchmark // nil for pools without a benchmark
+	pool       *evaluate.Pool
+	op         operators.Operator
+	space      *population.Space
+	mapping    *population.Mapping
+	objectives []fitness.Objective
+	directions []fitness.Direction
+	tasks      []evaluate.Task
+	native     *evaluate.Native
+	method     search.Method
+	// Prepare options, for tests that use a benchmark cache of their own.
+}
+
+// composeOptions tune how components are built.
+type composeOptions struct {
+	// Log receives benchmark preparation progress.
+	Log io.Writer
+	// Workers overrides search.concurrency (0: keep it).
+	Workers int
+	// WithMethod builds the search method (not needed by export or status).
+	WithMethod bool
+}
+
+// compose builds the components of an experiment. Errors about the
+// configuration are configs.Problems naming key and line.
+func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (*components, error) {
+	c := &components{exp: exp}
+	if exp.Evaluator.Kind != configs.EvaluatorNative {
+		return nil, configs.Problems{exp.Problem("evaluator.kind", fmt.Sprintf("evaluator %q is not available in this version of evomerge: use \"native\"", exp.Evaluator.Kind))}
+	}
+	// Model pool and task data.
+	m := exp.Models
+	if m.Benchmark != "" {
+		var recipe *data.Recipe
+		if m.Recipe == configs.RecipeSmoke {
+			r, err := data.SmokeRecipe(m.Benchmark)
+			if err != nil {
+				return nil, configs.Problems{exp.Problem("models.benchmark", err.Error())}
+			}
+			recipe = &r
+		}
+		if _, err := data.DefaultRecipe(m.Benchmark); err != nil {
+			return nil, configs.Problems{exp.Problem("models.benchmark", err.Error())}
+		}
+		b, err := data.Prepare(ctx, m.Benchmark, data.Options{CacheDir: m.CacheDir, Recipe: recipe, Log: opt.Log})
+		if err != nil {
+			return nil, fmt.Errorf("preparing benchmark %s: %w", m.Benchmark, err)
+		}
+		c.bench = b
+	}
+	var err error
+	if len(m.Experts) > 0 {
+		f := evaluate.PoolFiles{Base: m.Base}
+		for _, x := range m.Experts {
+			f.Models = append(f.Models, x.Path)
+			f.Names = append(f.Names, x.Name)
+		}
+		if c.bench != nil {
+			f.Benchmark, f.BenchmarkVersion = c.bench.Name, c.bench.Version
+		}
+		c.pool, err = evaluate.LoadPool(f)
+	} else {
+		c.pool, err = evaluate.BenchmarkPool(c.bench)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: models: %w", exp.File(), err)
+	}
+
+	// Operator and the searched space.
+	op, err := operators.Builtin().Get(exp.Merge.Operator)
+	if err != nil {
+		return nil, configs.Problems{exp.Problem("merge.operator", err.Error())}
+	}
+	c.op = op
+	spec, err := searchSpec(exp, op, c.pool)
+	if err != nil {
+		return nil, err
+	}
+	c.space, c.mapping, err = population.DeriveSpace(op.Params(), spec)
+	if err != nil {
+		return nil, configs.Problems{exp.Problem("merge.search", err.Error())}
+	}
+
+	// Objectives and tasks.
+	taskNames := c.bench.TaskNames()
+	if err := c.expandObjectives(taskNames); err != nil {
+		return nil, err
+	}
+	c.tasks, err = evaluate.BenchmarkTasks(c.bench, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if n := exp.Evaluator.Examples; n > 0 {
+		for i := range c.tasks {
+			c.tasks[i].Fitness = c.tasks[i].Fitness.Head(n)
+		}
+	}
+	workers := exp.Search.Concurrency
+	if opt.Workers > 0 {
+		workers = opt.Workers
+	}
+	c.native, err = evaluate.NewNative(evaluate.NativeConfig{
+		Merge: evaluate.MergeConfig{
+			Pool: c.pool, Operator: op, Mapping: c.mapping, Seed: exp.Experiment.Seed,
+			TaskTensors: exp.Merge.TaskTensors,
+		},
+		Tasks:      c.tasks,
+		Objectives: c.objectives,
+		Workers:    workers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opt.WithMethod {
+		if c.method, err = c.buildMethod(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// searchSpec turns [merge] into a population.SearchSpec, checking the fixed
+// values against the operator and the layer groups against the pool.
+func searchSpec(exp *configs.Experiment, op operators.Operator, pool *evaluate.Pool) (population.SearchSpec, error) {
+	var ps configs.Problems
+	names := pool.ModelNames()
+	recipe := &operators.Recipe{Method: op.Name(), Params: exp.Merge.Params, Groups: exp.Merge.Groups}
+	for _, n := range names {
+		recipe.Models = append(recipe.Models, operators.RecipeModel{Name: n})
+	}
+	fixed, err := recipe.Settings(op)
+	if err != nil {
+		es, ok := operators.AsRecipeErrors(err)
+		if !ok {
+			return population.SearchSpec{}, err
+		}
+		for _, e := range es {
+			ps = append(ps, exp.Problem("merge."+e.Key, e.Err.Error()))
+		}
+	}
+	groups := mergeableGroups(pool, exp.Merge.TaskTensors)
+	spec := population.SearchSpec{Operator: op.Name(), Models: names, Fixed: fixed}
+	for i, s := range exp.Merge.Search {
+		t := population.Target{Param: s.Param, PerModel: s.PerModel, Lower: s.Lower, Upper: s.Upper}
+		switch {
+		case s.PerGroup:
+			t.Groups = slices.Clone(groups)
+		case len(s.Groups) > 0:
+			for j, g := range s.Groups {
+				if !slices.Contains(groups, g) {
+					ps = append(ps, exp.Problem(fmt.Sprintf("merge.search[%d].groups[%d]", i, j),
+						fmt.Sprintf("the pool has no layer group %q of merged tensors; its groups are %s", g, strings.Join(groups, ", "))))
+				}
+			}
+			t.Groups = slices.Clone(s.Groups)
+		}
+		spec.Targets = append(spec.Targets, t)
+	}
+	if len(ps) > 0 {
+		return population.SearchSpec{}, ps
+	}
+	return spec, nil
+}
+
+// mergeableGroups lists the layer groups of the pool's merged (not
+// per-task) tensors in canonical tensor order.
+func mergeableGroups(pool *evaluate.Pool, taskPatterns []string) []string {
+	tasks := operators.DefaultTaskTensors()
+	if len(taskPatterns) > 0 {
+		tasks = operators.TaskTensors{Patterns: taskPatterns}
+	}
+	var groups []string
+	for _, t := range pool.Source().Tensors() {
+		if tasks.Match(t.Name) {
+			continue
+		}
+		if g := checkpoint.LayerGroup(t.Name); !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// expandObjectives resolves "all" into one objective per task and checks
+// task names.
+func (c *components) expandObjectives(tasks []string) error {
+	var ps configs.Problems
+	for i, o := range c.exp.Objectives {
+		dir, err := fitness.ParseDirection(o.Direction)
+		if err != nil {
+			ps = append(ps, c.exp.Problem(fmt.Sprintf("objectives[%d].direction", i), err.Error()))
+			continue
+		}
+		add := func(task string) {
+			c.objectives = append(c.objectives, fitness.Objective{Name: task + "/" + o.Metric, Task: task, Metric: o.Metric, Direction: dir})
+			c.directions = append(c.directions, dir)
+		}
+		switch {
+		case o.Task == configs.TaskAll:
+			for _, t := range tasks {
+				add(t)
+			}
+		case o.Task == configs.TaskMean:
+			add(evaluate.MeanTask)
+		case slices.Contains(tasks, o.Task):
+			add(o.Task)
+		default:
+			ps = append(ps, c.exp.Problem(fmt.Sprintf("objectives[%d].task", i),
+				fmt.Sprintf("unknown task %q: use one of %s, %q or %q", o.Task, strings.Join(tasks, ", "), configs.TaskAll, configs.TaskMean)))
+		}
+	}
+	if len(ps) == 0 {
+		if err := fitness.ValidateObjectives(c.objectives); err != nil {
+			ps = append(ps, c.exp.Problem("objectives", err.Error()))
+		}
+	}
+	return ps.Err()
+}
+
+// buildMethod makes the configured search method.
+func (c *components) buildMethod() (search.Method, error) {
+	s := c.exp.Search
+	switch s.Algorithm {
+	case configs.AlgorithmRandom:
+		return random.New(random.Options{BatchSize: s.Random.BatchSize, Sampling: s.Random.Sampling})
+	case configs.AlgorithmNSGA2:
+		init, err := c.startPoints("search.nsga2.start_points", s.NSGA2.StartPoints)
+		if err != nil {
+			return nil, err
+		}
+		return nsga2.New(nsga2.Options{
+			PopulationSize: s.NSGA2.PopulationSize, CrossoverProb: s.NSGA2.CrossoverProb,
+			CrossoverEta: s.NSGA2.CrossoverEta, MutationProb: s.NSGA2.MutationProb,
+			MutationEta: s.NSGA2.MutationEta, Initial: init,
+		})
+	case configs.AlgorithmGA, configs.AlgorithmCMAES:
+		// Their packages are not part of this build yet.
+		return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("algorithm %q is not available in this build of evomerge: use %q or %q", s.Algorithm, configs.AlgorithmNSGA2, configs.AlgorithmRandom))}
+	}
+	return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q", s.Algorithm))}
+}
+
+func (c *components) scalarization(key string, s configs.Scalarization) (search.Scalarization, error) {
+	out := search.Scalarization{Method: s.Method, Weights: s.Weights, Ideal: s.Ideal, Rho: s.Rho}
+	if err := out.Validate(len(c.objectives)); err != nil {
+		return out, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v (the objectives expand to %d: %s)", err, len(c.objectives), objectiveNames(c.objectives)))}
+	}
+	return out, nil
+}
+
+func objectiveNames(objs []fitness.Objective) string {
+	names := make([]string, len(objs))
+	for i, o := range objs {
+		names[i] = o.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// startPoints returns the named initial points in space units.
+func (c *components) startPoints(key string, names []string) ([][]float64, error) {
+	var out [][]float64
+	for _, n := range names {
+		switch n {
+		case "defaults":
+			out = append(out, c.space.Defaults())
+		case "average":
+			x, err := averagePoint(c.space, c.op.Name(), c.exp.Merge.Params, c.pool.NumModels())
+			if err != nil {
+				return nil, configs.Problems{c.exp.Problem(key, err.Error())}
+			}
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// averagePoint is the point of the space where the merge is plain weight
+// averaging of the experts: for task arithmetic θ0 + Σ λ w_i (θi − θ0) with
+// λ·w_i = 1/N, for linear equal weights. Other operators cannot express it.
+func averagePoint(space *population.Space, op string, fixed map[string]any, n int) ([]float64, error) {
+	x := space.Defaults()
+	param := func(name string) string {
+		name, _, _ = strings.Cut(name, "[")
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		return name
+	}
+	searched := map[string]bool{}
+	for i := range x {
+		searched[param(space.Dim(i).Name)] = true
+	}
+	fixedFloat := func(name string, def float64) (float64, bool) {
+		switch v := fixed[name].(type) {
+		case nil:
+			return def, true
+		case float64:
+			return v, true
+		case int64:
+			return float64(v), true
+		}
+		return 0, false
+	}
+	want := map[string]float64{}
+	switch op {
+	case "task_arithmetic":
+		if normalize, _ := fixed["normalize"].(bool); normalize {
+			return nil, errors.New(`start point "average" assumes normalize = false for task_arithmetic`)
+		}
+		switch {
+		case searched["weight"] && searched["lambda"]:
+			want["weight"], want["lambda"] = 1/float64(n), 1
+		case searched["weight"]:
+			lambda, ok := fixedFloat("lambda", 1)
+			if !ok || lambda == 0 {
+				return nil, errors.New(`start point "average" needs a non-zero scalar merge.params.lambda`)
+			}
+			want["weight"] = 1 / (float64(n) * lambda)
+		case searched["lambda"]:
+			if _, given := fixed["weight"]; given {
+				return nil, errors.New(`start point "average" needs the default weights (1) when only lambda is searched`)
+			}
+			want["lambda"] = 1 / float64(n)
+		default:
+			return nil, errors.New(`start point "average" needs weight or lambda to be searched`)
+		}
+	case "linear":
+		if !searched["weight"] {
+			return nil, errors.New(`start point "average" needs linear's weight to be searched`)
+		}
+		want["weight"] = 1 / float64(n)
+	default:
+		return nil, fmt.Errorf("start point \"average\" is defined for task_arithmetic and linear, not %s: use \"defaults\"", op)
+	}
+	for i := range x {
+		d := space.Dim(i)
+		v, ok := want[param(d.Name)]
+		if !ok {
+			continue
+		}
+		if v < d.Lower || v > d.Upper || math.IsNaN(v) {
+			return nil, fmt.Errorf("start point \"average\" needs %s = %g, outside its bounds [%g, %g]: widen the bounds or drop the start point", d.Name, v, d.Lower, d.Upper)
+		}
+		x[i] = v
+	}
+	return x, nil
+}
+
+// evaluateExportOptions are the options of exported checkpoints: float32 in
+// one file, as `evomerge merge` writes by default.
+func evaluateExportOptions() evaluate.ExportOptions { return evaluate.ExportOptions{} }

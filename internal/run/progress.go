@@ -1,0 +1,170 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/search"
+)
+
+// progress reports batches: a live line rewritten in place on a terminal,
+// one plain line per batch otherwise.
+type progress struct {
+	out        io.Writer
+	terminal   bool
+	now        func() time.Time
+	start      time.Time
+	ev         *journaled
+	max        int
+	objectives []fitness.Objective
+	lineLen    int
+}
+
+func (p *progress) Init(search.RunInfo) error { return nil }
+
+func (p *progress) Record(e search.Event) error {
+	if e.Kind != search.EventBatch {
+		return nil
+	}
+	var b strings.Builder
+	if p.max > 0 {
+		fmt.Fprintf(&b, "eval %d/%d", e.Stats.Evaluations, p.max)
+	} else {
+		fmt.Fprintf(&b, "eval %d", e.Stats.Evaluations)
+	}
+	fmt.Fprintf(&b, " gen %d", e.Generation)
+	if e.Stats.Failed > 0 {
+		fmt.Fprintf(&b, " failed %d", e.Stats.Failed)
+	}
+	if p.ev.replayed > 0 {
+		fmt.Fprintf(&b, " from-journal %d", p.ev.replayed)
+	}
+	b.WriteString(" best")
+	for i, v := range e.Stats.Best {
+		fmt.Fprintf(&b, " %s=%s", p.objectives[i].Name, fmtScore(v))
+	}
+	elapsed := p.now().Sub(p.start)
+	if secs := elapsed.Seconds(); p.ev.evaluated > 0 && secs > 0 {
+		rate := float64(p.ev.evaluated) / secs
+		fmt.Fprintf(&b, " %.2f eval/s", rate)
+		if p.max > 0 {
+			left := float64(p.max - e.Stats.Evaluations)
+			fmt.Fprintf(&b, " ETA %s", (time.Duration(left/rate) * time.Second).Round(time.Second))
+		}
+	}
+	line := b.String()
+	if p.terminal {
+		pad := ""
+		if n := p.lineLen - len(line); n > 0 {
+			pad = strings.Repeat(" ", n)
+		}
+		fmt.Fprintf(p.out, "\r%s%s", line, pad)
+		p.lineLen = len(line)
+		return nil
+	}
+	fmt.Fprintln(p.out, line)
+	return nil
+}
+
+// finish ends the live line.
+func (p *progress) finish() {
+	if p.terminal && p.lineLen > 0 {
+		fmt.Fprintln(p.out)
+		p.lineLen = 0
+	}
+}
+
+func fmtScore(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+// printSummary writes the front table: per-task accuracy and mean
+// normalized accuracy on test (fitness split when not scored), against
+// plain weight averaging and the experts.
+func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res *search.Result, wall time.Duration) {
+	fmt.Fprintf(w, "\n%s: %s after %d evaluations (%d failed) in %s; stop: %s\n",
+		exp.Experiment.Name, f.Status, res.Evaluations, res.Failed, wall.Round(time.Second), res.Status)
+	fmt.Fprintf(w, "Pareto front on the %s split: %d members (objectives: %s)\n", f.FitnessSplit, len(f.Members), objectiveNames(f.Objectives))
+	if len(f.Members) == 0 {
+		return
+	}
+	split := "test"
+	if f.Members[0].Test == nil {
+		split = f.FitnessSplit + " (not scored on test)"
+	}
+	fmt.Fprintf(w, "\naccuracy on %s, best first by mean normalized accuracy (accuracy / expert accuracy):\n", split)
+	header := fmt.Sprintf("%-14s %10s", "member", "fit-norm")
+	for _, t := range f.Tasks {
+		header += fmt.Sprintf(" %9s", trim(t, 9))
+	}
+	header += fmt.Sprintf(" %9s", "mean-norm")
+	fmt.Fprintln(w, header)
+	order := rankedMembers(f)
+	if top := exp.Report.Top; top > 0 && top < len(order) {
+		order = order[:top]
+	}
+	for _, i := range order {
+		m := f.Members[i]
+		fit := math.NaN()
+		if m.FitnessTasks != nil && m.FitnessTasks.MeanNormalized != nil {
+			fit = *m.FitnessTasks.MeanNormalized
+		}
+		row := fmt.Sprintf("%-14s %10s", short(m.ID), fmtScore(fit))
+		scores := m.Test
+		if scores == nil {
+			scores = m.FitnessTasks
+		}
+		for k := range f.Tasks {
+			v := math.NaN()
+			if scores != nil && k < len(scores.Accuracy) {
+				v = scores.Accuracy[k]
+			}
+			row += fmt.Sprintf(" %9s", fmtScore(v))
+		}
+		row += fmt.Sprintf(" %9s", fmtScore(meanNorm(m)))
+		fmt.Fprintln(w, row)
+	}
+	if f.Members[0].Test != nil {
+		if a := f.AverageTest; a != nil {
+			row := fmt.Sprintf("%-14s %10s", "plain average", "")
+			for _, v := range a.Accuracy {
+				row += fmt.Sprintf(" %9s", fmtScore(v))
+			}
+			row += fmt.Sprintf(" %9s", fmtScore(*a.MeanNormalized))
+			fmt.Fprintln(w, row)
+		}
+		if len(f.ExpertTest) == len(f.Tasks) {
+			row := fmt.Sprintf("%-14s %10s", "experts", "")
+			for _, v := range f.ExpertTest {
+				row += fmt.Sprintf(" %9s", fmtScore(v))
+			}
+			row += fmt.Sprintf(" %9s", fmtScore(1))
+			fmt.Fprintln(w, row)
+		}
+	}
+	if b := bestMember(f); b >= 0 && f.Members[b].Test != nil && f.AverageTest != nil {
+		best, avg := meanNorm(f.Members[b]), *f.AverageTest.MeanNormalized
+		verdict := "beats"
+		if best <= avg {
+			verdict = "does not beat"
+		}
+		fmt.Fprintf(w, "\nbest front member %s: mean normalized test accuracy %.4f, %s plain weight averaging (%.4f) by %+.1f points\n",
+			short(f.Members[b].ID), best, verdict, avg, 100*(best-avg))
+		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(f.Members[b].ID))
+	}
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

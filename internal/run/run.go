@@ -1,0 +1,491 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+)
+
+// Options control a run session.
+type Options struct {
+	// Out receives progress and the final summary (nil: discarded).
+	Out io.Writer
+	// Terminal selects a live progress line (rewritten in place) instead of
+	// one plain line per batch.
+	Terminal bool
+	// Force lets Start reuse a run directory that already holds a run,
+	// removing that run's files first.
+	Force bool
+	// Workers overrides search.concurrency when positive.
+	Workers int
+	// Now is the wall clock (nil: time.Now), for the state file and
+	// progress; search budgets use evaluation time (see Start).
+	Now func() time.Time
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) out() io.Writer {
+	if o.Out == nil {
+		return io.Discard
+	}
+	return o.Out
+}
+
+// Outcome is what a session did.
+type Outcome struct {
+	// Dir is the run directory.
+	Dir string
+	// Status is StateFinished, StateInterrupted or StateFailed.
+	Status string
+	// Result is the search result (replayed candidates included).
+	Result *search.Result
+	// Front is what front.json holds.
+	Front Front
+	// Replayed and Evaluated count candidates answered from the journal and
+	// evaluated in this session.
+	Replayed, Evaluated int
+}
+
+// ReportRenderer, when set, renders report.html into a run directory once
+// front.json is written. It is the one place the HTML report hooks in.
+var ReportRenderer func(ctx context.Context, dir string) error
+
+// Start begins a new run of exp in its run directory (exp.RunDir()). The
+// directory must be empty or absent unless opt.Force is set. The resolved
+// configuration is written to config.toml first, with checkpoint paths made
+// absolute so the run can be resumed from anywhere.
+//
+// Search budgets in time (search.max_time) count evaluation time, recorded
+// in the journal, so a resumed run replays to the same point; they make a
+// run depend on machine speed, so only evaluation and generation budgets
+// give the same front on every machine.
+func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome, error) {
+	dir := exp.RunDir()
+	if err := prepareDir(dir, opt.Force); err != nil {
+		return nil, err
+	}
+	absolute(exp)
+	text, err := exp.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), text); err != nil {
+		return nil, err
+	}
+	resolved, err := configs.DecodeExperiment(filepath.Join(dir, ConfigFile), text)
+	if err != nil {
+		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
+	}
+	return execute(ctx, dir, resolved, State{}, opt)
+}
+
+// Resume continues the run in dir: it rebuilds every component from
+// config.toml, replays the search with the same seed, answers candidates the
+// journal holds from it and evaluates the rest. A run killed at any moment
+// ends with the same front as one never interrupted.
+func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
+	path := filepath.Join(dir, ConfigFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s is not a run directory (no %s): start a run with `evomerge run CONFIG`", dir, ConfigFile)
+	}
+	exp, err := configs.LoadExperiment(path)
+	if err != nil {
+		return nil, err
+	}
+	prev, _, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	return execute(ctx, dir, exp, prev, opt)
+}
+
+// prepareDir makes dir ready for a new run.
+func prepareDir(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return os.MkdirAll(dir, 0o755)
+	case err != nil:
+		return fmt.Errorf("run directory: %w", err)
+	case len(entries) == 0:
+		return nil
+	case !force:
+		what := "files"
+		if _, err := os.Stat(filepath.Join(dir, JournalFile)); err == nil {
+			what = "a run"
+		}
+		return fmt.Errorf("run directory %s already holds %s: continue it with `evomerge resume %s`, choose another experiment.name or --out, or pass --force to start over (its files are removed)", dir, what, dir)
+	}
+	for _, name := range runFiles {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("run directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// absolute makes the experiment's input paths absolute.
+func absolute(exp *configs.Experiment) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	exp.Models.CacheDir = abs(exp.Models.CacheDir)
+	exp.Models.Base = abs(exp.Models.Base)
+	for i := range exp.Models.Experts {
+		exp.Models.Experts[i].Path = abs(exp.Models.Experts[i].Path)
+	}
+}
+
+// execute runs one session in dir.
+func execute(ctx context.Context, dir string, exp *configs.Experiment, prev State, opt Options) (*Outcome, error) {
+	sessionStart := opt.now()
+	logFile, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run log: %w", err)
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewJSONHandler(logFile, nil))
+	out := opt.out()
+	log.Info("session start", "dir", dir, "experiment", exp.Experiment.Name, "session", prev.Sessions+1)
+
+	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true})
+	if err != nil {
+		log.Error("setup failed", "error", err.Error())
+		return nil, err
+	}
+	journal, err := OpenJournal(filepath.Join(dir, JournalFile))
+	if err != nil {
+		log.Error("journal unreadable", "error", err.Error())
+		return nil, err
+	}
+	defer journal.Close()
+	if journal.Dropped > 0 {
+		log.Warn("truncated a torn last journal line", "bytes", journal.Dropped)
+		fmt.Fprintf(out, "journal: dropped an incomplete last record (%d bytes) left by an interrupted write; it is evaluated again\n", journal.Dropped)
+	}
+	if n := journal.Len(); n > 0 {
+		fmt.Fprintf(out, "resuming %s: replaying %d journaled evaluations\n", exp.Experiment.Name, n)
+	}
+
+	chunk := exp.Search.Concurrency
+	if opt.Workers > 0 {
+		chunk = opt.Workers
+	}
+	if chunk <= 0 {
+		chunk = 1
+	}
+	ev := &journaled{inner: comp.native, journal: journal, chunk: chunk}
+	clock := newEvalClock(ev)
+	ev.clock = opt.now
+	ev.onRecord = clock.add
+
+	state := prev
+	state.V = StateVersion
+	state.Experiment = exp.Experiment.Name
+	state.Algorithm = exp.Search.Algorithm
+	state.Status = StateRunning
+	state.StopReason, state.Error = "", ""
+	state.Objectives = comp.objectives
+	state.Dimensions = dimNames(comp)
+	state.MaxEvaluations = exp.Search.MaxEvaluations
+	state.Sessions++
+	if state.Started.IsZero() {
+		state.Started = sessionStart.UTC()
+	}
+	prevElapsed := prev.Elapsed
+	writeState := func() error {
+		state.Updated = opt.now().UTC()
+		state.Elapsed = prevElapsed + opt.now().Sub(sessionStart).Seconds()
+		return writeJSON(filepath.Join(dir, StateFile), state)
+	}
+	if err := writeState(); err != nil {
+		return nil, err
+	}
+
+	prog := &progress{out: out, terminal: opt.Terminal, now: opt.now, start: sessionStart, ev: ev,
+		max: exp.Search.MaxEvaluations, objectives: comp.objectives}
+	recorders := []search.Recorder{
+		search.RecorderFunc(func(e search.Event) error {
+			if e.Kind != search.EventBatch {
+				return nil
+			}
+			state.Evaluations, state.Failed, state.Generations = e.Stats.Evaluations, e.Stats.Failed, e.Stats.Generations
+			state.Best = floatPtrs(e.Stats.Best)
+			log.Info("batch", "generation", e.Generation, "evaluations", e.Stats.Evaluations, "failed", e.Stats.Failed,
+				"replayed", ev.replayed, "evaluated", ev.evaluated, "best", e.Stats.Best)
+			return writeState()
+		}),
+		prog,
+	}
+	settings := search.Settings{
+		MaxEvaluations: exp.Search.MaxEvaluations,
+		MaxGenerations: exp.Search.MaxGenerations,
+		Runtime:        exp.Search.MaxTime,
+		Clock:          clock.now,
+		Recorders:      recorders,
+		EvalSpec:       comp.native.EvalSpec(),
+		Version:        comp.native.Version(),
+	}
+	problem := search.Problem{Space: comp.space, Directions: comp.directions, Seed: exp.Experiment.Seed}
+	res, err := search.Run(ctx, comp.method, ev, problem, settings)
+	if err != nil {
+		return nil, err
+	}
+	prog.finish()
+
+	outcome := &Outcome{Dir: dir, Result: res, Replayed: ev.replayed, Evaluated: ev.evaluated}
+	state.StopReason = string(res.Status)
+	switch res.Status {
+	case search.StatusCancelled:
+		outcome.Status = StateInterrupted
+	case search.StatusFailure:
+		outcome.Status = StateFailed
+		state.Error = res.Err.Error()
+	default:
+		outcome.Status = StateFinished
+	}
+	state.Status = outcome.Status
+	state.Evaluations, state.Failed, state.Generations = res.Evaluations, res.Failed, res.Generations
+
+	// The front: scored on test unless the session was interrupted.
+	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished
+	if scoreTest {
+		fmt.Fprintf(out, "scoring the front on the held-out test split...\n")
+	}
+	front, err := buildFront(ctx, comp, res, outcome.Status, scoreTest)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted while scoring on test: keep the fitness front.
+		outcome.Status, state.Status = StateInterrupted, StateInterrupted
+		front, err = buildFront(context.WithoutCancel(ctx), comp, res, outcome.Status, false)
+	}
+	if err != nil {
+		state.Status, state.Error = StateFailed, err.Error()
+		_ = writeState()
+		log.Error("front", "error", err.Error())
+		return nil, err
+	}
+	outcome.Front = front
+	if err := writeJSON(filepath.Join(dir, FrontFile), front); err != nil {
+		return nil, err
+	}
+	if err := writeState(); err != nil {
+		return nil, err
+	}
+	log.Info("session end", "status", outcome.Status, "stop", res.Status, "evaluations", res.Evaluations,
+		"failed", res.Failed, "front", len(front.Members), "replayed", ev.replayed, "evaluated", ev.evaluated)
+
+	printSummary(out, dir, exp, front, res, opt.now().Sub(sessionStart))
+	if outcome.Status == StateFinished && exp.Report.WantHTML() {
+		if ReportRenderer != nil {
+			if err := ReportRenderer(ctx, dir); err != nil {
+				return outcome, fmt.Errorf("report: %w", err)
+			}
+			fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, ReportFile))
+		} else {
+			fmt.Fprintf(out, "report: this build has no HTML renderer; the results are in %s\n", filepath.Join(dir, FrontFile))
+		}
+	}
+	fmt.Fprintf(out, "run directory: %s\n", dir)
+	switch outcome.Status {
+	case StateInterrupted:
+		fmt.Fprintf(out, "interrupted: continue with `evomerge resume %s`\n", dir)
+		if ctx.Err() == nil {
+			return outcome, context.Canceled
+		}
+		return outcome, ctx.Err()
+	case StateFailed:
+		return outcome, res.Err
+	}
+	return outcome, nil
+}
+
+func dimNames(c *components) []string {
+	names := make([]string, c.space.Len())
+	for i := range names {
+		names[i] = c.space.Dim(i).Name
+	}
+	return names
+}
+
+// evalClock is the clock of search budgets: evaluation time, accumulated
+// from journal records (replayed or new), so a replay reaches every budget
+// at the same candidate the original run did.
+type evalClock struct {
+	spent time.Duration
+	seen  map[[2]int64]bool
+}
+
+func newEvalClock(*journaled) *evalClock { return &evalClock{seen: map[[2]int64]bool{}} }
+
+func (c *evalClock) now() time.Time { return time.Unix(0, 0).Add(c.spent) }
+
+// add counts the chunk a record belongs to once (records of one chunk share
+// their start and finish times).
+func (c *evalClock) add(r *Record) {
+	key := [2]int64{r.Started.UnixNano(), r.Finished.UnixNano()}
+	if c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	c.spent += r.Finished.Sub(r.Started)
+}
+
+// buildFront writes the front of a result: fitness scores, per-task
+// fitness accuracies from the candidates' correctness, and (scoreTest) test
+// scores of every member with the plain-averaging and expert references.
+func buildFront(ctx context.Context, c *components, res *search.Result, status string, scoreTest bool) (Front, error) {
+	f := Front{
+		V: FrontVersion, Experiment: c.exp.Experiment.Name, Status: status,
+		Objectives: c.objectives, Dimensions: dimNames(c), Evaluations: res.Evaluations,
+		Members: []FrontMember{},
+	}
+	if len(c.tasks) > 0 {
+		f.FitnessSplit = string(c.tasks[0].FitnessSplit)
+	}
+	for _, t := range c.tasks {
+		f.Tasks = append(f.Tasks, t.Name)
+		f.ExpertTest = append(f.ExpertTest, t.ExpertAccuracy[data.Test])
+	}
+	if b := c.bench; b != nil && b.Manifest.Interference != nil && b.Manifest.Interference.Split == data.Test {
+		avg := b.Manifest.Interference.Average
+		s := &SplitScores{Split: string(data.Test)}
+		ok := true
+		for _, t := range c.tasks {
+			acc, has := avg.Accuracy[t.Name]
+			ok = ok && has
+			s.Accuracy = append(s.Accuracy, acc)
+		}
+		if ok {
+			s.Normalized, s.MeanNormalized = normalize(s.Accuracy, f.ExpertTest)
+			f.AverageTest = s
+		}
+	}
+	for _, cand := range res.FrontCandidates() {
+		m := FrontMember{ID: cand.ID, Genome: cand.Genome, Lineage: cand.Lineage, Validation: cand.Scores}
+		if fit := fitnessTasks(c, cand); fit != nil {
+			m.FitnessTasks = fit
+		}
+		if scoreTest {
+			r, err := c.native.Score(ctx, cand.Genome, data.Test)
+			if err != nil {
+				return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
+			}
+			s := &SplitScores{Split: string(data.Test)}
+			for _, tr := range r.Tasks {
+				s.Accuracy = append(s.Accuracy, tr.Accuracy)
+			}
+			s.Normalized, s.MeanNormalized = normalize(s.Accuracy, f.ExpertTest)
+			m.Test = s
+		}
+		f.Members = append(f.Members, m)
+	}
+	return f, nil
+}
+
+// fitnessTasks derives per-task fitness-split accuracy from a candidate's
+// per-example correctness.
+func fitnessTasks(c *components, cand *population.Candidate) *SplitScores {
+	if len(cand.Correct) != len(c.tasks) {
+		return nil
+	}
+	s := &SplitScores{Split: string(c.tasks[0].FitnessSplit)}
+	var ref []float64
+	for i, tc := range cand.Correct {
+		if tc.Bits.Len() == 0 {
+			return nil
+		}
+		s.Accuracy = append(s.Accuracy, float64(tc.Bits.Count())/float64(tc.Bits.Len()))
+		ref = append(ref, c.tasks[i].ExpertAccuracy[c.tasks[i].FitnessSplit])
+	}
+	s.Normalized, s.MeanNormalized = normalize(s.Accuracy, ref)
+	return s
+}
+
+// normalize divides accuracies by the experts'; nil when any reference is
+// missing.
+func normalize(acc, ref []float64) ([]float64, *float64) {
+	if len(acc) == 0 || len(acc) != len(ref) {
+		return nil, nil
+	}
+	out := make([]float64, len(acc))
+	sum := 0.0
+	for i := range acc {
+		if !(ref[i] > 0) {
+			return nil, nil
+		}
+		out[i] = acc[i] / ref[i]
+		sum += out[i]
+	}
+	mean := sum / float64(len(acc))
+	return out, &mean
+}
+
+// bestMember returns the index of the member with the highest mean
+// normalized accuracy on test (fitness split when not scored), -1 if none.
+func bestMember(f Front) int {
+	best, bestV := -1, math.Inf(-1)
+	for i, m := range f.Members {
+		v := meanNorm(m)
+		if !math.IsNaN(v) && v > bestV {
+			best, bestV = i, v
+		}
+	}
+	return best
+}
+
+func meanNorm(m FrontMember) float64 {
+	switch {
+	case m.Test != nil && m.Test.MeanNormalized != nil:
+		return *m.Test.MeanNormalized
+	case m.FitnessTasks != nil && m.FitnessTasks.MeanNormalized != nil:
+		return *m.FitnessTasks.MeanNormalized
+	}
+	return math.NaN()
+}
+
+// rankedMembers orders front members by mean normalized accuracy, best
+// first (ties by id).
+func rankedMembers(f Front) []int {
+	idx := make([]int, len(f.Members))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		va, vb := meanNorm(f.Members[a]), meanNorm(f.Members[b])
+		switch {
+		case va > vb || (!math.IsNaN(va) && math.IsNaN(vb)):
+			return -1
+		case va < vb || (math.IsNaN(va) && !math.IsNaN(vb)):
+			return 1
+		}
+		if f.Members[a].ID < f.Members[b].ID {
+			return -1
+		}
+		return 1
+	})
+	return idx
+}

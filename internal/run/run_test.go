@@ -1,0 +1,418 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/population"
+)
+
+// smokeCache holds the tiny mnist-tasks benchmark shared by the tests.
+var smokeCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "evomerge-run-test-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	smokeCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// smokeConfig is a run on the smoke recipe of mnist-tasks (a few hundred
+// training images, 200 evaluation images) that takes a second or two.
+func smokeConfig(out string) string {
+	return fmt.Sprintf(`
+[experiment]
+name = "smoke"
+seed = 9
+output = %q
+
+[models]
+benchmark = "mnist-tasks"
+recipe = "smoke"
+cache_dir = %q
+
+[merge]
+operator = "task_arithmetic"
+
+[[merge.search]]
+param = "weight"
+per_model = true
+per_group = true
+lower = 0.0
+upper = 1.0
+
+[search]
+algorithm = "nsga2"
+max_evaluations = 44
+concurrency = 1
+
+[search.nsga2]
+population_size = 8
+start_points = ["average"]
+
+[[objectives]]
+task = "all"
+
+[evaluator]
+examples = 100
+`, out, smokeCache)
+}
+
+func decodeSmoke(t *testing.T, out string, edit func(string) string) *configs.Experiment {
+	t.Helper()
+	src := smokeConfig(out)
+	if edit != nil {
+		src = edit(src)
+	}
+	exp, err := configs.DecodeExperiment("smoke.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+// frontKey summarises a front for comparison: member ids with their
+// fitness and test scores.
+func frontKey(f Front) []string {
+	var out []string
+	for _, m := range f.Members {
+		s := fmt.Sprintf("%s %v", m.ID, m.Validation)
+		if m.Test != nil {
+			s += fmt.Sprintf(" test %v", m.Test.Accuracy)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func candidateIDs(cands []*population.Candidate) []string {
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// uninterrupted runs the smoke experiment once per test binary.
+var (
+	referenceOnce sync.Once
+	reference     *Outcome
+	referenceErr  error
+)
+
+func referenceRun(t *testing.T) *Outcome {
+	t.Helper()
+	referenceOnce.Do(func() {
+		dir, err := os.MkdirTemp(smokeCache, "reference-*")
+		if err != nil {
+			referenceErr = err
+			return
+		}
+		exp, err := configs.DecodeExperiment("smoke.toml", []byte(smokeConfig(dir)))
+		if err != nil {
+			referenceErr = err
+			return
+		}
+		reference, referenceErr = Start(context.Background(), exp, Options{})
+	})
+	if referenceErr != nil {
+		t.Fatal(referenceErr)
+	}
+	return reference
+}
+
+func TestRunWritesRunDirectory(t *testing.T) {
+	ref := referenceRun(t)
+	if ref.Status != StateFinished || ref.Result.Evaluations != 44 || len(ref.Front.Members) == 0 {
+		t.Fatalf("status %s, %d evaluations, %d front members; want finished, 44, >0", ref.Status, ref.Result.Evaluations, len(ref.Front.Members))
+	}
+	for _, name := range []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile} {
+		if _, err := os.Stat(filepath.Join(ref.Dir, name)); err != nil {
+			t.Errorf("run directory lacks %s: %v", name, err)
+		}
+	}
+	// The resolved config reads back with defaults filled in.
+	exp, err := configs.LoadExperiment(filepath.Join(ref.Dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.Evaluator.Kind != configs.EvaluatorNative || exp.Objectives[0].Direction != "maximize" {
+		t.Errorf("resolved config: evaluator %q, objectives %+v", exp.Evaluator.Kind, exp.Objectives)
+	}
+	// The journal holds every evaluation made (duplicates answered from it
+	// are not written twice).
+	j, err := ReadJournal(filepath.Join(ref.Dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Records) != ref.Evaluated || ref.Evaluated+ref.Replayed != 44 {
+		t.Errorf("journal has %d records, %d evaluated + %d from the journal; want records = evaluated, sum 44", len(j.Records), ref.Evaluated, ref.Replayed)
+	}
+	st, ok, err := ReadState(ref.Dir)
+	if err != nil || !ok {
+		t.Fatalf("state: %v %v", ok, err)
+	}
+	if st.Status != StateFinished || st.Evaluations != 44 || st.Sessions != 1 || len(st.Objectives) != 4 || len(st.Dimensions) != 8 {
+		t.Errorf("state = %+v", st)
+	}
+	front, err := ReadFront(ref.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(frontKey(front), frontKey(ref.Front)) {
+		t.Errorf("front.json differs from the outcome")
+	}
+	for _, m := range front.Members {
+		if m.Test == nil || len(m.Test.Accuracy) != 4 || m.Test.MeanNormalized == nil || m.FitnessTasks == nil {
+			t.Fatalf("front member %s lacks test or fitness scores: %+v", short(m.ID), m)
+		}
+		// Fitness-split accuracies from the correctness bits agree with the
+		// objective scores (accuracy of each task).
+		for k, v := range m.Validation {
+			if math.Abs(v-m.FitnessTasks.Accuracy[k]) > 1e-12 {
+				t.Errorf("member %s task %d: objective %v, accuracy from correctness %v", short(m.ID), k, v, m.FitnessTasks.Accuracy[k])
+			}
+		}
+	}
+	if front.AverageTest == nil || len(front.ExpertTest) != 4 {
+		t.Errorf("front lacks the plain-average and expert references: %+v %v", front.AverageTest, front.ExpertTest)
+	}
+}
+
+func TestRefusesExistingRunDirectory(t *testing.T) {
+	ref := referenceRun(t)
+	exp := decodeSmoke(t, ref.Dir, nil)
+	_, err := Start(context.Background(), exp, Options{})
+	if err == nil || !strings.Contains(err.Error(), "evomerge resume "+ref.Dir) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("error %v, want a refusal that says how to resume or force", err)
+	}
+}
+
+// cancelAfter cancels a context once the run's progress has printed n
+// batch lines.
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	seen   int
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen += bytes.Count(p, []byte("eval "))
+	if c.seen >= c.n {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func TestCancelledRunResumesToTheSameFront(t *testing.T) {
+	ref := referenceRun(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first, err := Start(ctx, decodeSmoke(t, dir, nil), Options{Out: &cancelAfter{n: 2, cancel: cancel}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run returned %v, want context.Canceled", err)
+	}
+	if first.Status != StateInterrupted || first.Result.Evaluations >= 44 {
+		t.Fatalf("cancelled run: status %s after %d evaluations", first.Status, first.Result.Evaluations)
+	}
+	if st, _, _ := ReadState(dir); st.Status != StateInterrupted {
+		t.Errorf("state after cancel: %q, want %q", st.Status, StateInterrupted)
+	}
+	second, err := Resume(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Replayed < first.Result.Evaluations || second.Evaluated == 0 {
+		t.Errorf("resume answered %d from the journal and evaluated %d; the first session evaluated %d", second.Replayed, second.Evaluated, first.Result.Evaluations)
+	}
+	if !reflect.DeepEqual(candidateIDs(second.Result.Candidates), candidateIDs(ref.Result.Candidates)) {
+		t.Error("the resumed run proposed a different sequence of candidates than the uninterrupted one")
+	}
+	if got, want := frontKey(second.Front), frontKey(ref.Front); !reflect.DeepEqual(got, want) {
+		t.Errorf("resumed front\n%v\nwant\n%v", got, want)
+	}
+	if st, _, _ := ReadState(dir); st.Sessions != 2 || st.Status != StateFinished {
+		t.Errorf("state after resume: %+v", st)
+	}
+}
+
+func TestTruncatedJournalResumesToTheSameFront(t *testing.T) {
+	ref := referenceRun(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the finished run with its journal cut in the middle of a
+	// record, as a kill during a write leaves it.
+	for _, name := range []string{ConfigFile, JournalFile} {
+		data, err := os.ReadFile(filepath.Join(ref.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == JournalFile {
+			lines := bytes.SplitAfter(data, []byte("\n"))
+			keep := len(lines) / 2
+			cut := len(bytes.Join(lines[:keep], nil)) + len(lines[keep])/2
+			data = data[:cut]
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	res, err := Resume(context.Background(), dir, Options{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "dropped an incomplete last record") {
+		t.Errorf("resume did not report the torn record:\n%s", out.String())
+	}
+	if got, want := frontKey(res.Front), frontKey(ref.Front); !reflect.DeepEqual(got, want) {
+		t.Errorf("front after a torn journal\n%v\nwant\n%v", got, want)
+	}
+	if res.Evaluated == 0 || res.Evaluated >= ref.Evaluated {
+		t.Errorf("resume evaluated %d candidates; the full run evaluated %d", res.Evaluated, ref.Evaluated)
+	}
+	if _, err := ReadJournal(filepath.Join(dir, JournalFile)); err != nil {
+		t.Errorf("journal after resume: %v", err)
+	}
+}
+
+func TestStatusMatchesRun(t *testing.T) {
+	ref := referenceRun(t)
+	st, err := Status(ref.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateFinished || st.Evaluations != ref.Evaluated || st.MaxEvaluations != 44 || st.Sessions != 1 {
+		t.Errorf("status = %+v", st)
+	}
+	if len(st.Best) != 4 {
+		t.Fatalf("best = %+v", st.Best)
+	}
+	for i, b := range st.Best {
+		want := math.Inf(-1)
+		for _, c := range ref.Result.Candidates {
+			if c.OK() {
+				want = math.Max(want, c.Scores[i])
+			}
+		}
+		if b.Value == nil || *b.Value != want {
+			t.Errorf("best %s = %v, want %v", b.Objective, b.Value, want)
+		}
+	}
+	distinct := map[string]bool{}
+	for _, m := range ref.Front.Members {
+		distinct[m.ID] = true
+	}
+	if st.FrontSize < len(distinct) || st.PerSecond <= 0 {
+		t.Errorf("front size %d (run front has %d distinct members), %v evaluations/s", st.FrontSize, len(distinct), st.PerSecond)
+	}
+}
+
+func TestComposeProblemsNameKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want []string
+	}{
+		{"unknown task and layer group, bad fixed value", func(s string) string {
+			s = strings.Replace(s, "per_group = true", `groups = ["layers.7"]`, 1)
+			s = strings.Replace(s, `task = "all"`, `task = "colour"`, 1)
+			return strings.Replace(s, "[[merge.search]]", "[merge.params]\nlambda = 50.0\n\n[[merge.search]]", 1)
+		}, []string{"merge.params.lambda", "merge.search[0].groups[0]"}},
+		{"unknown operator", func(s string) string {
+			return strings.Replace(s, `operator = "task_arithmetic"`, `operator = "blend"`, 1)
+		}, []string{"merge.operator"}},
+		{"average start point outside the bounds", func(s string) string {
+			return strings.Replace(s, "lower = 0.0", "lower = 0.5", 1)
+		}, []string{"search.nsga2.start_points"}},
+		{"unknown task", func(s string) string {
+			return strings.Replace(s, `task = "all"`, `task = "colour"`, 1)
+		}, []string{"objectives[0].task"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := decodeSmoke(t, t.TempDir(), tt.edit)
+			_, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
+			var ps configs.Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error %v (%T), want configs.Problems", err, err)
+			}
+			var keys []string
+			for _, p := range ps {
+				keys = append(keys, p.Key)
+			}
+			if !reflect.DeepEqual(keys, tt.want) {
+				t.Errorf("problems %v, want keys %v", ps, tt.want)
+			}
+		})
+	}
+}
+
+func TestAveragePoint(t *testing.T) {
+	dims := func(names ...string) *population.Space {
+		var ds []population.Dim
+		for _, n := range names {
+			ds = append(ds, population.Dim{Name: n, Kind: population.KindFloat, Lower: 0, Upper: 2, Default: 1})
+		}
+		s, err := population.NewSpace(ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		space  *population.Space
+		op     string
+		fixed  map[string]any
+		want   []float64
+		errHas string
+	}{
+		{"weights per model and group", dims("layers.0/weight[a]", "layers.0/weight[b]", "layers.1/weight[a]", "layers.1/weight[b]"), "task_arithmetic", nil, []float64{0.5, 0.5, 0.5, 0.5}, ""},
+		{"weights with a fixed lambda", dims("weight[a]", "weight[b]"), "task_arithmetic", map[string]any{"lambda": 0.5}, []float64{1, 1}, ""},
+		{"weights and lambda", dims("lambda", "weight[a]", "weight[b]"), "task_arithmetic", nil, []float64{1, 0.5, 0.5}, ""},
+		{"lambda only", dims("layers.0/lambda", "layers.1/lambda"), "task_arithmetic", nil, []float64{0.5, 0.5}, ""},
+		{"linear", dims("weight[a]", "weight[b]"), "linear", nil, []float64{0.5, 0.5}, ""},
+		{"normalized task arithmetic", dims("weight[a]", "weight[b]"), "task_arithmetic", map[string]any{"normalize": true}, nil, "normalize = false"},
+		{"out of bounds", dims("weight[a]", "weight[b]"), "task_arithmetic", map[string]any{"lambda": 0.1}, nil, "outside its bounds"},
+		{"other operator", dims("density[a]"), "ties", nil, nil, "not ties"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := averagePoint(tt.space, tt.op, tt.fixed, 2)
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("error %v, want one containing %q", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
