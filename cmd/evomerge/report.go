@@ -53,32 +53,55 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 1 {
 		return usagef("report needs exactly one run directory, got %d arguments", len(pos))
 	}
-	dir := pos[0]
 	start := time.Now()
-	r, _, err := loadReportRun(dir)
+	res, err := writeRunReport(ctx, pos[0], *out)
 	if err != nil {
 		return err
 	}
+	state := "in progress"
+	if res.finished {
+		state = "finished"
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d evaluations (run %s), %d bytes in %v\n", res.path, res.evaluations, state, res.bytes, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// reportResult says what writeRunReport wrote.
+type reportResult struct {
+	path        string
+	bytes       int
+	evaluations int
+	finished    bool
+}
+
+// writeRunReport renders the report of the run directory dir into path
+// (RUN_DIR/report.html when empty), atomically.
+func writeRunReport(ctx context.Context, dir, path string) (reportResult, error) {
+	r, _, err := loadReportRun(dir)
+	if err != nil {
+		return reportResult{}, err
+	}
 	var buf bytes.Buffer
 	if err := reports.Render(&buf, r); err != nil {
-		return err
+		return reportResult{}, err
 	}
-	path := *out
 	if path == "" {
 		path = filepath.Join(dir, runReportFile)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return reportResult{}, err
 	}
 	if err := writeFileAtomically(path, buf.Bytes()); err != nil {
-		return err
+		return reportResult{}, err
 	}
-	state := "in progress"
-	if r.Finished {
-		state = "finished"
-	}
-	fmt.Fprintf(stdout, "wrote %s: %d evaluations (run %s), %d bytes in %v\n", path, len(r.Candidates), state, buf.Len(), time.Since(start).Round(time.Millisecond))
-	return nil
+	return reportResult{path: path, bytes: buf.Len(), evaluations: len(r.Candidates), finished: r.Finished}, nil
+}
+
+// renderRunReport writes RUN_DIR/report.html; it has the signature of the
+// run package's ReportRenderer hook.
+func renderRunReport(ctx context.Context, dir string) error {
+	_, err := writeRunReport(ctx, dir, "")
+	return err
 }
 
 // parseArgsAnyOrder parses flags placed before, between or after the

@@ -244,3 +244,19 @@ func TestLoadReportRun(t *testing.T) {
 		t.Error("stamp unchanged after the journal grew")
 	}
 }
+
+func TestRenderRunReportHook(t *testing.T) {
+	dir := writeTestRun(t, testRunOptions{evaluations: 7, finished: true})
+	if err := renderRunReport(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, runReportFile))
+	if err != nil || !bytes.Contains(page, []byte("Run finished.")) {
+		t.Fatalf("report.html not written by the hook: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := renderRunReport(ctx, dir); err == nil {
+		t.Error("a cancelled context must stop the report")
+	}
+}
