@@ -496,3 +496,47 @@ func TestStreamMergeOperatorErrorAborts(t *testing.T) {
 		t.Errorf("output left behind after an operator error")
 	}
 }
+
+// Workers' conversion buffers survive tensors that some inputs lack (heads),
+// so a steady-state load does not allocate; the base is skipped on request.
+func TestCheckpointSourceLoadIntoReusesBuffers(t *testing.T) {
+	dir := t.TempDir()
+	base, models := handInputs(t, dir)
+	src, err := OpenCheckpointSource(base, models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var in TensorInputs
+	var bufs InputBuffers
+	load := func(name string, withBase bool) {
+		if err := src.LoadInto(name, &in, &bufs, withBase); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("layers.0.weight", true)
+	first := &in.Models[1][0]
+	load("heads.a.weight", true) // model 2 and the base lack it
+	if in.Models[1] != nil || in.Base != nil || !slices.Equal(in.Models[0], []float32{7, 8, 9, 10}) {
+		t.Fatalf("head load: base %v, models %v", in.Base, in.Models)
+	}
+	load("layers.0.weight", true)
+	if &in.Models[1][0] != first {
+		t.Error("model 2's buffer was reallocated after a tensor it lacks")
+	}
+	if !slices.Equal(in.Models[1], []float32{0.1, 0.2, 0.3, 0.4, 0.5, 0.6}) || !slices.Equal(in.Base, []float32{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("values: base %v, model 2 %v", in.Base, in.Models[1])
+	}
+	load("layers.0.bias", false)
+	if in.Base != nil {
+		t.Error("base read although not requested")
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		load("layers.0.weight", true)
+		load("heads.b.weight", true)
+		load("layers.1.weight", true)
+	})
+	if allocs != 0 {
+		t.Errorf("steady-state loads allocate %.1f times", allocs)
+	}
+}
