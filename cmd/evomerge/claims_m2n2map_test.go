@@ -89,7 +89,9 @@ func TestMMClaimsSmoke(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"m2n2-scratch", func(ctx context.Context, a []string, o, e *bytes.Buffer) error { return runClaimM2N2Scratch(ctx, a, o, e) },
+		{"m2n2-scratch", func(ctx context.Context, a []string, o, e *bytes.Buffer) error {
+			return runClaimM2N2Scratch(ctx, a, o, e)
+		},
 			[]string{"--evals", "40"}, []string{"| M2N2 |", "| GA (α = 0, no attraction) |", "| sep-CMA-ES |", "| 40 |"}},
 		{"m2n2-specialists", func(ctx context.Context, a []string, o, e *bytes.Buffer) error {
 			return runClaimM2N2Specialists(ctx, a, o, e)
