@@ -80,24 +80,32 @@ const convColsBudget = 1 << 20
 
 // conv2d: NCHW convolution with a square kernel, stride and zero padding, computed as
 // im2col followed by Gemm. W is [out, in, k, k].
+//
+// The im2col matrix of a chunk of images is channel-major: one row per kernel tap
+// (ci, ky, kx) and one column per output position of every image of the chunk, so
+// each row is built from contiguous runs of an input row and the product
+// W·cols = [outC × positions] holds whole output planes, copied to NCHW with the bias
+// added. The Gemm is outC×positions×(inC·k·k): a long n dimension whatever outC is.
 type conv2d struct {
 	inC, inH, inW    int
 	outC, outH, outW int
 	k, stride, pad   int
 	w, b             *Param
 	chunk            int // images per im2col chunk
-	cols, colT, dcol []float32
+	cols, out, dcol  []float32
 
 	// Per-call state of the parallel per-image loops.
 	task     convTask
 	taskMode int
 	x, y     []float32
 	chunk0   int
+	ld       int // columns of cols, out and dcol for the current chunk
 }
 
 const (
 	convIm2col = iota
 	convScatter
+	convGather
 	convCol2im
 )
 
@@ -110,11 +118,13 @@ func (t *convTask) runRange(lo, hi int) {
 	i0, i1 := c.chunk0+lo, c.chunk0+hi
 	switch c.taskMode {
 	case convIm2col:
-		c.im2col(c.cols, c.x, c.chunk0, i0, i1)
+		c.im2col(c.x, i0, i1)
 	case convScatter:
-		c.scatter(c.y, c.colT, c.chunk0, i0, i1)
+		c.scatter(c.y, i0, i1)
+	case convGather:
+		c.gather(c.y, i0, i1)
 	case convCol2im:
-		c.col2im(c.x, c.dcol, c.chunk0, i0, i1)
+		c.col2im(c.x, i0, i1)
 	}
 }
 
@@ -141,44 +151,70 @@ func newConv2D(prefix string, in [3]int, spec LayerSpec) *conv2d {
 
 func (c *conv2d) params() []*Param { return []*Param{c.w, c.b} }
 
-func (c *conv2d) buffers(images int) (cols, colT []float32) {
-	rows := images * c.outH * c.outW
+// prepare sizes the buffers for a chunk of images and sets c.ld.
+func (c *conv2d) prepare(images int) {
+	c.ld = images * c.outH * c.outW
 	ckk := c.inC * c.k * c.k
-	if cap(c.cols) < rows*ckk {
-		c.cols = make([]float32, rows*ckk)
+	if cap(c.cols) < c.ld*ckk {
+		c.cols = make([]float32, c.ld*ckk)
 	}
-	if cap(c.colT) < rows*c.outC {
-		c.colT = make([]float32, rows*c.outC)
+	if cap(c.out) < c.ld*c.outC {
+		c.out = make([]float32, c.ld*c.outC)
 	}
-	return c.cols[:rows*ckk], c.colT[:rows*c.outC]
+	c.cols = c.cols[:c.ld*ckk]
+	c.out = c.out[:c.ld*c.outC]
 }
 
-// im2col writes one row per output position of images [i0, i1) of x: the ckk input
-// values under the kernel window, zero where the window hangs over the padding. Rows
-// are numbered from the first image of the chunk, chunk0.
-func (c *conv2d) im2col(cols, x []float32, chunk0, i0, i1 int) {
-	ckk := c.inC * c.k * c.k
+// tapRange returns the output columns [lo, hi) whose input column ox*stride-pad+kx
+// lies inside the image.
+func (c *conv2d) tapRange(kx int) (lo, hi int) {
+	lo = max(0, ceilDiv(c.pad-kx, c.stride))
+	hi = min(c.outW, ceilDiv(c.inW+c.pad-kx, c.stride))
+	return lo, max(lo, hi)
+}
+
+func ceilDiv(a, b int) int {
+	if a <= 0 {
+		return -(-a / b)
+	}
+	return (a + b - 1) / b
+}
+
+// im2col writes the columns of images [i0, i1) of x into c.cols: row (ci, ky, kx),
+// column (image−chunk0)·outH·outW + oy·outW + ox holds the input value under that tap,
+// zero where the window hangs over the padding.
+func (c *conv2d) im2col(x []float32, i0, i1 int) {
 	inSize := c.inC * c.inH * c.inW
-	row := (i0 - chunk0) * c.outH * c.outW
+	ohw := c.outH * c.outW
 	for img := i0; img < i1; img++ {
 		xi := x[img*inSize : (img+1)*inSize]
-		for oy := range c.outH {
-			for ox := range c.outW {
-				dst := cols[row*ckk : (row+1)*ckk]
-				row++
-				q := 0
-				for ci := range c.inC {
-					plane := xi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
-					for ky := range c.k {
+		col0 := (img - c.chunk0) * ohw
+		r := 0
+		for ci := range c.inC {
+			plane := xi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+			for ky := range c.k {
+				for kx := range c.k {
+					dst := c.cols[r*c.ld+col0 : r*c.ld+col0+ohw]
+					r++
+					lo, hi := c.tapRange(kx)
+					for oy := range c.outH {
+						seg := dst[oy*c.outW : (oy+1)*c.outW]
 						iy := oy*c.stride - c.pad + ky
-						for kx := range c.k {
-							ix := ox*c.stride - c.pad + kx
-							if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
-								dst[q] = plane[iy*c.inW+ix]
-							} else {
-								dst[q] = 0
-							}
-							q++
+						if iy < 0 || iy >= c.inH || lo >= hi {
+							clear(seg)
+							continue
+						}
+						src := plane[iy*c.inW : (iy+1)*c.inW]
+						clear(seg[:lo])
+						clear(seg[hi:])
+						ix0 := lo*c.stride - c.pad + kx
+						if c.stride == 1 {
+							copy(seg[lo:hi], src[ix0:ix0+hi-lo])
+							continue
+						}
+						for ox := lo; ox < hi; ox++ {
+							seg[ox] = src[ix0]
+							ix0 += c.stride
 						}
 					}
 				}
@@ -189,58 +225,73 @@ func (c *conv2d) im2col(cols, x []float32, chunk0, i0, i1 int) {
 
 func (c *conv2d) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
 	ckk := c.inC * c.k * c.k
-	ohw := c.outH * c.outW
 	for i0 := 0; i0 < n; i0 += c.chunk {
 		i1 := min(n, i0+c.chunk)
-		cols, colT := c.buffers(i1 - i0)
+		c.prepare(i1 - i0)
 		c.runImages(convIm2col, i0, i1, x, nil)
-		rows := (i1 - i0) * ohw
-		tensor.Gemm(false, true, rows, c.outC, ckk, 1, cols, ckk, c.w.Data, ckk, 0, colT, c.outC)
+		tensor.Gemm(false, false, c.outC, c.ld, ckk, 1, c.w.Data, ckk, c.cols, c.ld, 0, c.out, c.ld)
 		c.runImages(convScatter, i0, i1, nil, y)
 	}
 }
 
-// scatter writes images [i0, i1) of y (NCHW) from the chunk's position-major Gemm
-// output colT, adding the bias.
-func (c *conv2d) scatter(y, colT []float32, chunk0, i0, i1 int) {
+// scatter writes images [i0, i1) of y (NCHW) from the chunk's channel-major Gemm
+// output, adding the bias.
+func (c *conv2d) scatter(y []float32, i0, i1 int) {
 	ohw := c.outH * c.outW
 	outSize := c.outC * ohw
 	for img := i0; img < i1; img++ {
-		yi := y[img*outSize : (img+1)*outSize]
-		base := (img - chunk0) * ohw
+		col0 := (img - c.chunk0) * ohw
 		for o := range c.outC {
 			bias := c.b.Data[o]
-			plane := yi[o*ohw : (o+1)*ohw]
-			for pos := range plane {
-				plane[pos] = colT[(base+pos)*c.outC+o] + bias
+			plane := y[img*outSize+o*ohw : img*outSize+(o+1)*ohw]
+			src := c.out[o*c.ld+col0 : o*c.ld+col0+ohw]
+			for pos, v := range src {
+				plane[pos] = v + bias
 			}
 		}
 	}
 }
 
-// col2im scatter-adds the window gradients dcol of images [i0, i1) onto dx.
-func (c *conv2d) col2im(dx, dcol []float32, chunk0, i0, i1 int) {
-	ckk := c.inC * c.k * c.k
+// gather copies images [i0, i1) of dy (NCHW) into the chunk's channel-major layout.
+func (c *conv2d) gather(dy []float32, i0, i1 int) {
+	ohw := c.outH * c.outW
+	outSize := c.outC * ohw
+	for img := i0; img < i1; img++ {
+		col0 := (img - c.chunk0) * ohw
+		for o := range c.outC {
+			copy(c.out[o*c.ld+col0:o*c.ld+col0+ohw], dy[img*outSize+o*ohw:img*outSize+(o+1)*ohw])
+		}
+	}
+}
+
+// col2im scatter-adds the tap gradients c.dcol of images [i0, i1) onto dx, tap by tap
+// in a fixed order.
+func (c *conv2d) col2im(dx []float32, i0, i1 int) {
 	inSize := c.inC * c.inH * c.inW
+	ohw := c.outH * c.outW
 	clear(dx[i0*inSize : i1*inSize])
-	row := (i0 - chunk0) * c.outH * c.outW
 	for img := i0; img < i1; img++ {
 		dxi := dx[img*inSize : (img+1)*inSize]
-		for oy := range c.outH {
-			for ox := range c.outW {
-				src := dcol[row*ckk : (row+1)*ckk]
-				row++
-				q := 0
-				for ci := range c.inC {
-					plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
-					for ky := range c.k {
+		col0 := (img - c.chunk0) * ohw
+		r := 0
+		for ci := range c.inC {
+			plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+			for ky := range c.k {
+				for kx := range c.k {
+					src := c.dcol[r*c.ld+col0 : r*c.ld+col0+ohw]
+					r++
+					lo, hi := c.tapRange(kx)
+					for oy := range c.outH {
 						iy := oy*c.stride - c.pad + ky
-						for kx := range c.k {
-							ix := ox*c.stride - c.pad + kx
-							if iy >= 0 && iy < c.inH && ix >= 0 && ix < c.inW {
-								plane[iy*c.inW+ix] += src[q]
-							}
-							q++
+						if iy < 0 || iy >= c.inH {
+							continue
+						}
+						row := plane[iy*c.inW : (iy+1)*c.inW]
+						seg := src[oy*c.outW : (oy+1)*c.outW]
+						ix := lo*c.stride - c.pad + kx
+						for ox := lo; ox < hi; ox++ {
+							row[ix] += seg[ox]
+							ix += c.stride
 						}
 					}
 				}
@@ -252,34 +303,30 @@ func (c *conv2d) col2im(dx, dcol []float32, chunk0, i0, i1 int) {
 func (c *conv2d) backward(dx, dy, x, _ []float32, n int) {
 	ckk := c.inC * c.k * c.k
 	ohw := c.outH * c.outW
-	outSize := c.outC * ohw
 	for i0 := 0; i0 < n; i0 += c.chunk {
 		i1 := min(n, i0+c.chunk)
-		cols, dT := c.buffers(i1 - i0)
+		c.prepare(i1 - i0)
 		c.runImages(convIm2col, i0, i1, x, nil)
-		rows := (i1 - i0) * ohw
-		for img := i0; img < i1; img++ {
-			dyi := dy[img*outSize : (img+1)*outSize]
-			base := (img - i0) * ohw
-			for o := range c.outC {
-				plane := dyi[o*ohw : (o+1)*ohw]
-				var sum float32
-				for pos, v := range plane {
-					dT[(base+pos)*c.outC+o] = v
+		c.runImages(convGather, i0, i1, nil, dy)
+		// Bias gradient: per channel, images in order.
+		for o := range c.outC {
+			var sum float32
+			for img := range i1 - i0 {
+				for _, v := range c.out[o*c.ld+img*ohw : o*c.ld+(img+1)*ohw] {
 					sum += v
 				}
-				c.b.Grad[o] += sum
 			}
+			c.b.Grad[o] += sum
 		}
-		tensor.Gemm(true, false, c.outC, ckk, rows, 1, dT, c.outC, cols, ckk, 1, c.w.Grad, ckk)
+		tensor.Gemm(false, true, c.outC, ckk, c.ld, 1, c.out, c.ld, c.cols, c.ld, 1, c.w.Grad, ckk)
 		if dx == nil {
 			continue
 		}
-		if cap(c.dcol) < rows*ckk {
-			c.dcol = make([]float32, rows*ckk)
+		if cap(c.dcol) < c.ld*ckk {
+			c.dcol = make([]float32, c.ld*ckk)
 		}
-		c.dcol = c.dcol[:rows*ckk]
-		tensor.Gemm(false, false, rows, ckk, c.outC, 1, dT, c.outC, c.w.Data, ckk, 0, c.dcol, ckk)
+		c.dcol = c.dcol[:c.ld*ckk]
+		tensor.Gemm(true, false, ckk, c.ld, c.outC, 1, c.w.Data, ckk, c.out, c.ld, 0, c.dcol, c.ld)
 		c.runImages(convCol2im, i0, i1, dx, nil)
 	}
 }
@@ -420,6 +467,10 @@ func (p *pool2d) runRange(lo, hi int) {
 }
 
 func (p *pool2d) forwardPlanes(y, x []float32, lo, hi int) {
+	if p.max && p.k == 2 && p.stride == 2 && p.pad == 0 {
+		p.maxPool2x2(y, x, lo, hi)
+		return
+	}
 	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
 	for pl := lo; pl < hi; pl++ {
 		xp := x[pl*inPlane : (pl+1)*inPlane]
@@ -454,6 +505,45 @@ func (p *pool2d) forwardPlanes(y, x []float32, lo, hi int) {
 			}
 		}
 	}
+}
+
+// maxPool2x2 is forwardPlanes for 2×2 max pooling with stride 2 and no padding:
+// the same comparisons in the same order (row by row, the first maximum wins),
+// without the general window bounds.
+func (p *pool2d) maxPool2x2(y, x []float32, lo, hi int) {
+	inPlane, outPlane := p.inH*p.inW, p.outH*p.outW
+	inW, outW := p.inW, p.outW
+	for pl := lo; pl < hi; pl++ {
+		xp := x[pl*inPlane : (pl+1)*inPlane]
+		yp := y[pl*outPlane : (pl+1)*outPlane]
+		arg := p.argmax[pl*outPlane : (pl+1)*outPlane]
+		for oy := range p.outH {
+			top := xp[2*oy*inW : 2*oy*inW+2*outW]
+			bottom := xp[(2*oy+1)*inW : (2*oy+1)*inW+2*outW]
+			out := yp[oy*outW : (oy+1)*outW]
+			at := arg[oy*outW : (oy+1)*outW]
+			base := int32(2 * oy * inW)
+			for ox := range out {
+				// Branch-free: max pooling data make these comparisons unpredictable.
+				best, bestAt := float32(math.Inf(-1)), base+int32(2*ox)
+				best, bestAt = takeGreater(top[2*ox], best, base+int32(2*ox), bestAt)
+				best, bestAt = takeGreater(top[2*ox+1], best, base+int32(2*ox+1), bestAt)
+				best, bestAt = takeGreater(bottom[2*ox], best, base+int32(inW+2*ox), bestAt)
+				best, bestAt = takeGreater(bottom[2*ox+1], best, base+int32(inW+2*ox+1), bestAt)
+				out[ox], at[ox] = best, bestAt
+			}
+		}
+	}
+}
+
+// takeGreater returns (v, at) when v > best, else (best, bestAt), without a branch.
+func takeGreater(v, best float32, at, bestAt int32) (float32, int32) {
+	var mask int32
+	if v > best {
+		mask = -1
+	}
+	bits := math.Float32bits(v)&uint32(mask) | math.Float32bits(best)&^uint32(mask)
+	return math.Float32frombits(bits), at&mask | bestAt&^mask
 }
 
 func (p *pool2d) backwardPlanes(dx, dy []float32, lo, hi int) {
