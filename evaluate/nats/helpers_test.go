@@ -1,0 +1,343 @@
+package nats
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
+)
+
+// Environment of a re-executed test binary acting as a worker process.
+const (
+	envWorker   = "EVOMERGE_NATS_TEST_WORKER" // set: run a worker, not tests
+	envURL      = "EVOMERGE_NATS_TEST_URL"
+	envDelay    = "EVOMERGE_NATS_TEST_DELAY"    // per evaluation, e.g. "300ms"
+	envGrace    = "EVOMERGE_NATS_TEST_GRACE"    // watchdog grace
+	envConc     = "EVOMERGE_NATS_TEST_CONC"     // concurrency
+	envSources  = "EVOMERGE_NATS_TEST_SOURCES"  // content-addressed source cache
+)
+
+// Genome values that make the test evaluator misbehave (first gene).
+const (
+	poisonValue = 1.875  // the worker process crashes (exit 7)
+	hangValue   = -1.875 // the evaluation ignores its context forever
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envWorker) != "" {
+		os.Exit(workerMain())
+	}
+	os.Exit(m.Run())
+}
+
+// workerMain is a worker process: SIGTERM drains, stdout gets the event
+// lines.
+func workerMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	nc, err := Connect(os.Getenv(envURL), "test-worker")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer nc.Close()
+	delay, _ := time.ParseDuration(os.Getenv(envDelay))
+	grace, _ := time.ParseDuration(os.Getenv(envGrace))
+	conc, _ := strconv.Atoi(os.Getenv(envConc))
+	out := &syncWriter{w: os.Stdout}
+	st, err := RunWorker(ctx, nc, WorkerOptions{
+		Concurrency: conc, Name: fmt.Sprintf("w%d", os.Getpid()),
+		Build:         BuildOptions{SourceCache: os.Getenv(envSources), Tasks: syntheticTasks},
+		Builder:       testBuilder(delay),
+		WatchdogGrace: grace,
+		Log:           out,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Fprintf(out, "exit evaluated=%d skipped=%d\n", st.Evaluated, st.Skipped)
+	return 0
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *os.File
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// testBuilder builds the setup's native evaluator and wraps it with the
+// test behaviours: a delay per evaluation, a crashing and a hanging genome.
+func testBuilder(delay time.Duration) Builder {
+	return func(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error) {
+		ev, err := s.Build(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		return &behaving{ScoringEvaluator: ev, delay: delay}, nil
+	}
+}
+
+type behaving struct {
+	ScoringEvaluator
+	delay time.Duration
+}
+
+func (b *behaving) Evaluate(ctx context.Context, batch []*population.Candidate) error {
+	for _, c := range batch {
+		if len(c.Genome.Values) > 0 {
+			switch c.Genome.Values[0] {
+			case poisonValue:
+				os.Exit(7)
+			case hangValue:
+				select {} // a hung kernel: ignores the context
+			}
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(b.delay):
+	}
+	return b.ScoringEvaluator.Evaluate(ctx, batch)
+}
+
+// Synthetic pool: a base and two experts of a tiny MLP on 1x3x3 inputs.
+var synthHeads = []nn.HeadSpec{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
+
+func synthSpec(heads ...nn.HeadSpec) nn.Spec {
+	return nn.MLPSpec([3]int{1, 3, 3}, []int{6, 5}, heads)
+}
+
+// writePool writes the pool's checkpoints into dir and returns the setup
+// (linear merge, per-model weights searched in [-2, 2]).
+func writePool(t testing.TB, dir string, examples int) *Setup {
+	t.Helper()
+	base, err := nn.New(synthSpec(nn.HeadSpec{Name: "pretrain", Classes: 3}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	basePath := filepath.Join(dir, "base.safetensors")
+	if err := base.Save(basePath, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := &Setup{V: SetupVersion, Operator: "linear", Seed: 3, Examples: examples}
+	ref, err := NewModelRef("base", basePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Base = &ref
+	var names []string
+	for i, h := range synthHeads {
+		m, err := nn.New(synthSpec(h), uint64(10+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rng.New(uint64(20+i), "test", "perturb")
+		for _, p := range m.Params() {
+			if bp := base.Param(p.Name); bp != nil {
+				for j := range p.Data {
+					p.Data[j] = bp.Data[j] + float32(r.NormFloat64()*0.3)
+				}
+			}
+		}
+		path := filepath.Join(dir, "expert-"+h.Name+".safetensors")
+		if err := m.Save(path, nil); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := NewModelRef(h.Name, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Experts = append(s.Experts, ref)
+		names = append(names, h.Name)
+		s.Objectives = append(s.Objectives, fitness.Objective{Name: h.Name + "/accuracy", Task: h.Name, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
+	}
+	lo, hi := -2.0, 2.0
+	s.Search = population.SearchSpec{
+		Operator: "linear", Models: names,
+		Targets: []population.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
+		Fixed:   operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"normalize": operators.B(false)}}},
+	}
+	return s
+}
+
+// syntheticTasks is the TaskLoader of the synthetic pool: random inputs
+// and labels from fixed seeds, Examples per task.
+func syntheticTasks(_ context.Context, s *Setup, _ *data.Benchmark) ([]evaluate.Task, error) {
+	n := s.Examples
+	var tasks []evaluate.Task
+	for i, h := range synthHeads {
+		r := rng.New(uint64(30+i), "test", "data")
+		d := &data.Dataset{Name: h.Name + "/validation", C: 1, H: 3, W: 3, Classes: h.Classes, X: make([]float32, n*9), Y: make([]int32, n)}
+		for j := range d.X {
+			d.X[j] = float32(r.Float64())
+		}
+		for j := range d.Y {
+			d.Y[j] = int32(r.IntN(h.Classes))
+		}
+		tasks = append(tasks, evaluate.Task{Name: h.Name, Head: h.Name, FitnessSplit: data.Validation, Fitness: d})
+	}
+	return tasks, nil
+}
+
+// localNative builds the coordinator's own evaluator of a setup.
+func localNative(t testing.TB, s *Setup) *evaluate.Native {
+	t.Helper()
+	ev, err := s.Build(context.Background(), BuildOptions{Tasks: syntheticTasks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// startServer runs an embedded server on loopback with its store in dir.
+func startServer(t testing.TB, addr, dir string) *Server {
+	t.Helper()
+	srv, err := StartServer(ServerOptions{Addr: addr, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func connect(t testing.TB, url string) *natsgo.Conn {
+	t.Helper()
+	nc, err := Connect(url, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// testTopology has a short ack wait so redeliveries come quickly.
+func testTopology(attempts int) Topology {
+	t := DefaultTopology()
+	t.AckWait = time.Second
+	t.Attempts = attempts
+	return t
+}
+
+// proc is a worker process: the test binary re-executed.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+	done  chan struct{}
+	err   error // valid after done
+	mu    sync.Mutex
+	all   []string
+}
+
+func startWorker(t *testing.T, url string, delay, grace time.Duration, conc int) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		envWorker+"=1", envURL+"="+url, envDelay+"="+delay.String(), envGrace+"="+grace.String(),
+		envConc+"="+strconv.Itoa(conc))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.all = append(p.all, sc.Text())
+			p.mu.Unlock()
+			p.lines <- sc.Text()
+		}
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// waitLine waits for a line with the prefix and returns it.
+func (p *proc) waitLine(t *testing.T, prefix string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-p.lines:
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-p.done:
+			// drain what is left
+			for {
+				select {
+				case l := <-p.lines:
+					if strings.HasPrefix(l, prefix) {
+						return l
+					}
+				default:
+					t.Fatalf("worker exited (%v) before printing %q; it printed %q", p.err, prefix, p.output())
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no %q line from the worker within %v; it printed %q", prefix, timeout, p.output())
+		}
+	}
+}
+
+func (p *proc) output() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.all...)
+}
+
+func (p *proc) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("worker still running after %v; it printed %q", timeout, p.output())
+	}
+}
+
+func candidatesOf(points ...[]float64) []*population.Candidate {
+	out := make([]*population.Candidate, len(points))
+	for i, x := range points {
+		out[i] = &population.Candidate{Genome: population.VectorGenome(x), Status: population.StatusPending}
+	}
+	return out
+}

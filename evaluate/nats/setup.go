@@ -1,0 +1,351 @@
+package nats
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
+)
+
+// SetupVersion is the schema version of Setup.
+const SetupVersion = 1
+
+// ModelRef names a source checkpoint by content: a worker uses Path when the
+// file there has the digest, else the file of that digest in its
+// content-addressed source cache (SourceCache/sha256/<digest>), else a
+// benchmark member with that digest.
+type ModelRef struct {
+	// Name is the model's name in the pool (the expert's task or member name).
+	Name string `json:"name"`
+	// Path is where the coordinator read it.
+	Path string `json:"path"`
+	// Digest is the hex sha256 of the file.
+	Digest string `json:"digest"`
+}
+
+// BenchmarkRef names a built-in benchmark whose task data the evaluator
+// scores on (internal/data); workers prepare it in their own cache.
+type BenchmarkRef struct {
+	Name string `json:"name"`
+	// Smoke selects the benchmark's small smoke recipe.
+	Smoke bool `json:"smoke,omitempty"`
+	// CacheDir is the coordinator's benchmark cache root; a worker uses its
+	// own (BuildOptions.BenchmarkCache) when set.
+	CacheDir string `json:"cache_dir,omitempty"`
+}
+
+// Setup is everything a worker needs to build the coordinator's native
+// evaluator: the model pool by content, the merge (operator, search space,
+// fixed settings, seed, per-task tensors) and the tasks and objectives. It
+// is sent once per run through the setups bucket, keyed by its Digest;
+// requests carry only the digest. It holds references, never weights.
+type Setup struct {
+	V         int           `json:"v"`
+	Benchmark *BenchmarkRef `json:"benchmark,omitempty"`
+	// Base and Experts are the pool; Experts in model order.
+	Base    *ModelRef  `json:"base,omitempty"`
+	Experts []ModelRef `json:"experts"`
+	// Operator is a builtin operator name (operators.Builtin).
+	Operator string `json:"operator"`
+	// Search is the searched space and fixed settings over the pool.
+	Search      population.SearchSpec `json:"search"`
+	Seed        uint64                `json:"seed"`
+	TaskTensors []string              `json:"task_tensors,omitempty"`
+	// Tasks are the scored task names (empty: all of the benchmark's);
+	// Split is the fitness split ("" the benchmark's); Examples keeps the
+	// first examples of each task's fitness data (0: all).
+	Tasks      []string            `json:"tasks,omitempty"`
+	Split      data.Split          `json:"split,omitempty"`
+	Examples   int                 `json:"examples,omitempty"`
+	Objectives []fitness.Objective `json:"objectives"`
+	// BatchSize is the forward batch (0: the evaluator's default); scores do
+	// not depend on it.
+	BatchSize int `json:"batch_size,omitempty"`
+}
+
+var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Validate checks the setup's shape (not the files it names).
+func (s *Setup) Validate() error {
+	var errs []error
+	if s.V != SetupVersion {
+		errs = append(errs, fmt.Errorf("setup version %d: this evomerge reads version %d; run the same evomerge release on coordinator and workers", s.V, SetupVersion))
+	}
+	if len(s.Experts) == 0 {
+		errs = append(errs, errors.New("setup has no expert checkpoints: list the pool's models"))
+	}
+	refs := append([]ModelRef(nil), s.Experts...)
+	if s.Base != nil {
+		refs = append(refs, *s.Base)
+	}
+	for _, r := range refs {
+		if !digestPattern.MatchString(r.Digest) {
+			errs = append(errs, fmt.Errorf("model %q: digest %q is not a hex sha256", r.Name, r.Digest))
+		}
+		if r.Name == "" {
+			errs = append(errs, fmt.Errorf("model %s: empty name: name every model", r.Path))
+		}
+	}
+	if s.Operator == "" {
+		errs = append(errs, errors.New("setup names no merge operator"))
+	}
+	if len(s.Objectives) == 0 {
+		errs = append(errs, errors.New("setup has no objectives"))
+	}
+	if s.Examples < 0 || s.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("examples %d and batch size %d must not be negative", s.Examples, s.BatchSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nats: setup: %w", err)
+	}
+	return nil
+}
+
+// Encode returns the setup's JSON and its digest (hex sha256 of that JSON).
+// encoding/json writes struct fields in declaration order and map keys
+// sorted, and floats in their shortest exact form, so equal setups encode
+// to equal bytes.
+func (s *Setup) Encode() (body []byte, digest string, err error) {
+	body, err = json.Marshal(s)
+	if err != nil {
+		return nil, "", fmt.Errorf("nats: encode setup: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return body, hex.EncodeToString(sum[:]), nil
+}
+
+// DecodeSetup reads and validates a setup.
+func DecodeSetup(body []byte) (*Setup, error) {
+	var s Setup
+	if err := json.Unmarshal(body, &s); err != nil {
+		return nil, fmt.Errorf("nats: decode setup: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// FileDigest is the hex sha256 of a file's contents.
+func FileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// NewModelRef describes the file at path.
+func NewModelRef(name, path string) (ModelRef, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
+	}
+	d, err := FileDigest(abs)
+	if err != nil {
+		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
+	}
+	return ModelRef{Name: name, Path: abs, Digest: d}, nil
+}
+
+// DefaultSourceCache is the content-addressed source cache: $EVOMERGE_CACHE/
+// sources, else os.UserCacheDir()/evomerge/sources.
+func DefaultSourceCache() (string, error) {
+	if root := os.Getenv("EVOMERGE_CACHE"); root != "" {
+		return filepath.Join(root, "sources"), nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("nats: no cache directory (set EVOMERGE_CACHE): %w", err)
+	}
+	return filepath.Join(dir, "evomerge", "sources"), nil
+}
+
+// CachePath is where a source of the digest lives in a content-addressed
+// cache.
+func CachePath(cache, digest string) string { return filepath.Join(cache, "sha256", digest) }
+
+// resolver finds source files by digest.
+type resolver struct {
+	cache string
+	// extra maps digests to files known to have them (benchmark members).
+	extra map[string]string
+}
+
+// resolve returns a file with the ref's digest, or an error saying where it
+// was looked for and how to provide it.
+func (r *resolver) resolve(ref ModelRef) (string, error) {
+	var tried []string
+	check := func(path string) bool {
+		d, err := FileDigest(path)
+		switch {
+		case err == nil && d == ref.Digest:
+			return true
+		case err == nil:
+			tried = append(tried, fmt.Sprintf("%s (digest %s.., another file)", path, d[:12]))
+		case errors.Is(err, os.ErrNotExist):
+			tried = append(tried, path+" (missing)")
+		default:
+			tried = append(tried, fmt.Sprintf("%s (%v)", path, err))
+		}
+		return false
+	}
+	if ref.Path != "" && check(ref.Path) {
+		return ref.Path, nil
+	}
+	if r.cache != "" {
+		if p := CachePath(r.cache, ref.Digest); check(p) {
+			return p, nil
+		}
+	}
+	if p, ok := r.extra[ref.Digest]; ok {
+		return p, nil
+	}
+	dst := "<source cache>/sha256/" + ref.Digest
+	if r.cache != "" {
+		dst = CachePath(r.cache, ref.Digest)
+	}
+	return "", fmt.Errorf("model %q (sha256 %s) is not on this worker: tried %v; copy the file to %s or to %s (`evomerge worker --source-cache DIR` names the cache)", ref.Name, ref.Digest, tried, ref.Path, dst)
+}
+
+// TaskLoader gives the native evaluator's tasks of a setup.
+type TaskLoader func(ctx context.Context, s *Setup, bench *data.Benchmark) ([]evaluate.Task, error)
+
+// BuildOptions say where a worker finds what a setup names.
+type BuildOptions struct {
+	// SourceCache is the content-addressed source cache ("" = none).
+	SourceCache string
+	// BenchmarkCache is the benchmark cache root ("" = the setup's, else the
+	// default).
+	BenchmarkCache string
+	// Workers is the number of candidates the evaluator scores at once.
+	Workers int
+	// Tasks overrides how tasks are loaded (default: the benchmark's tasks,
+	// the first Examples of each fitness split). Tests with synthetic data
+	// set it.
+	Tasks TaskLoader
+	// Log receives benchmark preparation progress.
+	Log io.Writer
+}
+
+// BenchmarkTasks is the default TaskLoader: the setup's tasks of its
+// benchmark on its split, cut to Examples.
+func BenchmarkTasks(_ context.Context, s *Setup, b *data.Benchmark) ([]evaluate.Task, error) {
+	if b == nil {
+		return nil, errors.New("nats: the setup names no benchmark to take task data from")
+	}
+	tasks, err := evaluate.BenchmarkTasks(b, s.Tasks, s.Split)
+	if err != nil {
+		return nil, err
+	}
+	if s.Examples > 0 {
+		for i := range tasks {
+			tasks[i].Fitness = tasks[i].Fitness.Head(s.Examples)
+		}
+	}
+	return tasks, nil
+}
+
+// Build makes the native evaluator a setup describes: it prepares the
+// benchmark (if any), resolves each source checkpoint by digest, loads the
+// pool, derives the mapping and builds evaluate.Native. The coordinator
+// builds its own copy the same way, so both agree on EvalSpec and Version;
+// workers check that they do before scoring anything.
+func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	res := &resolver{cache: opt.SourceCache, extra: map[string]string{}}
+	var bench *data.Benchmark
+	if s.Benchmark != nil {
+		cache := opt.BenchmarkCache
+		if cache == "" {
+			cache = s.Benchmark.CacheDir
+		}
+		var recipe *data.Recipe
+		if s.Benchmark.Smoke {
+			r, err := data.SmokeRecipe(s.Benchmark.Name)
+			if err != nil {
+				return nil, fmt.Errorf("nats: setup benchmark: %w", err)
+			}
+			recipe = &r
+		}
+		b, err := data.Prepare(ctx, s.Benchmark.Name, data.Options{CacheDir: cache, Recipe: recipe, Log: opt.Log})
+		if err != nil {
+			return nil, fmt.Errorf("nats: preparing benchmark %s: %w", s.Benchmark.Name, err)
+		}
+		bench = b
+		members := b.Pool()
+		if base, ok := b.Base(); ok {
+			members = append(members, base)
+		}
+		for _, m := range members {
+			if d, err := FileDigest(m.Path); err == nil {
+				res.extra[d] = m.Path
+			}
+		}
+	}
+	files := evaluate.PoolFiles{}
+	if bench != nil {
+		files.Benchmark, files.BenchmarkVersion = bench.Name, bench.Version
+	}
+	if s.Base != nil {
+		p, err := res.resolve(*s.Base)
+		if err != nil {
+			return nil, fmt.Errorf("nats: base: %w", err)
+		}
+		files.Base = p
+	}
+	for _, ref := range s.Experts {
+		p, err := res.resolve(ref)
+		if err != nil {
+			return nil, fmt.Errorf("nats: %w", err)
+		}
+		files.Models = append(files.Models, p)
+		files.Names = append(files.Names, ref.Name)
+	}
+	pool, err := evaluate.LoadPool(files)
+	if err != nil {
+		return nil, err
+	}
+	op, err := operators.Builtin().Get(s.Operator)
+	if err != nil {
+		return nil, fmt.Errorf("nats: setup operator: %w", err)
+	}
+	_, mapping, err := population.DeriveSpace(op.Params(), s.Search)
+	if err != nil {
+		return nil, fmt.Errorf("nats: setup search space: %w", err)
+	}
+	load := opt.Tasks
+	if load == nil {
+		load = BenchmarkTasks
+	}
+	tasks, err := load(ctx, s, bench)
+	if err != nil {
+		return nil, err
+	}
+	return evaluate.NewNative(evaluate.NativeConfig{
+		Merge:      evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: s.Seed, TaskTensors: s.TaskTensors},
+		Tasks:      tasks,
+		Objectives: s.Objectives,
+		Workers:    opt.Workers,
+		BatchSize:  s.BatchSize,
+	})
+}
