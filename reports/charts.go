@@ -32,8 +32,19 @@ const (
 )
 
 // tipItems collects the tooltip text of chart data items, keyed by the
-// item's name ("c:<id>" for candidates, "r:<n>" for references).
-type tipItems map[string][]string
+// item's name: "c<n>" for the candidate first recorded at evaluation n+1
+// (short keys keep pages small), "r<n>" for reference n.
+type tipItems struct {
+	lines map[string][]string
+	ids   map[string]string // candidate id -> key
+}
+
+func newTipItems() *tipItems {
+	return &tipItems{lines: map[string][]string{}, ids: map[string]string{}}
+}
+
+// key returns the item name of candidate id ("" when it has no tooltip).
+func (t *tipItems) key(id string) string { return t.ids[id] }
 
 // base returns the global options every chart shares: a fixed id, no
 // animation (the page is drawn at once), our escaping tooltip formatter.
@@ -71,7 +82,7 @@ func objectiveLabel(o fitness.Objective) string {
 // front members highlighted (and connected when connect is set: then the
 // front is the 2-objective front and sorting by a traces it), and the
 // reference points.
-func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int, connect bool, tips tipItems) (chartBlock, error) {
+func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int, connect bool, tips *tipItems) (chartBlock, error) {
 	objs := r.Objectives
 	title := "Pareto front (validation scores)"
 	if !connect {
@@ -90,7 +101,7 @@ func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int,
 		if inFront[c.ID] {
 			continue
 		}
-		rest = append(rest, opts.ScatterData{Name: "c:" + c.ID, Value: []float64{c.Scores[a], c.Scores[b]}})
+		rest = append(rest, opts.ScatterData{Name: tips.key(c.ID), Value: rounded(c.Scores[a], c.Scores[b])})
 	}
 	sc.AddSeries("evaluated", rest,
 		charts.WithItemStyleOpts(opts.ItemStyle{Color: colorEvaluated, Opacity: opts.Float(0.6)}),
@@ -117,7 +128,7 @@ func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int,
 		ln := charts.NewLine()
 		data := make([]opts.LineData, len(members))
 		for k, f := range members {
-			data[k] = opts.LineData{Name: "c:" + f.ID, Value: []float64{f.Validation[a], f.Validation[b]}}
+			data[k] = opts.LineData{Name: tips.key(f.ID), Value: rounded(f.Validation[a], f.Validation[b])}
 		}
 		ln.AddSeries("Pareto front", data,
 			charts.WithItemStyleOpts(opts.ItemStyle{Color: colorFront}),
@@ -127,7 +138,7 @@ func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int,
 	} else {
 		data := make([]opts.ScatterData, len(members))
 		for k, f := range members {
-			data[k] = opts.ScatterData{Name: "c:" + f.ID, Value: []float64{f.Validation[a], f.Validation[b]}}
+			data[k] = opts.ScatterData{Name: tips.key(f.ID), Value: rounded(f.Validation[a], f.Validation[b])}
 		}
 		sc.AddSeries("Pareto front", data,
 			charts.WithItemStyleOpts(opts.ItemStyle{Color: colorFront}),
@@ -151,7 +162,7 @@ func addReferenceSeries(sc *charts.Scatter, r *Run, a, b int) {
 		var data []opts.ScatterData
 		for k, ref := range r.References {
 			if ref.Kind == g.kind && finite([]float64{ref.Validation[a], ref.Validation[b]}) {
-				data = append(data, opts.ScatterData{Name: "r:" + strconv.Itoa(k), Value: []float64{ref.Validation[a], ref.Validation[b]}})
+				data = append(data, opts.ScatterData{Name: "r" + strconv.Itoa(k), Value: rounded(ref.Validation[a], ref.Validation[b])})
 			}
 		}
 		if len(data) == 0 {
@@ -165,7 +176,7 @@ func addReferenceSeries(sc *charts.Scatter, r *Run, a, b int) {
 
 // parallelChart draws every scored candidate as a line across one axis per
 // objective, front members and references highlighted.
-func parallelChart(id string, r *Run, ok []int, front []FrontMember) (chartBlock, error) {
+func parallelChart(id string, r *Run, ok []int, front []FrontMember, tips *tipItems) (chartBlock, error) {
 	pc := charts.NewParallel()
 	pc.SetGlobalOptions(append(base(id, "Pareto front (validation scores), one axis per objective", "grey: all evaluated candidates; red: Pareto front"),
 		charts.WithParallelComponentOpts(opts.ParallelComponent{Left: "80", Right: "80", Top: "90", Bottom: "70"}))...)
@@ -177,20 +188,20 @@ func parallelChart(id string, r *Run, ok []int, front []FrontMember) (chartBlock
 	for _, i := range ok {
 		c := &r.Candidates[i]
 		if !inFront[c.ID] {
-			rest = append(rest, opts.ParallelData{Name: "c:" + c.ID, Value: c.Scores})
+			rest = append(rest, opts.ParallelData{Name: tips.key(c.ID), Value: rounded(c.Scores...)})
 		}
 	}
 	pc.AddSeries("evaluated", rest, charts.WithLineStyleOpts(opts.LineStyle{Color: colorEvaluated, Width: 1, Opacity: opts.Float(0.4)}))
 	fd := make([]opts.ParallelData, len(front))
 	for k, f := range front {
-		fd[k] = opts.ParallelData{Name: "c:" + f.ID, Value: f.Validation}
+		fd[k] = opts.ParallelData{Name: tips.key(f.ID), Value: rounded(f.Validation...)}
 	}
 	pc.AddSeries("Pareto front", fd, charts.WithLineStyleOpts(opts.LineStyle{Color: colorFront, Width: 2}))
 	for _, g := range referenceGroups {
 		var data []opts.ParallelData
 		for k, ref := range r.References {
 			if ref.Kind == g.kind && finite(ref.Validation) {
-				data = append(data, opts.ParallelData{Name: "r:" + strconv.Itoa(k), Value: ref.Validation})
+				data = append(data, opts.ParallelData{Name: "r" + strconv.Itoa(k), Value: rounded(ref.Validation...)})
 			}
 		}
 		if len(data) > 0 {
@@ -238,7 +249,7 @@ func lineChart(id, title, subtitle, xName, yName string, series []lineSeries) (c
 			if math.IsNaN(s.X[k]) || math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) {
 				continue
 			}
-			data = append(data, opts.LineData{Value: []float64{s.X[k], s.Y[k]}})
+			data = append(data, opts.LineData{Value: rounded(s.X[k], s.Y[k])})
 		}
 		style := opts.LineStyle{Width: 2, Color: s.Color}
 		if s.Dashed {
@@ -302,6 +313,15 @@ func roundForDisplay(x float64) float64 {
 	}
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 6, 64), 64)
 	return v
+}
+
+// rounded returns xs rounded for display (see roundForDisplay).
+func rounded(xs ...float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = roundForDisplay(x)
+	}
+	return out
 }
 
 // splitDim splits a coefficient dimension name "group/param[model]" into

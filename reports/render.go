@@ -132,10 +132,10 @@ func buildPage(r *Run, o Options) (*page, error) {
 		p.Status = "finished"
 	}
 	ok := scored(r)
-	tips := tipItems{}
+	tips := newTipItems()
 	addCandidateTips(tips, r)
 	for k, ref := range r.References {
-		tips["r:"+strconv.Itoa(k)] = append([]string{ref.Kind + ": " + ref.Name}, scoreLines(r.Objectives, ref.Validation, ref.Test)...)
+		tips.lines["r"+strconv.Itoa(k)] = append([]string{ref.Kind + ": " + ref.Name}, scoreLines(r.Objectives, ref.Validation, ref.Test)...)
 	}
 	front, computed := frontMembers(r, ok)
 	p.FrontComputed = computed
@@ -158,7 +158,7 @@ func buildPage(r *Run, o Options) (*page, error) {
 		return nil, err
 	}
 	p.Facts, p.Failures = runFacts(r)
-	items, err := scriptJSON(tips)
+	items, err := scriptJSON(tips.lines)
 	if err != nil {
 		return nil, fmt.Errorf("reports: run %q: encode tooltips: %w", r.Name, err)
 	}
@@ -173,7 +173,7 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func (p *page) addPareto(r *Run, ok []int, front []FrontMember, tips tipItems) error {
+func (p *page) addPareto(r *Run, ok []int, front []FrontMember, tips *tipItems) error {
 	m := len(r.Objectives)
 	switch {
 	case m == 1:
@@ -187,7 +187,7 @@ func (p *page) addPareto(r *Run, ok []int, front []FrontMember, tips tipItems) e
 		p.Pareto = append(p.Pareto, b)
 		return nil
 	}
-	b, err := parallelChart("pareto", r, ok, front)
+	b, err := parallelChart("pareto", r, ok, front, tips)
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func containsInt(xs []int, x int) bool {
 	return false
 }
 
-func (p *page) addViews(r *Run, tips tipItems) error {
+func (p *page) addViews(r *Run, tips *tipItems) error {
 	v := &r.Views
 	if len(v.Archive) > 0 {
 		sec, err := archiveView(v.Archive)
@@ -336,7 +336,7 @@ func (p *page) addViews(r *Run, tips tipItems) error {
 		p.Views = append(p.Views, sec)
 	}
 	if len(v.Surrogate) > 0 {
-		sec, err := surrogateView(r)
+		sec, err := surrogateView(r, tips)
 		if err != nil {
 			return err
 		}
@@ -519,21 +519,24 @@ func scoreLines(objs []fitness.Objective, val, test []float64) []string {
 	return lines
 }
 
-// addCandidateTips adds the tooltip of every scored candidate.
-func addCandidateTips(tips tipItems, r *Run) {
+// addCandidateTips adds the tooltip of every scored candidate (once per
+// candidate id).
+func addCandidateTips(tips *tipItems, r *Run) {
 	test := map[string][]float64{}
 	for _, f := range r.Front {
 		test[f.ID] = f.Test
 	}
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
-		if !c.OK() || len(c.Scores) != len(r.Objectives) {
+		if !c.OK() || len(c.Scores) != len(r.Objectives) || tips.ids[c.ID] != "" {
 			continue
 		}
 		lines := []string{"candidate " + c.ID, fmt.Sprintf("evaluation %d, generation %d", i+1, c.Lineage.Generation)}
 		lines = append(lines, scoreLines(r.Objectives, c.Scores, test[c.ID])...)
 		lines = append(lines, "genome: "+genomeText(c.Genome, r.Dims, 6))
-		tips["c:"+c.ID] = lines
+		key := "c" + strconv.Itoa(i)
+		tips.ids[c.ID] = key
+		tips.lines[key] = lines
 	}
 }
 

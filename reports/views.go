@@ -70,7 +70,7 @@ func archiveView(snaps []ArchiveSnapshot) (viewSection, error) {
 
 // surrogateView plots MAP surrogate predictions against measured scores,
 // one series per objective, with R² per objective in the subtitle.
-func surrogateView(r *Run) (viewSection, error) {
+func surrogateView(r *Run, tips *tipItems) (viewSection, error) {
 	sec := viewSection{Title: "MAP surrogate", Note: "Each point is a candidate the surrogate predicted before it was evaluated; the dashed line is a perfect prediction."}
 	id := "map_surrogate"
 	sc := charts.NewScatter()
@@ -85,7 +85,7 @@ func surrogateView(r *Run) (viewSection, error) {
 			if s.Objective != j || !finite([]float64{s.Predicted, s.Measured}) {
 				continue
 			}
-			data = append(data, opts.ScatterData{Name: "c:" + s.ID, Value: []float64{s.Predicted, s.Measured}})
+			data = append(data, opts.ScatterData{Name: tips.key(s.ID), Value: rounded(s.Predicted, s.Measured)})
 			pred = append(pred, s.Predicted)
 			meas = append(meas, s.Measured)
 			lo = min(lo, s.Predicted, s.Measured)
