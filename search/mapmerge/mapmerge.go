@@ -404,3 +404,35 @@ func (m *Method) finishDesign() error {
 // Outcome returns the result once the design is finished (nil before);
 // Chosen points carry Real scores once re-evaluated.
 func (m *Method) Outcome() *Outcome { return m.out }
+
+// Comparison is a surrogate's prediction at an evaluated point next to the
+// measured score, for reports (surrogate against true values).
+type Comparison struct {
+	ID        string
+	Objective int
+	Predicted float64
+	Measured  float64
+	// Design is true for design points (the surrogate was fitted on them)
+	// and false for re-evaluated front points (held out).
+	Design bool
+}
+
+// Comparisons lists the predictions of every surrogate at every design
+// point and every re-evaluated front point, in that order.
+func (o *Outcome) Comparisons() []Comparison {
+	var out []Comparison
+	for _, s := range o.Design {
+		for k, sur := range o.Surrogates {
+			out = append(out, Comparison{ID: s.ID, Objective: k, Predicted: sur.Clone().Predict(s.Values), Measured: s.Scores[k], Design: true})
+		}
+	}
+	for _, f := range o.Chosen {
+		if f.Real == nil {
+			continue
+		}
+		for k := range o.Surrogates {
+			out = append(out, Comparison{ID: f.ID, Objective: k, Predicted: f.Predicted[k], Measured: f.Real[k]})
+		}
+	}
+	return out
+}

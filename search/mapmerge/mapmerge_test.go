@@ -483,3 +483,20 @@ func TestNestedMAP(t *testing.T) {
 		t.Error("4 objectives for 3 coefficients accepted")
 	}
 }
+
+func TestComparisons(t *testing.T) {
+	m, _, _ := runMAP(t, Config{Reevaluate: 2}, twoTasks, 4)
+	out := m.Outcome()
+	cmp := out.Comparisons()
+	if want := 2 * (len(out.Design) + len(out.Chosen)); len(cmp) != want {
+		t.Fatalf("%d comparisons, want %d", len(cmp), want)
+	}
+	for _, c := range cmp {
+		if math.Abs(c.Predicted-c.Measured) > 1e-6 || c.ID == "" {
+			t.Errorf("%+v: an exact surrogate predicts the measured score", c)
+		}
+	}
+	if !cmp[0].Design || cmp[len(cmp)-1].Design {
+		t.Error("design points first, then held-out front points")
+	}
+}
