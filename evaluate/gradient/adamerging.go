@@ -31,8 +31,9 @@ type AdaMergingOptions struct {
 	// Full uses every input of every task at every step instead of random
 	// batches (deterministic full-batch gradient; used by tests).
 	Full bool
-	// Loss is nn.Entropy (default, unlabelled) or nn.CrossEntropy (needs Y).
-	Loss nn.LossKind
+	// Supervised replaces the prediction entropy (the default, which reads
+	// no labels) by cross-entropy against the tasks' labels Y.
+	Supervised bool
 	// Seed seeds the batch draws (stream "gradient", "adamerging",
 	// "batches").
 	Seed uint64
@@ -54,6 +55,7 @@ type AdaMerging struct {
 	dst    [][]float32 // the params' Data
 	acc    [][]float32 // summed dL/dθ per tensor
 	xb     []float32
+	yb     []int32
 	idx    []int
 	r      *rand.Rand
 }
@@ -76,14 +78,11 @@ func NewAdaMerging(model *nn.Model, tv *TaskVectors, lay *Layout, tasks []Task, 
 	if opt.Batch < 1 || opt.Batches < 1 {
 		return nil, fmt.Errorf("gradient: batch %d × %d batches: use positive sizes (default 16 × 2)", opt.Batch, opt.Batches)
 	}
-	if opt.Loss != nn.Entropy && opt.Loss != nn.CrossEntropy {
-		return nil, fmt.Errorf("gradient: loss %v: use entropy or cross-entropy", opt.Loss)
-	}
 	params, err := bindParams(model, tv.Names, tv.Shapes)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTasks(model, tasks, opt.Loss == nn.CrossEntropy); err != nil {
+	if err := checkTasks(model, tasks, opt.Supervised); err != nil {
 		return nil, err
 	}
 	a := &AdaMerging{model: model, tv: tv, lay: lay, tasks: tasks, opt: opt, params: params,
@@ -210,14 +209,23 @@ func (a *AdaMerging) taskLossGrad(t Task) (float64, error) {
 			a.idx = append(a.idx, j)
 			copy(x[i*size:(i+1)*size], t.X[j*size:(j+1)*size])
 		}
-		if a.opt.Loss == nn.CrossEntropy {
-			y = make([]int32, n)
+		if a.opt.Supervised {
+			if cap(a.yb) < n {
+				a.yb = make([]int32, n)
+			}
+			y = a.yb[:n]
 			for i, j := range a.idx {
 				y[i] = t.Y[j]
 			}
 		}
 	}
-	loss, err := a.model.LossAndGrad(x, n, t.Head, y, a.opt.Loss)
+	kind := nn.Entropy
+	if a.opt.Supervised {
+		kind = nn.CrossEntropy
+	} else {
+		y = nil // the entropy objective never reads labels
+	}
+	loss, err := a.model.LossAndGrad(x, n, t.Head, y, kind)
 	if err != nil {
 		return 0, err
 	}

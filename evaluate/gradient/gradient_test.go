@@ -93,14 +93,14 @@ func TestTaskVectorsExcludeHeads(t *testing.T) {
 }
 
 // checkGradient compares LossGrad's dL/dc with central differences.
-func checkGradient(t *testing.T, kind string, loss nn.LossKind) {
+func checkGradient(t *testing.T, kind string, supervised bool) {
 	f := newFixture(t, 3, []int{6})
 	tv := f.taskVectors(t)
 	lay, err := NewLayout(kind, tv, func(name string) string { return checkpoint.LayerGroup(name) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := NewAdaMerging(f.base.Clone(), tv, lay, f.tasks, AdaMergingOptions{Full: true, Loss: loss})
+	ev, err := NewAdaMerging(f.base.Clone(), tv, lay, f.tasks, AdaMergingOptions{Full: true, Supervised: supervised})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,12 @@ func checkGradient(t *testing.T, kind string, loss nn.LossKind) {
 
 func TestGradientMatchesFiniteDifferences(t *testing.T) {
 	for _, kind := range []string{LayoutTask, LayoutTensor, LayoutGroup} {
-		for _, loss := range []nn.LossKind{nn.Entropy, nn.CrossEntropy} {
-			t.Run(kind+"/"+loss.String(), func(t *testing.T) { checkGradient(t, kind, loss) })
+		for _, supervised := range []bool{false, true} {
+			name := kind + "/entropy"
+			if supervised {
+				name = kind + "/cross-entropy"
+			}
+			t.Run(name, func(t *testing.T) { checkGradient(t, kind, supervised) })
 		}
 	}
 }
@@ -239,7 +243,7 @@ func TestAdaMergingErrors(t *testing.T) {
 	}
 	unl := slices.Clone(f.tasks)
 	unl[1].Y = nil
-	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{Loss: nn.CrossEntropy}); err == nil || !strings.Contains(err.Error(), "label") {
+	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{Supervised: true}); err == nil || !strings.Contains(err.Error(), "label") {
 		t.Errorf("labels: %v", err)
 	}
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/internal/data"
+)
+
+func TestWriteAdaFWSection(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "results.md")
+	before := "# Results\n\nBy hand.\n\n<!-- operators-results:begin -->\nops\n<!-- operators-results:end -->\n"
+	os.WriteFile(p, []byte(before), 0o644)
+	if err := writeAdaFWSection(p, "adamerging", "table A1\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAdaFWSection(p, "fw", "table F1\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAdaFWSection(p, "adamerging", "table A2\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	aB, aE := subMarkers("adamerging")
+	fB, fE := subMarkers("fw")
+	want := before + "\n" + adaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n" + fB + "\ntable F1\n" + fE + "\n" + adaFWEnd + "\n"
+	if string(got) != want {
+		t.Fatalf("file =\n%s\nwant\n%s", got, want)
+	}
+	broken := filepath.Join(dir, "broken.md")
+	os.WriteFile(broken, []byte(adaFWBegin+"\n"), 0o644)
+	if err := writeAdaFWSection(broken, "fw", "x\n"); err == nil || !strings.Contains(err.Error(), "only one of the markers") {
+		t.Errorf("one marker: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+func TestMeanSD(t *testing.T) {
+	m, sd := meanSD([]float64{1, 2, 3, 6})
+	if m != 3 || sd != 2.160246899469287 {
+		t.Fatalf("mean %v sd %v, want 3 and √(14/3)", m, sd)
+	}
+	if m, sd := meanSD([]float64{4}); m != 4 || sd != 0 {
+		t.Fatalf("one value: %v %v", m, sd)
+	}
+}
+
+func skipWithoutMNIST(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("trains the smoke benchmark")
+	}
+	if _, err := data.LocateMNIST(""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+}
+
+// The smoke versions of both claims: every method runs and is tabulated;
+// the figures of the smoke recipe are meaningless.
+func TestClaimAdaMergingSmoke(t *testing.T) {
+	skipWithoutMNIST(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.md")
+	var stdout, stderr bytes.Buffer
+	err := runClaimAdaMerging(context.Background(), []string{"--smoke", "--cache-dir", filepath.Join(dir, "cache"), "--out", out,
+		"--seeds", "2", "--steps", "4", "--evo-evals", "6"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	text, _ := os.ReadFile(out)
+	for _, want := range []string{adaFWBegin, "## AdaMerging on mnist-tasks", "| weight averaging |", "| task arithmetic | λ = ",
+		"| TIES | λ = ", "| Fisher |", "| RegMean |", "| task-wise AdaMerging |", "| task-wise AdaMerging++ |", "| layer-wise AdaMerging |",
+		"| layer-wise AdaMerging++ |", "| CMA-ES, per-tensor coefficients |", "| CMA-ES seeded by layer-wise AdaMerging |",
+		"test-time adaptation", "--seeds 2 --steps 4 --smoke --evo-evals 6", "layer-wise AdaMerging above task arithmetic",
+		"Why entropy misleads", adaFWEnd} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("results lack %q", want)
+		}
+	}
+	if !strings.Contains(stderr.String(), "test-time adaptation") {
+		t.Error("the log does not say AdaMerging reads the test inputs")
+	}
+}
+
+func TestClaimFWScalingSmoke(t *testing.T) {
+	skipWithoutMNIST(t)
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := runClaimFWScaling(context.Background(), []string{"--smoke", "--cache-dir", filepath.Join(dir, "cache"),
+		"--seeds", "2", "--steps", "3", "--added", "0,2", "--proxy", "20", "--iterations", "3"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	text := stdout.String()
+	for _, want := range []string{"## FW-Merging scaling", "| method | +0 | +2 |", "| FW-Merging (hard, layer-wise) |",
+		"| task arithmetic (λ on validation) |", "| TIES (λ on validation) |", "| layer-wise AdaMerging |",
+		"FW with +2 irrelevant models within 2 points", "other-task expert, noisy copy of expert-digits", "- +2: t0 R"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if err := runClaimFWScaling(context.Background(), []string{"--added", "x"}, &stdout, &stderr); err == nil {
+		t.Error("a bad --added list was accepted")
+	}
+}
