@@ -65,6 +65,7 @@ func commands() []command {
 		{"export", "write a candidate's merged checkpoint and its merge recipe", cmdExport},
 		{"report", "regenerate a run's HTML report from its directory, even mid-run", cmdReport},
 		{"serve", "serve the reports of runs over HTTP, refreshed while they run", cmdServe},
+		{"worker", "evaluate candidates for runs on other machines (NATS JetStream)", cmdWorker},
 		{"version", "print the version of evomerge", cmdVersion},
 		{"help", "show help for evomerge or one command", nil},
 	}

@@ -28,12 +28,12 @@ import (
 
 // Environment of a re-executed test binary acting as a worker process.
 const (
-	envWorker   = "EVOMERGE_NATS_TEST_WORKER" // set: run a worker, not tests
-	envURL      = "EVOMERGE_NATS_TEST_URL"
-	envDelay    = "EVOMERGE_NATS_TEST_DELAY"    // per evaluation, e.g. "300ms"
-	envGrace    = "EVOMERGE_NATS_TEST_GRACE"    // watchdog grace
-	envConc     = "EVOMERGE_NATS_TEST_CONC"     // concurrency
-	envSources  = "EVOMERGE_NATS_TEST_SOURCES"  // content-addressed source cache
+	envWorker  = "EVOMERGE_NATS_TEST_WORKER" // set: run a worker, not tests
+	envURL     = "EVOMERGE_NATS_TEST_URL"
+	envDelay   = "EVOMERGE_NATS_TEST_DELAY"   // per evaluation, e.g. "300ms"
+	envGrace   = "EVOMERGE_NATS_TEST_GRACE"   // watchdog grace
+	envConc    = "EVOMERGE_NATS_TEST_CONC"    // concurrency
+	envSources = "EVOMERGE_NATS_TEST_SOURCES" // content-addressed source cache
 )
 
 // Genome values that make the test evaluator misbehave (first gene).

@@ -46,7 +46,9 @@ func SpecDigest(spec string) string {
 }
 
 // MaxDuration is the request's time limit.
-func (r *Request) MaxDuration() time.Duration { return time.Duration(r.MaxDurationMS) * time.Millisecond }
+func (r *Request) MaxDuration() time.Duration {
+	return time.Duration(r.MaxDurationMS) * time.Millisecond
+}
 
 // Validate checks the request's shape.
 func (r *Request) Validate() error {

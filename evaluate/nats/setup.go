@@ -232,8 +232,8 @@ type TaskLoader func(ctx context.Context, s *Setup, bench *data.Benchmark) ([]ev
 type BuildOptions struct {
 	// SourceCache is the content-addressed source cache ("" = none).
 	SourceCache string
-	// BenchmarkCache is the benchmark cache root ("" = the setup's, else the
-	// default).
+	// BenchmarkCache is the benchmark cache root; "" means the setup's when
+	// that directory exists on this machine, else the default root.
 	BenchmarkCache string
 	// Workers is the number of candidates the evaluator scores at once.
 	Workers int
@@ -276,8 +276,10 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 	var bench *data.Benchmark
 	if s.Benchmark != nil {
 		cache := opt.BenchmarkCache
-		if cache == "" {
-			cache = s.Benchmark.CacheDir
+		if cache == "" && s.Benchmark.CacheDir != "" {
+			if st, err := os.Stat(s.Benchmark.CacheDir); err == nil && st.IsDir() {
+				cache = s.Benchmark.CacheDir
+			}
 		}
 		var recipe *data.Recipe
 		if s.Benchmark.Smoke {
