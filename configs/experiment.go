@@ -326,12 +326,21 @@ func LoadExperiment(path string) (*Experiment, error) {
 func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 	var e Experiment
 	md, err := DecodeStrict(file, data, &e)
+	var schema Problems
 	if err != nil {
-		return nil, err
+		// Keys that are unknown or of the wrong type are left out and the
+		// rest is decoded, so the other problems are listed with them.
+		var ok bool
+		if schema, ok = err.(Problems); !ok {
+			return nil, err
+		}
+		if md, ok = lenientDecode(data, schema, &e); !ok {
+			return nil, err
+		}
 	}
 	e.file = file
 	e.lines = newLineIndex(data)
-	var ps Problems
+	ps := append(Problems(nil), schema...)
 	// The method tables are typed here, so their keys get the same
 	// strictness as the rest; a table for another algorithm is an error.
 	var raw map[string]any
@@ -369,7 +378,7 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 			ps = append(ps, e.Problem(key, err.Error()))
 		}
 	}
-	if len(ps) == 0 {
+	if len(ps) == 0 && len(schema) == 0 {
 		if err := CheckUndecoded(file, data, md); err != nil {
 			if more, ok := err.(Problems); ok {
 				// Keys inside tables of another algorithm were reported above.
@@ -384,7 +393,11 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 	e.applyDefaults()
 	if err := e.Validate(); err != nil {
 		if more, ok := err.(Problems); ok {
-			ps = append(ps, more...)
+			for _, p := range more {
+				if !relatedToAny(p.Key, schema) {
+					ps = append(ps, p)
+				}
+			}
 		}
 	}
 	if len(ps) > 0 {
@@ -392,6 +405,68 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 		return nil, ps
 	}
 	return &e, nil
+}
+
+// lenientDecode decodes data into e without the keys named by the schema
+// problems; false when that is impossible (a syntax error).
+func lenientDecode(data []byte, schema Problems, e *Experiment) (toml.MetaData, bool) {
+	bad := map[string]bool{}
+	for _, p := range schema {
+		if p.Key == "" {
+			return toml.MetaData{}, false
+		}
+		bad[p.Key] = true
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return toml.MetaData{}, false
+	}
+	dropKeys(raw, "", bad)
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(raw); err != nil {
+		return toml.MetaData{}, false
+	}
+	*e = Experiment{}
+	md, err := toml.Decode(buf.String(), e)
+	return md, err == nil
+}
+
+// dropKeys deletes the entries of raw whose dotted paths (as checkTable
+// writes them) are in bad.
+func dropKeys(raw map[string]any, prefix string, bad map[string]bool) {
+	for k, v := range raw {
+		path := joinKey(prefix, k)
+		if bad[path] {
+			delete(raw, k)
+			continue
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			dropKeys(x, path, bad)
+		case []map[string]any:
+			for i, item := range x {
+				dropKeys(item, fmt.Sprintf("%s[%d]", path, i), bad)
+			}
+		case []any:
+			for i, item := range x {
+				if m, ok := item.(map[string]any); ok {
+					dropKeys(m, fmt.Sprintf("%s[%d]", path, i), bad)
+				}
+			}
+		}
+	}
+}
+
+// relatedToAny reports whether key is one of the problems' keys, inside one,
+// or contains one: a consequence of a key already reported.
+func relatedToAny(key string, ps Problems) bool {
+	for _, p := range ps {
+		if strings.EqualFold(key, p.Key) || strings.HasPrefix(key, p.Key+".") || strings.HasPrefix(key, p.Key+"[") ||
+			strings.HasPrefix(p.Key, key+".") || strings.HasPrefix(p.Key, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func isAlgorithmTable(key string) bool {

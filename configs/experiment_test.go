@@ -43,7 +43,7 @@ func TestQuickstartDecodes(t *testing.T) {
 	if e.Models.Benchmark != "mnist-tasks" || e.Models.Recipe != RecipeFull {
 		t.Errorf("models = %+v, want mnist-tasks with the full recipe", e.Models)
 	}
-	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 320 {
+	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 480 {
 		t.Errorf("search = %+v", e.Search)
 	}
 	if !reflect.DeepEqual(e.Search.NSGA2.StartPoints, []string{"average"}) {
@@ -197,7 +197,8 @@ benchmrk = "mnist-tasks"
 algorithm = "random"
 max_evaluations = 1.5
 `,
-			want: []string{"experiment.Name@2", "experiment.seed@3", "models.benchmrk@5", "search.max_evaluations@8"},
+			want: []string{"experiment.Name@2", "experiment.seed@3", "models.benchmrk@5", "search.max_evaluations@8",
+				"merge.operator@0", "merge.search@0", "evaluator.kind@0"},
 		},
 		{
 			name: "ranges and missing values",

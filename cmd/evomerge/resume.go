@@ -28,6 +28,6 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *workers < 0 {
 		return usagef("--workers %d: give a positive count or 0", *workers)
 	}
-	_, err = run.Resume(ctx, pos[0], run.Options{Out: stdout, Terminal: isTerminal(stdout), Workers: *workers})
+	_, err = run.Resume(ctx, pos[0], run.Options{Out: stdout, Terminal: isTerminal(stdout), Workers: *workers, RenderReport: renderRunReport})
 	return err
 }

@@ -46,7 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *out != "" {
 		exp.Experiment.Output = *out
 	}
-	_, err = run.Start(ctx, exp, run.Options{Out: stdout, Terminal: isTerminal(stdout), Force: *force, Workers: *workers})
+	_, err = run.Start(ctx, exp, run.Options{Out: stdout, Terminal: isTerminal(stdout), Force: *force, Workers: *workers, RenderReport: renderRunReport})
 	return err
 }
 

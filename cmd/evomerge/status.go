@@ -53,7 +53,7 @@ func printStatus(w io.Writer, st *run.StatusReport) {
 	if st.MaxEvaluations > 0 {
 		progress = fmt.Sprintf("%d of %d (%.0f%%)", st.Evaluations, st.MaxEvaluations, 100*float64(st.Evaluations)/float64(st.MaxEvaluations))
 	}
-	fmt.Fprintf(w, "evaluations: %s, failed %d, generations %d, sessions %d\n", progress, st.Failed, st.Generations, st.Sessions)
+	fmt.Fprintf(w, "evaluations: %s (%d made, the rest repeats answered from the journal), failed %d, generations %d, sessions %d\n", progress, st.Journaled, st.Failed, st.Generations, st.Sessions)
 	fmt.Fprintf(w, "speed: %.2f evaluations/s over %s of evaluation time\n", st.PerSecond, (time.Duration(st.EvaluationSeconds * float64(time.Second))).Round(time.Second))
 	fmt.Fprintf(w, "front: %d non-dominated candidates\n", st.FrontSize)
 	fmt.Fprintln(w, "best so far:")

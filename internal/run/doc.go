@@ -34,8 +34,8 @@
 //   - exports/: checkpoints written by Export.
 //
 // Every file but the journal and the log is written to a temporary name,
-// fsynced and renamed. report.html is rendered by ReportRenderer, the one
-// hook for an HTML renderer.
+// fsynced and renamed. report.html is rendered by Options.RenderReport, the
+// one hook for an HTML renderer.
 //
 // # Contract
 //

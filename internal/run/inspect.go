@@ -33,8 +33,11 @@ type StatusReport struct {
 	State      string `json:"state"`
 	StopReason string `json:"stop_reason,omitempty"`
 	Error      string `json:"error,omitempty"`
-	// Evaluations counts journaled evaluations, Failed the failed ones.
+	// Evaluations counts the search's evaluations (candidates answered from
+	// the journal included); Journaled the evaluations actually made, one
+	// journal record each; Failed the failed ones.
 	Evaluations    int         `json:"evaluations"`
+	Journaled      int         `json:"journaled"`
 	Failed         int         `json:"failed"`
 	MaxEvaluations int         `json:"max_evaluations,omitempty"`
 	Generations    int         `json:"generations"`
@@ -72,7 +75,7 @@ func Status(dir string) (*StatusReport, error) {
 		Dir: dir, Experiment: st.Experiment, Algorithm: st.Algorithm, State: st.Status,
 		StopReason: st.StopReason, Error: st.Error, MaxEvaluations: st.MaxEvaluations,
 		Generations: st.Generations, Sessions: st.Sessions, Updated: st.Updated, TornTail: j.Torn,
-		Evaluations: len(j.Records),
+		Evaluations: max(st.Evaluations, len(j.Records)), Journaled: len(j.Records),
 	}
 	dirs := make([]fitness.Direction, len(st.Objectives))
 	best := make([]int, len(st.Objectives))
@@ -112,7 +115,7 @@ func Status(dir string) (*StatusReport, error) {
 	}
 	r.EvaluationSeconds = clock.spent.Seconds()
 	if r.EvaluationSeconds > 0 {
-		r.PerSecond = float64(r.Evaluations) / r.EvaluationSeconds
+		r.PerSecond = float64(r.Journaled) / r.EvaluationSeconds
 	}
 	return r, nil
 }

@@ -33,6 +33,9 @@ type Options struct {
 	// Now is the wall clock (nil: time.Now), for the state file and
 	// progress; search budgets use evaluation time (see Start).
 	Now func() time.Time
+	// RenderReport, when set, renders report.html into the run directory
+	// once front.json is written: the one place the HTML report hooks in.
+	RenderReport func(ctx context.Context, dir string) error
 }
 
 func (o *Options) now() time.Time {
@@ -63,10 +66,6 @@ type Outcome struct {
 	// evaluated in this session.
 	Replayed, Evaluated int
 }
-
-// ReportRenderer, when set, renders report.html into a run directory once
-// front.json is written. It is the one place the HTML report hooks in.
-var ReportRenderer func(ctx context.Context, dir string) error
 
 // Start begins a new run of exp in its run directory (exp.RunDir()). The
 // directory must be empty or absent unless opt.Force is set. The resolved
@@ -300,8 +299,8 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 
 	printSummary(out, dir, exp, front, res, opt.now().Sub(sessionStart))
 	if outcome.Status == StateFinished && exp.Report.WantHTML() {
-		if ReportRenderer != nil {
-			if err := ReportRenderer(ctx, dir); err != nil {
+		if opt.RenderReport != nil {
+			if err := opt.RenderReport(ctx, dir); err != nil {
 				return outcome, fmt.Errorf("report: %w", err)
 			}
 			fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, ReportFile))

@@ -303,7 +303,7 @@ func TestStatusMatchesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != StateFinished || st.Evaluations != ref.Evaluated || st.MaxEvaluations != 44 || st.Sessions != 1 {
+	if st.State != StateFinished || st.Journaled != ref.Evaluated || st.Evaluations != 44 || st.MaxEvaluations != 44 || st.Sessions != 1 {
 		t.Errorf("status = %+v", st)
 	}
 	if len(st.Best) != 4 {

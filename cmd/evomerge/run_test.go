@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evomerge/evomerge/internal/run"
+)
+
+// writeSmokeExperiment writes a search experiment on the smoke recipe of
+// mnist-tasks (tiny data, seconds) and returns its path.
+func writeSmokeExperiment(t *testing.T, cache string, evaluations int) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+[experiment]
+name = "smoke"
+seed = 3
+
+[models]
+benchmark = "mnist-tasks"
+recipe = "smoke"
+cache_dir = %q
+
+[merge]
+operator = "task_arithmetic"
+
+[[merge.search]]
+param = "weight"
+per_model = true
+per_group = true
+lower = 0.0
+upper = 1.0
+
+[search]
+algorithm = "nsga2"
+max_evaluations = %d
+concurrency = 1
+
+[search.nsga2]
+population_size = 8
+start_points = ["average"]
+
+[[objectives]]
+task = "mean"
+metric = "normalized_accuracy"
+
+[[objectives]]
+task = "mean"
+metric = "loss"
+
+[evaluator]
+examples = 100
+`, cache, evaluations)
+	path := filepath.Join(t.TempDir(), "smoke.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = execute(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunStatusExportMerge(t *testing.T) {
+	cache := t.TempDir()
+	cfg := writeSmokeExperiment(t, cache, 32)
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := runCLI(t, "run", cfg, "--out", dir)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"Pareto front on the validation split", "plain average", "run directory: " + dir, "report: " + filepath.Join(dir, "report.html")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	// A second run into the same directory is refused with directions.
+	code, _, errs = runCLI(t, "run", cfg, "--out", dir)
+	if code != exitFailure || !strings.Contains(errs, "evomerge resume "+dir) {
+		t.Errorf("second run: exit %d, stderr %q; want exit 1 naming resume", code, errs)
+	}
+
+	code, out, errs = runCLI(t, "status", dir, "--json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d: %s", code, errs)
+	}
+	var st run.StatusReport
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if st.State != "finished" || st.Evaluations != 32 || len(st.Best) != 2 || st.FrontSize == 0 {
+		t.Errorf("status = %+v", st)
+	}
+	if code, out, _ = runCLI(t, "status", dir); code != exitOK || !strings.Contains(out, "32 of 32 (100%)") {
+		t.Errorf("status text: exit %d\n%s", code, out)
+	}
+
+	front, err := run.ReadFront(dir)
+	if err != nil || len(front.Members) == 0 {
+		t.Fatalf("front: %v, %d members", err, len(front.Members))
+	}
+	id := front.Members[0].ID
+	exported := filepath.Join(t.TempDir(), "exported")
+	if code, out, errs = runCLI(t, "export", dir, "--candidate", id[:10], "--out", exported); code != exitOK {
+		t.Fatalf("export: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, id) {
+		t.Errorf("export output does not name the full id %s:\n%s", id, out)
+	}
+	remerged := filepath.Join(t.TempDir(), "remerged")
+	if code, out, errs = runCLI(t, "merge", filepath.Join(exported, run.RecipeFileName), "--out", remerged); code != exitOK {
+		t.Fatalf("merge of the exported recipe: exit %d\n%s\n%s", code, out, errs)
+	}
+	a, err := os.ReadFile(filepath.Join(exported, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(remerged, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("evomerge merge of the exported recipe differs from the export (%d vs %d bytes)", len(a), len(b))
+	}
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		errHas string
+	}{
+		{"unknown prefix", []string{"export", dir, "--candidate", "ffffffffff"}, exitFailure, "no candidate"},
+		{"short prefix", []string{"export", dir, "--candidate", "ab"}, exitFailure, "at least 4 characters"},
+		{"no candidate flag", []string{"export", dir}, exitUsage, "--candidate"},
+		{"status of a non-run", []string{"status", t.TempDir()}, exitFailure, "not a run directory"},
+		{"resume of a non-run", []string{"resume", t.TempDir()}, exitFailure, "not a run directory"},
+		{"run with two configs", []string{"run", cfg, cfg}, exitUsage, "at most one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.errHas) {
+				t.Errorf("exit %d, stderr %q; want exit %d containing %q", code, errs, tt.code, tt.errHas)
+			}
+		})
+	}
+}
+
+func TestRunBadConfigListsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	cfg := `[experiment]
+name = "bad"
+Seed = 1
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "nsga2"
+max_evaluations = -5
+[search.nsga2]
+population_size = 2
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, "run", path)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d", code, exitFailure)
+	}
+	for _, want := range []string{"3 problems", path + ":3: experiment.Seed", path + ":12: search.max_evaluations", path + ":14: search.nsga2.population_size"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+// frontSignature is what must match between an interrupted and an
+// uninterrupted run: members with their fitness and test scores.
+func frontSignature(t *testing.T, dir string) []string {
+	t.Helper()
+	f, err := run.ReadFront(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range f.Members {
+		s := fmt.Sprintf("%s %v", m.ID, m.Validation)
+		if m.Test != nil {
+			s += fmt.Sprintf(" %v", m.Test.Accuracy)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func journalLines(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte("\n"))
+}
+
+func TestKilledRunResumesToTheSameFront(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it three times")
+	}
+	bin := filepath.Join(t.TempDir(), "evomerge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cache := t.TempDir()
+	const evaluations = 400
+	cfg := writeSmokeExperiment(t, cache, evaluations)
+	tmp := t.TempDir()
+
+	// The uninterrupted reference.
+	ref := filepath.Join(tmp, "reference")
+	if out, err := exec.Command(bin, "run", cfg, "--out", ref).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	total := journalLines(filepath.Join(ref, run.JournalFile))
+
+	// The same run, killed with SIGKILL once part of the journal is written.
+	dir := filepath.Join(tmp, "killed")
+	cmd := exec.Command(bin, "run", cfg, "--out", dir)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, run.JournalFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for journalLines(journal) < total/3 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	killedAt := journalLines(journal)
+	if killedAt >= total {
+		t.Fatalf("the run finished (%d of %d journal records) before it could be killed:\n%s", killedAt, total, log.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, run.FrontFile)); err == nil {
+		t.Fatal("a killed run wrote front.json")
+	}
+	out, err := exec.Command(bin, "resume", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume after SIGKILL at %d of %d records: %v\n%s", killedAt, total, err, out)
+	}
+	if got, want := frontSignature(t, dir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
+		t.Errorf("front after kill -9 at %d of %d records and resume:\n%v\nwant\n%v", killedAt, total, got, want)
+	}
+	if n := journalLines(journal); n != total {
+		t.Errorf("journal after resume has %d records, the uninterrupted run %d", n, total)
+	}
+	t.Logf("killed after %d of %d journal records; resumed to the same front", killedAt, total)
+}
