@@ -2,7 +2,7 @@ package tensor
 
 import (
 	"math"
-	"sync"
+	"runtime"
 )
 
 // Merge kernels: k-th value selection (quickselect, no sorting), magnitude
@@ -61,12 +61,12 @@ const radixSelectMin = 4096
 // float32 encoding below the sign, whose unsigned order is the value order.
 const magnitudeBins = 1 << 15
 
-var magnitudeHistPool = sync.Pool{New: func() any { return new([magnitudeBins]uint32) }}
-
 // KthLargestMagnitude returns the k-th largest |x| (k counted from 1) without
 // modifying x; scratch needs len(x) elements. Large inputs take two streaming
 // passes: a histogram of the high bits of |x| locates the bin holding the k-th
-// value, then only that bin's values are copied and selected exactly.
+// value, then only that bin's values are copied and selected exactly. Both passes
+// run in parallel over fixed parts of x with integer counts, so the result is the
+// same for any GOMAXPROCS.
 func KthLargestMagnitude(x []float32, k int, scratch []float32) float32 {
 	n := len(x)
 	if k < 1 || k > n {
@@ -77,30 +77,144 @@ func KthLargestMagnitude(x []float32, k int, scratch []float32) float32 {
 		AbsInto(mag, x)
 		return SelectKthLargest(mag, k)
 	}
-	h := magnitudeHistPool.Get().(*[magnitudeBins]uint32)
-	clear(h[:])
-	for _, v := range x {
-		h[(math.Float32bits(v)&^(1<<31))>>16]++
+	t := topKTasks.get()
+	defer topKTasks.put(t)
+	return t.kth(x, k, scratch)
+}
+
+// topKParallelMin is the length from which the selection passes run in parallel.
+const topKParallelMin = 1 << 16
+
+// maxTopKParts bounds the parallel parts of the selection passes (each owns a
+// histogram of magnitudeBins counters).
+const maxTopKParts = 8
+
+type topKPhase uint8
+
+const (
+	topKHistogram topKPhase = iota
+	topKCollect
+	topKCount
+	topKMask
+)
+
+// topKTask holds the per-part state of the parallel selection passes over x,
+// split into parts contiguous ranges; results are integer counts and element-wise
+// decisions, identical whatever the number of parts.
+type topKTask struct {
+	phase   topKPhase
+	x, dst  []float32
+	scratch []float32
+	parts   int
+	hist    [maxTopKParts][magnitudeBins]uint32
+	bin     uint32
+	offset  [maxTopKParts]int // topKCollect: where part p's bin values go
+	thr     float32
+	above   [maxTopKParts]int // topKCount: |x| > thr per part
+	equal   [maxTopKParts]int // topKCount: |x| == thr per part
+	ties    [maxTopKParts]int // topKMask: ties part p keeps
+}
+
+var topKTasks freeList[topKTask]
+
+func (t *topKTask) partRange(p int) (lo, hi int) {
+	n := len(t.x)
+	return p * n / t.parts, (p + 1) * n / t.parts
+}
+
+// Run executes the current phase on part p (the ForEach body).
+func (t *topKTask) Run(p int) {
+	lo, hi := t.partRange(p)
+	x := t.x[lo:hi]
+	switch t.phase {
+	case topKHistogram:
+		h := &t.hist[p]
+		clear(h[:])
+		for _, v := range x {
+			h[(math.Float32bits(v)&^(1<<31))>>16]++
+		}
+	case topKCollect:
+		out := t.scratch[t.offset[p]:]
+		m := 0
+		for _, v := range x {
+			key := math.Float32bits(v) &^ (1 << 31)
+			if key>>16 == t.bin {
+				out[m] = math.Float32frombits(key)
+				m++
+			}
+		}
+	case topKCount:
+		above, equal := 0, 0
+		for _, v := range x {
+			a := abs32(v)
+			above += b2i(a > t.thr)
+			equal += b2i(a == t.thr)
+		}
+		t.above[p], t.equal[p] = above, equal
+	case topKMask:
+		dst := t.dst[lo:hi]
+		ties := t.ties[p]
+		for i, v := range x {
+			a := abs32(v)
+			keep := a > t.thr
+			if a == t.thr && ties > 0 {
+				keep = true
+				ties--
+			}
+			// Branch-free select: all ones keeps v, zero gives +0.
+			dst[i] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(keep)))
+		}
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setup prepares the parts for x.
+func (t *topKTask) setup(x []float32) {
+	t.x = x
+	t.parts = 1
+	if len(x) >= topKParallelMin {
+		t.parts = max(1, min(maxTopKParts, runtime.GOMAXPROCS(0), len(x)/topKParallelMin))
+	}
+}
+
+func (t *topKTask) runPhase(phase topKPhase) {
+	t.phase = phase
+	ForEach(t.parts, t)
+}
+
+// kth is KthLargestMagnitude for len(x) ≥ radixSelectMin.
+func (t *topKTask) kth(x []float32, k int, scratch []float32) float32 {
+	t.setup(x)
+	t.runPhase(topKHistogram)
 	above, bin := 0, 0
 	for b := magnitudeBins - 1; b >= 0; b-- {
-		c := int(h[b])
+		c := 0
+		for p := range t.parts {
+			c += int(t.hist[p][b])
+		}
 		if above+c >= k {
 			bin = b
 			break
 		}
 		above += c
 	}
-	magnitudeHistPool.Put(h)
+	t.bin = uint32(bin)
 	m := 0
-	for _, v := range x {
-		key := math.Float32bits(v) &^ (1 << 31)
-		if int(key>>16) == bin {
-			scratch[m] = math.Float32frombits(key)
-			m++
-		}
+	for p := range t.parts {
+		t.offset[p] = m
+		m += int(t.hist[p][bin])
 	}
-	return SelectKthLargest(scratch[:m], k-above)
+	t.scratch = scratch[:m]
+	t.runPhase(topKCollect)
+	thr := SelectKthLargest(t.scratch, k-above)
+	t.x, t.scratch = nil, nil
+	return thr
 }
 
 func medianOfThree(a, b, c float32) float32 {
@@ -132,7 +246,9 @@ func insertionSortDesc(s []float32) {
 // to 0 elsewhere, using scratch (len ≥ len(x)) for the selection. Exactly k
 // entries are kept: entries tied with the k-th magnitude are kept in index
 // order until k is reached. k ≤ 0 zeroes dst; k ≥ len(x) copies x. dst may
-// alias x.
+// alias x. Large inputs are processed in parallel over fixed parts (the tie
+// budget of each part comes from the counts of the parts before it), with the
+// same result for any GOMAXPROCS.
 func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 	n := len(x)
 	if len(dst) != n {
@@ -146,20 +262,40 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 		copy(dst, x)
 		return
 	}
-	thr := KthLargestMagnitude(x, k, scratch)
-	ties := k - countAbove(x, thr)
-	for i, v := range x {
-		a := abs32(v)
-		switch {
-		case a > thr:
-			dst[i] = v
-		case a == thr && ties > 0:
-			dst[i] = v
-			ties--
-		default:
-			dst[i] = 0
+	if n < radixSelectMin {
+		thr := KthLargestMagnitude(x, k, scratch)
+		ties := k - countAbove(x, thr)
+		for i, v := range x {
+			a := abs32(v)
+			switch {
+			case a > thr:
+				dst[i] = v
+			case a == thr && ties > 0:
+				dst[i] = v
+				ties--
+			default:
+				dst[i] = 0
+			}
 		}
+		return
 	}
+	t := topKTasks.get()
+	defer topKTasks.put(t)
+	t.thr = t.kth(x, k, scratch)
+	t.setup(x)
+	t.runPhase(topKCount)
+	above := 0
+	for p := range t.parts {
+		above += t.above[p]
+	}
+	ties := k - above
+	for p := range t.parts {
+		t.ties[p] = min(ties, t.equal[p])
+		ties -= t.ties[p]
+	}
+	t.dst = dst
+	t.runPhase(topKMask)
+	t.x, t.dst = nil, nil
 }
 
 // BandMagnitude keeps the entries of x whose magnitude rank is in

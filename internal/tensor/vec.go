@@ -45,10 +45,23 @@ type vecJob struct {
 	body    Runner
 	blocks  int64
 	next    atomic.Int64
-	wg      sync.WaitGroup
+
+	// Helpers join a job only while it is open; the caller closes it once every
+	// block is claimed and waits for the helpers inside to leave. A helper that
+	// arrives late (still busy elsewhere when the job was offered, for example
+	// in a ForEach body that itself calls a parallel kernel) finds the job closed
+	// and drops it, so nested calls never wait for a busy helper.
+	mu     sync.Mutex
+	left   sync.Cond
+	open   bool
+	active int
 }
 
-var vecJobPool = sync.Pool{New: func() any { return new(vecJob) }}
+var vecJobPool = sync.Pool{New: func() any {
+	j := new(vecJob)
+	j.left.L = &j.mu
+	return j
+}}
 
 type vecWorkerPool struct {
 	mu    sync.Mutex
@@ -65,14 +78,27 @@ func (p *vecWorkerPool) ensure(n int) {
 		p.count++
 		go func() {
 			for job := range p.jobs {
+				job.mu.Lock()
+				if !job.open {
+					job.mu.Unlock()
+					continue
+				}
+				job.active++
+				job.mu.Unlock()
 				job.run()
-				job.wg.Done()
+				job.mu.Lock()
+				job.active--
+				if job.active == 0 {
+					job.left.Broadcast()
+				}
+				job.mu.Unlock()
 			}
 		}()
 	}
 }
 
-// start runs j over all its blocks with helpers and waits.
+// start runs j over all its blocks with whatever helpers are free and waits until
+// every block is done.
 func (j *vecJob) start() {
 	j.blocks = int64((j.n + vecBlock - 1) / vecBlock)
 	if j.kind == vecForEach {
@@ -83,15 +109,27 @@ func (j *vecJob) start() {
 	if j.n < vecParallelMin && j.kind != vecForEach {
 		helpers = 0
 	}
-	if helpers > 0 {
-		vecWorkers.ensure(helpers)
-		j.wg.Add(helpers)
-		for range helpers {
-			vecWorkers.jobs <- j
+	if helpers <= 0 {
+		j.run()
+		return
+	}
+	vecWorkers.ensure(helpers)
+	j.mu.Lock()
+	j.open = true
+	j.mu.Unlock()
+	for range helpers {
+		select {
+		case vecWorkers.jobs <- j:
+		default: // every helper is busy and the queue is full: go on alone
 		}
 	}
 	j.run()
-	j.wg.Wait()
+	j.mu.Lock()
+	j.open = false
+	for j.active > 0 {
+		j.left.Wait()
+	}
+	j.mu.Unlock()
 }
 
 func (j *vecJob) run() {

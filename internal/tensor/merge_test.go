@@ -1,0 +1,99 @@
+package tensor
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/evomerge/evomerge/internal/rng"
+)
+
+// The parallel top-k path (several parts, tie budgets carried across parts)
+// keeps exactly the rank prefix, whatever GOMAXPROCS is.
+func TestTopKMagnitudeParallelMatchesRankReference(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	r := rng.New(12, "topk-parallel")
+	n := 3*topKParallelMin + 123
+	for trial := range 3 {
+		x := make([]float32, n)
+		for i := range x {
+			switch trial {
+			case 0:
+				x[i] = float32(r.IntN(9) - 4) // heavy ties, zeros, both signs
+			case 1:
+				x[i] = float32(r.NormFloat64())
+			default:
+				x[i] = float32(r.NormFloat64()) * 1e-30 // subnormal range
+			}
+		}
+		order := rankOrder(x)
+		for _, k := range []int{1, n / 7, n / 2, n - 5} {
+			want := make([]float32, n)
+			for _, i := range order[:k] {
+				want[i] = x[i]
+			}
+			for _, procs := range []int{1, 2, 3, 8} {
+				runtime.GOMAXPROCS(procs)
+				got := make([]float32, n)
+				TopKMagnitude(got, x, k, make([]float32, n))
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("trial %d k=%d GOMAXPROCS=%d: element %d = %v, want %v", trial, k, procs, i, got[i], want[i])
+					}
+				}
+				// In place (dst aliases x).
+				inPlace := slices.Clone(x)
+				TopKMagnitude(inPlace, inPlace, k, make([]float32, n))
+				if !slices.Equal(inPlace, want) {
+					t.Fatalf("trial %d k=%d GOMAXPROCS=%d: in-place result differs", trial, k, procs)
+				}
+			}
+		}
+	}
+}
+
+func TestTopKMagnitudeDoesNotAllocate(t *testing.T) {
+	if vecRaceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	n := 2*topKParallelMin + 7
+	x := vecRandom(1, "a", n)
+	dst := make([]float32, n)
+	scratch := make([]float32, n)
+	TopKMagnitude(dst, x, n/5, scratch)
+	if a := testing.AllocsPerRun(10, func() { TopKMagnitude(dst, x, n/5, scratch) }); a != 0 {
+		t.Fatalf("%v allocations per call", a)
+	}
+}
+
+type nestedTopK struct {
+	xs, dsts, scratch [][]float32
+	k                 int
+}
+
+func (b *nestedTopK) Run(i int) { TopKMagnitude(b.dsts[i], b.xs[i], b.k, b.scratch[i]) }
+
+// A parallel kernel inside a ForEach body (the operators trim every model in
+// parallel) completes even when every helper is busy, with the same result as
+// a call on its own.
+func TestNestedParallelKernelsComplete(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	n := 2*topKParallelMin + 11
+	b := &nestedTopK{k: n / 3}
+	for i := range 4 {
+		b.xs = append(b.xs, vecRandom(uint64(i), "nested", n))
+		b.dsts = append(b.dsts, make([]float32, n))
+		b.scratch = append(b.scratch, make([]float32, n))
+	}
+	ForEach(len(b.xs), b)
+	for i, x := range b.xs {
+		want := make([]float32, n)
+		TopKMagnitude(want, x, b.k, make([]float32, n))
+		if !slices.Equal(b.dsts[i], want) {
+			t.Fatalf("model %d: nested result differs from a direct call", i)
+		}
+	}
+}
