@@ -527,6 +527,27 @@ func (e *Evaluator) keep(id string, g population.Genome, w []float32) error {
 	return nil
 }
 
+// Remember records the genome of a candidate that this evaluator did not
+// score (a run resumed from its journal answers earlier candidates without
+// evaluating them), so that rebuild storage can rebuild it from its lineage
+// when it is a parent. Seeds are recognised from their genome.
+func (e *Evaluator) Remember(id string, g population.Genome) error {
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("lineage: candidate %s: %w", short(id), err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if g.Recipe == nil {
+		i, err := e.seedIndex(g)
+		if err != nil {
+			return err
+		}
+		e.seedOf[id] = i
+	}
+	e.genomes[id] = g.Clone()
+	return nil
+}
+
 // remember puts weights in the resident set (bounded by the cache size with
 // StorageRebuild).
 func (e *Evaluator) remember(id string, w []float32) {

@@ -351,3 +351,33 @@ func TestBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// A resumed run: a fresh rebuild-storage evaluator learns the lineage of
+// candidates it never scored and rebuilds a parent bit for bit.
+func TestRememberRebuildsAfterResume(t *testing.T) {
+	ctx := context.Background()
+	first := newEvaluator(t, Config{})
+	seeds := seedCands(t, first)
+	c := childCand(t, first, seeds[0].ID, seeds[1].ID, map[string]float64{m2n2.ParamSplit: 9, m2n2.ParamRatio: 0.7, m2n2.ParamSigma: 0.02, m2n2.ParamNoise: 5})
+	if err := first.Evaluate(ctx, []*population.Candidate{c}); err != nil || !c.OK() {
+		t.Fatal(err, c.Error)
+	}
+	want, _ := first.Weights(ctx, c.ID)
+
+	resumed := newEvaluator(t, Config{Storage: StorageRebuild})
+	for _, k := range append(seeds, c) {
+		if err := resumed.Remember(k.ID, k.Genome); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := resumed.Weights(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Error("rebuilt weights differ from the evaluated ones")
+	}
+	if err := resumed.Remember("x", population.VectorGenome([]float64{7})); err == nil {
+		t.Error("a seed index out of range accepted")
+	}
+}
