@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -218,7 +219,7 @@ func journalLines(path string) int {
 	return bytes.Count(data, []byte("\n"))
 }
 
-func TestKilledRunResumesToTheSameFront(t *testing.T) {
+func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it three times")
 	}
@@ -238,39 +239,78 @@ func TestKilledRunResumesToTheSameFront(t *testing.T) {
 	}
 	total := journalLines(filepath.Join(ref, run.JournalFile))
 
-	// The same run, killed with SIGKILL once part of the journal is written.
+	// startAndSignal starts the run and sends sig once a third of the
+	// journal is written; it returns the exit error and the records then.
+	startAndSignal := func(dir string, sig syscall.Signal) (error, int, string) {
+		cmd := exec.Command(bin, "run", cfg, "--out", dir)
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		journal := filepath.Join(dir, run.JournalFile)
+		deadline := time.Now().Add(2 * time.Minute)
+		for journalLines(journal) < total/3 && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		at := journalLines(journal)
+		if at >= total {
+			t.Fatalf("the run finished (%d of %d journal records) before the signal:\n%s", at, total, log.String())
+		}
+		return err, at, log.String()
+	}
+
+	// Killed with SIGKILL: nothing is flushed but the journal.
 	dir := filepath.Join(tmp, "killed")
-	cmd := exec.Command(bin, "run", cfg, "--out", dir)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	journal := filepath.Join(dir, run.JournalFile)
-	deadline := time.Now().Add(2 * time.Minute)
-	for journalLines(journal) < total/3 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	killedAt := journalLines(journal)
-	if killedAt >= total {
-		t.Fatalf("the run finished (%d of %d journal records) before it could be killed:\n%s", killedAt, total, log.String())
-	}
+	_, killedAt, _ := startAndSignal(dir, syscall.SIGKILL)
 	if _, err := os.Stat(filepath.Join(dir, run.FrontFile)); err == nil {
 		t.Fatal("a killed run wrote front.json")
 	}
-	out, err := exec.Command(bin, "resume", dir).CombinedOutput()
+	// status works on the dead run from its journal.
+	out, err := exec.Command(bin, "status", dir, "--json").Output()
 	if err != nil {
+		t.Fatalf("status of the killed run: %v", err)
+	}
+	var st run.StatusReport
+	if err := json.Unmarshal(out, &st); err != nil || st.State != "running" || st.Journaled != killedAt {
+		t.Errorf("status of the killed run: %+v (%v); want state running with %d journaled", st, err, killedAt)
+	}
+	if out, err = exec.Command(bin, "resume", dir).CombinedOutput(); err != nil {
 		t.Fatalf("resume after SIGKILL at %d of %d records: %v\n%s", killedAt, total, err, out)
 	}
 	if got, want := frontSignature(t, dir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
 		t.Errorf("front after kill -9 at %d of %d records and resume:\n%v\nwant\n%v", killedAt, total, got, want)
 	}
-	if n := journalLines(journal); n != total {
+	if n := journalLines(filepath.Join(dir, run.JournalFile)); n != total {
 		t.Errorf("journal after resume has %d records, the uninterrupted run %d", n, total)
 	}
-	t.Logf("killed after %d of %d journal records; resumed to the same front", killedAt, total)
+
+	// Interrupted with SIGTERM: exit 130, state and front flushed.
+	termDir := filepath.Join(tmp, "terminated")
+	err, termAt, log := startAndSignal(termDir, syscall.SIGTERM)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Fatalf("SIGTERM: %v, want exit %d\n%s", err, exitInterrupted, log)
+	}
+	if !strings.Contains(log, "evomerge resume "+termDir) {
+		t.Errorf("interrupted run does not say how to resume:\n%s", log)
+	}
+	front, err := run.ReadFront(termDir)
+	if err != nil || front.Status != "interrupted" {
+		t.Errorf("front after SIGTERM: %v, status %q", err, front.Status)
+	}
+	if st, ok, err := run.ReadState(termDir); err != nil || !ok || st.Status != "interrupted" {
+		t.Errorf("state after SIGTERM: %+v %v %v", st, ok, err)
+	}
+	if out, err = exec.Command(bin, "resume", termDir).CombinedOutput(); err != nil {
+		t.Fatalf("resume after SIGTERM: %v\n%s", err, out)
+	}
+	if got, want := frontSignature(t, termDir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
+		t.Errorf("front after SIGTERM at %d records and resume:\n%v\nwant\n%v", termAt, got, want)
+	}
+	t.Logf("SIGKILL after %d and SIGTERM after %d of %d journal records; both resumed to the same front", killedAt, termAt, total)
 }
