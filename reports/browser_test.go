@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -211,6 +216,101 @@ func checkSort(ctx context.Context, t *testing.T, b *browser, s string) {
 	for i := 1; i < len(orders[0]); i++ {
 		if orders[0][i] < orders[0][i-1] || orders[1][i] > orders[1][i-1] {
 			t.Fatalf("column not sorted: ascending %v, descending %v", orders[0], orders[1])
+		}
+	}
+}
+
+// TestLivePageInChromium serves a running report over loopback and checks
+// in Chromium that the page polls its status (allowed by its
+// Content-Security-Policy), reloads when the version changes, and reloads
+// no more once the run is finished.
+func TestLivePageInChromium(t *testing.T) {
+	bin := findChromium()
+	if bin == "" {
+		t.Skip("no Chromium found (install Debian's chromium, or set EVOMERGE_CHROMIUM to the binary): the browser test is skipped")
+	}
+	var (
+		mu       sync.Mutex
+		version  = 1
+		finished bool
+		loads    int
+		polls    int
+	)
+	run := sampleRun(2, 30)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		loads++
+		v := version
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := RenderOptions(w, run, Options{PollURL: "status.json", PollSeconds: 1, Version: strconv.Itoa(v)}); err != nil {
+			t.Error(err)
+		}
+	})
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		polls++
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"version": strconv.Itoa(version), "finished": finished})
+	})
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+
+	b := startBrowser(t, bin, "127.0.0.1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := b.openPage(ctx, ts.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marked bool
+	if err := b.evaluate(ctx, s, `(window.evomergeTestMarker = true)`, &marked); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				problems, requests := pageProblems(b.eventsOf(s), "")
+				t.Fatalf("timed out waiting for %s; page problems %q, requests %q", what, problems, requests)
+			}
+		}
+	}
+	waitFor("two polls", func() bool { mu.Lock(); defer mu.Unlock(); return polls >= 2 })
+	mu.Lock()
+	if loads != 1 {
+		t.Errorf("page loaded %d times while its version did not change", loads)
+	}
+	version = 2
+	finished = true
+	mu.Unlock()
+	waitFor("the reload", func() bool { mu.Lock(); defer mu.Unlock(); return loads == 2 })
+	waitFor("the reloaded page", func() bool {
+		var gone bool
+		return b.evaluate(ctx, s, `window.evomergeTestMarker === undefined && typeof evomerge === "object" && evomerge.charts.length > 0`, &gone) == nil && gone
+	})
+	mu.Lock()
+	pollsAtReload := polls
+	mu.Unlock()
+	time.Sleep(2500 * time.Millisecond)
+	mu.Lock()
+	// The reloaded page polls once, sees the run finished, and stops.
+	if extra := polls - pollsAtReload; extra > 1 || loads != 2 {
+		t.Errorf("after the run finished: %d more polls and %d loads, want at most 1 poll and 2 loads", extra, loads)
+	}
+	mu.Unlock()
+	problems, requests := pageProblems(b.eventsOf(s), "")
+	for _, p := range problems {
+		if !strings.HasPrefix(p, "network request: "+ts.URL+"/") {
+			t.Error(p)
+		}
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, ts.URL+"/") {
+			t.Errorf("request to %s", u)
 		}
 	}
 }

@@ -59,15 +59,16 @@ type browser struct {
 }
 
 // startBrowser launches headless Chromium with networking made unavailable
-// (every host resolves to nothing, no proxy) and a fresh profile.
-func startBrowser(t *testing.T, bin string) *browser {
+// (every host resolves to nothing, no proxy) and a fresh profile. The
+// hosts in allow (e.g. "127.0.0.1" for a test server) are exempt.
+func startBrowser(t *testing.T, bin string, allow ...string) *browser {
 	t.Helper()
 	profile := t.TempDir()
 	args := []string{
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-default-apps", "--disable-extensions", "--mute-audio",
-		"--no-proxy-server", `--host-resolver-rules=MAP * ~NOTFOUND`,
+		"--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND" + exclusions(allow),
 		"--user-data-dir=" + profile, "--window-size=1280,1600",
 		"--remote-debugging-pipe", "about:blank",
 	}
@@ -91,6 +92,9 @@ func startBrowser(t *testing.T, bin string) *browser {
 	b := &browser{cmd: cmd, toB: toBrowserW, stderr: stderr, pending: map[int64]chan cdpMessage{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.readLoop(fromBrowserR)
 	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		b.call(ctx, "", "Browser.close", map[string]any{}, nil)
+		cancel()
 		b.toB.Close()
 		waited := make(chan struct{})
 		go func() { cmd.Wait(); close(waited) }()
@@ -102,6 +106,14 @@ func startBrowser(t *testing.T, bin string) *browser {
 		}
 	})
 	return b
+}
+
+func exclusions(hosts []string) string {
+	var b strings.Builder
+	for _, h := range hosts {
+		b.WriteString(", EXCLUDE " + h)
+	}
+	return b.String()
 }
 
 type syncWriter struct {
