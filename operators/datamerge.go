@@ -134,6 +134,8 @@ type regMeanOp struct{}
 // (off-diagonals scaled by α), Wᵀ = (Σ c_i G̃_i)⁻¹ Σ c_i G̃_i W_iᵀ, where
 // c_i = n_i (the paper's Σ X_iᵀX_i; weight_by_examples = true) or 1. The
 // system is solved in float64 by Cholesky (LU if not positive definite).
+// Input dimensions that no model's data ever activates get the average of
+// the models' weight columns (the regression does not constrain them).
 // Tensors without a Gram matrix (biases, norms) are averaged.
 func RegMean() Operator { return regMeanOp{} }
 
@@ -214,6 +216,24 @@ func (regMeanOp) Merge(dst []float32, in *TensorInputs, env *Env, s *Scratch) er
 		}
 		term.Mul(gt, wf.T())
 		b.Add(b, &term)
+	}
+	// Input dimensions that no model ever activates (a zero diagonal of the
+	// summed Gram, e.g. MNIST border pixels) leave their weight columns
+	// unconstrained by the regression and make the system singular for any
+	// α. Their columns are averaged instead: the row and column of A are
+	// zero, so A[k][k] = 1 and B[k] = mean_i W_i[:, k] decouple them.
+	for k := range din {
+		if a.At(k, k) != 0 {
+			continue
+		}
+		a.SetSym(k, k, 1)
+		for o := range out {
+			var mean float64
+			for _, w := range in.Models {
+				mean += float64(w[o*din+k])
+			}
+			b.Set(k, o, mean/float64(n))
+		}
 	}
 	var x mat.Dense
 	var chol mat.Cholesky

@@ -372,6 +372,12 @@ func TestModelStockAndFisherAndRegMean(t *testing.T) {
 	same := fakeStats{gram: map[int]map[string][]float64{0: {"layers.0.weight": g}, 1: {"layers.0.weight": g}}}
 	got = mergeAll(t, RegMean(), src, globals("alpha", 1.0), PlanOptions{Stats: same})
 	assertClose(t, "regmean same", got["layers.0.weight"], []float32{3, 4, 5, 6}, 1e-6)
+	// An input dimension no model activates (zero Gram row and column) is
+	// singular for any α: its column is the plain average, the others are
+	// the diagonal-Gram solution of the first case.
+	dead := fakeStats{gram: map[int]map[string][]float64{0: {"layers.0.weight": {1, 0, 0, 0}}, 1: {"layers.0.weight": {3, 0, 0, 0}}}}
+	got = mergeAll(t, RegMean(), src, globals("alpha", 0.5), PlanOptions{Stats: dead})
+	assertClose(t, "regmean dead input", got["layers.0.weight"], []float32{(1 + 15) / 4.0, (2 + 6) / 2.0, (3 + 21) / 4.0, (4 + 8) / 2.0}, 1e-6)
 }
 
 func TestLiNeSScalesByBlock(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [--force] [--smoke]
        evomerge bench list
+       evomerge bench operators [--out docs/results.md] [--smoke]   (see bench operators --help)
 
 prepare trains and caches a built-in benchmark's base and experts (it also
 happens automatically the first time a command needs the benchmark), then
@@ -36,6 +37,13 @@ func (f *benchDataFlags) register(fs *flag.FlagSet) {
 }
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// Subcommands with flags of their own parse them themselves.
+	if len(args) > 0 {
+		switch args[0] {
+		case "operators":
+			return runOperatorsBenchmark(ctx, args[1:], stdout, stderr)
+		}
+	}
 	fs := newFlagSet("bench", benchSynopsis, stderr)
 	var df benchDataFlags
 	df.register(fs)
@@ -59,7 +67,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "prepare":
 	default:
-		return usagef("unknown bench subcommand %q: use prepare NAME or list", pos[0])
+		return usagef("unknown bench subcommand %q: use prepare NAME, list or operators", pos[0])
 	}
 	if len(pos) != 2 {
 		return usagef("bench prepare needs exactly one benchmark name (one of %s), got %q", strings.Join(data.Names(), ", "), pos[1:])

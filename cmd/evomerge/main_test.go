@@ -27,6 +27,8 @@ func TestExecuteExitCodes(t *testing.T) {
 		{"version rejects arguments", []string{"version", "extra"}, exitUsage, "", "takes no arguments"},
 		{"bad flag", []string{"version", "--nope"}, exitUsage, "", "flag provided but not defined"},
 		{"command help", []string{"help", "version"}, exitOK, "", "Usage: evomerge version"},
+		{"bench dispatches operators", []string{"bench", "operators", "--nope"}, exitUsage, "", "Usage: evomerge bench operators"},
+		{"bench operators help", []string{"bench", "operators", "--help"}, exitOK, "", "Fisher and RegMean statistics"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
