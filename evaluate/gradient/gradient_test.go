@@ -246,6 +246,17 @@ func TestAdaMergingErrors(t *testing.T) {
 	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{Supervised: true}); err == nil || !strings.Contains(err.Error(), "label") {
 		t.Errorf("labels: %v", err)
 	}
+	// The default objective (entropy) reads no labels at all.
+	for i := range unl {
+		unl[i].Y = nil
+	}
+	ev, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{})
+	if err != nil {
+		t.Fatalf("unlabelled tasks refused by the entropy objective: %v", err)
+	}
+	if _, err := ev.LossGrad(context.Background(), []float64{0.3}, make([]float64, 1)); err != nil {
+		t.Fatalf("entropy step on unlabelled tasks: %v", err)
+	}
 }
 
 // writePool writes the fixture's experts (cycled, each perturbed by its own
