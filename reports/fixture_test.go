@@ -138,7 +138,7 @@ func sampleViews(r *Run, m int) Views {
 			continue
 		}
 		for j := 0; j < m; j++ {
-			v.Surrogate = append(v.Surrogate, SurrogatePoint{ID: c.ID, Objective: j, Predicted: c.Scores[j] + 0.05*(quasi(i, 0.41)-0.5), Measured: c.Scores[j]})
+			v.Surrogate = append(v.Surrogate, SurrogatePoint{ID: c.ID, Objective: j, Predicted: c.Scores[j] + 0.05*(quasi(i, 0.41)-0.5), Measured: c.Scores[j], HeldOut: i >= 24})
 		}
 	}
 	for s := 0; s < 12; s++ {
@@ -149,7 +149,7 @@ func sampleViews(r *Run, m int) Views {
 		v.Trajectory = append(v.Trajectory, TrajectoryStep{Step: s, Loss: 1 / float64(s+1), Coefficients: co})
 	}
 	for it := 0; it < 6; it++ {
-		v.FrankWolfe = append(v.FrankWolfe, FWIteration{Iteration: it, Selected: []string{"mnist-rot", evilModel}[:1+it%2], StepSize: 2 / float64(it+2), Loss: 1 - 0.1*float64(it)})
+		v.FrankWolfe = append(v.FrankWolfe, FWIteration{Iteration: it, Selected: []string{"mnist-rot", evilModel, "mnist-rot", "mnist-flip"}[:1+it%4], StepSize: 2 / float64(it+2), Loss: 1 - 0.1*float64(it)})
 	}
 	return v
 }

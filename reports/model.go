@@ -113,54 +113,61 @@ type Budget struct {
 }
 
 // Views holds data for algorithm-specific sections. A nil or empty field
-// omits its section.
+// omits its section. Its JSON form is what a run directory's views.json
+// holds.
 type Views struct {
 	// Archive holds M2N2 archive snapshots in evaluation order.
-	Archive []ArchiveSnapshot
-	// Surrogate holds MAP surrogate predictions next to true scores.
-	Surrogate []SurrogatePoint
+	Archive []ArchiveSnapshot `json:"m2n2_archive,omitempty"`
+	// Surrogate holds MAP surrogate predictions next to measured scores.
+	Surrogate []SurrogatePoint `json:"map_surrogate,omitempty"`
 	// Trajectory holds AdaMerging steps in order.
-	Trajectory []TrajectoryStep
+	Trajectory []TrajectoryStep `json:"adamerging_trajectory,omitempty"`
 	// FrankWolfe holds FW-Merging iterations in order.
-	FrankWolfe []FWIteration
+	FrankWolfe []FWIteration `json:"fw_iterations,omitempty"`
 }
 
 // ArchiveSnapshot is the M2N2 archive after some number of evaluations.
 type ArchiveSnapshot struct {
-	Evaluations int
-	Members     []ArchiveMember
+	Evaluations int             `json:"evaluations"`
+	Members     []ArchiveMember `json:"members"`
 }
 
 // ArchiveMember is one archive member and the fitness examples it solves.
 type ArchiveMember struct {
-	ID     string
-	Solved population.Bitset
+	ID     string            `json:"id"`
+	Solved population.Bitset `json:"solved"`
 }
 
 // SurrogatePoint is a surrogate prediction of one objective of one
 // candidate next to the score the evaluator measured.
 type SurrogatePoint struct {
-	ID        string
-	Objective int
-	Predicted float64
-	Measured  float64
+	ID        string  `json:"id"`
+	Objective int     `json:"objective"`
+	Predicted float64 `json:"predicted"`
+	Measured  float64 `json:"measured"`
+	// HeldOut marks a point the surrogate was not fitted on (a re-evaluated
+	// front point); the others are its design points.
+	HeldOut bool `json:"held_out,omitempty"`
 }
 
 // TrajectoryStep is one AdaMerging optimisation step: the unsupervised loss
 // and the coefficients (in Run.Dims order) after the step.
 type TrajectoryStep struct {
-	Step         int
-	Loss         float64
-	Coefficients []float64
+	Step         int       `json:"step"`
+	Loss         float64   `json:"loss"`
+	Coefficients []float64 `json:"coefficients"`
 }
 
 // FWIteration is one Frank-Wolfe iteration: the pool members the linear
-// minimisation oracle selected and the step size taken.
+// minimisation oracle chose and the step size taken.
 type FWIteration struct {
-	Iteration int
-	Selected  []string
-	StepSize  float64
-	Loss      float64
+	Iteration int `json:"iteration"`
+	// Selected names the pool member chosen for each tensor (hard, layer
+	// granularity) or each selection (task granularity, soft variant);
+	// a member chosen for several tensors appears several times.
+	Selected []string `json:"selected"`
+	StepSize float64  `json:"step_size"`
+	Loss     float64  `json:"loss"`
 }
 
 // Validate checks the run for inconsistencies that would make the report

@@ -104,7 +104,7 @@ func TestPageStructure(t *testing.T) {
 	}{
 		{"two objectives", two, []string{"pareto", "progress_hv", "progress_best", "progress_time", "coefficients_0", "coefficients_1",
 			"coefficients_2", "coefficients_3", "m2n2_coverage", "m2n2_solved", "map_surrogate", "adamerging_loss", "adamerging_coefficients", "fw_selected", "fw_steps"},
-			[]string{`id="section-pareto"`, `id="front-table"`, "reads test inputs (never their labels)", "R² = ", "evomerge export &#39;runs/demo run&#39; --candidate "}},
+			[]string{`id="section-pareto"`, `id="front-table"`, "reads test inputs (never their labels)", "design points: R² = ", "held out: R² = ", "evomerge export &#39;runs/demo run&#39; --candidate "}},
 		{"three objectives", sampleRun(3, 30), []string{"pareto", "pareto_0_1", "pareto_0_2", "pareto_1_2", "progress_hv", "progress_best", "progress_time",
 			"coefficients_0", "coefficients_1", "coefficients_2", "coefficients_3", "m2n2_coverage", "m2n2_solved", "map_surrogate", "adamerging_loss", "adamerging_coefficients", "fw_selected", "fw_steps"},
 			[]string{"3 objectives: one axis per objective"}},

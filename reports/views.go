@@ -71,7 +71,7 @@ func archiveView(snaps []ArchiveSnapshot) (viewSection, error) {
 // surrogateView plots MAP surrogate predictions against measured scores,
 // one series per objective, with R² per objective in the subtitle.
 func surrogateView(r *Run, tips *tipItems) (viewSection, error) {
-	sec := viewSection{Title: "MAP surrogate", Note: "Each point is a candidate the surrogate predicted before it was evaluated; the dashed line is a perfect prediction."}
+	sec := viewSection{Title: "MAP surrogate", Note: "Surrogate predictions against measured validation scores. Design points are those the surrogate was fitted on (in-sample); held-out points are front members evaluated after the fit. The dashed line is a perfect prediction."}
 	id := "map_surrogate"
 	sc := charts.NewScatter()
 	sc.SetGlobalOptions(append(base(id, "Surrogate prediction against measured score (validation)", ""), plotGrid,
@@ -79,26 +79,32 @@ func surrogateView(r *Run, tips *tipItems) (viewSection, error) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var sub []byte
 	for j, o := range r.Objectives {
-		var data []opts.ScatterData
-		var pred, meas []float64
-		for _, s := range r.Views.Surrogate {
-			if s.Objective != j || !finite([]float64{s.Predicted, s.Measured}) {
+		for _, heldOut := range []bool{false, true} {
+			var data []opts.ScatterData
+			var pred, meas []float64
+			for _, s := range r.Views.Surrogate {
+				if s.Objective != j || s.HeldOut != heldOut || !finite([]float64{s.Predicted, s.Measured}) {
+					continue
+				}
+				data = append(data, opts.ScatterData{Name: tips.key(s.ID), Value: rounded(s.Predicted, s.Measured)})
+				pred = append(pred, s.Predicted)
+				meas = append(meas, s.Measured)
+				lo = min(lo, s.Predicted, s.Measured)
+				hi = max(hi, s.Predicted, s.Measured)
+			}
+			if len(data) == 0 {
 				continue
 			}
-			data = append(data, opts.ScatterData{Name: tips.key(s.ID), Value: rounded(s.Predicted, s.Measured)})
-			pred = append(pred, s.Predicted)
-			meas = append(meas, s.Measured)
-			lo = min(lo, s.Predicted, s.Measured)
-			hi = max(hi, s.Predicted, s.Measured)
+			kind, symbol := "design points", "circle"
+			if heldOut {
+				kind, symbol = "held out", "diamond"
+			}
+			sc.AddSeries(o.Name+" · "+kind, data, charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 8, Symbol: symbol}))
+			if len(sub) > 0 {
+				sub = append(sub, "; "...)
+			}
+			sub = fmt.Appendf(sub, "%s, %s: R² = %s (n = %d)", o.Name, kind, formatR2(rSquared(pred, meas)), len(pred))
 		}
-		if len(data) == 0 {
-			continue
-		}
-		sc.AddSeries(o.Name, data, charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 8}))
-		if len(sub) > 0 {
-			sub = append(sub, "; "...)
-		}
-		sub = fmt.Appendf(sub, "%s: R² = %s (n = %d)", o.Name, formatR2(rSquared(pred, meas)), len(pred))
 	}
 	if lo <= hi {
 		ln := charts.NewLine()
@@ -174,7 +180,7 @@ func trajectoryView(r *Run) (viewSection, error) {
 // frankWolfeView shows which pool members each Frank-Wolfe iteration
 // selected, and the step sizes.
 func frankWolfeView(its []FWIteration) (viewSection, error) {
-	sec := viewSection{Title: "FW-Merging", Note: "Each column is an iteration; a filled cell marks a pool member the linear minimisation oracle selected."}
+	sec := viewSection{Title: "FW-Merging", Note: "Each column is an iteration; a cell counts the tensors (or selections) for which the linear minimisation oracle chose that pool member."}
 	idx := map[string]int{}
 	var rows []string
 	cols := make([]string, len(its))
@@ -182,11 +188,13 @@ func frankWolfeView(its []FWIteration) (viewSection, error) {
 	x := make([]float64, len(its))
 	step := make([]float64, len(its))
 	loss := make([]float64, len(its))
+	most := 1.0
 	for k, it := range its {
 		cols[k] = strconv.Itoa(it.Iteration)
 		x[k] = float64(it.Iteration)
 		step[k] = it.StepSize
 		loss[k] = it.Loss
+		counts := map[int]float64{}
 		for _, name := range it.Selected {
 			rIdx, ok := idx[name]
 			if !ok {
@@ -194,11 +202,17 @@ func frankWolfeView(its []FWIteration) (viewSection, error) {
 				idx[name] = rIdx
 				rows = append(rows, name)
 			}
-			cells = append(cells, heatCell{X: k, Y: rIdx, Value: 1})
+			counts[rIdx]++
+		}
+		for rIdx := range rows {
+			if n := counts[rIdx]; n > 0 {
+				cells = append(cells, heatCell{X: k, Y: rIdx, Value: n})
+				most = max(most, n)
+			}
 		}
 	}
 	if len(rows) > 0 {
-		b, err := heatmapChart("fw_selected", "Pool members selected per iteration", "", cols, rows, cells, 0, 1, 160+24*len(rows))
+		b, err := heatmapChart("fw_selected", "Pool members chosen per iteration", "", cols, rows, cells, 0, most, 160+24*len(rows))
 		if err != nil {
 			return sec, err
 		}

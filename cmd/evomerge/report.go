@@ -37,6 +37,9 @@ const (
 	runStateFile   = "state.json"
 	runFrontFile   = "front.json"
 	runReportFile  = "report.html"
+	// runViewsFile holds the data of the algorithm views (reports.Views as
+	// JSON); optional.
+	runViewsFile = "views.json"
 )
 
 // runFileVersion is the version of journal records, state.json and
@@ -189,7 +192,7 @@ type runStamp string
 // modification times of its files (no file is read).
 func stampRun(dir string) (runStamp, error) {
 	var b strings.Builder
-	for _, name := range []string{runConfigFile, runStateFile, runJournalFile, runFrontFile} {
+	for _, name := range []string{runConfigFile, runStateFile, runJournalFile, runFrontFile, runViewsFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -262,6 +265,9 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	}
 	if ok {
 		addFront(r, front)
+	}
+	if r.Views, err = readRunViews(dir); err != nil {
+		return nil, "", err
 	}
 	return r, stamp, nil
 }
@@ -366,6 +372,27 @@ func readRunFront(dir string) (front runFront, ok bool, err error) {
 		return runFront{}, false, fmt.Errorf("%s: version %d, this evomerge reads version %d", path, front.V, runFileVersion)
 	}
 	return front, true, nil
+}
+
+// readRunViews reads views.json, the data of the algorithm views (M2N2
+// archive, MAP surrogate, AdaMerging trajectory, FW iterations); a run
+// without one has no such views.
+func readRunViews(dir string) (reports.Views, error) {
+	path := filepath.Join(dir, runViewsFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return reports.Views{}, nil
+	}
+	if err != nil {
+		return reports.Views{}, err
+	}
+	var v reports.Views
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return reports.Views{}, fmt.Errorf("%s: %v (remove the file to render the report without algorithm views)", path, err)
+	}
+	return v, nil
 }
 
 // addFront adds the final front and the reference models of front.json.

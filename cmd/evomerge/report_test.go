@@ -22,6 +22,7 @@ type testRunOptions struct {
 	corruptLine int    // 1-based journal line to corrupt (0: none)
 	finished    bool   // state "finished" and a front.json
 	noState     bool   // no state.json yet
+	views       string // views.json contents ("" : none)
 	experiment  string // experiment name in state.json
 }
 
@@ -106,6 +107,9 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 		journal.WriteString(full[:len(full)/3])
 	}
 	write(runJournalFile, journal.String())
+	if o.views != "" {
+		write(runViewsFile, o.views)
+	}
 	if o.finished {
 		mean := 0.93
 		front, _ := json.Marshal(map[string]any{
@@ -125,6 +129,28 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 	return dir
 }
 
+// testViews is a views.json with every algorithm view.
+var testViews = `{
+  "m2n2_archive": [
+    {"evaluations": 4, "members": [{"id": "a", "solved": {"n": 3, "words": [5]}}, {"id": "b", "solved": {"n": 3, "words": [2]}}]},
+    {"evaluations": 8, "members": [{"id": "a", "solved": {"n": 3, "words": [7]}}]}
+  ],
+  "map_surrogate": [
+    {"id": "x", "objective": 0, "predicted": 0.5, "measured": 0.55},
+    {"id": "y", "objective": 0, "predicted": 0.7, "measured": 0.65},
+    {"id": "z", "objective": 0, "predicted": 0.6, "measured": 0.62, "held_out": true},
+    {"id": "w", "objective": 0, "predicted": 0.8, "measured": 0.7, "held_out": true}
+  ],
+  "adamerging_trajectory": [
+    {"step": 0, "loss": 1.2, "coefficients": [0.3, 0.3, 0.3, 0.3]},
+    {"step": 1, "loss": 0.9, "coefficients": [0.35, 0.3, 0.32, 0.28]}
+  ],
+  "fw_iterations": [
+    {"iteration": 0, "selected": ["rotated", "rotated", "permuted"], "step_size": 1, "loss": 0.8},
+    {"iteration": 1, "selected": ["permuted"], "step_size": 0.67, "loss": 0.6}
+  ]
+}`
+
 func TestReportCommand(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -139,6 +165,10 @@ func TestReportCommand(t *testing.T) {
 			"Run finished.", `<td data-sort="0.8125" class="test num">0.8125</td>`, `<td data-sort="0.93" class="test num">0.93</td>`,
 			"expert of rotated", "plain average of the experts", `<td data-sort="0.61" class="test num">0.61</td>`,
 			"evomerge export ", "--candidate " + testRecordID(9),
+		}},
+		{"with algorithm views", testRunOptions{evaluations: 10, views: testViews}, []string{
+			`evomerge.draw("m2n2_coverage", `, `evomerge.draw("m2n2_solved", `, `evomerge.draw("map_surrogate", `,
+			"rotated/accuracy, held out: R² = ", `evomerge.draw("adamerging_coefficients", `, `evomerge.draw("fw_selected", `,
 		}},
 	}
 	for _, c := range cases {
@@ -198,6 +228,9 @@ func TestReportCommandErrors(t *testing.T) {
 		{"not started", func(t *testing.T) []string {
 			return []string{"report", writeTestRun(t, testRunOptions{evaluations: 3, noState: true})}
 		}, exitFailure, "has not started evaluating yet"},
+		{"unknown views key", func(t *testing.T) []string {
+			return []string{"report", writeTestRun(t, testRunOptions{evaluations: 3, views: `{"m2n2_archiv": []}`})}
+		}, exitFailure, `views.json: json: unknown field "m2n2_archiv"`},
 		{"corrupt journal line", func(t *testing.T) []string {
 			return []string{"report", writeTestRun(t, testRunOptions{evaluations: 6, corruptLine: 2})}
 		}, exitFailure, "journal.jsonl:2: corrupt journal record"},
