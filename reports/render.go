@@ -142,7 +142,15 @@ func buildPage(r *Run, o Options) (*page, error) {
 	p.Empty = len(ok) == 0 && len(r.Front) == 0
 
 	if !p.Empty {
-		if err := p.addPareto(r, ok, front, tips); err != nil {
+		// Charts need numbers: front members with a missing (NaN) or
+		// infinite validation score are listed in the table only.
+		plotted := make([]FrontMember, 0, len(front))
+		for _, f := range front {
+			if finite(f.Validation) {
+				plotted = append(plotted, f)
+			}
+		}
+		if err := p.addPareto(r, ok, plotted, tips); err != nil {
 			return nil, err
 		}
 		if err := p.addProgress(r, ok); err != nil {
@@ -263,7 +271,7 @@ func (p *page) addCoefficients(r *Run, front []FrontMember) error {
 	genomes := map[string][]float64{}
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
-		if len(c.Genome.Values) == len(r.Dims) {
+		if len(c.Genome.Values) == len(r.Dims) && finite(c.Genome.Values) {
 			genomes[c.ID] = c.Genome.Values
 		}
 	}

@@ -308,3 +308,32 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+func TestNonFiniteValuesStayOutOfCharts(t *testing.T) {
+	for _, m := range []int{2, 3} {
+		r := sampleRun(m, 30)
+		nan, inf := math.NaN(), math.Inf(1)
+		bad := make([]float64, m)
+		bad[0], bad[1] = nan, inf
+		r.Front = []FrontMember{
+			{ID: r.Candidates[0].ID, Validation: r.Candidates[0].Scores, Test: bad, NormalizedAccuracy: inf},
+			{ID: "missing-scores", Validation: bad, NormalizedAccuracy: nan},
+		}
+		r.Candidates[1].Genome = population.VectorGenome([]float64{nan, 1, 1, 1, 1, 1})
+		r.References = append(r.References, Reference{Name: "unscored expert", Kind: ReferenceExpert, Validation: bad, Test: bad})
+		r.Views.Trajectory[0].Loss = nan
+		r.Views.FrankWolfe[0].StepSize = inf
+		page := render(t, r, Options{})
+		if !bytes.Contains(page, []byte(`title="missing-scores"`)) {
+			t.Errorf("m=%d: the member without finite scores is missing from the table", m)
+		}
+		// (encoding/json refuses NaN and ±Inf, so reaching here already
+		// says no chart holds one; check the chart scripts anyway.)
+		bare := regexp.MustCompile(`[\[,:](NaN|-?Infinity)[\],}]`)
+		for _, line := range bytes.Split(withoutECharts(t, page), []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("evomerge.draw(")) && bare.Match(line) {
+				t.Errorf("m=%d: a non-finite number reached a chart: %.80s", m, line)
+			}
+		}
+	}
+}
