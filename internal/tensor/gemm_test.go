@@ -323,3 +323,22 @@ func TestGemmPanicsOnBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// GonumGemm (the benchmark baseline) agrees with the float64 reference too.
+func TestGonumGemmMatchesFloat64Reference(t *testing.T) {
+	for ci, tc := range []gemmCase{
+		{false, false, 7, 11, 13, 1, 0, 0}, {true, true, 9, 5, 17, 0.5, -1, 1},
+		{false, true, 1, 1, 1, 2, 1, 2}, {true, false, 3, 4, 0, 1, 0.5, 0},
+	} {
+		a, lda, b, ldb, c, ldc := tc.operands(uint64(200 + ci))
+		want := naiveGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+		GonumGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+		for i := range tc.m {
+			for j := range tc.n {
+				if d := math.Abs(float64(c[i*ldc+j]) - want[i*tc.n+j]); d > 1e-5*float64(tc.k+2) {
+					t.Fatalf("%v: C[%d,%d] = %v, want %v", tc, i, j, c[i*ldc+j], want[i*tc.n+j])
+				}
+			}
+		}
+	}
+}
