@@ -51,6 +51,10 @@ type Run struct {
 	// Finished says whether the run has ended; a live view keeps
 	// refreshing an unfinished run.
 	Finished bool
+	// State, StopReason and Error are the run's state as recorded
+	// ("finished", "interrupted", ...), why the search stopped
+	// ("evaluation-limit", ...) and the error that ended it; all optional.
+	State, StopReason, Error string
 	// Views holds algorithm-specific data; each part that is present is
 	// rendered as its own section.
 	Views Views
@@ -110,6 +114,9 @@ type Budget struct {
 	// Started and Updated are when the run began and when its records
 	// were last written.
 	Started, Updated time.Time
+	// Elapsed is the wall time the run's sessions have taken (a resumed
+	// run excludes the time it was stopped); 0 means Updated - Started.
+	Elapsed time.Duration
 }
 
 // Views holds data for algorithm-specific sections. A nil or empty field

@@ -127,10 +127,7 @@ func buildPage(r *Run, o Options) (*page, error) {
 		PollSeconds:  max(o.PollSeconds, 1),
 		Version:      o.Version,
 	}
-	p.Status = "in progress"
-	if r.Finished {
-		p.Status = "finished"
-	}
+	p.Status = runStatus(r)
 	ok := scored(r)
 	tips := newTipItems()
 	addCandidateTips(tips, r)
@@ -548,6 +545,19 @@ func addCandidateTips(tips *tipItems, r *Run) {
 	}
 }
 
+// runStatus describes the run's state: "finished (evaluation-limit)",
+// "in progress", ...
+func runStatus(r *Run) string {
+	st := r.State
+	if st == "" || st == "running" {
+		st = map[bool]string{true: "finished", false: "in progress"}[r.Finished]
+	}
+	if r.StopReason != "" {
+		st += " (" + r.StopReason + ")"
+	}
+	return st
+}
+
 // runFacts lists the run facts and failed evaluations.
 func runFacts(r *Run) ([]fact, []failure) {
 	var fails []failure
@@ -577,7 +587,7 @@ func runFacts(r *Run) ([]fact, []failure) {
 	}
 	facts := []fact{
 		{"run", r.Name},
-		{"status", map[bool]string{true: "finished", false: "in progress"}[r.Finished]},
+		{"status", runStatus(r)},
 		{"method", orDefault(r.Method, "–")},
 		{"merge operator", orDefault(r.Operator, "–")},
 		{"evaluator", orDefault(r.Evaluator, "–")},
@@ -592,6 +602,9 @@ func runFacts(r *Run) ([]fact, []failure) {
 		objs[j] = o.Name + " (" + o.Direction.String() + ")"
 	}
 	facts = append(facts, fact{"objectives", strings.Join(objs, ", ")})
+	if r.Error != "" {
+		facts = append(facts, fact{"error", r.Error})
+	}
 	start, end := r.Budget.Started, r.Budget.Updated
 	if start.IsZero() {
 		start = first
@@ -601,6 +614,9 @@ func runFacts(r *Run) ([]fact, []failure) {
 	}
 	if !start.IsZero() && !end.IsZero() && end.After(start) {
 		d := end.Sub(start)
+		if r.Budget.Elapsed > 0 {
+			d = r.Budget.Elapsed
+		}
 		wall := d.Round(time.Second).String()
 		if r.Budget.MaxDuration > 0 {
 			wall += " of " + r.Budget.MaxDuration.String()

@@ -156,6 +156,7 @@ type runState struct {
 	Dimensions     []string            `json:"dimensions"`
 	MaxEvaluations int                 `json:"max_evaluations"`
 	Evaluations    int                 `json:"evaluations"`
+	Elapsed        float64             `json:"elapsed_seconds"`
 	Started        time.Time           `json:"started"`
 	Updated        time.Time           `json:"updated"`
 }
@@ -245,9 +246,12 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 		Objectives: st.Objectives,
 		Dims:       st.Dimensions,
 		Finished:   st.Status != "" && st.Status != "running",
+		State:      st.Status,
+		StopReason: st.StopReason,
+		Error:      st.Error,
 		Budget: reports.Budget{
 			MaxEvaluations: st.MaxEvaluations, MaxDuration: exp.Search.MaxTime, Evaluations: st.Evaluations,
-			Started: st.Started, Updated: st.Updated,
+			Started: st.Started, Updated: st.Updated, Elapsed: time.Duration(st.Elapsed * float64(time.Second)),
 		},
 	}
 	// Every journal line is one evaluation, duplicates (a candidate asked

@@ -89,7 +89,8 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 		st, _ := json.Marshal(map[string]any{
 			"v": 1, "experiment": name, "algorithm": "nsga2", "status": status,
 			"objectives": objectives, "dimensions": dims, "max_evaluations": 400,
-			"evaluations": o.evaluations, "started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
+			"evaluations": o.evaluations, "elapsed_seconds": 2 * o.evaluations, "stop_reason": map[bool]string{true: "evaluation-limit"}[o.finished],
+			"started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
 			"updated": time.Date(2026, 11, 29, 12, 0, o.evaluations, 0, time.UTC),
 		})
 		write(runStateFile, string(st))
@@ -162,7 +163,7 @@ func TestReportCommand(t *testing.T) {
 			"evaluator exited with status 1: &lt;oops&gt;", `evomerge.draw("pareto", `, `evomerge.draw("coefficients_0", `,
 		}},
 		{"finished with a front", testRunOptions{evaluations: 14, finished: true}, []string{
-			"Run finished.", `<td data-sort="0.8125" class="test num">0.8125</td>`, `<td data-sort="0.93" class="test num">0.93</td>`,
+			"Run finished (evaluation-limit).", "<dt>evaluations/s</dt><dd>0.500</dd>", `<td data-sort="0.8125" class="test num">0.8125</td>`, `<td data-sort="0.93" class="test num">0.93</td>`,
 			"expert of rotated", "plain average of the experts", `<td data-sort="0.61" class="test num">0.61</td>`,
 			"evomerge export ", "--candidate " + testRecordID(9),
 		}},
@@ -284,7 +285,7 @@ func TestRenderRunReportHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, runReportFile))
-	if err != nil || !bytes.Contains(page, []byte("Run finished.")) {
+	if err != nil || !bytes.Contains(page, []byte("Run finished (evaluation-limit).")) {
 		t.Fatalf("report.html not written by the hook: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
