@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 )
@@ -29,22 +29,10 @@ incomplete last journal line (a write in progress) is skipped and the front
 is computed from the journal until the run writes its final front. The page
 is one self-contained file that opens from disk with no network.`
 
-// Names of the run directory files the report reads (the run directory
-// layout of DESIGN.md).
-const (
-	runConfigFile  = "config.toml"
-	runJournalFile = "journal.jsonl"
-	runStateFile   = "state.json"
-	runFrontFile   = "front.json"
-	runReportFile  = "report.html"
-	// runViewsFile holds the data of the algorithm views (reports.Views as
-	// JSON); optional.
-	runViewsFile = "views.json"
-)
-
-// runFileVersion is the version of journal records, state.json and
-// front.json this reader understands.
-const runFileVersion = 1
+// runViewsFile holds the data of the algorithm views of a run directory
+// (reports.Views as JSON: M2N2 archive, MAP surrogate, AdaMerging
+// trajectory, FW iterations); optional.
+const runViewsFile = "views.json"
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportSynopsis, stderr)
@@ -89,7 +77,7 @@ func writeRunReport(ctx context.Context, dir, path string) (reportResult, error)
 		return reportResult{}, err
 	}
 	if path == "" {
-		path = filepath.Join(dir, runReportFile)
+		path = filepath.Join(dir, run.ReportFile)
 	}
 	if err := ctx.Err(); err != nil {
 		return reportResult{}, err
@@ -100,8 +88,8 @@ func writeRunReport(ctx context.Context, dir, path string) (reportResult, error)
 	return reportResult{path: path, bytes: buf.Len(), evaluations: len(r.Candidates), finished: r.Finished}, nil
 }
 
-// renderRunReport writes RUN_DIR/report.html; it has the signature of the
-// run package's ReportRenderer hook.
+// renderRunReport writes RUN_DIR/report.html; it is the run package's
+// report hook (run.Options.RenderReport).
 func renderRunReport(ctx context.Context, dir string) error {
 	_, err := writeRunReport(ctx, dir, "")
 	return err
@@ -130,61 +118,6 @@ func parseArgsAnyOrder(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// journalRecord is one line of journal.jsonl (the fields the report uses;
-// per-example correctness is skipped).
-type journalRecord struct {
-	V        int                `json:"v"`
-	ID       string             `json:"id"`
-	Genome   population.Genome  `json:"genome"`
-	Lineage  population.Lineage `json:"lineage"`
-	Status   population.Status  `json:"status"`
-	Scores   []float64          `json:"scores"`
-	Error    string             `json:"error"`
-	Started  time.Time          `json:"started"`
-	Finished time.Time          `json:"finished"`
-}
-
-// runState is state.json.
-type runState struct {
-	V              int                 `json:"v"`
-	Experiment     string              `json:"experiment"`
-	Algorithm      string              `json:"algorithm"`
-	Status         string              `json:"status"`
-	StopReason     string              `json:"stop_reason"`
-	Error          string              `json:"error"`
-	Objectives     []fitness.Objective `json:"objectives"`
-	Dimensions     []string            `json:"dimensions"`
-	MaxEvaluations int                 `json:"max_evaluations"`
-	Evaluations    int                 `json:"evaluations"`
-	Elapsed        float64             `json:"elapsed_seconds"`
-	Started        time.Time           `json:"started"`
-	Updated        time.Time           `json:"updated"`
-}
-
-// runFront is front.json.
-type runFront struct {
-	V            int            `json:"v"`
-	Status       string         `json:"status"`
-	FitnessSplit string         `json:"fitness_split"`
-	Members      []frontRecord  `json:"members"`
-	Tasks        []string       `json:"tasks"`
-	ExpertTest   []float64      `json:"expert_test_accuracy"`
-	AverageTest  *splitAccuracy `json:"plain_average_test"`
-}
-
-type frontRecord struct {
-	ID         string            `json:"id"`
-	Genome     population.Genome `json:"genome"`
-	Validation []float64         `json:"fitness_scores"`
-	Test       *splitAccuracy    `json:"test"`
-}
-
-type splitAccuracy struct {
-	Split          string    `json:"split"`
-	Accuracy       []float64 `json:"accuracy"`
-	MeanNormalized *float64  `json:"mean_normalized_accuracy"`
-}
-
 // runStamp identifies the state of a run directory's files: it changes
 // whenever a file the report reads changes.
 type runStamp string
@@ -193,7 +126,7 @@ type runStamp string
 // modification times of its files (no file is read).
 func stampRun(dir string) (runStamp, error) {
 	var b strings.Builder
-	for _, name := range []string{runConfigFile, runStateFile, runJournalFile, runFrontFile, runViewsFile} {
+	for _, name := range []string{run.ConfigFile, run.StateFile, run.JournalFile, run.FrontFile, runViewsFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -214,10 +147,10 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	configPath := filepath.Join(dir, runConfigFile)
+	configPath := filepath.Join(dir, run.ConfigFile)
 	configText, err := os.ReadFile(configPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, "", fmt.Errorf("%s is not a run directory (no %s): give the directory `evomerge run` printed", dir, runConfigFile)
+		return nil, "", fmt.Errorf("%s is not a run directory (no %s): give the directory `evomerge run` printed", dir, run.ConfigFile)
 	}
 	if err != nil {
 		return nil, "", err
@@ -226,14 +159,22 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", configPath, err)
 	}
-	st, err := readRunState(dir)
+	st, ok, err := run.ReadState(dir)
 	if err != nil {
 		return nil, "", err
 	}
-	records, err := readJournalRecords(filepath.Join(dir, runJournalFile))
+	if !ok {
+		return nil, "", fmt.Errorf("%s: the run has not started evaluating yet (no %s); run `evomerge report` again once it has", dir, run.StateFile)
+	}
+	if err := fitness.ValidateObjectives(st.Objectives); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", filepath.Join(dir, run.StateFile), err)
+	}
+	// A torn last line (a write in progress, or a crash) is skipped.
+	journal, err := run.ReadJournal(filepath.Join(dir, run.JournalFile))
 	if err != nil {
 		return nil, "", err
 	}
+	records := journal.Records
 	r := &reports.Run{
 		Name:       orElse(st.Experiment, exp.Experiment.Name),
 		Dir:        dir,
@@ -254,21 +195,21 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 			Started: st.Started, Updated: st.Updated, Elapsed: time.Duration(st.Elapsed * float64(time.Second)),
 		},
 	}
-	// Every journal line is one evaluation, duplicates (a candidate asked
-	// again and answered from the cache) included: they count against the
-	// budget.
+	// One journal record per finished evaluation; repeated candidates
+	// answered from the cache are not journaled (Budget.Evaluations counts
+	// them).
 	for _, rec := range records {
 		r.Candidates = append(r.Candidates, reports.Candidate{
 			Candidate: population.Candidate{ID: rec.ID, Genome: rec.Genome, Lineage: rec.Lineage, Scores: rec.Scores, Status: rec.Status, Error: rec.Error},
 			Started:   rec.Started, Finished: rec.Finished,
 		})
 	}
-	front, ok, err := readRunFront(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	if ok {
+	front, err := run.ReadFront(dir)
+	switch {
+	case err == nil:
 		addFront(r, front)
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, "", err
 	}
 	if r.Views, err = readRunViews(dir); err != nil {
 		return nil, "", err
@@ -292,90 +233,6 @@ func describeEvaluator(exp *configs.Experiment) string {
 		return kind + " on benchmark " + exp.Models.Benchmark
 	}
 	return kind
-}
-
-func readRunState(dir string) (runState, error) {
-	path := filepath.Join(dir, runStateFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return runState{}, fmt.Errorf("%s: the run has not started evaluating yet (no %s); run `evomerge report` again once it has", dir, runStateFile)
-	}
-	if err != nil {
-		return runState{}, err
-	}
-	var st runState
-	if err := json.Unmarshal(data, &st); err != nil {
-		return runState{}, fmt.Errorf("%s: %v (the file is written atomically, so this is not a crash; restore it from a backup)", path, err)
-	}
-	if st.V != runFileVersion {
-		return runState{}, fmt.Errorf("%s: version %d, this evomerge reads version %d", path, st.V, runFileVersion)
-	}
-	if err := fitness.ValidateObjectives(st.Objectives); err != nil {
-		return runState{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return st, nil
-}
-
-// readJournalRecords reads journal.jsonl. A last line without a newline is
-// a write in progress (or cut short by a crash) and is skipped; any other
-// line that does not decode is an error naming the file and line. A missing
-// journal means no evaluation has finished yet.
-func readJournalRecords(path string) ([]journalRecord, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []journalRecord
-	br := bufio.NewReaderSize(f, 1<<16)
-	for line := 1; ; line++ {
-		text, err := br.ReadBytes('\n')
-		if len(text) > 0 && text[len(text)-1] != '\n' {
-			return out, nil // torn last line
-		}
-		if body := bytes.TrimSpace(text); len(body) > 0 {
-			var rec journalRecord
-			if derr := json.Unmarshal(body, &rec); derr != nil {
-				return nil, fmt.Errorf("%s:%d: corrupt journal record: %v", path, line, derr)
-			}
-			if rec.V != runFileVersion {
-				return nil, fmt.Errorf("%s:%d: journal record version %d, this evomerge reads version %d", path, line, rec.V, runFileVersion)
-			}
-			if rec.ID == "" {
-				return nil, fmt.Errorf("%s:%d: journal record without a candidate id", path, line)
-			}
-			out = append(out, rec)
-		}
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-}
-
-// readRunFront reads front.json; ok is false when the run has not written
-// it yet.
-func readRunFront(dir string) (front runFront, ok bool, err error) {
-	path := filepath.Join(dir, runFrontFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return runFront{}, false, nil
-	}
-	if err != nil {
-		return runFront{}, false, err
-	}
-	if err := json.Unmarshal(data, &front); err != nil {
-		return runFront{}, false, fmt.Errorf("%s: %v", path, err)
-	}
-	if front.V != runFileVersion {
-		return runFront{}, false, fmt.Errorf("%s: version %d, this evomerge reads version %d", path, front.V, runFileVersion)
-	}
-	return front, true, nil
 }
 
 // readRunViews reads views.json, the data of the algorithm views (M2N2
@@ -402,7 +259,7 @@ func readRunViews(dir string) (reports.Views, error) {
 // addFront adds the final front and the reference models of front.json.
 // Test results are per task; an objective gets its test score when it is
 // the accuracy of one task.
-func addFront(r *reports.Run, f runFront) {
+func addFront(r *reports.Run, f run.Front) {
 	if f.FitnessSplit != "" {
 		r.FitnessSplit = f.FitnessSplit
 	}

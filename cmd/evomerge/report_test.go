@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/run"
 )
 
 // testRunOptions shapes a synthetic run directory in the format internal/run
@@ -71,7 +72,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 			t.Fatal(err)
 		}
 	}
-	write(runConfigFile, string(cfg))
+	write(run.ConfigFile, string(cfg))
 	status := "running"
 	if o.finished {
 		status = "finished"
@@ -93,7 +94,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 			"started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
 			"updated": time.Date(2026, 11, 29, 12, 0, o.evaluations, 0, time.UTC),
 		})
-		write(runStateFile, string(st))
+		write(run.StateFile, string(st))
 	}
 	var journal strings.Builder
 	for i := 0; i < o.evaluations; i++ {
@@ -107,7 +108,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 		full := journalLine(o.evaluations)
 		journal.WriteString(full[:len(full)/3])
 	}
-	write(runJournalFile, journal.String())
+	write(run.JournalFile, journal.String())
 	if o.views != "" {
 		write(runViewsFile, o.views)
 	}
@@ -125,7 +126,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 				"test": map[string]any{"split": "test", "accuracy": []float64{0.8125, 0.4375}, "mean_normalized_accuracy": mean},
 			}},
 		})
-		write(runFrontFile, string(front))
+		write(run.FrontFile, string(front))
 	}
 	return dir
 }
@@ -179,7 +180,7 @@ func TestReportCommand(t *testing.T) {
 			if code := execute(context.Background(), []string{"report", dir}, &stdout, &stderr); code != exitOK {
 				t.Fatalf("exit %d, stderr %s", code, stderr.String())
 			}
-			page, err := os.ReadFile(filepath.Join(dir, runReportFile))
+			page, err := os.ReadFile(filepath.Join(dir, run.ReportFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +189,7 @@ func TestReportCommand(t *testing.T) {
 					t.Errorf("report lacks %q", s)
 				}
 			}
-			if !strings.Contains(stdout.String(), "wrote "+filepath.Join(dir, runReportFile)) {
+			if !strings.Contains(stdout.String(), "wrote "+filepath.Join(dir, run.ReportFile)) {
 				t.Errorf("stdout %q", stdout.String())
 			}
 			entries, _ := os.ReadDir(dir)
@@ -211,7 +212,7 @@ func TestReportCommandOut(t *testing.T) {
 	if _, err := os.Stat(out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, runReportFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, run.ReportFile)); !os.IsNotExist(err) {
 		t.Errorf("report.html written in the run directory despite --out: %v", err)
 	}
 }
@@ -268,7 +269,7 @@ func TestLoadReportRun(t *testing.T) {
 	if again, _ := stampRun(dir); again != stamp {
 		t.Errorf("stamp changed without a change: %q then %q", stamp, again)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, runJournalFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(dir, run.JournalFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestRenderRunReportHook(t *testing.T) {
 	if err := renderRunReport(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, runReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, run.ReportFile))
 	if err != nil || !bytes.Contains(page, []byte("Run finished (evaluation-limit).")) {
 		t.Fatalf("report.html not written by the hook: %v", err)
 	}

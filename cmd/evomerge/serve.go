@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/reports"
 )
 
@@ -42,8 +43,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--refresh %v: use at least 1s", *refresh)
 	}
 	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, runConfigFile)); err != nil {
-			return fmt.Errorf("%s is not a run directory (no %s): give directories `evomerge run` printed", d, runConfigFile)
+		if _, err := os.Stat(filepath.Join(d, run.ConfigFile)); err != nil {
+			return fmt.Errorf("%s is not a run directory (no %s): give directories `evomerge run` printed", d, run.ConfigFile)
 		}
 	}
 	host, _, err := net.SplitHostPort(*addr)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/evomerge/evomerge/internal/run"
 )
 
 func get(t *testing.T, url string) (int, string, http.Header) {
@@ -81,7 +83,7 @@ func TestReportServer(t *testing.T) {
 		t.Fatalf("status %+v does not match the page", before)
 	}
 	// A new evaluation changes the version and the next page.
-	f, err := os.OpenFile(filepath.Join(running, runJournalFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(running, run.JournalFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestReportServer(t *testing.T) {
 	}
 
 	// A damaged run is reported, not served half-built.
-	os.WriteFile(filepath.Join(done, runStateFile), []byte("{"), 0o644)
+	os.WriteFile(filepath.Join(done, run.StateFile), []byte("{"), 0o644)
 	if code, body, _ := get(t, ts.URL+"/runs/1/"); code != http.StatusInternalServerError || !strings.Contains(body, "state.json") {
 		t.Errorf("damaged run: %d %q", code, body)
 	}
