@@ -34,6 +34,7 @@ const (
 	envGrace   = "EVOMERGE_NATS_TEST_GRACE"   // watchdog grace
 	envConc    = "EVOMERGE_NATS_TEST_CONC"    // concurrency
 	envSources = "EVOMERGE_NATS_TEST_SOURCES" // content-addressed source cache
+	envNative  = "EVOMERGE_NATS_TEST_NATIVE"  // "1": plain native evaluator on benchmark data
 )
 
 // Genome values that make the test evaluator misbehave (first gene).
@@ -64,13 +65,17 @@ func workerMain() int {
 	grace, _ := time.ParseDuration(os.Getenv(envGrace))
 	conc, _ := strconv.Atoi(os.Getenv(envConc))
 	out := &syncWriter{w: os.Stdout}
-	st, err := RunWorker(ctx, nc, WorkerOptions{
+	opt := WorkerOptions{
 		Concurrency: conc, Name: fmt.Sprintf("w%d", os.Getpid()),
 		Build:         BuildOptions{SourceCache: os.Getenv(envSources), Tasks: syntheticTasks},
 		Builder:       testBuilder(delay),
 		WatchdogGrace: grace,
 		Log:           out,
-	})
+	}
+	if os.Getenv(envNative) == "1" {
+		opt.Build.Tasks, opt.Builder = nil, NativeBuilder
+	}
+	st, err := RunWorker(ctx, nc, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -254,12 +259,13 @@ type proc struct {
 	all   []string
 }
 
-func startWorker(t *testing.T, url string, delay, grace time.Duration, conc int) *proc {
+func startWorker(t testing.TB, url string, delay, grace time.Duration, conc int, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		envWorker+"=1", envURL+"="+url, envDelay+"="+delay.String(), envGrace+"="+grace.String(),
 		envConc+"="+strconv.Itoa(conc))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -275,7 +281,10 @@ func startWorker(t *testing.T, url string, delay, grace time.Duration, conc int)
 			p.mu.Lock()
 			p.all = append(p.all, sc.Text())
 			p.mu.Unlock()
-			p.lines <- sc.Text()
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody reads (benchmarks): keep only p.all
+			}
 		}
 		p.err = cmd.Wait()
 		close(p.done)

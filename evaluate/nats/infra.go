@@ -80,11 +80,17 @@ func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*handles, 
 	}
 	h := &handles{js: js}
 	var err error
-	h.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// The stream and buckets are created when missing and otherwise used as
+	// they are, so an operator may create them beforehand (replicas 3 on a
+	// cluster); the consumer carries the delivery policy and is updated.
+	h.stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: t.Stream, Subjects: []string{t.Subject},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 		Duplicates: t.Duplicates, Replicas: t.Replicas,
 	})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		h.stream, err = js.Stream(ctx, t.Stream)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats: create stream %s: %w", t.Stream, err)
 	}
@@ -100,7 +106,10 @@ func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*handles, 
 		name string
 		dst  *jetstream.KeyValue
 	}{{t.Results, &h.results}, {t.Setups, &h.setups}, {t.AttemptLog, &h.errors}} {
-		*b.dst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: jetstream.FileStorage, Replicas: t.Replicas})
+		*b.dst, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: jetstream.FileStorage, Replicas: t.Replicas})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			*b.dst, err = js.KeyValue(ctx, b.name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("nats: create bucket %s: %w", b.name, err)
 		}

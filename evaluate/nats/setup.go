@@ -351,3 +351,31 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 		BatchSize:  s.BatchSize,
 	})
 }
+
+// BenchmarkRefs describes a prepared benchmark's pool by content: its base
+// (nil when it has none) and its members in the order and with the names
+// evaluate.BenchmarkPool gives them.
+func BenchmarkRefs(b *data.Benchmark) (base *ModelRef, experts []ModelRef, err error) {
+	if m, ok := b.Base(); ok {
+		ref, err := NewModelRef("base", m.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		base = &ref
+	}
+	for _, m := range b.Pool() {
+		name := m.Task
+		if name == "" {
+			name = m.Name
+		}
+		ref, err := NewModelRef(name, m.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		experts = append(experts, ref)
+	}
+	if len(experts) == 0 {
+		return nil, nil, fmt.Errorf("nats: benchmark %s has no trained members to merge", b.Name)
+	}
+	return base, experts, nil
+}

@@ -1,0 +1,160 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+)
+
+// preparedMNISTTasks returns mnist-tasks from the default cache, or skips
+// when it is not prepared with the default recipe (benchmarks never train).
+func preparedMNISTTasks(tb testing.TB) *data.Benchmark {
+	tb.Helper()
+	root, err := data.DefaultCacheRoot()
+	if err != nil {
+		tb.Skipf("no benchmark cache: %v", err)
+	}
+	dir := filepath.Join(root, data.MNISTTasksName+"-"+data.MNISTTasksVersion)
+	raw, err := os.ReadFile(filepath.Join(dir, data.ManifestFile))
+	if err != nil {
+		tb.Skipf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %v", dir, err)
+	}
+	var man data.Manifest
+	recipe, _ := data.DefaultRecipe(data.MNISTTasksName)
+	if json.Unmarshal(raw, &man) != nil || !reflect.DeepEqual(man.Recipe, recipe) {
+		tb.Skipf("the mnist-tasks cache in %s was not built with the default recipe", dir)
+	}
+	b, err := data.Prepare(context.Background(), data.MNISTTasksName, data.Options{CacheDir: root})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// mnistSetup is task arithmetic with λ per linear layer group over
+// mnist-tasks, scored by mean normalized accuracy and each task's accuracy.
+func mnistSetup(tb testing.TB, b *data.Benchmark) *Setup {
+	tb.Helper()
+	base, experts, err := BenchmarkRefs(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var groups []string
+	for i, l := range b.Spec().Layers {
+		if l.Kind == "linear" {
+			groups = append(groups, fmt.Sprintf("layers.%d", i))
+		}
+	}
+	var names []string
+	for _, e := range experts {
+		names = append(names, e.Name)
+	}
+	objs := []fitness.Objective{{Name: "mean/normalized", Task: evaluate.MeanTask, Metric: evaluate.MetricNormalized, Direction: fitness.Maximize}}
+	for _, task := range b.TaskNames() {
+		objs = append(objs, fitness.Objective{Name: task + "/accuracy", Task: task, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
+	}
+	return &Setup{
+		V: SetupVersion, Benchmark: &BenchmarkRef{Name: b.Name}, Base: base, Experts: experts,
+		Operator: "task_arithmetic", Seed: 1, Objectives: objs,
+		Search: population.SearchSpec{Operator: "task_arithmetic", Models: names, Targets: []population.Target{{Param: "lambda", Groups: groups}}},
+	}
+}
+
+var genomeCounter atomic.Int64
+
+// freshBatch returns n candidates never evaluated before in this process.
+func freshBatch(dims, n int) []*population.Candidate {
+	out := make([]*population.Candidate, n)
+	for i := range out {
+		k := float64(genomeCounter.Add(1))
+		x := make([]float64, dims)
+		for j := range x {
+			f := k*0.6180339887 + float64(j)*0.37
+			x[j] = 0.2 + 0.6*(f-float64(int(f)))
+		}
+		out[i] = &population.Candidate{Genome: population.VectorGenome(x), Status: population.StatusPending}
+	}
+	return out
+}
+
+// BenchmarkMNISTTasks measures evaluations per second on mnist-tasks
+// in-process and through an embedded NATS server with 1, 2 and 4 local
+// worker processes (one evaluation at a time each). One op is one
+// candidate; batches of 8 as a search would send them. Run with a fixed
+// count, e.g. -benchtime=48x.
+func BenchmarkMNISTTasks(b *testing.B) {
+	bm := preparedMNISTTasks(b)
+	s := mnistSetup(b, bm)
+	local, err := s.Build(context.Background(), BuildOptions{Workers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dims := len(s.Search.Targets[0].Groups)
+	const batch = 8
+	// measure evaluates b.N fresh candidates in batches. With a
+	// distributed evaluator it also reports the workers' own time per
+	// evaluation (worker-ms/eval, from the results' Started and Finished);
+	// with one worker, ms/eval minus that is the overhead of going through
+	// NATS (publish, fetch, setup check, result write, watch).
+	measure := func(b *testing.B, ev search.Evaluator) {
+		var inWorker time.Duration
+		b.ResetTimer()
+		for done := 0; done < b.N; done += batch {
+			cands := freshBatch(dims, min(batch, b.N-done))
+			if err := ev.Evaluate(context.Background(), cands); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			for _, c := range cands {
+				if c.Status != population.StatusOK {
+					b.Fatalf("candidate %s: %s %s", short(c.ID), c.Status, c.Error)
+				}
+				if d, ok := ev.(*Evaluator); ok {
+					r, err := d.lookup(context.Background(), c.ID)
+					if err != nil {
+						b.Fatal(err)
+					}
+					inWorker += r.Finished.Sub(r.Started)
+				}
+			}
+			b.StartTimer()
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/eval")
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
+		if inWorker > 0 {
+			b.ReportMetric(float64(inWorker.Microseconds())/1000/float64(b.N), "worker-ms/eval")
+		}
+	}
+	b.Run("in-process", func(b *testing.B) { measure(b, local) })
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			srv := startServer(b, "127.0.0.1:0", b.TempDir())
+			nc := connect(b, srv.ClientURL())
+			ev, err := NewEvaluator(context.Background(), nc, s, local, Options{Poll: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range n {
+				startWorker(b, srv.ClientURL(), 0, time.Minute, 1, envNative+"=1")
+			}
+			// Warm-up: every worker builds the setup (loads the pool and data).
+			if err := ev.Evaluate(context.Background(), freshBatch(dims, 4*n)); err != nil {
+				b.Fatal(err)
+			}
+			measure(b, ev)
+		})
+	}
+}
