@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,8 +66,11 @@ func (r *Record) validate() error {
 	if r.V != JournalVersion {
 		return fmt.Errorf("record version %d: this evomerge reads version %d", r.V, JournalVersion)
 	}
-	if len(r.ID) != 64 {
+	if len(r.ID) != 64 || strings.Trim(r.ID, "0123456789abcdef") != "" {
 		return fmt.Errorf("candidate id %q is not a sha256 hex digest", r.ID)
+	}
+	if err := r.Genome.Validate(); err != nil {
+		return fmt.Errorf("candidate %s: %w", short(r.ID), err)
 	}
 	switch r.Status {
 	case population.StatusOK:

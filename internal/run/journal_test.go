@@ -105,6 +105,8 @@ func TestParseJournal(t *testing.T) {
 		{"unknown field", strings.Replace(string(encodeLines(t, a)), `"v":1`, `"v":1,"extra":3`, 1), 0, 0, false, "j.jsonl:1: corrupt"},
 		{"wrong version", badVersion, 0, 0, false, "j.jsonl:1: invalid journal record: record version 9"},
 		{"pending status", strings.Replace(string(encodeLines(t, a)), `"status":"ok"`, `"status":"pending"`, 1), 0, 0, false, "has status \"pending\""},
+		{"no genome", strings.Replace(string(encodeLines(t, a)), `"genome":{"values":[0.1,0.9]},`, ``, 1), 0, 0, false, "neither values nor a recipe"},
+		{"upper-case id", strings.Replace(string(encodeLines(t, a)), a.ID, strings.ToUpper(a.ID), 1), 0, 0, false, "not a sha256 hex digest"},
 		{"trailing data", strings.TrimSuffix(string(encodeLines(t, a)), "\n") + " {}\n", 0, 0, false, "trailing data"},
 	}
 	for _, tt := range tests {
