@@ -224,3 +224,26 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestObjectivePairs(t *testing.T) {
+	cases := []struct {
+		m    int
+		want [][2]int
+	}{
+		{2, [][2]int{{0, 1}}},
+		{3, [][2]int{{0, 1}, {0, 2}, {1, 2}}},
+		{5, [][2]int{{0, 1}, {0, 2}, {0, 3}, {0, 4}, {1, 2}, {1, 3}, {1, 4}, {2, 3}, {2, 4}, {3, 4}}},
+		{6, [][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}}},
+	}
+	for _, c := range cases {
+		got := objectivePairs(c.m)
+		if len(got) != len(c.want) {
+			t.Fatalf("m=%d: %v, want %v", c.m, got, c.want)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Fatalf("m=%d: %v, want %v", c.m, got, c.want)
+			}
+		}
+	}
+}

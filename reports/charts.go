@@ -305,6 +305,12 @@ func heatmapChart(id, title, subtitle string, xs, ys []string, cells []heatCell,
 	return chartBlock{ID: id, Height: height, Script: js}, err
 }
 
+// heatmapHeight is the height in pixels of a heatmap with the given rows:
+// 26 pixels a row, squeezed beyond 60 rows so a page stays scrollable.
+func heatmapHeight(rows int) int {
+	return 170 + min(26*rows, 1560)
+}
+
 // roundForDisplay keeps 6 significant digits so pages stay small and
 // stable.
 func roundForDisplay(x float64) float64 {

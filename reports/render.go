@@ -27,6 +27,29 @@ type Options struct {
 	Version     string
 }
 
+// maxPairCharts bounds the pairwise scatters of a run with 3 or more
+// objectives: beyond it (6 or more objectives), each objective is paired
+// with the next only.
+const maxPairCharts = 10
+
+// objectivePairs returns the pairs of objectives to draw against each
+// other.
+func objectivePairs(m int) [][2]int {
+	var out [][2]int
+	if m*(m-1)/2 <= maxPairCharts {
+		for a := 0; a < m; a++ {
+			for c := a + 1; c < m; c++ {
+				out = append(out, [2]int{a, c})
+			}
+		}
+		return out
+	}
+	for a := 0; a+1 < m; a++ {
+		out = append(out, [2]int{a, a + 1})
+	}
+	return out
+}
+
 // maxCoefficientMembers bounds how many front members get a coefficient
 // heatmap.
 const maxCoefficientMembers = 4
@@ -197,16 +220,19 @@ func (p *page) addPareto(r *Run, ok []int, front []FrontMember, tips *tipItems) 
 		return err
 	}
 	p.Pareto = append(p.Pareto, b)
-	for a := 0; a < m; a++ {
-		for c := a + 1; c < m; c++ {
-			b, err := paretoPairChart(fmt.Sprintf("pareto_%d_%d", a, c), r, ok, front, a, c, false, tips)
-			if err != nil {
-				return err
-			}
-			p.Pareto = append(p.Pareto, b)
+	pairs := objectivePairs(m)
+	for _, pr := range pairs {
+		b, err := paretoPairChart(fmt.Sprintf("pareto_%d_%d", pr[0], pr[1]), r, ok, front, pr[0], pr[1], false, tips)
+		if err != nil {
+			return err
 		}
+		p.Pareto = append(p.Pareto, b)
 	}
-	p.ParetoNote = fmt.Sprintf("%d objectives: one axis per objective, then every pair of objectives (front members are non-dominated in all %d objectives, so in a pair they need not look non-dominated).", m, m)
+	which := "every pair of objectives"
+	if len(pairs) < m*(m-1)/2 {
+		which = "each objective against the next"
+	}
+	p.ParetoNote = fmt.Sprintf("%d objectives: one axis per objective, then %s (front members are non-dominated in all %d objectives, so in a pair they need not look non-dominated).", m, which, m)
 	return nil
 }
 
@@ -312,7 +338,7 @@ func (p *page) addCoefficients(r *Run, front []FrontMember) error {
 		}
 		title := "Coefficients of " + shortID(front[k].ID)
 		sub := "validation " + formatScores(front[k].Validation)
-		b, err := heatmapChart(fmt.Sprintf("coefficients_%d", n), title, sub, cols, rows, cells, lo, hi, 140+28*len(rows))
+		b, err := heatmapChart(fmt.Sprintf("coefficients_%d", n), title, sub, cols, rows, cells, lo, hi, heatmapHeight(len(rows)))
 		if err != nil {
 			return err
 		}

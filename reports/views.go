@@ -60,7 +60,7 @@ func archiveView(snaps []ArchiveSnapshot) (viewSection, error) {
 		}
 	}
 	b, err = heatmapChart("m2n2_solved", fmt.Sprintf("Examples solved by each archive member after %d evaluations", last.Evaluations),
-		fmt.Sprintf("%d examples in %d blocks; colour: fraction solved", n, bins), cols, rows, cells, 0, 1, 160+24*len(rows))
+		fmt.Sprintf("%d examples in %d blocks; colour: fraction solved", n, bins), cols, rows, cells, 0, 1, heatmapHeight(len(rows)))
 	if err != nil {
 		return sec, err
 	}
@@ -212,7 +212,7 @@ func frankWolfeView(its []FWIteration) (viewSection, error) {
 		}
 	}
 	if len(rows) > 0 {
-		b, err := heatmapChart("fw_selected", "Pool members chosen per iteration", "", cols, rows, cells, 0, most, 160+24*len(rows))
+		b, err := heatmapChart("fw_selected", "Pool members chosen per iteration", "", cols, rows, cells, 0, most, heatmapHeight(len(rows)))
 		if err != nil {
 			return sec, err
 		}
