@@ -137,6 +137,9 @@ func TestReportInChromium(t *testing.T) {
 			}
 			if tc.run != nil && len(tc.charts) > 0 {
 				checkTooltip(ctx, t, b, s)
+				// Heatmap tooltips: the third coefficient cell is the
+				// hostile model's.
+				checkChartTooltip(ctx, t, b, s, "coefficients_0", 0, 2, "layers.0/weight · "+evilModel)
 				checkSort(ctx, t, b, s)
 			}
 			if shots != "" {
@@ -191,6 +194,32 @@ func checkTooltip(ctx context.Context, t *testing.T, b *browser, s string) {
 	}
 	if !strings.Contains(res.Text, "expert: "+evilExpert) || res.Images != 0 || res.Pwned {
 		t.Errorf("tooltip of the hostile expert: %+v; want its name as text", res)
+	}
+}
+
+// checkChartTooltip shows the tooltip of one data item of a chart and
+// checks that it shows want as text, injecting no element.
+func checkChartTooltip(ctx context.Context, t *testing.T, b *browser, s, chartID string, series, item int, want string) {
+	t.Helper()
+	js := `(function (id, series, item, want) {
+  var c = null;
+  for (var n = 0; n < evomerge.charts.length; n++) { if (evomerge.charts[n].getDom().id === id) { c = evomerge.charts[n]; } }
+  if (!c) { return {text: "no chart " + id}; }
+  c.dispatchAction({type: "showTip", seriesIndex: series, dataIndex: item});
+  var divs = c.getDom().querySelectorAll("div"), text = "";
+  for (var k = 0; k < divs.length; k++) { if (divs[k].textContent.indexOf(want) >= 0) { text = divs[k].textContent; } }
+  return {text: text, images: document.images.length, pwned: window.pwned !== undefined};
+})(` + strconv.Quote(chartID) + `, ` + strconv.Itoa(series) + `, ` + strconv.Itoa(item) + `, ` + strconv.Quote(want) + `)`
+	var res struct {
+		Text   string `json:"text"`
+		Images int    `json:"images"`
+		Pwned  bool   `json:"pwned"`
+	}
+	if err := b.evaluate(ctx, s, js, &res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Text, want) || res.Images != 0 || res.Pwned {
+		t.Errorf("tooltip of %s item %d: %+v; want %q as text", chartID, item, res, want)
 	}
 }
 
