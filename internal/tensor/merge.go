@@ -79,7 +79,8 @@ func KthLargestMagnitude(x []float32, k int, scratch []float32) float32 {
 	}
 	t := topKTasks.get()
 	defer topKTasks.put(t)
-	return t.kth(x, k, scratch)
+	thr, _ := t.kth(x, k, scratch, false)
+	return thr
 }
 
 // topKParallelMin is the length from which the selection passes run in parallel.
@@ -107,6 +108,7 @@ type topKTask struct {
 	scratch []float32
 	parts   int
 	hist    [maxTopKParts][magnitudeBins]uint32
+	hist2   [maxTopKParts][magnitudeBins]uint32 // second counter set: see topKHistogram
 	bin     uint32
 	offset  [maxTopKParts]int // topKCollect: where part p's bin values go
 	thr     float32
@@ -128,10 +130,21 @@ func (t *topKTask) Run(p int) {
 	x := t.x[lo:hi]
 	switch t.phase {
 	case topKHistogram:
-		h := &t.hist[p]
+		// Two counter sets for alternate elements: runs of values in one bin
+		// (common: magnitudes cluster) do not wait on the previous increment.
+		h, h2 := &t.hist[p], &t.hist2[p]
 		clear(h[:])
-		for _, v := range x {
-			h[(math.Float32bits(v)&^(1<<31))>>16]++
+		clear(h2[:])
+		i := 0
+		for ; i+1 < len(x); i += 2 {
+			h[(math.Float32bits(x[i])&^(1<<31))>>16]++
+			h2[(math.Float32bits(x[i+1])&^(1<<31))>>16]++
+		}
+		if i < len(x) {
+			h[(math.Float32bits(x[i])&^(1<<31))>>16]++
+		}
+		for b, c := range h2 {
+			h[b] += c
 		}
 	case topKCollect:
 		out := t.scratch[t.offset[p]:]
@@ -154,6 +167,10 @@ func (t *topKTask) Run(p int) {
 	case topKMask:
 		dst := t.dst[lo:hi]
 		ties := t.ties[p]
+		if ties == 0 {
+			maskAbove(dst, x, t.thr)
+			return
+		}
 		for i, v := range x {
 			a := abs32(v)
 			keep := a > t.thr
@@ -188,8 +205,12 @@ func (t *topKTask) runPhase(phase topKPhase) {
 	ForEach(t.parts, t)
 }
 
-// kth is KthLargestMagnitude for len(x) ≥ radixSelectMin.
-func (t *topKTask) kth(x []float32, k int, scratch []float32) float32 {
+// kth is KthLargestMagnitude for len(x) ≥ radixSelectMin. When withCounts is
+// set and scratch has room for two copies of the threshold's bin, it also fills
+// t.above and t.equal (per part, |x| above and equal to the result) from the
+// histogram and the bin values, so no further pass over x is needed; it reports
+// whether it did.
+func (t *topKTask) kth(x []float32, k int, scratch []float32, withCounts bool) (float32, bool) {
 	t.setup(x)
 	t.runPhase(topKHistogram)
 	above, bin := 0, 0
@@ -212,9 +233,35 @@ func (t *topKTask) kth(x []float32, k int, scratch []float32) float32 {
 	}
 	t.scratch = scratch[:m]
 	t.runPhase(topKCollect)
-	thr := SelectKthLargest(t.scratch, k-above)
+	counted := withCounts && 2*m <= len(scratch)
+	sel := t.scratch
+	if counted {
+		// Select on a copy; the bin values stay in part order for the counts.
+		sel = scratch[m : 2*m]
+		copy(sel, t.scratch)
+	}
+	thr := SelectKthLargest(sel, k-above)
+	if counted {
+		for p := range t.parts {
+			// Values in higher bins are all above thr.
+			a := 0
+			for b := bin + 1; b < magnitudeBins; b++ {
+				a += int(t.hist[p][b])
+			}
+			e := 0
+			end := m
+			if p+1 < t.parts {
+				end = t.offset[p+1]
+			}
+			for _, v := range t.scratch[t.offset[p]:end] {
+				a += b2i(v > thr)
+				e += b2i(v == thr)
+			}
+			t.above[p], t.equal[p] = a, e
+		}
+	}
 	t.x, t.scratch = nil, nil
-	return thr
+	return thr, counted
 }
 
 func medianOfThree(a, b, c float32) float32 {
@@ -281,9 +328,12 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 	}
 	t := topKTasks.get()
 	defer topKTasks.put(t)
-	t.thr = t.kth(x, k, scratch)
+	thr, counted := t.kth(x, k, scratch, true)
+	t.thr = thr
 	t.setup(x)
-	t.runPhase(topKCount)
+	if !counted {
+		t.runPhase(topKCount)
+	}
 	above := 0
 	for p := range t.parts {
 		above += t.above[p]
@@ -380,57 +430,27 @@ func DisjointMerge(dst []float32, w []float32, xs [][]float32, mean bool) {
 }
 
 func disjointBlock(dst []float32, w []float32, xs [][]float32, mean bool, off int) {
-	const chunk = 256
+	const chunk = 1024
 	var sum, num, den, sign [chunk]float32
 	for c0 := 0; c0 < len(dst); c0 += chunk {
 		c1 := min(c0+chunk, len(dst))
 		m := c1 - c0
-		su, nu, de := sum[:m], num[:m], den[:m]
+		su, nu, de, sg := sum[:m], num[:m], den[:m], sign[:m]
 		clear(su)
 		clear(nu)
 		clear(de)
 		for i, x := range xs {
-			wi := w[i]
-			xc := x[off+c0 : off+c1]
-			for e := range su {
-				su[e] += wi * xc[e]
-			}
+			axpy(su, x[off+c0:off+c1], w[i])
 		}
 		// sg = +1 where the elected sign is + (Σ ≥ 0), else −1.
-		sg := sign[:m]
-		for e, v := range su {
-			sg[e] = 1
-			if v < 0 {
-				sg[e] = -1
-			}
-		}
+		electSign(sg, su)
 		for i, x := range xs {
-			wi := w[i]
-			wbits := math.Float32bits(wi)
-			xc := x[off+c0 : off+c1]
-			xc, sg, nu, de := xc[:m], sg[:m], nu[:m], de[:m]
-			for e := range xc {
-				v := wi * xc[e]
-				// Branch-free: agree iff v·sg > 0 (non-zero with the elected
-				// sign); mask is all ones then, else 0, so skipped entries add +0.
-				k := int32(math.Float32bits(v * sg[e]))
-				mask := uint32((^k & -k) >> 31)
-				nu[e] += math.Float32frombits(math.Float32bits(v) & mask)
-				de[e] += math.Float32frombits(wbits & mask)
-			}
+			disjointAcc(nu, de, x[off+c0:off+c1], sg, w[i])
 		}
-		d := dst[c0:c1]
-		switch {
-		case !mean:
-			copy(d, nu)
-		default:
-			for e := range d {
-				if de[e] != 0 {
-					d[e] = nu[e] / de[e]
-				} else {
-					d[e] = 0
-				}
-			}
+		if mean {
+			divOrZero(dst[c0:c1], nu, de)
+		} else {
+			copy(dst[c0:c1], nu)
 		}
 	}
 }

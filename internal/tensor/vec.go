@@ -220,26 +220,16 @@ func WeightedSum(dst []float32, w []float32, xs [][]float32) {
 	putVecJob(j)
 }
 
+// weightedSumBlock computes a block in chunks that stay in L1 while every
+// model is added, in model order.
 func weightedSumBlock(dst []float32, w []float32, xs [][]float32, off int) {
-	n := len(dst)
-	x0 := xs[0][off : off+n]
-	w0 := w[0]
-	for e := range dst {
-		dst[e] = w0 * x0[e]
-	}
-	i := 1
-	for ; i+1 < len(xs); i += 2 {
-		a, b := xs[i][off:off+n], xs[i+1][off:off+n]
-		wa, wb := w[i], w[i+1]
-		for e := range dst {
-			dst[e] = dst[e] + wa*a[e] + wb*b[e]
-		}
-	}
-	if i < len(xs) {
-		a := xs[i][off : off+n]
-		wa := w[i]
-		for e := range dst {
-			dst[e] += wa * a[e]
+	const chunk = 2048
+	for c0 := 0; c0 < len(dst); c0 += chunk {
+		c1 := min(c0+chunk, len(dst))
+		d := dst[c0:c1]
+		scaleInto(d, xs[0][off+c0:off+c1], w[0])
+		for i := 1; i < len(xs); i++ {
+			axpy(d, xs[i][off+c0:off+c1], w[i])
 		}
 	}
 }
@@ -265,7 +255,7 @@ func TaskSum(dst, base []float32, w []float32, xs [][]float32) {
 
 func taskSumBlock(dst, base []float32, w []float32, xs [][]float32, off int) {
 	n := len(dst)
-	const chunk = 512
+	const chunk = 2048
 	var acc [chunk]float32
 	for c0 := 0; c0 < n; c0 += chunk {
 		c1 := min(c0+chunk, n)
@@ -273,16 +263,9 @@ func taskSumBlock(dst, base []float32, w []float32, xs [][]float32, off int) {
 		bs := base[c0:c1]
 		clear(a)
 		for i, x := range xs {
-			wi := w[i]
-			xc := x[off+c0 : off+c1]
-			for e := range a {
-				a[e] += wi * (xc[e] - bs[e])
-			}
+			axpyDiff(a, x[off+c0:off+c1], bs, w[i])
 		}
-		d := dst[c0:c1]
-		for e := range a {
-			d[e] = bs[e] + a[e]
-		}
+		addInto(dst[c0:c1], bs, a)
 	}
 }
 
@@ -398,9 +381,7 @@ func Axpy(dst []float32, a float32, x []float32) {
 	if len(x) != len(dst) {
 		panic("tensor: Axpy: lengths differ")
 	}
-	for i := range dst {
-		dst[i] += a * x[i]
-	}
+	axpy(dst, x, a)
 }
 
 // Scale sets dst *= a.

@@ -1,0 +1,115 @@
+//go:build amd64
+
+package tensor
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// AVX2 loops in vec_amd64.s; n must be a multiple of 32.
+//
+//go:noescape
+func axpyAVX2(dst, x *float32, n int, a float32)
+
+//go:noescape
+func scaleIntoAVX2(dst, x *float32, n int, a float32)
+
+//go:noescape
+func axpyDiffAVX2(acc, x, b *float32, n int, w float32)
+
+//go:noescape
+func addIntoAVX2(dst, x, y *float32, n int)
+
+//go:noescape
+func electSignAVX2(sg, v *float32, n int)
+
+//go:noescape
+func disjointAccAVX2(num, den, x, sg *float32, n int, w float32)
+
+//go:noescape
+func maskAboveAVX2(dst, x *float32, n int, thr float32)
+
+//go:noescape
+func divOrZeroAVX2(dst, num, den *float32, n int)
+
+// vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
+// compare with the Go loops, which give the same bits).
+var vecAVX2 = cpu.X86.HasAVX2
+
+// Each *Fast function runs the AVX2 loop over the longest prefix whose length
+// is a multiple of 32 and returns that length (0 without AVX2). The callers
+// have checked that every operand has len(dst) elements.
+
+func axpyFast(dst, x []float32, a float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	axpyAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n, a)
+	return n
+}
+
+func scaleIntoFast(dst, x []float32, a float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	scaleIntoAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n, a)
+	return n
+}
+
+func axpyDiffFast(acc, x, b []float32, w float32) int {
+	n := len(acc) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	axpyDiffAVX2(unsafe.SliceData(acc), unsafe.SliceData(x), unsafe.SliceData(b), n, w)
+	return n
+}
+
+func addIntoFast(dst, x, y []float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	addIntoAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), unsafe.SliceData(y), n)
+	return n
+}
+
+func electSignFast(sg, v []float32) int {
+	n := len(sg) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	electSignAVX2(unsafe.SliceData(sg), unsafe.SliceData(v), n)
+	return n
+}
+
+func disjointAccFast(num, den, x, sg []float32, w float32) int {
+	n := len(num) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	disjointAccAVX2(unsafe.SliceData(num), unsafe.SliceData(den), unsafe.SliceData(x), unsafe.SliceData(sg), n, w)
+	return n
+}
+
+func maskAboveFast(dst, x []float32, thr float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	maskAboveAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n, thr)
+	return n
+}
+
+func divOrZeroFast(dst, num, den []float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	divOrZeroAVX2(unsafe.SliceData(dst), unsafe.SliceData(num), unsafe.SliceData(den), n)
+	return n
+}

@@ -1,0 +1,302 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// AVX2 element-wise kernels for the merge loops. Each processes n elements,
+// n a multiple of 32 (the Go wrappers handle the rest), with separate multiply
+// and add instructions (no FMA) so results are bit-identical to the Go loops.
+// Operands may be unaligned.
+
+// func axpyAVX2(dst, x *float32, n int, a float32)
+// dst[i] = dst[i] + a*x[i]
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y0
+	SHRQ $5, CX
+	JZ axpy_done
+axpy_loop:
+	VMULPS (SI), Y0, Y1
+	VMULPS 32(SI), Y0, Y2
+	VMULPS 64(SI), Y0, Y3
+	VMULPS 96(SI), Y0, Y4
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	VADDPS 64(DI), Y3, Y3
+	VADDPS 96(DI), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ axpy_loop
+axpy_done:
+	VZEROUPPER
+	RET
+
+// func scaleIntoAVX2(dst, x *float32, n int, a float32)
+// dst[i] = a*x[i]
+TEXT ·scaleIntoAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y0
+	SHRQ $5, CX
+	JZ scale_done
+scale_loop:
+	VMULPS (SI), Y0, Y1
+	VMULPS 32(SI), Y0, Y2
+	VMULPS 64(SI), Y0, Y3
+	VMULPS 96(SI), Y0, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ scale_loop
+scale_done:
+	VZEROUPPER
+	RET
+
+// func axpyDiffAVX2(acc, x, b *float32, n int, w float32)
+// acc[i] = acc[i] + w*(x[i]-b[i])
+TEXT ·axpyDiffAVX2(SB), NOSPLIT, $0-36
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS w+32(FP), Y0
+	SHRQ $5, CX
+	JZ diff_done
+diff_loop:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VSUBPS (DX), Y1, Y1
+	VSUBPS 32(DX), Y2, Y2
+	VSUBPS 64(DX), Y3, Y3
+	VSUBPS 96(DX), Y4, Y4
+	VMULPS Y0, Y1, Y1
+	VMULPS Y0, Y2, Y2
+	VMULPS Y0, Y3, Y3
+	VMULPS Y0, Y4, Y4
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	VADDPS 64(DI), Y3, Y3
+	VADDPS 96(DI), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ diff_loop
+diff_done:
+	VZEROUPPER
+	RET
+
+// func addIntoAVX2(dst, x, y *float32, n int)
+// dst[i] = x[i] + y[i]
+TEXT ·addIntoAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	JZ add_done
+add_loop:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VADDPS (DX), Y1, Y1
+	VADDPS 32(DX), Y2, Y2
+	VADDPS 64(DX), Y3, Y3
+	VADDPS 96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ add_loop
+add_done:
+	VZEROUPPER
+	RET
+
+// func electSignAVX2(sg, v *float32, n int)
+// sg[i] = -1 if v[i] < 0 else +1 (NaN elects +1)
+TEXT ·electSignAVX2(SB), NOSPLIT, $0-24
+	MOVQ sg+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVL $0x3f800000, AX
+	MOVL AX, X0
+	VBROADCASTSS X0, Y0          // +1
+	MOVL $0x80000000, AX
+	MOVL AX, X1
+	VBROADCASTSS X1, Y1          // sign bit
+	VXORPS Y2, Y2, Y2            // zero
+	SHRQ $5, CX
+	JZ sign_done
+sign_loop:
+	VCMPPS $0x0e, (SI), Y2, Y3   // 0 > v (ordered: false for NaN)
+	VCMPPS $0x0e, 32(SI), Y2, Y4
+	VCMPPS $0x0e, 64(SI), Y2, Y5
+	VCMPPS $0x0e, 96(SI), Y2, Y6
+	VANDPS Y1, Y3, Y3
+	VANDPS Y1, Y4, Y4
+	VANDPS Y1, Y5, Y5
+	VANDPS Y1, Y6, Y6
+	VXORPS Y0, Y3, Y3
+	VXORPS Y0, Y4, Y4
+	VXORPS Y0, Y5, Y5
+	VXORPS Y0, Y6, Y6
+	VMOVUPS Y3, (DI)
+	VMOVUPS Y4, 32(DI)
+	VMOVUPS Y5, 64(DI)
+	VMOVUPS Y6, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ sign_loop
+sign_done:
+	VZEROUPPER
+	RET
+
+// func disjointAccAVX2(num, den, x, sg *float32, n int, w float32)
+// v = w*x[i]; agree iff the bits of v*sg[i], read as int32, are > 0;
+// num[i] += agree ? v : +0; den[i] += agree ? w : +0.
+TEXT ·disjointAccAVX2(SB), NOSPLIT, $0-44
+	MOVQ num+0(FP), DI
+	MOVQ den+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ sg+24(FP), DX
+	MOVQ n+32(FP), CX
+	VBROADCASTSS w+40(FP), Y0
+	VPXOR Y15, Y15, Y15
+	SHRQ $4, CX
+	JZ dis_done
+dis_loop:
+	VMULPS (SI), Y0, Y1          // v
+	VMULPS 32(SI), Y0, Y2
+	VMULPS (DX), Y1, Y3          // v*sg
+	VMULPS 32(DX), Y2, Y4
+	VPCMPGTD Y15, Y3, Y3         // int32(v*sg) > 0
+	VPCMPGTD Y15, Y4, Y4
+	VANDPS Y3, Y1, Y1
+	VANDPS Y4, Y2, Y2
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VANDPS Y3, Y0, Y3
+	VANDPS Y4, Y0, Y4
+	VADDPS (R8), Y3, Y3
+	VADDPS 32(R8), Y4, Y4
+	VMOVUPS Y3, (R8)
+	VMOVUPS Y4, 32(R8)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ CX
+	JNZ dis_loop
+dis_done:
+	VZEROUPPER
+	RET
+
+// func maskAboveAVX2(dst, x *float32, n int, thr float32)
+// dst[i] = x[i] if |x[i]| > thr else +0 (NaN gives +0)
+TEXT ·maskAboveAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS thr+24(FP), Y0
+	MOVL $0x7fffffff, AX
+	MOVL AX, X1
+	VBROADCASTSS X1, Y1          // magnitude mask
+	SHRQ $5, CX
+	JZ mask_done
+mask_loop:
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VMOVUPS 64(SI), Y4
+	VMOVUPS 96(SI), Y5
+	VANDPS Y1, Y2, Y6
+	VANDPS Y1, Y3, Y7
+	VANDPS Y1, Y4, Y8
+	VANDPS Y1, Y5, Y9
+	VCMPPS $0x1e, Y0, Y6, Y6     // |x| > thr (ordered: false for NaN)
+	VCMPPS $0x1e, Y0, Y7, Y7
+	VCMPPS $0x1e, Y0, Y8, Y8
+	VCMPPS $0x1e, Y0, Y9, Y9
+	VANDPS Y6, Y2, Y2
+	VANDPS Y7, Y3, Y3
+	VANDPS Y8, Y4, Y4
+	VANDPS Y9, Y5, Y5
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y3, 32(DI)
+	VMOVUPS Y4, 64(DI)
+	VMOVUPS Y5, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ mask_loop
+mask_done:
+	VZEROUPPER
+	RET
+
+// func divOrZeroAVX2(dst, num, den *float32, n int)
+// dst[i] = num[i]/den[i] if den[i] != 0 else +0
+TEXT ·divOrZeroAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ num+8(FP), SI
+	MOVQ den+16(FP), DX
+	MOVQ n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	SHRQ $5, CX
+	JZ div_done
+div_loop:
+	VMOVUPS (DX), Y1
+	VMOVUPS 32(DX), Y2
+	VMOVUPS 64(DX), Y3
+	VMOVUPS 96(DX), Y4
+	VMOVUPS (SI), Y5
+	VMOVUPS 32(SI), Y6
+	VMOVUPS 64(SI), Y7
+	VMOVUPS 96(SI), Y8
+	VDIVPS Y1, Y5, Y5
+	VDIVPS Y2, Y6, Y6
+	VDIVPS Y3, Y7, Y7
+	VDIVPS Y4, Y8, Y8
+	VCMPPS $0x04, Y0, Y1, Y1     // den != 0 (unordered: true for NaN)
+	VCMPPS $0x04, Y0, Y2, Y2
+	VCMPPS $0x04, Y0, Y3, Y3
+	VCMPPS $0x04, Y0, Y4, Y4
+	VANDPS Y1, Y5, Y5
+	VANDPS Y2, Y6, Y6
+	VANDPS Y3, Y7, Y7
+	VANDPS Y4, Y8, Y8
+	VMOVUPS Y5, (DI)
+	VMOVUPS Y6, 32(DI)
+	VMOVUPS Y7, 64(DI)
+	VMOVUPS Y8, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ div_loop
+div_done:
+	VZEROUPPER
+	RET
