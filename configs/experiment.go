@@ -268,8 +268,8 @@ type Evaluator struct {
 	// Kind is native (default: Go-native inference on the benchmark's fitness
 	// split) or command.
 	Kind string `toml:"kind,omitempty"`
-	// Command is the argv of the command evaluator; "{model}" is replaced by
-	// the merged checkpoint's directory.
+	// Command is the argv of the command evaluator (no shell); "{model}" is
+	// replaced by the merged checkpoint file, "{dir}" by its directory.
 	Command []string `toml:"command,omitempty"`
 	// Timeout bounds one evaluation of the command evaluator (default 10m).
 	Timeout time.Duration `toml:"timeout,omitempty"`

@@ -8,11 +8,13 @@ import (
 	"github.com/evomerge/evomerge/search"
 )
 
-// journaled is the evaluator of a run: candidates whose id the journal holds
-// are answered from it (a resumed run replays them without evaluating), the
-// others are evaluated by the inner evaluator in chunks of chunk candidates,
-// and every finished one is appended to the journal (fsynced) as soon as
-// its chunk ends, so a crash loses at most one chunk of work.
+// journaled is the evaluator of a run, a cache whose store is the journal:
+// candidates whose id the journal holds are answered from it (a resumed run
+// replays them without evaluating), a candidate repeating an id earlier in
+// the batch is answered from that one's result, and the others are
+// evaluated by the inner evaluator in chunks of chunk candidates; every
+// finished one is appended to the journal (fsynced) as soon as its chunk
+// ends, so a crash loses at most one chunk of work.
 type journaled struct {
 	inner   search.Evaluator
 	journal *Journal
@@ -27,6 +29,8 @@ type journaled struct {
 
 func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate) error {
 	var misses []*population.Candidate
+	first := map[string]*population.Candidate{}
+	var repeats []*population.Candidate
 	for _, c := range batch {
 		if rec, ok := j.journal.Lookup(c.ID); ok {
 			rec.Apply(c)
@@ -36,8 +40,23 @@ func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate)
 			}
 			continue
 		}
+		if _, dup := first[c.ID]; dup {
+			repeats = append(repeats, c)
+			continue
+		}
+		first[c.ID] = c
 		misses = append(misses, c)
 	}
+	defer func() {
+		// Repeats take the result of their first occurrence once it has one.
+		for _, c := range repeats {
+			if src := first[c.ID]; src.Status == population.StatusOK || src.Status == population.StatusFailed {
+				rec := RecordOf(src, time.Time{}, time.Time{})
+				rec.Apply(c)
+				j.replayed++
+			}
+		}
+	}()
 	chunk := max(j.chunk, 1)
 	for lo := 0; lo < len(misses); lo += chunk {
 		if err := ctx.Err(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/cmaes"
+	"github.com/evomerge/evomerge/search/ga"
 	"github.com/evomerge/evomerge/search/nsga2"
 	"github.com/evomerge/evomerge/search/random"
 )
@@ -34,9 +36,20 @@ type components struct {
 	objectives []fitness.Objective
 	directions []fitness.Direction
 	tasks      []evaluate.Task
-	native     *evaluate.Native
-	method     search.Method
-	// Prepare options, for tests that use a benchmark cache of their own.
+	// eval scores candidates; native is set when it is the native evaluator
+	// (which also scores the front on test).
+	eval   evaluator
+	native *evaluate.Native
+	method search.Method
+}
+
+// evaluator is what a run needs of an evaluator: scoring, the identity its
+// results are cached under, and the merger that exports candidates.
+type evaluator interface {
+	search.Evaluator
+	EvalSpec() string
+	Version() string
+	Merger() *evaluate.Merger
 }
 
 // composeOptions tune how components are built.
@@ -53,9 +66,6 @@ type composeOptions struct {
 // configuration are configs.Problems naming key and line.
 func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (*components, error) {
 	c := &components{exp: exp}
-	if exp.Evaluator.Kind != configs.EvaluatorNative {
-		return nil, configs.Problems{exp.Problem("evaluator.kind", fmt.Sprintf("evaluator %q is not available in this version of evomerge: use \"native\"", exp.Evaluator.Kind))}
-	}
 	// Model pool and task data.
 	m := exp.Models
 	if m.Benchmark != "" {
@@ -110,34 +120,54 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	}
 
 	// Objectives and tasks.
-	taskNames := c.bench.TaskNames()
+	var taskNames []string
+	if c.bench != nil {
+		taskNames = c.bench.TaskNames()
+	} else {
+		for _, x := range m.Experts {
+			if x.Task != "" && !slices.Contains(taskNames, x.Task) {
+				taskNames = append(taskNames, x.Task)
+			}
+		}
+	}
 	if err := c.expandObjectives(taskNames); err != nil {
 		return nil, err
-	}
-	c.tasks, err = evaluate.BenchmarkTasks(c.bench, nil, "")
-	if err != nil {
-		return nil, err
-	}
-	if n := exp.Evaluator.Examples; n > 0 {
-		for i := range c.tasks {
-			c.tasks[i].Fitness = c.tasks[i].Fitness.Head(n)
-		}
 	}
 	workers := exp.Search.Concurrency
 	if opt.Workers > 0 {
 		workers = opt.Workers
 	}
-	c.native, err = evaluate.NewNative(evaluate.NativeConfig{
-		Merge: evaluate.MergeConfig{
-			Pool: c.pool, Operator: op, Mapping: c.mapping, Seed: exp.Experiment.Seed,
-			TaskTensors: exp.Merge.TaskTensors,
-		},
-		Tasks:      c.tasks,
-		Objectives: c.objectives,
-		Workers:    workers,
-	})
+	mergeCfg := evaluate.MergeConfig{
+		Pool: c.pool, Operator: op, Mapping: c.mapping, Seed: exp.Experiment.Seed,
+		TaskTensors: exp.Merge.TaskTensors,
+	}
+	switch exp.Evaluator.Kind {
+	case configs.EvaluatorNative:
+		c.tasks, err = evaluate.BenchmarkTasks(c.bench, nil, "")
+		if err != nil {
+			return nil, err
+		}
+		if n := exp.Evaluator.Examples; n > 0 {
+			for i := range c.tasks {
+				c.tasks[i].Fitness = c.tasks[i].Fitness.Head(n)
+			}
+		}
+		c.native, err = evaluate.NewNative(evaluate.NativeConfig{
+			Merge: mergeCfg, Tasks: c.tasks, Objectives: c.objectives, Workers: workers,
+		})
+		c.eval = c.native
+	case configs.EvaluatorCommand:
+		var cmd *evaluate.Command
+		cmd, err = evaluate.NewCommand(evaluate.CommandConfig{
+			Merge: mergeCfg, Objectives: c.objectives, Argv: exp.Evaluator.Command,
+			Timeout: exp.Evaluator.Timeout, Workers: workers,
+		})
+		c.eval = cmd
+	default:
+		return nil, configs.Problems{exp.Problem("evaluator.kind", fmt.Sprintf("unknown evaluator %q", exp.Evaluator.Kind))}
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: evaluator: %w", exp.File(), err)
 	}
 	if opt.WithMethod {
 		if c.method, err = c.buildMethod(); err != nil {
@@ -261,9 +291,45 @@ func (c *components) buildMethod() (search.Method, error) {
 			CrossoverEta: s.NSGA2.CrossoverEta, MutationProb: s.NSGA2.MutationProb,
 			MutationEta: s.NSGA2.MutationEta, Initial: init,
 		})
-	case configs.AlgorithmGA, configs.AlgorithmCMAES:
-		// Their packages are not part of this build yet.
-		return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("algorithm %q is not available in this build of evomerge: use %q or %q", s.Algorithm, configs.AlgorithmNSGA2, configs.AlgorithmRandom))}
+	case configs.AlgorithmGA:
+		init, err := c.startPoints("search.ga.start_points", s.GA.StartPoints)
+		if err != nil {
+			return nil, err
+		}
+		scal, err := c.scalarization("search.ga.scalarization", s.GA.Scalarization)
+		if err != nil {
+			return nil, err
+		}
+		g := s.GA
+		return ga.New(ga.Options{
+			PopulationSize: g.PopulationSize, Tournament: g.Tournament, CrossoverRate: g.CrossoverRate,
+			BlendAlpha: g.BlendAlpha, MutationRate: g.MutationRate, MutationSigma: g.MutationSigma,
+			GeneMutationProb: g.GeneMutationProb, Elite: g.Elite, Scalarization: scal, Initial: init,
+		})
+	case configs.AlgorithmCMAES:
+		init, err := c.startPoints("search.cmaes.start_points", s.CMAES.StartPoints)
+		if err != nil {
+			return nil, err
+		}
+		if len(init) > 1 {
+			return nil, configs.Problems{c.exp.Problem("search.cmaes.start_points", "CMA-ES starts from one mean: list one start point")}
+		}
+		scal, err := c.scalarization("search.cmaes.scalarization", s.CMAES.Scalarization)
+		if err != nil {
+			return nil, err
+		}
+		variant := cmaes.Auto
+		switch s.CMAES.Covariance {
+		case "full":
+			variant = cmaes.Full
+		case "diagonal":
+			variant = cmaes.Separable
+		}
+		opts := cmaes.Options{Variant: variant, Population: s.CMAES.PopulationSize, StepSize: s.CMAES.StepSize, Scalarization: scal}
+		if len(init) == 1 {
+			opts.Initial = init[0]
+		}
+		return cmaes.New(opts)
 	}
 	return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q", s.Algorithm))}
 }

@@ -172,7 +172,7 @@ func Export(ctx context.Context, dir, idPrefix, out string) (*ExportResult, erro
 	if out == "" {
 		out = filepath.Join(dir, ExportsDir, short(match.ID))
 	}
-	merger := comp.native.Merger()
+	merger := comp.eval.Merger()
 	recipe, err := merger.Recipe(match.Genome)
 	if err != nil {
 		return nil, err

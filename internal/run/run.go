@@ -197,7 +197,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	if chunk <= 0 {
 		chunk = 1
 	}
-	ev := &journaled{inner: comp.native, journal: journal, chunk: chunk}
+	ev := &journaled{inner: comp.eval, journal: journal, chunk: chunk}
 	clock := newEvalClock(ev)
 	ev.clock = opt.now
 	ev.onRecord = clock.add
@@ -246,8 +246,8 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		Runtime:        exp.Search.MaxTime,
 		Clock:          clock.now,
 		Recorders:      recorders,
-		EvalSpec:       comp.native.EvalSpec(),
-		Version:        comp.native.Version(),
+		EvalSpec:       comp.eval.EvalSpec(),
+		Version:        comp.eval.Version(),
 	}
 	problem := search.Problem{Space: comp.space, Directions: comp.directions, Seed: exp.Experiment.Seed}
 	res, err := search.Run(ctx, comp.method, ev, problem, settings)
@@ -271,7 +271,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	state.Evaluations, state.Failed, state.Generations = res.Evaluations, res.Failed, res.Generations
 
 	// The front: scored on test unless the session was interrupted.
-	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished
+	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished && comp.native != nil
 	if scoreTest {
 		fmt.Fprintf(out, "scoring the front on the held-out test split...\n")
 	}
@@ -380,7 +380,9 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 		}
 		if ok {
 			s.Normalized, s.MeanNormalized = normalize(s.Accuracy, f.ExpertTest)
-			f.AverageTest = s
+			if s.MeanNormalized != nil {
+				f.AverageTest = s
+			}
 		}
 	}
 	for _, cand := range res.FrontCandidates() {
@@ -408,7 +410,7 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 // fitnessTasks derives per-task fitness-split accuracy from a candidate's
 // per-example correctness.
 func fitnessTasks(c *components, cand *population.Candidate) *SplitScores {
-	if len(cand.Correct) != len(c.tasks) {
+	if len(c.tasks) == 0 || len(cand.Correct) != len(c.tasks) {
 		return nil
 	}
 	s := &SplitScores{Split: string(c.tasks[0].FitnessSplit)}
