@@ -92,6 +92,7 @@ type Evaluator struct {
 	batch     int
 	spec      nn.Spec
 	views     []tensorView
+	byName    map[string]tensorView
 	params    int
 	seeds     [][]float32
 	evalSpec  string
@@ -168,6 +169,10 @@ func New(cfg Config) (*Evaluator, error) {
 		names[i] = p.Name
 		e.views = append(e.views, tensorView{name: p.Name, shape: slices.Clone(p.Shape), offset: e.params, n: len(p.Data)})
 		e.params += len(p.Data)
+	}
+	e.byName = make(map[string]tensorView, len(e.views))
+	for _, v := range e.views {
+		e.byName[v.name] = v
 	}
 	sorted := slices.Clone(names)
 	checkpoint.SortNames(sorted)
@@ -449,12 +454,8 @@ func (e *Evaluator) crossover(ctx context.Context, dst, pa, pb []float32, r reci
 	if err != nil {
 		return fmt.Errorf("lineage: %w", err)
 	}
-	byName := make(map[string]tensorView, len(e.views))
-	for _, v := range e.views {
-		byName[v.name] = v
-	}
 	return operators.MergeAll(ctx, plan, src, func(m operators.TensorMeta) []float32 {
-		v := byName[m.Name]
+		v := e.byName[m.Name]
 		return dst[v.offset : v.offset+v.n]
 	}, nil)
 }
