@@ -158,3 +158,36 @@ func BenchmarkMNISTTasks(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundTrip measures the fixed cost of a distributed evaluation
+// on a tiny synthetic pool (an evaluation takes well under a millisecond):
+// publish, fetch, setup and identity check, result write, watch, with one
+// local worker process, one candidate per batch (latency) and 8 per batch.
+func BenchmarkRoundTrip(b *testing.B) {
+	s := writePool(b, b.TempDir(), 20)
+	local := localNative(b, s)
+	srv := startServer(b, "127.0.0.1:0", b.TempDir())
+	nc := connect(b, srv.ClientURL())
+	ev, err := NewEvaluator(context.Background(), nc, s, local, Options{Poll: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	startWorker(b, srv.ClientURL(), 0, time.Minute, 1)
+	if err := ev.Evaluate(context.Background(), freshBatch(2, 4)); err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			for done := 0; done < b.N; done += size {
+				cands := freshBatch(2, min(size, b.N-done))
+				if err := ev.Evaluate(context.Background(), cands); err != nil {
+					b.Fatal(err)
+				}
+				if cands[0].Status != population.StatusOK {
+					b.Fatalf("%s %s", cands[0].Status, cands[0].Error)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/eval")
+		})
+	}
+}
