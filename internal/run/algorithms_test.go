@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -110,5 +111,54 @@ echo "{\"scores\": {\"digits/accuracy\": 0.$((s % 1000 + 1000))}}"
 	st, err := Status(dir)
 	if err != nil || st.Failed != failed {
 		t.Errorf("status: %+v, %v; want %d failed", st, err, failed)
+	}
+}
+
+// TestExampleExperimentsCompose builds every example experiment that runs
+// on a built-in benchmark (on its smoke recipe): operator parameters, layer
+// groups, objectives, start points and method settings must all fit.
+func TestExampleExperimentsCompose(t *testing.T) {
+	files, names := configs.Examples()
+	n := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, "experiment-") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			exp, err := configs.DecodeExperiment(name, files[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if exp.Models.Benchmark == "" {
+				t.Skip("checkpoints on disk that the example only names")
+			}
+			n++
+			exp.Models.Recipe, exp.Models.CacheDir = configs.RecipeSmoke, smokeCache
+			c, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.method == nil || c.space.Len() == 0 || len(c.objectives) == 0 {
+				t.Errorf("incomplete components: method %v, %d dimensions, %d objectives", c.method, c.space.Len(), len(c.objectives))
+			}
+		})
+	}
+	q, err := configs.DecodeExperiment(configs.QuickstartFile, configs.Quickstart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Models.Recipe, q.Models.CacheDir = configs.RecipeSmoke, smokeCache
+	c, err := compose(context.Background(), q, composeOptions{WithMethod: true})
+	if err != nil {
+		t.Fatalf("quickstart: %v", err)
+	}
+	if got, want := dimNames(c), []string{
+		"layers.1/weight[digits]", "layers.1/weight[rotated]", "layers.1/weight[permuted]", "layers.1/weight[mod3]",
+		"layers.3/weight[digits]", "layers.3/weight[rotated]", "layers.3/weight[permuted]", "layers.3/weight[mod3]",
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("quickstart dimensions %v, want %v", got, want)
+	}
+	if n < 4 {
+		t.Errorf("composed %d example experiments, want at least 4", n)
 	}
 }
