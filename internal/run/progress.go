@@ -96,57 +96,64 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 	if len(f.Members) == 0 {
 		return
 	}
-	split := "test"
-	if f.Members[0].Test == nil {
+	tested := f.Members[0].Test != nil
+	split := fmt.Sprintf("%s / test", f.FitnessSplit)
+	if !tested {
 		split = f.FitnessSplit + " (not scored on test)"
 	}
-	fmt.Fprintf(w, "\naccuracy on %s, best first by mean normalized accuracy (accuracy / expert accuracy):\n", split)
-	header := fmt.Sprintf("%-14s %10s", "member", "fit-norm")
+	fmt.Fprintf(w, "\naccuracy per task on %s; mean normalized accuracy (accuracy / expert accuracy) on both; best first:\n", split)
+	header := fmt.Sprintf("%-14s", "member")
 	for _, t := range f.Tasks {
-		header += fmt.Sprintf(" %9s", trim(t, 9))
+		header += fmt.Sprintf(" %13s", trim(t, 13))
 	}
-	header += fmt.Sprintf(" %9s", "mean-norm")
+	header += fmt.Sprintf(" %15s", "mean-norm")
 	fmt.Fprintln(w, header)
+	cell := func(a, b float64) string {
+		if !tested {
+			return fmtScore(a)
+		}
+		return fmtShort(a) + "/" + fmtShort(b)
+	}
 	order := rankedMembers(f)
 	if top := exp.Report.Top; top > 0 && top < len(order) {
 		order = order[:top]
 	}
+	at := func(s *SplitScores, k int) float64 {
+		if s == nil || k >= len(s.Accuracy) {
+			return math.NaN()
+		}
+		return s.Accuracy[k]
+	}
+	meanOf := func(s *SplitScores) float64 {
+		if s == nil || s.MeanNormalized == nil {
+			return math.NaN()
+		}
+		return *s.MeanNormalized
+	}
 	for _, i := range order {
 		m := f.Members[i]
-		fit := math.NaN()
-		if m.FitnessTasks != nil && m.FitnessTasks.MeanNormalized != nil {
-			fit = *m.FitnessTasks.MeanNormalized
-		}
-		row := fmt.Sprintf("%-14s %10s", short(m.ID), fmtScore(fit))
-		scores := m.Test
-		if scores == nil {
-			scores = m.FitnessTasks
-		}
+		row := fmt.Sprintf("%-14s", short(m.ID))
 		for k := range f.Tasks {
-			v := math.NaN()
-			if scores != nil && k < len(scores.Accuracy) {
-				v = scores.Accuracy[k]
-			}
-			row += fmt.Sprintf(" %9s", fmtScore(v))
+			row += fmt.Sprintf(" %13s", cell(at(m.FitnessTasks, k), at(m.Test, k)))
 		}
-		row += fmt.Sprintf(" %9s", fmtScore(meanNorm(m)))
+		row += fmt.Sprintf(" %15s", cell(meanOf(m.FitnessTasks), meanOf(m.Test)))
 		fmt.Fprintln(w, row)
 	}
-	if f.Members[0].Test != nil {
+	if tested {
 		if a := f.AverageTest; a != nil {
-			row := fmt.Sprintf("%-14s %10s", "plain average", "")
+			row := fmt.Sprintf("%-14s", "plain average")
 			for _, v := range a.Accuracy {
-				row += fmt.Sprintf(" %9s", fmtScore(v))
+				row += fmt.Sprintf(" %13s", "-/"+fmtShort(v))
 			}
-			row += fmt.Sprintf(" %9s", fmtScore(*a.MeanNormalized))
+			row += fmt.Sprintf(" %15s", "-/"+fmtShort(*a.MeanNormalized))
 			fmt.Fprintln(w, row)
 		}
 		if len(f.ExpertTest) == len(f.Tasks) {
-			row := fmt.Sprintf("%-14s %10s", "experts", "")
+			row := fmt.Sprintf("%-14s", "experts")
 			for _, v := range f.ExpertTest {
-				row += fmt.Sprintf(" %9s", fmtScore(v))
+				row += fmt.Sprintf(" %13s", "-/"+fmtShort(v))
 			}
-			row += fmt.Sprintf(" %9s", fmtScore(1))
+			row += fmt.Sprintf(" %15s", "1/1")
 			fmt.Fprintln(w, row)
 		}
 	}
@@ -160,6 +167,13 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			short(f.Members[b].ID), best, verdict, avg, 100*(best-avg))
 		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(f.Members[b].ID))
 	}
+}
+
+func fmtShort(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func trim(s string, n int) string {
