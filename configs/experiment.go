@@ -167,8 +167,9 @@ type Search struct {
 	// MaxTime stops asking once this much wall time has passed, counted
 	// over every session of a resumed run (0: no limit).
 	MaxTime time.Duration `toml:"max_time,omitempty"`
-	// Concurrency is the number of candidates evaluated at once (0: one per
-	// CPU). Results do not depend on it.
+	// Concurrency is the number of candidates evaluated at once (0: 1; each
+	// evaluation's kernels already use every core). Results do not depend on
+	// it.
 	Concurrency int `toml:"concurrency,omitempty"`
 
 	// Method tables, decoded only for the chosen algorithm.
@@ -709,7 +710,7 @@ func (e *Experiment) Validate() error {
 		add("search", "no budget: set max_evaluations, max_generations or max_time")
 	}
 	if sr.Concurrency < 0 {
-		add("search.concurrency", "%d: give a positive count (0 means one per CPU)", sr.Concurrency)
+		add("search.concurrency", "%d: give a positive count (0 means 1; each evaluation already uses every core)", sr.Concurrency)
 	}
 	switch sr.Algorithm {
 	case AlgorithmRandom:

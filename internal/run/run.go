@@ -225,6 +225,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		return nil, err
 	}
 
+	journaledAtStart := journal.Len()
 	prog := &progress{out: out, terminal: opt.Terminal, now: opt.now, start: sessionStart, ev: ev,
 		max: exp.Search.MaxEvaluations, objectives: comp.objectives}
 	recorders := []search.Recorder{
@@ -234,6 +235,10 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 			}
 			state.Evaluations, state.Failed, state.Generations = e.Stats.Evaluations, e.Stats.Failed, e.Stats.Generations
 			state.Best = floatPtrs(e.Stats.Best)
+			if e.Generation == 0 && journaledAtStart > 0 && ev.replayed == 0 {
+				log.Warn("no journaled evaluation matches this configuration", "journaled", journaledAtStart)
+				fmt.Fprintf(out, "warning: none of the %d journaled evaluations matches this run's candidates (the benchmark, evaluator or code changed since they were made); they are evaluated again\n", journaledAtStart)
+			}
 			log.Info("batch", "generation", e.Generation, "evaluations", e.Stats.Evaluations, "failed", e.Stats.Failed,
 				"replayed", ev.replayed, "evaluated", ev.evaluated, "best", e.Stats.Best)
 			return writeState()

@@ -416,3 +416,34 @@ func TestAveragePoint(t *testing.T) {
 		})
 	}
 }
+
+func TestResumeWarnsWhenTheJournalDoesNotMatch(t *testing.T) {
+	ref := referenceRun(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(ref.Dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another seed proposes other candidates: nothing journaled matches.
+	cfg = bytes.Replace(cfg, []byte("seed = 9"), []byte("seed = 10"), 1)
+	journal, err := os.ReadFile(filepath.Join(ref.Dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{ConfigFile: cfg, JournalFile: journal} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	res, err := Resume(context.Background(), dir, Options{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "warning: none of the") || res.Replayed > res.Result.Evaluations-res.Evaluated {
+		t.Errorf("replayed %d, evaluated %d; output:\n%s", res.Replayed, res.Evaluated, out.String())
+	}
+}
