@@ -92,7 +92,11 @@ func fmtScore(v float64) string {
 func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res *search.Result, wall time.Duration) {
 	fmt.Fprintf(w, "\n%s: %s after %d evaluations (%d failed) in %s; stop: %s\n",
 		exp.Experiment.Name, f.Status, res.Evaluations, res.Failed, wall.Round(time.Second), res.Status)
-	fmt.Fprintf(w, "Pareto front on the %s split: %d members (objectives: %s)\n", f.FitnessSplit, len(f.Members), objectiveNames(f.Objectives))
+	noun := "members"
+	if len(f.Members) == 1 {
+		noun = "member"
+	}
+	fmt.Fprintf(w, "Pareto front on the %s split: %d %s (objectives: %s)\n", f.FitnessSplit, len(f.Members), noun, objectiveNames(f.Objectives))
 	if len(f.Members) == 0 {
 		return
 	}
