@@ -305,3 +305,30 @@ func softIteration(ctx context.Context, ev search.SoftAlignmentEvaluator, o Opti
 	it.Coefficients = ar.Coefficients
 	return ev.Apply(ctx, selected, ar.Coefficients)
 }
+
+// SelectedNames names the iteration's choices for reports: the member
+// chosen for each tensor (hard) or each selected member (soft), with
+// "base" for the null vertex and "stay" for a tensor that did not move.
+// names[k] names pool member k.
+func (it Iteration) SelectedNames(names []string) []string {
+	name := func(v int) string {
+		switch {
+		case v == search.VertexBase:
+			return "base"
+		case v == search.VertexStay:
+			return "stay"
+		case v >= 0 && v < len(names):
+			return names[v]
+		}
+		return fmt.Sprintf("member %d", v)
+	}
+	src := it.Vertex
+	if len(it.Selected) > 0 {
+		src = it.Selected
+	}
+	out := make([]string, len(src))
+	for i, v := range src {
+		out[i] = name(v)
+	}
+	return out
+}

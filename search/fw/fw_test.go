@@ -188,3 +188,87 @@ func TestMergeOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectedNames(t *testing.T) {
+	hard := Iteration{Vertex: []int{1, search.VertexBase, search.VertexStay, 0}}
+	got := hard.SelectedNames([]string{"a", "b"})
+	want := []string{"b", "base", "stay", "a"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("hard names %v, want %v", got, want)
+		}
+	}
+	soft := Iteration{Selected: []int{2, 0}}
+	if got := soft.SelectedNames([]string{"a", "b", "c"}); got[0] != "c" || got[1] != "a" {
+		t.Fatalf("soft names %v", got)
+	}
+}
+
+// softPlane is a SoftAlignmentEvaluator whose two tasks both prefer member
+// 0 by summed alignment; it records what the soft loop asks of it.
+type softPlane struct {
+	*plane
+	adapted  [][]int
+	firstSaw []float64
+	applied  [][]float64
+}
+
+func (p *softPlane) NumTasks() int { return 2 }
+
+func (p *softPlane) Align(_ context.Context, task int, align [][]float64) (float64, error) {
+	for v := range align {
+		for l := range align[v] {
+			align[v][l] = float64(v) - 3 // member 0 best, then 1, then 2
+		}
+	}
+	return float64(task + 1), nil
+}
+
+func (p *softPlane) Adapt(_ context.Context, selected []int) (search.GradientEvaluator, error) {
+	p.adapted = append(p.adapted, append([]int(nil), selected...))
+	p.firstSaw = nil
+	return gradFunc(func(values, grad []float64) float64 {
+		if p.firstSaw == nil {
+			p.firstSaw = append([]float64(nil), values...)
+		}
+		for i := range grad {
+			grad[i] = 0
+		}
+		return 0
+	}), nil
+}
+
+func (p *softPlane) Apply(_ context.Context, selected []int, c []float64) error {
+	p.applied = append(p.applied, append([]float64(nil), c...))
+	return nil
+}
+
+type gradFunc func(values, grad []float64) float64
+
+func (f gradFunc) LossGrad(_ context.Context, values, grad []float64) (float64, error) {
+	return f(values, grad), nil
+}
+
+func TestSoftSelectsDistinctMembersAndAdapts(t *testing.T) {
+	p := &softPlane{plane: newPlane()}
+	res, err := Merge(context.Background(), p, Options{Variant: VariantSoft, Iterations: 2, AdaInit: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both tasks prefer member 0; the second task must take the next best.
+	for _, sel := range p.adapted {
+		if len(sel) != 2 || sel[0] != 0 || sel[1] != 1 {
+			t.Fatalf("selections %v, want [0 1] per iteration", p.adapted)
+		}
+	}
+	if len(p.applied) != 2 || len(p.applied[0]) != 2*2 {
+		t.Fatalf("applied %v: want one coefficient per selected member and tensor, per iteration", p.applied)
+	}
+	// The last iteration's AdaMerging started at AdaInit (the first at 0.3).
+	if p.firstSaw[0] != 0.01 || res.Iterations[0].Coefficients[0] != 0.3 {
+		t.Fatalf("starts %v / %v", p.firstSaw, res.Iterations[0].Coefficients)
+	}
+	if res.Iterations[1].Loss != 3 || res.Chosen[0] != 2 || res.Chosen[1] != 2 {
+		t.Fatalf("loss %v, chosen %v", res.Iterations[1].Loss, res.Chosen)
+	}
+}
