@@ -75,6 +75,7 @@ func parsePerfOptions(args []string, stderr io.Writer) (perfOptions, error) {
 	fs.IntVar(&o.mergeModels, "merge-models", 4, "expert models in the merges")
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", `Python for the reference measurements ("" to skip them)`)
 	fs.StringVar(&o.script, "reference-script", filepath.Join("scripts", "perf_reference.py"), "the reference script")
+	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "threads for evomerge (GOMAXPROCS during the run) and for OpenBLAS and PyTorch")
 	skip := fs.String("skip", "", "comma-separated parts to skip: "+strings.Join(perfParts, ", "))
 	o.data.register(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -112,11 +113,12 @@ func parsePerfOptions(args []string, stderr io.Writer) (perfOptions, error) {
 		return o, usagef("--merge-elements must be a positive multiple of 1024, got %d", o.mergeElements)
 	case o.mergeModels < 2 || o.mergeModels > 16:
 		return o, usagef("--merge-models must be between 2 and 16, got %d", o.mergeModels)
+	case o.threads < 1 || o.threads > 1024:
+		return o, usagef("--threads must be between 1 and 1024, got %d", o.threads)
 	}
 	if o.python == "" {
 		o.skip["reference"] = true
 	}
-	o.threads = runtime.GOMAXPROCS(0)
 	return o, nil
 }
 
@@ -126,6 +128,7 @@ func runPerfBenchmark(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads))
 	fmt.Fprintf(stdout, "evomerge bench perf: %s %s/%s, %s, GOMAXPROCS=%d, Gemm kernel %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), o.threads, tensor.GemmKernel())
 	fmt.Fprintf(stdout, "figures: best of %d rounds of at least %v, [range over the rounds]\n", o.repeat, o.minTime)

@@ -87,7 +87,10 @@ echo '{"numpy": "9.9", "torch": "1.2", "threads": 2,
 	if err := os.WriteFile(ref, []byte("# stand-in\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := runPerf(t, "--python", fake, "--reference-script", ref, "--skip", "eval", "--sizes", "8")
+	out := runPerf(t, "--python", fake, "--reference-script", ref, "--skip", "eval", "--sizes", "8", "--threads", "1")
+	if !strings.Contains(out, "GOMAXPROCS=1") {
+		t.Errorf("--threads 1 not applied:\n%s", out)
+	}
 	if !strings.Contains(out, "numpy 9.9, torch 1.2, 2 threads") {
 		t.Errorf("reference versions missing:\n%s", out)
 	}
@@ -118,7 +121,7 @@ func abs(x float64) float64 {
 func TestPerfBenchmarkRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--sizes", "12,x"}, {"--sizes", "0"}, {"--repeat", "0"}, {"--skip", "gpu"},
-		{"--merge-elements", "1000"}, {"--merge-models", "1"}, {"--min-time", "0s"}, {"extra"},
+		{"--merge-elements", "1000"}, {"--merge-models", "1"}, {"--min-time", "0s"}, {"extra"}, {"--threads", "0"},
 	} {
 		var out, errOut bytes.Buffer
 		err := runPerfBenchmark(context.Background(), args, &out, &errOut)

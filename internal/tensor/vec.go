@@ -385,20 +385,14 @@ func Axpy(dst []float32, a float32, x []float32) {
 }
 
 // Scale sets dst *= a.
-func Scale(dst []float32, a float32) {
-	for i := range dst {
-		dst[i] *= a
-	}
-}
+func Scale(dst []float32, a float32) { scaleInto(dst, dst, a) }
 
 // Sub sets dst = x − y.
 func Sub(dst, x, y []float32) {
 	if len(x) != len(dst) || len(y) != len(dst) {
 		panic("tensor: Sub: lengths differ")
 	}
-	for i := range dst {
-		dst[i] = x[i] - y[i]
-	}
+	subInto(dst, x, y)
 }
 
 // AddScaled sets dst = x + a·y.
@@ -407,7 +401,7 @@ func AddScaled(dst, x []float32, a float32, y []float32) {
 		panic("tensor: AddScaled: lengths differ")
 	}
 	for i := range dst {
-		dst[i] = x[i] + a*y[i]
+		dst[i] = x[i] + float32(a*y[i])
 	}
 }
 

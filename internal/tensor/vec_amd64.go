@@ -34,6 +34,9 @@ func maskAboveAVX2(dst, x *float32, n int, thr float32)
 //go:noescape
 func divOrZeroAVX2(dst, num, den *float32, n int)
 
+//go:noescape
+func subIntoAVX2(dst, x, y *float32, n int)
+
 // vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
 // compare with the Go loops, which give the same bits).
 var vecAVX2 = cpu.X86.HasAVX2
@@ -111,5 +114,14 @@ func divOrZeroFast(dst, num, den []float32) int {
 		return 0
 	}
 	divOrZeroAVX2(unsafe.SliceData(dst), unsafe.SliceData(num), unsafe.SliceData(den), n)
+	return n
+}
+
+func subIntoFast(dst, x, y []float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	subIntoAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), unsafe.SliceData(y), n)
 	return n
 }

@@ -300,3 +300,34 @@ div_loop:
 div_done:
 	VZEROUPPER
 	RET
+
+// func subIntoAVX2(dst, x, y *float32, n int)
+// dst[i] = x[i] - y[i]
+TEXT ·subIntoAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	JZ sub_done
+sub_loop:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VSUBPS (DX), Y1, Y1
+	VSUBPS 32(DX), Y2, Y2
+	VSUBPS 64(DX), Y3, Y3
+	VSUBPS 96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ sub_loop
+sub_done:
+	VZEROUPPER
+	RET

@@ -40,6 +40,14 @@ func addInto(dst, x, y []float32) {
 	}
 }
 
+// subInto sets dst[i] = x[i] − y[i].
+func subInto(dst, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := subIntoFast(dst, x, y); i < len(dst); i++ {
+		dst[i] = x[i] - y[i]
+	}
+}
+
 // electSign sets sg[i] = −1 where v[i] < 0 and +1 elsewhere (NaN elects +1).
 // sg may alias v.
 func electSign(sg, v []float32) {

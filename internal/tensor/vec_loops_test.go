@@ -64,6 +64,9 @@ func TestVectorLoopsMatchGoLoops(t *testing.T) {
 		disjointAcc(num, den, x, sg, -0.6)
 		out = append(out, num, den)
 		d = make([]float32, n)
+		subInto(d, x, y)
+		out = append(out, d)
+		d = make([]float32, n)
 		divOrZero(d, x, y)
 		out = append(out, d)
 		for _, thr := range []float32{0, 0.5, float32(math.Inf(1))} {

@@ -13,3 +13,4 @@ func electSignFast(sg, v []float32) int                        { return 0 }
 func disjointAccFast(num, den, x, sg []float32, w float32) int { return 0 }
 func maskAboveFast(dst, x []float32, thr float32) int          { return 0 }
 func divOrZeroFast(dst, num, den []float32) int                { return 0 }
+func subIntoFast(dst, x, y []float32) int                      { return 0 }
