@@ -444,3 +444,31 @@ func (f *FrankWolfe) Apply(ctx context.Context, selected []int, c []float64) err
 	f.adapted, f.selected = nil, nil
 	return nil
 }
+
+// InitTaskArithmetic sets θt = θ0 + λ·Σk (θk − θ0) over the whole pool,
+// streaming one member at a time: the reference's default start (task
+// arithmetic with λ = 0.3). It brings every pool member in, irrelevant ones
+// included, before Frank-Wolfe selects anything.
+func (f *FrankWolfe) InitTaskArithmetic(ctx context.Context, lambda float64) error {
+	if math.IsNaN(lambda) || math.IsInf(lambda, 0) {
+		return fmt.Errorf("gradient: FW initial λ %v: use a finite number (the reference uses 0.3)", lambda)
+	}
+	for l := range f.theta {
+		copy(f.theta[l], f.base[l])
+	}
+	for k, path := range f.pool {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := f.forEachTensor(path, nil, func(l int, s []float32) {
+			th, b := f.theta[l], f.base[l]
+			for i, v := range s {
+				th[i] += float32(lambda) * (v - b[i])
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("gradient: pool member %d: %w", k, err)
+		}
+	}
+	return nil
+}

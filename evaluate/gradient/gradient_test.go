@@ -364,6 +364,30 @@ func dot(a, b []float32) float64 {
 	return s
 }
 
+func TestFrankWolfeInitTaskArithmetic(t *testing.T) {
+	f := newFixture(t, 2, []int{5})
+	tv := f.taskVectors(t)
+	pool := writePool(t, f, 2)
+	ev, err := NewFrankWolfe(f.base.Clone(), tv, nil, pool, f.tasks, FWOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.InitTaskArithmetic(context.Background(), 0.3); err != nil {
+		t.Fatal(err)
+	}
+	for l := range tv.Names {
+		for i, v := range ev.Theta()[l] {
+			want := tv.Base[l][i] + 0.3*(tv.Tau[0][l][i]+tv.Tau[1][l][i])
+			if math.Abs(float64(v-want)) > 1e-6 {
+				t.Fatalf("θ[%d][%d] = %v, want %v", l, i, v, want)
+			}
+		}
+	}
+	if err := ev.InitTaskArithmetic(context.Background(), math.NaN()); err == nil {
+		t.Fatal("NaN λ accepted")
+	}
+}
+
 func TestFrankWolfeTIESRule(t *testing.T) {
 	f := newFixture(t, 1, []int{5})
 	tv := f.taskVectors(t)
