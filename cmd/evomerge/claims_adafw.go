@@ -55,12 +55,12 @@ const (
 	adaFWEnd   = "<!-- adamerging-fw:end -->"
 )
 
-func subMarkers(key string) (string, string) {
+func afSubMarkers(key string) (string, string) {
 	return "<!-- adamerging-fw:" + key + ":start -->", "<!-- adamerging-fw:" + key + ":end -->"
 }
 
-// claimFlags are the flags both claims share.
-type claimFlags struct {
+// afClaimFlags are the flags both claims share.
+type afClaimFlags struct {
 	data  benchDataFlags
 	out   string
 	seeds int
@@ -68,7 +68,7 @@ type claimFlags struct {
 	smoke bool
 }
 
-func (c *claimFlags) register(fs *flag.FlagSet) {
+func (c *afClaimFlags) register(fs *flag.FlagSet) {
 	c.data.register(fs)
 	fs.StringVar(&c.out, "out", "", "markdown file whose AdaMerging/FW section receives the table (default: print it)")
 	fs.IntVar(&c.seeds, "seeds", 3, "seeds (at least 3 for a table with standard deviations)")
@@ -76,7 +76,7 @@ func (c *claimFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.smoke, "smoke", false, "use the benchmark's tiny smoke recipe (pipeline check; results are not meaningful)")
 }
 
-func (c *claimFlags) check() error {
+func (c *afClaimFlags) check() error {
 	if c.seeds < 1 {
 		return usagef("--seeds %d: give a positive count", c.seeds)
 	}
@@ -87,7 +87,7 @@ func (c *claimFlags) check() error {
 }
 
 // prepare loads (or trains) mnist-tasks.
-func (c *claimFlags) prepare(ctx context.Context, stderr io.Writer) (*data.Benchmark, error) {
+func (c *afClaimFlags) prepare(ctx context.Context, stderr io.Writer) (*data.Benchmark, error) {
 	opt := data.Options{CacheDir: c.data.cacheDir, MNISTDir: c.data.mnistDir, Log: stderr}
 	if c.smoke {
 		r, err := data.SmokeRecipe(data.MNISTTasksName)
@@ -99,10 +99,10 @@ func (c *claimFlags) prepare(ctx context.Context, stderr io.Writer) (*data.Bench
 	return data.Prepare(ctx, data.MNISTTasksName, opt)
 }
 
-// claimEnv is what both claims load once: the benchmark, its base and
+// afClaimEnv is what both claims load once: the benchmark, its base and
 // experts (backbones only, heads stay with the task), the working model
 // with every task's head, and the per-task data.
-type claimEnv struct {
+type afClaimEnv struct {
 	b          *data.Benchmark
 	base       []checkpoint.Tensor // backbone tensors of θ0
 	experts    []*nn.Model
@@ -114,7 +114,7 @@ type claimEnv struct {
 	logf       func(string, ...any)
 }
 
-func backbone(ts []checkpoint.Tensor) []checkpoint.Tensor {
+func afBackbone(ts []checkpoint.Tensor) []checkpoint.Tensor {
 	var out []checkpoint.Tensor
 	for _, t := range ts {
 		if !data.IsHeadTensor(t.Name) {
@@ -124,8 +124,8 @@ func backbone(ts []checkpoint.Tensor) []checkpoint.Tensor {
 	return out
 }
 
-func loadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*claimEnv, error) {
-	env := &claimEnv{b: b, logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
+func afLoadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*afClaimEnv, error) {
+	env := &afClaimEnv{b: b, logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	bm, ok := b.Base()
 	if !ok {
 		return nil, fmt.Errorf("benchmark %s has no base model; AdaMerging and FW need one", b.Name)
@@ -134,7 +134,7 @@ func loadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*cl
 	if err != nil {
 		return nil, err
 	}
-	env.base = backbone(baseModel.Tensors())
+	env.base = afBackbone(baseModel.Tensors())
 	for _, t := range b.Tasks {
 		m, ok := b.Expert(t.Name)
 		if !ok {
@@ -145,7 +145,7 @@ func loadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*cl
 			return nil, err
 		}
 		env.experts = append(env.experts, model)
-		env.expertBone = append(env.expertBone, backbone(model.Tensors()))
+		env.expertBone = append(env.expertBone, afBackbone(model.Tensors()))
 		env.names = append(env.names, t.Name)
 		for _, split := range []data.Split{data.Test, data.Validation} {
 			d, err := b.Data(t.Name, split)
@@ -168,7 +168,7 @@ func loadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*cl
 }
 
 // withHeads builds a model from backbone tensors and every expert's head.
-func (e *claimEnv) withHeads(bone []checkpoint.Tensor) (*nn.Model, error) {
+func (e *afClaimEnv) withHeads(bone []checkpoint.Tensor) (*nn.Model, error) {
 	ts := slices.Clone(bone)
 	for _, m := range e.experts {
 		for _, t := range m.Tensors() {
@@ -181,7 +181,7 @@ func (e *claimEnv) withHeads(bone []checkpoint.Tensor) (*nn.Model, error) {
 }
 
 // taskVectors builds the task vectors of the given backbones over the base.
-func (e *claimEnv) taskVectors(models [][]checkpoint.Tensor, names []string) (*gradient.TaskVectors, error) {
+func (e *afClaimEnv) taskVectors(models [][]checkpoint.Tensor, names []string) (*gradient.TaskVectors, error) {
 	src, err := operators.NewMemSource(e.base, models...)
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func (e *claimEnv) taskVectors(models [][]checkpoint.Tensor, names []string) (*g
 }
 
 // scoreTensors evaluates backbone tensors (any order) with every task's head.
-func (e *claimEnv) scoreTensors(ctx context.Context, names []string, tensors [][]float32, split data.Split) (*data.Scores, error) {
+func (e *afClaimEnv) scoreTensors(ctx context.Context, names []string, tensors [][]float32, split data.Split) (*data.Scores, error) {
 	for i, name := range names {
 		p := e.work.Param(name)
 		if p == nil || len(p.Data) != len(tensors[i]) {
@@ -207,7 +207,7 @@ func (e *claimEnv) scoreTensors(ctx context.Context, names []string, tensors [][
 }
 
 // scoreOperator merges the backbones with an operator and scores the merge.
-func (e *claimEnv) scoreOperator(ctx context.Context, src operators.Source, op operators.Operator, s operators.Settings, stats operators.StatsSource, split data.Split) (*data.Scores, error) {
+func (e *afClaimEnv) scoreOperator(ctx context.Context, src operators.Source, op operators.Operator, s operators.Settings, stats operators.StatsSource, split data.Split) (*data.Scores, error) {
 	merged, err := mergeInMemory(ctx, op, src, s, stats)
 	if err != nil {
 		return nil, err
@@ -221,13 +221,13 @@ func (e *claimEnv) scoreOperator(ctx context.Context, src operators.Source, op o
 }
 
 // tunedOperator picks λ on validation from lambdaGrid and scores it on test.
-func (e *claimEnv) tunedOperator(ctx context.Context, src operators.Source, name string) (*data.Scores, float64, error) {
+func (e *afClaimEnv) tunedOperator(ctx context.Context, src operators.Source, name string) (*data.Scores, float64, error) {
 	return e.tuned(ctx, src, name, "lambda", lambdaGrid, nil)
 }
 
 // tuned picks one parameter of an operator on validation from a grid and
 // scores the choice on test.
-func (e *claimEnv) tuned(ctx context.Context, src operators.Source, name, param string, grid []float64, stats operators.StatsSource) (*data.Scores, float64, error) {
+func (e *afClaimEnv) tuned(ctx context.Context, src operators.Source, name, param string, grid []float64, stats operators.StatsSource) (*data.Scores, float64, error) {
 	op, err := operators.Builtin().Get(name)
 	if err != nil {
 		return nil, 0, err
@@ -255,7 +255,7 @@ func (e *claimEnv) tuned(ctx context.Context, src operators.Source, name, param 
 
 // runAdaMerging learns coefficients on the unlabelled test inputs and
 // scores the merge on test.
-func (e *claimEnv) runAdaMerging(ctx context.Context, tv *gradient.TaskVectors, layout string, steps int, seed uint64) (*data.Scores, *adamerging.Result, error) {
+func (e *afClaimEnv) runAdaMerging(ctx context.Context, tv *gradient.TaskVectors, layout string, steps int, seed uint64) (*data.Scores, *adamerging.Result, error) {
 	lay, err := gradient.NewLayout(layout, tv, checkpoint.LayerGroup)
 	if err != nil {
 		return nil, nil, err
@@ -279,7 +279,7 @@ func (e *claimEnv) runAdaMerging(ctx context.Context, tv *gradient.TaskVectors, 
 // entropy objective (full test inputs, summed over tasks) and the test
 // accuracy of the base (λ = 0), of λ = 0.3 everywhere (AdaMerging's start)
 // and of the learned layer-wise coefficients.
-func (e *claimEnv) entropyAnalysis(ctx context.Context, tv *gradient.TaskVectors, learned *adamerging.Result) (string, error) {
+func (e *afClaimEnv) entropyAnalysis(ctx context.Context, tv *gradient.TaskVectors, learned *adamerging.Result) (string, error) {
 	lay, err := gradient.NewLayout(gradient.LayoutTensor, tv, nil)
 	if err != nil {
 		return "", err
@@ -325,22 +325,22 @@ func (e *claimEnv) entropyAnalysis(ctx context.Context, tv *gradient.TaskVectors
 }
 
 // row is one method of a claim table: one score per seed.
-type claimRow struct {
+type afClaimRow struct {
 	method, setting string
 	paper           string
 	scores          []*data.Scores
 	err             error // the method failed; the row says why
 }
 
-func (r *claimRow) means() (mean, sd float64) {
+func (r *afClaimRow) means() (mean, sd float64) {
 	var xs []float64
 	for _, s := range r.scores {
 		xs = append(xs, 100*meanNormalized(s))
 	}
-	return meanSD(xs)
+	return afMeanSD(xs)
 }
 
-func meanSD(xs []float64) (float64, float64) {
+func afMeanSD(xs []float64) (float64, float64) {
 	if len(xs) == 0 {
 		return math.NaN(), math.NaN()
 	}
@@ -360,7 +360,7 @@ func meanSD(xs []float64) (float64, float64) {
 }
 
 // taskMean is the mean over seeds of one task's normalized accuracy (%).
-func (r *claimRow) taskMean(i int) float64 {
+func (r *afClaimRow) taskMean(i int) float64 {
 	var s float64
 	for _, sc := range r.scores {
 		if sc.Tasks[i].Normalized != nil {
@@ -370,17 +370,17 @@ func (r *claimRow) taskMean(i int) float64 {
 	return s / float64(len(r.scores))
 }
 
-// cmaesEvaluator scores per-tensor task-arithmetic coefficients on a
+// afCmaesEvaluator scores per-tensor task-arithmetic coefficients on a
 // labelled validation subset (search.Evaluator).
-type cmaesEvaluator struct {
-	env *claimEnv
+type afCmaesEvaluator struct {
+	env *afClaimEnv
 	tv  *gradient.TaskVectors
 	lay *gradient.Layout
 	dst [][]float32
 	b   *data.Benchmark
 }
 
-func (c *cmaesEvaluator) Evaluate(ctx context.Context, batch []*population.Candidate) error {
+func (c *afCmaesEvaluator) Evaluate(ctx context.Context, batch []*population.Candidate) error {
 	for _, cand := range batch {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -399,7 +399,7 @@ func (c *cmaesEvaluator) Evaluate(ctx context.Context, batch []*population.Candi
 
 // runCMAES searches per-tensor coefficients with CMA-ES on validation and
 // scores the best candidate on test.
-func (e *claimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals int, seed uint64, init []float64) (*data.Scores, error) {
+func (e *afClaimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals int, seed uint64, init []float64) (*data.Scores, error) {
 	lay, err := gradient.NewLayout(gradient.LayoutTensor, tv, nil)
 	if err != nil {
 		return nil, err
@@ -417,7 +417,7 @@ func (e *claimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals
 	if err != nil {
 		return nil, err
 	}
-	ev := &cmaesEvaluator{env: e, tv: tv, lay: lay, b: e.b}
+	ev := &afCmaesEvaluator{env: e, tv: tv, lay: lay, b: e.b}
 	for _, base := range tv.Base {
 		ev.dst = append(ev.dst, make([]float32, len(base)))
 	}
@@ -445,7 +445,7 @@ func (e *claimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals
 // runClaimAdaMerging is `evomerge claims adamerging`.
 func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("claims adamerging", claimAdaMergingSynopsis, stderr)
-	var cf claimFlags
+	var cf afClaimFlags
 	cf.register(fs)
 	evoEvals := fs.Int("evo-evals", 240, "CMA-ES evaluations per seed")
 	pos, err := parseInterleaved(fs, args)
@@ -466,7 +466,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	env, err := loadClaimEnv(ctx, b, stderr)
+	env, err := afLoadClaimEnv(ctx, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -497,7 +497,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	reg := operators.Builtin()
-	fixed := func(method, setting, paper, op string) (*claimRow, error) {
+	fixed := func(method, setting, paper, op string) (*afClaimRow, error) {
 		o, err := reg.Get(op)
 		if err != nil {
 			return nil, err
@@ -507,9 +507,9 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 			return nil, fmt.Errorf("%s: %w", method, err)
 		}
 		env.logf("%s: %.2f", method, 100*meanNormalized(sc))
-		return &claimRow{method: method, setting: setting, paper: paper, scores: repeatScores(sc, cf.seeds)}, nil
+		return &afClaimRow{method: method, setting: setting, paper: paper, scores: afRepeatScores(sc, cf.seeds)}, nil
 	}
-	var rows []*claimRow
+	var rows []*afClaimRow
 	avg, err := fixed("weight averaging", "deterministic", "65.8", "linear")
 	if err != nil {
 		return err
@@ -521,7 +521,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 			return err
 		}
 		env.logf("%s (λ = %g on validation): %.2f", x.method, lambda, 100*meanNormalized(sc))
-		rows = append(rows, &claimRow{method: x.method, setting: fmt.Sprintf("λ = %g (validation), deterministic", lambda), paper: x.paper, scores: repeatScores(sc, cf.seeds)})
+		rows = append(rows, &afClaimRow{method: x.method, setting: fmt.Sprintf("λ = %g (validation), deterministic", lambda), paper: x.paper, scores: afRepeatScores(sc, cf.seeds)})
 	}
 	fisherRow, err := fixed("Fisher", "defaults, 256 train images per task, deterministic", "68.3", "fisher")
 	if err != nil {
@@ -532,10 +532,10 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		// The operator's own error is the result: recorded, not hidden.
 		env.logf("RegMean failed: %v", err)
-		rows = append(rows, &claimRow{method: "RegMean", setting: "α grid 0.1-0.95 (validation), 256 train images per task", paper: "71.8", err: err})
+		rows = append(rows, &afClaimRow{method: "RegMean", setting: "α grid 0.1-0.95 (validation), 256 train images per task", paper: "71.8", err: err})
 	} else {
 		env.logf("RegMean (α = %g on validation): %.2f", alpha, 100*meanNormalized(rm))
-		rows = append(rows, &claimRow{method: "RegMean", setting: fmt.Sprintf("α = %g (validation), 256 train images per task, deterministic", alpha), paper: "71.8", scores: repeatScores(rm, cf.seeds)})
+		rows = append(rows, &afClaimRow{method: "RegMean", setting: fmt.Sprintf("α = %g (validation), 256 train images per task, deterministic", alpha), paper: "71.8", scores: afRepeatScores(rm, cf.seeds)})
 	}
 	type adaVariant struct {
 		method, layout, paper string
@@ -550,7 +550,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	var layerwise []*adamerging.Result
 	var trajectories []string
 	for _, v := range variants {
-		row := &claimRow{method: v.method, setting: fmt.Sprintf("%d Adam steps, 2×16 unlabelled test inputs per task per step", cf.steps), paper: v.paper}
+		row := &afClaimRow{method: v.method, setting: fmt.Sprintf("%d Adam steps, 2×16 unlabelled test inputs per task per step", cf.steps), paper: v.paper}
 		for s := range cf.seeds {
 			seed := rng.Derive(uint64(s+1), "claims", "adamerging", v.method)
 			sc, res, err := env.runAdaMerging(ctx, v.tv, v.layout, cf.steps, seed)
@@ -562,7 +562,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 				layerwise = append(layerwise, res)
 			}
 			if s == 0 {
-				trajectories = append(trajectories, describeTrajectory(v.method, res))
+				trajectories = append(trajectories, afDescribeTrajectory(v.method, res))
 			}
 			env.logf("%s seed %d: %.2f", v.method, s+1, 100*meanNormalized(sc))
 		}
@@ -571,7 +571,7 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	// Diagnostic: the same optimiser and exact gradient on a supervised
 	// objective (cross-entropy on labelled validation inputs) instead of the
 	// entropy of test inputs. Not a method of the paper.
-	sup := &claimRow{method: "layer-wise, cross-entropy on validation (diagnostic)", setting: fmt.Sprintf("%d Adam steps, 2×16 labelled validation inputs per task per step; not the paper's objective", cf.steps), paper: "-"}
+	sup := &afClaimRow{method: "layer-wise, cross-entropy on validation (diagnostic)", setting: fmt.Sprintf("%d Adam steps, 2×16 labelled validation inputs per task per step; not the paper's objective", cf.steps), paper: "-"}
 	for s := range cf.seeds {
 		seed := rng.Derive(uint64(s+1), "claims", "adamerging", "supervised")
 		lay, err := gradient.NewLayout(gradient.LayoutTensor, tv, nil)
@@ -603,8 +603,8 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	trajectories = append(trajectories, analysis)
 
-	evo := &claimRow{method: "CMA-ES, per-tensor coefficients", setting: fmt.Sprintf("%d evaluations on labelled validation, from 0.3", *evoEvals), paper: "-"}
-	seeded := &claimRow{method: "CMA-ES seeded by layer-wise AdaMerging", setting: fmt.Sprintf("%d evaluations on labelled validation, mean starts at the learned λ", *evoEvals), paper: "-"}
+	evo := &afClaimRow{method: "CMA-ES, per-tensor coefficients", setting: fmt.Sprintf("%d evaluations on labelled validation, from 0.3", *evoEvals), paper: "-"}
+	seeded := &afClaimRow{method: "CMA-ES seeded by layer-wise AdaMerging", setting: fmt.Sprintf("%d evaluations on labelled validation, mean starts at the learned λ", *evoEvals), paper: "-"}
 	for s := range cf.seeds {
 		seed := rng.Derive(uint64(s+1), "claims", "adamerging", "cmaes")
 		sc, err := env.runCMAES(ctx, tv, *evoEvals, seed, nil)
@@ -634,11 +634,11 @@ func runClaimAdaMerging(ctx context.Context, args []string, stdout, stderr io.Wr
 	if *evoEvals != 240 {
 		cmd += fmt.Sprintf(" --evo-evals %d", *evoEvals)
 	}
-	md := adaMergingMarkdown(b, rows, trajectories, cmd, cf, time.Since(start))
+	md := afAdaMergingMarkdown(b, rows, trajectories, cmd, cf, time.Since(start))
 	return cf.emit(stdout, "adamerging", md)
 }
 
-func (c *claimFlags) commandSuffix() string {
+func (c *afClaimFlags) commandSuffix() string {
 	s := ""
 	if c.out != "" {
 		s += " --out " + c.out
@@ -655,7 +655,7 @@ func (c *claimFlags) commandSuffix() string {
 	return s
 }
 
-func (c *claimFlags) emit(stdout io.Writer, key, md string) error {
+func (c *afClaimFlags) emit(stdout io.Writer, key, md string) error {
 	if c.out == "" {
 		_, err := io.WriteString(stdout, md)
 		return err
@@ -667,7 +667,7 @@ func (c *claimFlags) emit(stdout io.Writer, key, md string) error {
 	return nil
 }
 
-func repeatScores(s *data.Scores, n int) []*data.Scores {
+func afRepeatScores(s *data.Scores, n int) []*data.Scores {
 	out := make([]*data.Scores, n)
 	for i := range out {
 		out[i] = s
@@ -675,8 +675,8 @@ func repeatScores(s *data.Scores, n int) []*data.Scores {
 	return out
 }
 
-// describeTrajectory summarises a learned coefficient trajectory.
-func describeTrajectory(method string, r *adamerging.Result) string {
+// afDescribeTrajectory summarises a learned coefficient trajectory.
+func afDescribeTrajectory(method string, r *adamerging.Result) string {
 	first, last := r.Trajectory[0], r.Trajectory[len(r.Trajectory)-1]
 	var w strings.Builder
 	fmt.Fprintf(&w, "- %s (seed 1): entropy %.4f → %.4f over %d steps; learned λ:", method, first.Loss, last.Loss, len(r.Trajectory))
@@ -694,7 +694,7 @@ func describeTrajectory(method string, r *adamerging.Result) string {
 	return w.String()
 }
 
-func adaMergingMarkdown(b *data.Benchmark, rows []*claimRow, trajectories []string, cmd string, cf claimFlags, elapsed time.Duration) string {
+func afAdaMergingMarkdown(b *data.Benchmark, rows []*afClaimRow, trajectories []string, cmd string, cf afClaimFlags, elapsed time.Duration) string {
 	var w bytes.Buffer
 	fmt.Fprintf(&w, "## AdaMerging on %s (version %s)\n\n", b.Name, b.Version)
 	fmt.Fprintf(&w, "Produced by `%s` (%s on this machine, recipe %q, seeds: %d). ", cmd, elapsed.Round(time.Second), b.Manifest.Recipe.Name, cf.seeds)
@@ -770,7 +770,7 @@ func writeAdaFWSection(path, key, block string) error {
 		i, j = strings.Index(text, adaFWBegin), strings.Index(text, adaFWEnd)
 	}
 	inner := text[i+len(adaFWBegin) : j]
-	sb, se := subMarkers(key)
+	sb, se := afSubMarkers(key)
 	sub := sb + "\n" + block
 	if !strings.HasSuffix(sub, "\n") {
 		sub += "\n"
@@ -796,15 +796,15 @@ func writeAdaFWSection(path, key, block string) error {
 	return writeFileAtomic(path, []byte(text))
 }
 
-// fwModels are the irrelevant models of one seed: experts fine-tuned on
+// afFWModels are the irrelevant models of one seed: experts fine-tuned on
 // other tasks and randomly perturbed copies of the experts, interleaved.
-type fwModels struct {
+type afFWModels struct {
 	paths []string
 	kinds []string
 }
 
 // irrelevantModels writes n irrelevant backbones for a seed into dir.
-func (e *claimEnv) irrelevantModels(ctx context.Context, dir string, n int, seed uint64, trainExamples int) (*fwModels, error) {
+func (e *afClaimEnv) irrelevantModels(ctx context.Context, dir string, n int, seed uint64, trainExamples int) (*afFWModels, error) {
 	mn, err := e.b.MNIST()
 	if err != nil {
 		return nil, err
@@ -815,7 +815,7 @@ func (e *claimEnv) irrelevantModels(ctx context.Context, dir string, n int, seed
 	if err != nil {
 		return nil, err
 	}
-	out := &fwModels{}
+	out := &afFWModels{}
 	pixels := plain.Features()
 	for i := range n {
 		if err := ctx.Err(); err != nil {
@@ -840,7 +840,7 @@ func (e *claimEnv) irrelevantModels(ctx context.Context, dir string, n int, seed
 				Seed: rng.Derive(seed, "claims", "fw", "train", fmt.Sprint(i))}); err != nil {
 				return nil, err
 			}
-			tensors, kind = backbone(m.Tensors()), "other-task expert"
+			tensors, kind = afBackbone(m.Tensors()), "other-task expert"
 		} else {
 			// A perturbed copy of an expert: Gaussian noise per tensor with
 			// the standard deviation of that expert's task vector.
@@ -874,7 +874,7 @@ func (e *claimEnv) irrelevantModels(ctx context.Context, dir string, n int, seed
 // runClaimFWScaling is `evomerge claims fw-scaling`.
 func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("claims fw-scaling", claimFWSynopsis, stderr)
-	var cf claimFlags
+	var cf afClaimFlags
 	cf.register(fs)
 	addedFlag := fs.String("added", "0,4,8,16", "numbers of irrelevant models added to the pool")
 	proxy := fs.Int("proxy", 200, "labelled validation examples per task in FW's proxy set")
@@ -906,7 +906,7 @@ func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	env, err := loadClaimEnv(ctx, b, stderr)
+	env, err := afLoadClaimEnv(ctx, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -988,7 +988,7 @@ func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Wri
 			}
 			table[methods[0]][n] = append(table[methods[0]][n], 100*meanNormalized(sc))
 			if s == 0 {
-				selection = append(selection, describeSelection(n, len(relevant), irr.kinds, res))
+				selection = append(selection, afDescribeSelection(n, len(relevant), irr.kinds, res))
 			}
 			env.logf("seed %d, +%d: FW %.2f", s+1, n, 100*meanNormalized(sc))
 			src, err := operators.NewMemSource(env.base, bones...)
@@ -1046,15 +1046,15 @@ func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Wri
 	for _, m := range methods {
 		fmt.Fprintf(&w, "| %s |", m)
 		for _, n := range added {
-			mean, sd := meanSD(table[m][n])
+			mean, sd := afMeanSD(table[m][n])
 			fmt.Fprintf(&w, " %.1f ± %.1f |", mean, sd)
 		}
 		w.WriteString("\n")
 	}
 	w.WriteString("\n### The paper's claims, checked\n\n")
-	ref, _ := meanSD(table[methods[0]][added[0]])
+	ref, _ := afMeanSD(table[methods[0]][added[0]])
 	for _, n := range added[1:] {
-		fwm, _ := meanSD(table[methods[0]][n])
+		fwm, _ := afMeanSD(table[methods[0]][n])
 		ok := fwm >= ref-2
 		mark := "holds"
 		if !ok {
@@ -1064,8 +1064,8 @@ func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	last := added[len(added)-1]
 	for _, m := range methods[1:] {
-		a, _ := meanSD(table[m][added[0]])
-		z, _ := meanSD(table[m][last])
+		a, _ := afMeanSD(table[m][added[0]])
+		z, _ := afMeanSD(table[m][last])
 		mark := "degrades"
 		if z >= a {
 			mark = "**does not degrade**"
@@ -1083,10 +1083,10 @@ func runClaimFWScaling(ctx context.Context, args []string, stdout, stderr io.Wri
 	return cf.emit(stdout, "fw", w.String())
 }
 
-// describeSelection summarises which vertices FW chose, per iteration:
+// afDescribeSelection summarises which vertices FW chose, per iteration:
 // tensors that went to relevant experts (R), experts of other tasks (O),
 // noisy copies of the experts (N), the base (B) or stayed (S).
-func describeSelection(added, relevant int, kinds []string, res *fw.Result) string {
+func afDescribeSelection(added, relevant int, kinds []string, res *fw.Result) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "- +%d: ", added)
 	var other, noisy int

@@ -26,8 +26,8 @@ func TestWriteAdaFWSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(p)
-	aB, aE := subMarkers("adamerging")
-	fB, fE := subMarkers("fw")
+	aB, aE := afSubMarkers("adamerging")
+	fB, fE := afSubMarkers("fw")
 	want := before + "\n" + adaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n" + fB + "\ntable F1\n" + fE + "\n" + adaFWEnd + "\n"
 	if string(got) != want {
 		t.Fatalf("file =\n%s\nwant\n%s", got, want)
@@ -45,12 +45,12 @@ func TestWriteAdaFWSection(t *testing.T) {
 	}
 }
 
-func TestMeanSD(t *testing.T) {
-	m, sd := meanSD([]float64{1, 2, 3, 6})
+func TestAfMeanSD(t *testing.T) {
+	m, sd := afMeanSD([]float64{1, 2, 3, 6})
 	if m != 3 || sd != 2.160246899469287 {
 		t.Fatalf("mean %v sd %v, want 3 and √(14/3)", m, sd)
 	}
-	if m, sd := meanSD([]float64{4}); m != 4 || sd != 0 {
+	if m, sd := afMeanSD([]float64{4}); m != 4 || sd != 0 {
 		t.Fatalf("one value: %v %v", m, sd)
 	}
 }
