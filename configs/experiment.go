@@ -33,6 +33,9 @@ func Algorithms() []string {
 const (
 	EvaluatorNative  = "native"
 	EvaluatorCommand = "command"
+	// EvaluatorNATS sends candidates to `evomerge worker` processes through
+	// NATS JetStream; workers score them natively.
+	EvaluatorNATS = "nats"
 )
 
 // Objective metrics accepted in objectives[].metric.
@@ -272,8 +275,13 @@ type Evaluator struct {
 	// Command is the argv of the command evaluator (no shell); "{model}" is
 	// replaced by the merged checkpoint file, "{dir}" by its directory.
 	Command []string `toml:"command,omitempty"`
-	// Timeout bounds one evaluation of the command evaluator (default 10m).
+	// Timeout bounds one evaluation: of the command evaluator (default
+	// 10m), or one attempt on a NATS worker (default 30m).
 	Timeout time.Duration `toml:"timeout,omitempty"`
+	// Server is the NATS server or cluster of the nats evaluator, e.g.
+	// "nats://n1:4222,nats://n2:4222"; empty when the run serves one itself
+	// (`evomerge run --serve-nats HOST:PORT`).
+	Server string `toml:"server,omitempty"`
 	// Examples limits the fitness split to its first Examples examples per
 	// task (0: all).
 	Examples int `toml:"examples,omitempty"`
@@ -762,8 +770,18 @@ func (e *Experiment) Validate() error {
 		if len(ev.Command) == 0 || strings.TrimSpace(ev.Command[0]) == "" {
 			add("evaluator.command", "missing: give the argv of the scoring command, e.g. [\"python\", \"score.py\", \"{model}\"]")
 		}
+	case EvaluatorNATS:
+		if m.Benchmark == "" {
+			add("evaluator.kind", "NATS workers score natively on a built-in benchmark's task data: set models.benchmark")
+		}
+		if len(ev.Command) > 0 {
+			add("evaluator.command", "a command is only used by kind = \"command\"")
+		}
 	default:
-		add("evaluator.kind", "unknown evaluator %q: use %q or %q", ev.Kind, EvaluatorNative, EvaluatorCommand)
+		add("evaluator.kind", "unknown evaluator %q: use %q, %q or %q", ev.Kind, EvaluatorNative, EvaluatorCommand, EvaluatorNATS)
+	}
+	if ev.Server != "" && ev.Kind != EvaluatorNATS {
+		add("evaluator.server", "a server is only used by kind = \"nats\"")
 	}
 	if ev.Timeout < 0 {
 		add("evaluator.timeout", "%v: give a positive duration", ev.Timeout)

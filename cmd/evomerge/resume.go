@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/evomerge/evomerge/internal/run"
 )
 
-const resumeSynopsis = `resume RUN_DIR [--workers N]
+const resumeSynopsis = `resume RUN_DIR [--workers N] [--serve-nats HOST:PORT]
 
 Continues the run in RUN_DIR from its config.toml: the search is replayed
 with the same seed, evaluations found in journal.jsonl are answered from it
@@ -18,6 +19,7 @@ last journal line is dropped and evaluated again.`
 func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("resume", resumeSynopsis, stderr)
 	workers := fs.Int("workers", 0, "candidates evaluated at once (overrides search.concurrency; results do not depend on it)")
+	serveNATS := fs.String("serve-nats", "", "HOST:PORT of a NATS server to embed for evaluator kind \"nats\" (a non-loopback address needs $EVOMERGE_NATS_TOKEN)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -28,6 +30,6 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *workers < 0 {
 		return usagef("--workers %d: give a positive count or 0", *workers)
 	}
-	_, err = run.Resume(ctx, pos[0], run.Options{Out: stdout, Terminal: isTerminal(stdout), Workers: *workers, RenderReport: renderRunReport})
+	_, err = run.Resume(ctx, pos[0], run.Options{Out: stdout, Terminal: isTerminal(stdout), Workers: *workers, RenderReport: renderRunReport, ServeNATS: *serveNATS, NATSToken: os.Getenv(natsTokenEnv)})
 	return err
 }

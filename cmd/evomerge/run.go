@@ -9,7 +9,7 @@ import (
 	"github.com/evomerge/evomerge/internal/run"
 )
 
-const runSynopsis = `run [CONFIG.toml] [--out DIR] [--force] [--workers N]
+const runSynopsis = `run [CONFIG.toml] [--out DIR] [--force] [--workers N] [--serve-nats HOST:PORT]
 
 Runs the experiment CONFIG.toml (with no argument, the embedded quickstart:
 NSGA-II over per-layer-group task-arithmetic weights on mnist-tasks, a few
@@ -17,13 +17,16 @@ minutes on two cores). The run directory (runs/<experiment name>, or --out)
 gets config.toml (resolved), journal.jsonl (one record per evaluation),
 state.json, front.json, log.jsonl and exports/. A built-in benchmark is
 prepared the first time. Ctrl-C stops cleanly (exit 130); continue with
-'evomerge resume RUN_DIR'. See configs/examples/ for every key.`
+'evomerge resume RUN_DIR'. With evaluator kind "nats", candidates go to
+'evomerge worker' processes (docs/distributed.md). See configs/examples/
+for every key.`
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", runSynopsis, stderr)
 	out := fs.String("out", "", "run directory (default: experiment.output, else runs/<experiment name>)")
 	force := fs.Bool("force", false, "start over in a run directory that already holds a run (its files are removed)")
 	workers := fs.Int("workers", 0, "candidates evaluated at once (overrides search.concurrency; results do not depend on it)")
+	serveNATS := fs.String("serve-nats", "", "HOST:PORT of a NATS server to embed for evaluator kind \"nats\" (a non-loopback address needs $EVOMERGE_NATS_TOKEN)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -46,9 +49,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *out != "" {
 		exp.Experiment.Output = *out
 	}
-	_, err = run.Start(ctx, exp, run.Options{Out: stdout, Terminal: isTerminal(stdout), Force: *force, Workers: *workers, RenderReport: renderRunReport})
+	_, err = run.Start(ctx, exp, run.Options{Out: stdout, Terminal: isTerminal(stdout), Force: *force, Workers: *workers, RenderReport: renderRunReport, ServeNATS: *serveNATS, NATSToken: os.Getenv(natsTokenEnv)})
 	return err
 }
+
+// natsTokenEnv holds the token that protects an embedded NATS server.
+const natsTokenEnv = "EVOMERGE_NATS_TOKEN"
 
 // isTerminal reports whether w is a character device (a terminal), where a
 // live progress line can be rewritten in place.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/evaluate"
+	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
@@ -40,6 +42,8 @@ type components struct {
 	// (which also scores the front on test).
 	eval   evaluator
 	native *evaluate.Native
+	// setup describes the native evaluator to NATS workers (kind nats).
+	setup  *natsev.Setup
 	method search.Method
 }
 
@@ -155,6 +159,18 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		c.native, err = evaluate.NewNative(evaluate.NativeConfig{
 			Merge: mergeCfg, Tasks: c.tasks, Objectives: c.objectives, Workers: workers,
 		})
+		c.eval = c.native
+	case configs.EvaluatorNATS:
+		// The coordinator's own evaluator is built from the setup exactly as
+		// workers build it, so candidate ids agree on every machine.
+		c.setup, err = natsSetup(exp, c, spec)
+		if err != nil {
+			return nil, err
+		}
+		c.native, err = c.setup.Build(ctx, natsev.BuildOptions{BenchmarkCache: c.setup.Benchmark.CacheDir, Workers: workers, Log: opt.Log})
+		if err == nil {
+			c.tasks, err = natsev.BenchmarkTasks(ctx, c.setup, c.bench)
+		}
 		c.eval = c.native
 	case configs.EvaluatorCommand:
 		var cmd *evaluate.Command
@@ -443,3 +459,30 @@ func averagePoint(space *population.Space, op string, fixed map[string]any, n in
 // evaluateExportOptions are the options of exported checkpoints: float32 in
 // one file, as `evomerge merge` writes by default.
 func evaluateExportOptions() evaluate.ExportOptions { return evaluate.ExportOptions{} }
+
+// natsSetup describes the run's native evaluation to NATS workers: the pool
+// by content, the merge, the benchmark and the objectives.
+func natsSetup(exp *configs.Experiment, c *components, spec population.SearchSpec) (*natsev.Setup, error) {
+	s := &natsev.Setup{
+		V: natsev.SetupVersion, Operator: c.op.Name(), Search: spec, Seed: exp.Experiment.Seed,
+		TaskTensors: exp.Merge.TaskTensors, Examples: exp.Evaluator.Examples, Objectives: c.objectives,
+		Benchmark: &natsev.BenchmarkRef{
+			Name: c.bench.Name, Smoke: exp.Models.Recipe == configs.RecipeSmoke,
+			CacheDir: filepath.Dir(c.bench.Dir),
+		},
+	}
+	var err error
+	if len(exp.Models.Experts) > 0 {
+		var paths, names []string
+		for _, x := range exp.Models.Experts {
+			paths, names = append(paths, x.Path), append(names, x.Name)
+		}
+		s.Base, s.Experts, err = natsev.PoolRefs(exp.Models.Base, paths, names)
+	} else {
+		s.Base, s.Experts, err = natsev.BenchmarkRefs(c.bench)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Validate()
+}

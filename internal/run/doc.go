@@ -11,9 +11,11 @@
 // operator from operators.Builtin, the search space derived from its
 // parameter specifications (population.DeriveSpace; per_group expands to
 // every layer group of the merged tensors), the objectives ("all" expands to
-// one per task), the native evaluator (evaluate.Native) wrapped by the
-// journal, the search method, and search.Run with recorders that write
-// state.json, log.jsonl and progress.
+// one per task), the evaluator wrapped by the journal (native; command; or
+// nats: an evaluate/nats coordinator whose workers build the same native
+// evaluator from a content-addressed setup, so ids agree everywhere), the
+// search method, and search.Run with recorders that write state.json,
+// log.jsonl and progress.
 //
 // # Run directory
 //
@@ -32,6 +34,7 @@
 //     and plain weight averaging as references.
 //   - log.jsonl: structured log (log/slog JSON handler).
 //   - exports/: checkpoints written by Export.
+//   - nats/: the streams of a NATS server the run embeds (--serve-nats).
 //
 // Every file but the journal and the log is written to a temporary name,
 // fsynced and renamed. report.html is rendered by Options.RenderReport, the

@@ -21,10 +21,12 @@ const (
 	LogFile     = "log.jsonl"
 	ReportFile  = "report.html"
 	ExportsDir  = "exports"
+	// NATSDir holds the streams of a NATS server the run embeds.
+	NATSDir = "nats"
 )
 
 // runFiles are the entries a run writes; --force removes exactly these.
-var runFiles = []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile, ReportFile, ExportsDir}
+var runFiles = []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile, ReportFile, ExportsDir, NATSDir}
 
 // StateVersion is the version of state.json.
 const StateVersion = 1

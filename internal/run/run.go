@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
+	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -33,6 +34,9 @@ type Options struct {
 	// Now is the wall clock (nil: time.Now), for the state file and
 	// progress; search budgets use evaluation time (see Start).
 	Now func() time.Time
+	// ServeNATS, when set, is HOST:PORT of a NATS server the run embeds for
+	// the nats evaluator (its streams in RUN_DIR/nats); NATSToken protects it.
+	ServeNATS, NATSToken string
 	// RenderReport, when set, renders report.html into the run directory
 	// once front.json is written: the one place the HTML report hooks in.
 	RenderReport func(ctx context.Context, dir string) error
@@ -197,7 +201,21 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	if chunk <= 0 {
 		chunk = 1
 	}
-	ev := &journaled{inner: comp.eval, journal: journal, chunk: chunk}
+	var inner search.Evaluator = comp.eval
+	if exp.Evaluator.Kind == configs.EvaluatorNATS {
+		coord, err := natsev.StartCoordinator(ctx, comp.setup, comp.native, natsev.CoordinatorOptions{
+			Serve: opt.ServeNATS, StoreDir: filepath.Join(dir, NATSDir), Server: exp.Evaluator.Server, Token: opt.NATSToken,
+			Evaluator: natsev.Options{Run: exp.Experiment.Name, MaxDuration: exp.Evaluator.Timeout},
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer coord.Close()
+		inner = coord.Evaluator()
+		log.Info("nats coordinator", "workers_dial", coord.WorkerURL())
+		fmt.Fprintf(out, "evaluating on NATS workers: start them with `evomerge worker --server %s`\n", coord.WorkerURL())
+	}
+	ev := &journaled{inner: inner, journal: journal, chunk: chunk}
 	clock := newEvalClock(ev)
 	ev.clock = opt.now
 	ev.onRecord = clock.add
