@@ -66,6 +66,7 @@ func commands() []command {
 		{"report", "regenerate a run's HTML report from its directory, even mid-run", cmdReport},
 		{"serve", "serve the reports of runs over HTTP, refreshed while they run", cmdServe},
 		{"worker", "evaluate candidates for runs on other machines (NATS JetStream)", cmdWorker},
+		{"claims", "reproduce the papers' claims on the built-in benchmarks", cmdClaims},
 		{"version", "print the version of evomerge", cmdVersion},
 		{"help", "show help for evomerge or one command", nil},
 	}

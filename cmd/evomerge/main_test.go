@@ -29,6 +29,10 @@ func TestExecuteExitCodes(t *testing.T) {
 		{"command help", []string{"help", "version"}, exitOK, "", "Usage: evomerge version"},
 		{"bench dispatches operators", []string{"bench", "operators", "--nope"}, exitUsage, "", "Usage: evomerge bench operators"},
 		{"bench operators help", []string{"bench", "operators", "--help"}, exitOK, "", "Fisher and RegMean statistics"},
+		{"claims lists claims", []string{"claims"}, exitUsage, "", "fw-scaling"},
+		{"claims help", []string{"claims", "--help"}, exitOK, "", "m2n2-specialists"},
+		{"unknown claim", []string{"claims", "nope"}, exitUsage, "", `unknown claim "nope"`},
+		{"claim flags reach the claim", []string{"claims", "fw-scaling", "--bogus"}, exitUsage, "", "Usage: evomerge claims fw-scaling"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
