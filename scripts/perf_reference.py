@@ -4,7 +4,7 @@
 Runs the same work as the Go side with NumPy (OpenBLAS SGEMM, memory-bound
 merges) and PyTorch (CPU forward passes) and prints one JSON object on stdout:
 
-  {"numpy": "...", "torch": "...", "threads": 2,
+  {"numpy": "...", "torch": "...", "threads": 2, "openblas_core": "SkylakeX",
    "gemm":    [{"lib": "numpy"|"torch", "size": n, "gflops": x}, ...],
    "forward": [{"lib": "torch", "model": "mlp"|"cnn", "images_per_s": x}, ...],
    "merge":   [{"lib": "numpy", "op": "copy"|"task_arithmetic", "gbps": x}, ...]}
@@ -17,7 +17,10 @@ in float32 on 1x28x28 inputs, evaluated in batches under torch.no_grad().
 Use Debian's python3-numpy, python3-torch and libopenblas0-pthread, and call
 /usr/bin/python3 explicitly (another python3 may come first in PATH). Thread
 counts are fixed before the libraries start (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
-torch.set_num_threads).
+torch.set_num_threads). "openblas_core" is the kernel OpenBLAS chose at run time:
+an OpenBLAS older than the CPU may fall back to a generic kernel ("Prescott");
+--openblas-coretype (OPENBLAS_CORETYPE) then forces the right one, e.g. SkylakeX
+on AVX-512 Xeons.
 """
 
 import argparse
@@ -36,6 +39,7 @@ def parse_args():
     p.add_argument("--merge-elements", type=int, default=16 << 20, help="float32 elements per merged tensor")
     p.add_argument("--merge-models", type=int, default=4, help="experts in the task-arithmetic merge")
     p.add_argument("--repeat", type=int, default=3, help="timed rounds per figure (best is kept)")
+    p.add_argument("--openblas-coretype", default="", help="force OpenBLAS's kernel (OPENBLAS_CORETYPE), e.g. SkylakeX")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: gemm, forward, merge")
     return p.parse_args()
 
@@ -56,17 +60,36 @@ def best_time(fn, repeat, min_seconds=0.2):
     return best
 
 
+def openblas_core():
+    """The kernel name OpenBLAS picked, or "" when NumPy does not use OpenBLAS."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = [line.split()[-1] for line in maps if "openblas" in line and "/" in line]
+        if not paths:
+            return ""
+        lib = ctypes.CDLL(paths[0])
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return ""
+
+
 def main():
     args = parse_args()
     threads = str(args.threads)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = threads
+    if args.openblas_coretype:
+        os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype
     skip = set(filter(None, args.skip.split(",")))
     out = {"threads": args.threads, "gemm": [], "forward": [], "merge": []}
 
     import numpy as np
 
     out["numpy"] = np.__version__
+    out["openblas_core"] = openblas_core()
     rng = np.random.default_rng(1)
     sizes = [int(s) for s in args.gemm_sizes.split(",") if s]
 

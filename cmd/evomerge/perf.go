@@ -55,6 +55,7 @@ type perfOptions struct {
 	mergeModels   int
 	python        string
 	script        string
+	coretype      string
 	threads       int
 	skip          map[string]bool
 	data          benchDataFlags
@@ -74,6 +75,7 @@ func parsePerfOptions(args []string, stderr io.Writer) (perfOptions, error) {
 	fs.IntVar(&o.mergeElements, "merge-elements", 16<<20, "float32 elements of the merged tensor")
 	fs.IntVar(&o.mergeModels, "merge-models", 4, "expert models in the merges")
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", `Python for the reference measurements ("" to skip them)`)
+	fs.StringVar(&o.coretype, "openblas-coretype", "", "force OpenBLAS's kernel in the reference (OPENBLAS_CORETYPE, e.g. SkylakeX) when it misdetects the CPU")
 	fs.StringVar(&o.script, "reference-script", filepath.Join("scripts", "perf_reference.py"), "the reference script")
 	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "threads for evomerge (GOMAXPROCS during the run) and for OpenBLAS and PyTorch")
 	skip := fs.String("skip", "", "comma-separated parts to skip: "+strings.Join(perfParts, ", "))
@@ -138,7 +140,10 @@ func runPerfBenchmark(ctx context.Context, args []string, stdout, stderr io.Writ
 		return ctx.Err()
 	}
 	if ref != nil {
-		fmt.Fprintf(stdout, "reference: %s, numpy %s, torch %s, %d threads\n", o.python, ref.NumPy, orNone(ref.Torch), ref.Threads)
+		fmt.Fprintf(stdout, "reference: %s, numpy %s (OpenBLAS kernel %s), torch %s, %d threads\n", o.python, ref.NumPy, orNone(ref.OpenBLASCore), orNone(ref.Torch), ref.Threads)
+		if ref.OpenBLASCore == "Prescott" {
+			fmt.Fprintln(stdout, "warning: OpenBLAS runs its generic Prescott kernel (it does not know this CPU); pass --openblas-coretype (e.g. SkylakeX on AVX-512, Haswell on AVX2) for a fair comparison")
+		}
 	} else {
 		fmt.Fprintf(stdout, "reference: %s\n", refNote)
 	}
@@ -218,10 +223,11 @@ func measure(ctx context.Context, o perfOptions, fn func() error) (timing, error
 
 // perfReference is the JSON printed by scripts/perf_reference.py.
 type perfReference struct {
-	NumPy   string `json:"numpy"`
-	Torch   string `json:"torch"`
-	Threads int    `json:"threads"`
-	Gemm    []struct {
+	NumPy        string `json:"numpy"`
+	Torch        string `json:"torch"`
+	Threads      int    `json:"threads"`
+	OpenBLASCore string `json:"openblas_core"`
+	Gemm         []struct {
 		Lib    string  `json:"lib"`
 		Size   int     `json:"size"`
 		GFLOPs float64 `json:"gflops"`
@@ -296,7 +302,8 @@ func runReference(ctx context.Context, o perfOptions, stderr io.Writer) (*perfRe
 		"--threads", strconv.Itoa(o.threads), "--gemm-sizes", strings.Join(sizes, ","),
 		"--images", strconv.Itoa(o.images), "--batch", strconv.Itoa(o.batch),
 		"--merge-elements", strconv.Itoa(o.mergeElements), "--merge-models", strconv.Itoa(o.mergeModels),
-		"--repeat", strconv.Itoa(o.repeat), "--skip", strings.Join(skip, ","))
+		"--repeat", strconv.Itoa(o.repeat), "--skip", strings.Join(skip, ","),
+		"--openblas-coretype", o.coretype)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = stderr

@@ -75,7 +75,7 @@ func TestPerfBenchmarkReportsRatiosAgainstReference(t *testing.T) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "python")
 	script := `#!/bin/sh
-echo '{"numpy": "9.9", "torch": "1.2", "threads": 2,
+echo '{"numpy": "9.9", "torch": "1.2", "threads": 2, "openblas_core": "Prescott",
  "gemm": [{"lib": "numpy", "size": 8, "gflops": 0.5}, {"lib": "torch", "size": 8, "gflops": 1.5}],
  "forward": [{"lib": "torch", "model": "mlp", "images_per_s": 1}, {"lib": "torch", "model": "cnn", "images_per_s": 2}],
  "merge": [{"lib": "numpy", "op": "copy", "gbps": 3.5}, {"lib": "numpy", "op": "task_arithmetic", "gbps": 2.5}]}'
@@ -91,7 +91,7 @@ echo '{"numpy": "9.9", "torch": "1.2", "threads": 2,
 	if !strings.Contains(out, "GOMAXPROCS=1") {
 		t.Errorf("--threads 1 not applied:\n%s", out)
 	}
-	if !strings.Contains(out, "numpy 9.9, torch 1.2, 2 threads") {
+	if !strings.Contains(out, "numpy 9.9 (OpenBLAS kernel Prescott), torch 1.2, 2 threads") || !strings.Contains(out, "warning: OpenBLAS runs its generic Prescott kernel") {
 		t.Errorf("reference versions missing:\n%s", out)
 	}
 	// size 8: evomerge, its range (2 numbers), gonum (3), numpy, torch, 3 ratios.
