@@ -13,14 +13,19 @@ import (
 
 // Variants.
 const (
-	// Auto picks Full up to Options.SeparableAbove dimensions, Separable
-	// above.
+	// Auto picks Full up to Options.SeparableAbove dimensions (default
+	// DefaultSeparableAbove), Separable above.
 	Auto = "auto"
 	// Full is gonum's optimize.CmaEsChol (full covariance, O(n²) memory).
 	Full = "full"
 	// Separable is the diagonal sep-CMA-ES of Ros & Hansen (2008).
 	Separable = "separable"
 )
+
+// DefaultSeparableAbove is Auto's default switch to the separable variant:
+// gonum's CmaEsChol only beats it on non-separable problems of at most four
+// dimensions (measured; see the package doc).
+const DefaultSeparableAbove = 4
 
 // Lineage operator names.
 const (
@@ -33,9 +38,12 @@ type Options struct {
 	// Variant is Auto (default when empty), Full or Separable.
 	Variant string
 	// SeparableAbove is the dimension above which Auto uses the separable
-	// variant; 0 means 128.
+	// variant; 0 means DefaultSeparableAbove.
 	SeparableAbove int
-	// Population is λ; 0 means 4 + ⌊3 ln n⌋. At least 2.
+	// Population is λ; 0 means 4 + ⌊3 ln n⌋ for the separable variant and
+	// max(4 + ⌊3 ln n⌋, 4n) for the full one (gonum's CmaEsChol converges
+	// faster per evaluation with the larger population; see the package
+	// doc). At least 2.
 	Population int
 	// StepSize is the initial σ in unit-cube coordinates; 0 means 0.3.
 	StepSize float64
@@ -83,6 +91,7 @@ type Method struct {
 	scal     search.Scalarization
 	variant  string
 	eng      engine
+	stall    *stagnation
 	restarts int
 	pending  []*population.Candidate
 	costs    []float64
@@ -103,7 +112,7 @@ func New(opts Options) (*Method, error) {
 		opts.Variant = Auto
 	}
 	if opts.SeparableAbove == 0 {
-		opts.SeparableAbove = 128
+		opts.SeparableAbove = DefaultSeparableAbove
 	}
 	if opts.StepSize == 0 {
 		opts.StepSize = 0.3
@@ -165,7 +174,7 @@ func (m *Method) start() {
 	}
 	lambda := m.opts.Population
 	if lambda == 0 {
-		lambda = 4 + int(3*math.Log(float64(n)))
+		lambda = DefaultPopulation(m.variant, n)
 	}
 	stream := []string{"search/cmaes", m.variant, "restart", strconv.Itoa(m.restarts)}
 	if m.variant == Full {
@@ -174,6 +183,17 @@ func (m *Method) start() {
 		m.eng = newSepEngine(mean, m.opts.StepSize, lambda, rng.New(m.prob.Seed, stream...))
 	}
 	m.costs = make([]float64, lambda)
+	m.stall = newStagnation(n, lambda)
+}
+
+// DefaultPopulation is λ when Options.Population is 0: Hansen's 4 + ⌊3 ln n⌋,
+// raised to 4n for the Full variant.
+func DefaultPopulation(variant string, n int) int {
+	lambda := 4 + int(3*math.Log(float64(n)))
+	if variant == Full {
+		lambda = max(lambda, 4*n)
+	}
+	return lambda
 }
 
 // Ask samples one generation. Points are mirrored into the unit cube and
@@ -202,7 +222,8 @@ func (m *Method) Ask() ([]*population.Candidate, error) {
 }
 
 // Tell passes the scalarised costs (+Inf for failed candidates) to the
-// engine; on convergence the next Ask restarts from a random mean.
+// engine; on convergence or stagnation (see the package doc) the next Ask
+// restarts from a random mean.
 func (m *Method) Tell(batch []*population.Candidate) error {
 	if len(batch) != len(m.pending) {
 		return fmt.Errorf("cmaes: told %d candidates, asked %d", len(batch), len(m.pending))
@@ -214,7 +235,8 @@ func (m *Method) Tell(batch []*population.Candidate) error {
 		m.costs[i] = m.scal.Cost(c, m.prob.Directions)
 	}
 	m.pending = nil
-	if m.eng.tell(m.costs) {
+	converged := m.eng.tell(m.costs)
+	if m.stall.tell(m.costs) || converged {
 		m.eng.close()
 		m.eng = nil
 		m.restarts++

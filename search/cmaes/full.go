@@ -31,8 +31,12 @@ type fullEngine struct {
 func newFullEngine(mean []float64, sigma float64, pop int, src rand.Source) *fullEngine {
 	dim := len(mean)
 	// CmaEsChol samples from N(mean, Σ) with Σ starting at InitCholesky
-	// (the identity by default, whatever InitStepSize is), so the initial
-	// step size enters through Σ0 = σ0²·I as well as InitStepSize.
+	// (the identity by default, whatever InitStepSize is): its step size
+	// σ never multiplies the samples, it only divides the path and rank-μ
+	// updates. So the initial spread is Σ0 = σ0²·I, and InitStepSize is 1,
+	// which keeps σ dimensionless: with σ0 also passed as InitStepSize the
+	// updates change with the scale of the coordinates (a small σ0 then
+	// stalls; TestFullEngineScaleInvariant).
 	diag := mat.NewDiagDense(dim, nil)
 	for i := 0; i < dim; i++ {
 		diag.SetDiag(i, sigma*sigma)
@@ -41,7 +45,7 @@ func newFullEngine(mean []float64, sigma float64, pop int, src rand.Source) *ful
 	if !chol.Factorize(diag) {
 		panic("cmaes: σ0²·I is not positive definite")
 	}
-	cma := &optimize.CmaEsChol{InitStepSize: sigma, InitCholesky: &chol, Population: pop, Src: src, ForgetBest: true}
+	cma := &optimize.CmaEsChol{InitStepSize: 1, InitCholesky: &chol, Population: pop, Src: src, ForgetBest: true}
 	n := cma.Init(dim, pop) // one task per sample of a generation
 	e := &fullEngine{dim: dim, pop: n, cma: cma,
 		ops: make(chan optimize.Task), results: make(chan optimize.Task), done: make(chan struct{})}

@@ -30,7 +30,7 @@ func TestFullEngineMatchesMinimize(t *testing.T) {
 	}
 	var chol mat.Cholesky
 	chol.Factorize(mat.NewDiagDense(dim, []float64{0.09, 0.09, 0.09, 0.09}))
-	m := &optimize.CmaEsChol{InitStepSize: 0.3, InitCholesky: &chol, Population: pop, Src: rng.NewSource(1, "t"), ForgetBest: true}
+	m := &optimize.CmaEsChol{InitStepSize: 1, InitCholesky: &chol, Population: pop, Src: rng.NewSource(1, "t"), ForgetBest: true}
 	_, err := optimize.Minimize(optimize.Problem{Func: record}, slices.Clone(mean),
 		&optimize.Settings{FuncEvaluations: pop * gens, Converger: optimize.NeverTerminate{}}, m)
 	if err != nil {
