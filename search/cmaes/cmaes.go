@@ -123,7 +123,7 @@ func New(opts Options) (*Method, error) {
 // Variant is the variant in use after Init (Full or Separable).
 func (m *Method) Variant() string { return m.variant }
 
-// Restarts counts the restarts after convergence so far.
+// Restarts counts the restarts after convergence or stagnation so far.
 func (m *Method) Restarts() int { return m.restarts }
 
 // Init resets the method for p.

@@ -83,7 +83,7 @@
 // a condition number above 1e14) or when it stagnates by Hansen's TolFun
 // (the generation-best costs of the last 10 + ⌈30n/λ⌉ generations and the
 // current generation's costs within 1e-12) or EqualFunValues (the best and
-// the ⌈0.1 + λ/4⌉-th best cost equal in more than a third of those
+// the max(2, ⌈0.1 + λ/4⌉)-th best cost equal in more than a third of those
 // generations). CmaEsChol's own criterion never fires on a plateau, so
 // without the last two a full run on a flat or quantised objective would
 // never restart. Budgets are the Run loop's.

@@ -15,7 +15,7 @@ const tolFun = 1e-12
 //   - TolFun: over the last H = 10 + ⌈30n/λ⌉ generations the best costs,
 //     and the costs of the current generation, all lie within tolFun;
 //   - EqualFunValues: in more than a third of the last H generations the
-//     best and the k-th best cost (k = ⌈0.1 + λ/4⌉) were equal.
+//     best and the k-th best cost (k = max(2, ⌈0.1 + λ/4⌉)) were equal.
 //
 // gonum's CmaEsChol stops only when its covariance volume falls below
 // StopLogDet, which a plateau never causes, so without these a full-variant
@@ -31,7 +31,9 @@ type stagnation struct {
 func newStagnation(n, lambda int) *stagnation {
 	h := 10 + int(math.Ceil(30*float64(n)/float64(lambda)))
 	return &stagnation{
-		window: h, kth: int(math.Ceil(0.1 + float64(lambda)/4)),
+		// k is at least 2: for λ < 4 Hansen's formula gives 1, and the
+		// best always equals itself.
+		window: h, kth: max(2, int(math.Ceil(0.1+float64(lambda)/4))),
 		best: make([]float64, h), equal: make([]bool, h), sorted: make([]float64, lambda),
 	}
 }

@@ -45,6 +45,16 @@ func TestStagnation(t *testing.T) {
 		// Half failed, the rest constant: the 2nd best is finite and equal.
 		{"half-failed", func(int) []float64 { return []float64{inf, 2, inf, 2, inf, 2} }, 20},
 	}
+	// λ = 2: Hansen's k would be 1 (the best against itself); it is 2.
+	small := newStagnation(3, 2)
+	if small.kth != 2 || small.window != 10+45 {
+		t.Fatalf("λ = 2: window %d, k %d; want 55 and 2", small.window, small.kth)
+	}
+	for g := 0; g < 200; g++ {
+		if small.tell([]float64{float64(-g), float64(1 - g)}) {
+			t.Fatalf("λ = 2: improving run reported stagnation at generation %d", g+1)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStagnation(2, 6)
