@@ -61,7 +61,7 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *grace <= 0:
 		return usagef("--grace %v: give a positive duration", *grace)
 	}
-	nc, err := evalnats.Connect(*server, "evomerge-worker")
+	nc, err := evalnats.ConnectWaiting(*server, "evomerge-worker")
 	if err != nil {
 		return err
 	}

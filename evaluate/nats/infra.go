@@ -119,12 +119,15 @@ func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*handles, 
 
 // bind finds the objects a coordinator created, waiting for them until ctx
 // ends (workers may start first).
-func bind(ctx context.Context, js jetstream.JetStream, t Topology, waiting func()) (*handles, error) {
+func bind(ctx context.Context, js jetstream.JetStream, t Topology, waiting func(connected bool)) (*handles, error) {
 	h := &handles{js: js}
 	told := false
 	for {
 		var err error
-		if h.stream, err = js.Stream(ctx, t.Stream); err == nil {
+		if !js.Conn().IsConnected() {
+			// A worker started before the server: Connect keeps trying.
+			err = jetstream.ErrStreamNotFound
+		} else if h.stream, err = js.Stream(ctx, t.Stream); err == nil {
 			if h.consumer, err = h.stream.Consumer(ctx, t.Consumer); err == nil {
 				break
 			}
@@ -133,7 +136,7 @@ func bind(ctx context.Context, js jetstream.JetStream, t Topology, waiting func(
 			return nil, fmt.Errorf("nats: bind to %s/%s: %w", t.Stream, t.Consumer, err)
 		}
 		if !told && waiting != nil {
-			waiting()
+			waiting(js.Conn().IsConnected())
 			told = true
 		}
 		select {
@@ -166,6 +169,22 @@ func Connect(url, name string) (*natsgo.Conn, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("nats: connect to %s: %w (is a server listening there? start one with `evomerge run --serve-nats HOST:PORT` or nats-server -js)", url, err)
+	}
+	return nc, nil
+}
+
+// ConnectWaiting is Connect for workers: when no server answers yet it
+// returns at once and keeps trying in the background, so workers may start
+// before the run that serves them.
+func ConnectWaiting(url, name string) (*natsgo.Conn, error) {
+	nc, err := natsgo.Connect(url,
+		natsgo.Name(name),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(250*time.Millisecond),
+		natsgo.RetryOnFailedConnect(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("nats: connect to %s: %w", url, err)
 	}
 	return nc, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +134,11 @@ func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerS
 		return WorkerStats{}, fmt.Errorf("nats: jetstream: %w", err)
 	}
 	w := &worker{opt: opt}
-	w.h, err = bind(ctx, js, opt.Topology, func() {
+	w.h, err = bind(ctx, js, opt.Topology, func(connected bool) {
+		if !connected {
+			w.logf("waiting for the server %s", redact(strings.Join(nc.Opts.Servers, ",")))
+			return
+		}
 		w.logf("waiting for a coordinator to create stream %s", opt.Topology.Stream)
 	})
 	if err != nil {
