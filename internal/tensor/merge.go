@@ -348,6 +348,31 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 	t.x, t.dst = nil, nil
 }
 
+// KeepMagnitudeAbove sets dst to x where |x| > thr, keeps the first ties
+// entries (in index order) with |x| == thr, and zeroes the rest: the mask of a
+// top-k selection whose threshold and tie count were found elsewhere (a
+// model-wide trim). The comparison pass is vectorised where the CPU allows;
+// the entries equal to thr are then restored in a read-mostly pass that stops
+// once the ties are used up. dst may alias x only when ties ≤ 0.
+func KeepMagnitudeAbove(dst, x []float32, thr float32, ties int) {
+	if len(dst) != len(x) {
+		panic("tensor: KeepMagnitudeAbove: lengths differ")
+	}
+	if ties > 0 && len(x) > 0 && &dst[0] == &x[0] {
+		panic("tensor: KeepMagnitudeAbove: dst aliases x with ties to keep")
+	}
+	maskAbove(dst, x, thr)
+	for i, v := range x {
+		if ties <= 0 {
+			break
+		}
+		if abs32(v) == thr {
+			dst[i] = v
+			ties--
+		}
+	}
+}
+
 // BandMagnitude keeps the entries of x whose magnitude rank is in
 // [top, top+keep) and zeroes the rest: it drops the top largest magnitudes
 // (outliers) and everything below the band. Ranks order entries by descending

@@ -101,3 +101,44 @@ func TestNestedParallelKernelsComplete(t *testing.T) {
 		}
 	}
 }
+
+// KeepMagnitudeAbove equals the scalar rule (keep |x| > thr, then the first
+// ties entries equal to thr), with and without the vector loops.
+func TestKeepMagnitudeAboveMatchesScalarRule(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	r := rng.New(13, "keep-above")
+	for trial := range 40 {
+		n := r.IntN(300)
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.IntN(7) - 3)
+		}
+		if trial%5 == 0 && n > 0 {
+			x[r.IntN(n)] = float32(math.NaN())
+		}
+		thr := float32(r.IntN(4))
+		ties := r.IntN(n/4+2) - 1
+		want := make([]float32, n)
+		left := ties
+		for i, v := range x {
+			a := float32(math.Abs(float64(v)))
+			switch {
+			case a > thr:
+				want[i] = v
+			case a == thr && left > 0:
+				want[i] = v
+				left--
+			}
+		}
+		for _, vector := range []bool{false, true} {
+			vecAVX2 = vector && vecAVX2Supported()
+			got := make([]float32, n)
+			KeepMagnitudeAbove(got, x, thr, ties)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("trial %d (vector %v, thr %v, ties %d): element %d = %v, want %v", trial, vecAVX2, thr, ties, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

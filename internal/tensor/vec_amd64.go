@@ -39,7 +39,9 @@ func subIntoAVX2(dst, x, y *float32, n int)
 
 // vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
 // compare with the Go loops, which give the same bits).
-var vecAVX2 = cpu.X86.HasAVX2
+var vecAVX2 = vecAVX2Supported()
+
+func vecAVX2Supported() bool { return cpu.X86.HasAVX2 }
 
 // Each *Fast function runs the AVX2 loop over the longest prefix whose length
 // is a multiple of 32 and returns that length (0 without AVX2). The callers

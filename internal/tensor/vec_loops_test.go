@@ -38,7 +38,7 @@ func TestVectorLoopsMatchGoLoops(t *testing.T) {
 	if !vecAVX2 {
 		t.Skip("no vector loops on this CPU: the Go loops are the only path")
 	}
-	defer func() { vecAVX2 = true }()
+	defer func() { vecAVX2 = vecAVX2Supported() }()
 	type result [][]float32
 	run := func(n int, vector bool) result {
 		vecAVX2 = vector
@@ -94,7 +94,7 @@ func TestMergeKernelsSameWithoutVectorLoops(t *testing.T) {
 	if !vecAVX2 {
 		t.Skip("no vector loops on this CPU")
 	}
-	defer func() { vecAVX2 = true }()
+	defer func() { vecAVX2 = vecAVX2Supported() }()
 	n := vecParallelMin + 1234
 	base := vecRandom(1, "base", n)
 	xs := [][]float32{vecRandom(2, "a", n), vecRandom(3, "b", n), vecRandom(4, "c", n)}

@@ -5,6 +5,8 @@ package tensor
 // Outside amd64 the merge kernels run their Go loops only.
 var vecAVX2 = false
 
+func vecAVX2Supported() bool { return false }
+
 func axpyFast(dst, x []float32, a float32) int                 { return 0 }
 func scaleIntoFast(dst, x []float32, a float32) int            { return 0 }
 func axpyDiffFast(acc, x, b []float32, w float32) int          { return 0 }
