@@ -83,7 +83,7 @@ func Status(dir string) (*StatusReport, error) {
 		dirs[i] = o.Direction
 		best[i] = -1
 	}
-	clock := newEvalClock(nil)
+	clock := newEvalClock()
 	cands := make([]*population.Candidate, 0, len(j.Records))
 	for k := range j.Records {
 		rec := &j.Records[k]

@@ -216,7 +216,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		fmt.Fprintf(out, "evaluating on NATS workers: start them with `evomerge worker --server %s`\n", coord.WorkerURL())
 	}
 	ev := &journaled{inner: inner, journal: journal, chunk: chunk}
-	clock := newEvalClock(ev)
+	clock := newEvalClock()
 	ev.clock = opt.now
 	ev.onRecord = clock.add
 
@@ -361,7 +361,7 @@ type evalClock struct {
 	seen  map[[2]int64]bool
 }
 
-func newEvalClock(*journaled) *evalClock { return &evalClock{seen: map[[2]int64]bool{}} }
+func newEvalClock() *evalClock { return &evalClock{seen: map[[2]int64]bool{}} }
 
 func (c *evalClock) now() time.Time { return time.Unix(0, 0).Add(c.spent) }
 
