@@ -97,7 +97,18 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	if err != nil {
 		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
 	}
-	return execute(ctx, dir, resolved, State{}, opt)
+	out, err := execute(ctx, dir, resolved, State{}, opt)
+	if out == nil && err != nil {
+		// Nothing was evaluated (a problem found while building the run):
+		// leave no run behind, so the fixed config starts without --force.
+		if j, jerr := ReadJournal(filepath.Join(dir, JournalFile)); jerr == nil && len(j.Records) == 0 && !j.Torn {
+			for _, name := range runFiles {
+				os.RemoveAll(filepath.Join(dir, name))
+			}
+			os.Remove(dir) // only if empty
+		}
+	}
+	return out, err
 }
 
 // Resume continues the run in dir: it rebuilds every component from

@@ -447,3 +447,20 @@ func TestResumeWarnsWhenTheJournalDoesNotMatch(t *testing.T) {
 		t.Errorf("replayed %d, evaluated %d; output:\n%s", res.Replayed, res.Evaluated, out.String())
 	}
 }
+
+func TestFailedSetupLeavesNoRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	bad := decodeSmoke(t, dir, func(s string) string {
+		return strings.Replace(s, `operator = "task_arithmetic"`, `operator = "blend"`, 1)
+	})
+	if _, err := Start(context.Background(), bad, Options{}); err == nil || !strings.Contains(err.Error(), "merge.operator") {
+		t.Fatalf("error %v, want one naming merge.operator", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a run that never started left %s behind (%v)", dir, err)
+	}
+	good := decodeSmoke(t, dir, func(s string) string { return strings.Replace(s, "max_evaluations = 44", "max_evaluations = 8", 1) })
+	if _, err := Start(context.Background(), good, Options{}); err != nil {
+		t.Fatalf("the fixed config does not start: %v", err)
+	}
+}
