@@ -449,3 +449,47 @@ func TestServerRestartAndResumedCoordinator(t *testing.T) {
 func jetstreamInfo(ev *Evaluator) (*jetstream.StreamInfo, error) {
 	return ev.h.stream.Info(context.Background())
 }
+
+// When every delivery dies, the bookkeeping one included (here a consumer
+// that never acknowledges), the max-deliveries advisory makes the
+// coordinator record the candidate failed and drop the request.
+func TestMaxDeliveriesAdvisoryFailsCandidate(t *testing.T) {
+	s := writePool(t, t.TempDir(), 10)
+	_, ev := coordinator(t, s, testTopology(1), time.Minute)
+	batch := candidatesOf([]float64{0.5, -0.5})
+	done := make(chan error, 1)
+	go func() { done <- ev.Evaluate(context.Background(), batch) }()
+	// Keep pulling like live workers do: the server notices the exhausted
+	// request when it would deliver it again.
+	deliveries := 0
+	deadline := time.After(15 * time.Second)
+pull:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			break pull
+		case <-deadline:
+			t.Fatalf("no answer after %d deliveries", deliveries)
+		default:
+		}
+		if _, err := ev.h.consumer.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); err == nil {
+			deliveries++ // a worker that dies before doing anything
+		}
+	}
+	if deliveries != 2 {
+		t.Errorf("%d deliveries, want 2 (attempts + the bookkeeping one)", deliveries)
+	}
+	if c := batch[0]; c.Status != population.StatusFailed || !strings.Contains(c.Error, "no result after 2 deliveries") {
+		t.Errorf("candidate: %s %q", c.Status, c.Error)
+	}
+	info, err := ev.h.stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Errorf("%d requests left in the queue, want the dead one removed", info.State.Msgs)
+	}
+}
