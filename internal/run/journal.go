@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -186,9 +187,17 @@ type Journal struct {
 // OpenJournal opens (creating if needed) the journal at path for appending,
 // after reading the records it holds. A torn last line is truncated away.
 func OpenJournal(path string) (*Journal, error) {
+	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new journal's directory entry must be durable too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 	}
 	contents, err := ParseJournal(path, f)
 	if err != nil {
