@@ -338,10 +338,7 @@ func (relu) params() []*Param { return nil }
 
 func (l relu) forward(y, x []float32, n int, _ bool, _ *rand.Rand) {
 	x = x[:n*l.size]
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] = max(v, 0)
-	}
+	tensor.ReLU(y[:len(x)], x)
 }
 
 func (l relu) backward(dx, dy, x, _ []float32, n int) {
@@ -349,15 +346,7 @@ func (l relu) backward(dx, dy, x, _ []float32, n int) {
 		return
 	}
 	x = x[:n*l.size]
-	dy = dy[:len(x)]
-	dx = dx[:len(x)]
-	for i, v := range x {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
-		}
-	}
+	tensor.ReLUGrad(dx[:len(x)], dy[:len(x)], x)
 }
 
 // gelu is the exact GELU, x·Φ(x) with Φ the standard normal CDF computed with erf
@@ -524,12 +513,17 @@ func (p *pool2d) maxPool2x2(y, x []float32, lo, hi int) {
 			at := arg[oy*outW : (oy+1)*outW]
 			base := int32(2 * oy * inW)
 			for ox := range out {
-				// Branch-free: max pooling data make these comparisons unpredictable.
-				best, bestAt := float32(math.Inf(-1)), base+int32(2*ox)
-				best, bestAt = takeGreater(top[2*ox], best, base+int32(2*ox), bestAt)
-				best, bestAt = takeGreater(top[2*ox+1], best, base+int32(2*ox+1), bestAt)
-				best, bestAt = takeGreater(bottom[2*ox], best, base+int32(inW+2*ox), bestAt)
-				best, bestAt = takeGreater(bottom[2*ox+1], best, base+int32(inW+2*ox+1), bestAt)
+				// Branch-free (max pooling data make these comparisons
+				// unpredictable) and as a tree: the first maximum of each row
+				// pair, then the bottom one only if strictly greater, which is
+				// the row-by-row scan's result (NaN never wins, ties keep the
+				// earlier element).
+				i0 := base + int32(2*ox)
+				tv, ta := takeGreater(top[2*ox], float32(math.Inf(-1)), i0, i0)
+				tv, ta = takeGreater(top[2*ox+1], tv, i0+1, ta)
+				bv, ba := takeGreater(bottom[2*ox], float32(math.Inf(-1)), i0+int32(inW), i0+int32(inW))
+				bv, ba = takeGreater(bottom[2*ox+1], bv, i0+int32(inW)+1, ba)
+				best, bestAt := takeGreater(bv, tv, ba, ta)
 				out[ox], at[ox] = best, bestAt
 			}
 		}

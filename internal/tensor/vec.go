@@ -423,3 +423,26 @@ func L1(x []float32) float64 {
 	}
 	return s
 }
+
+// ReLU sets dst = max(x, 0) element-wise, as Go's max: NaN stays NaN and −0
+// becomes +0. dst may alias x.
+func ReLU(dst, x []float32) {
+	if len(x) != len(dst) {
+		panic("tensor: ReLU: lengths differ")
+	}
+	for i := reluFast(dst, x); i < len(dst); i++ {
+		v := x[i]
+		dst[i] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(!(v <= 0))))
+	}
+}
+
+// ReLUGrad sets dx = dy where x > 0 and +0 elsewhere (the gradient of ReLU,
+// taken as 0 at 0 and for NaN). dx may alias dy.
+func ReLUGrad(dx, dy, x []float32) {
+	if len(dy) != len(dx) || len(x) != len(dx) {
+		panic("tensor: ReLUGrad: lengths differ")
+	}
+	for i := reluGradFast(dx, dy, x); i < len(dx); i++ {
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & -uint32(b2i(x[i] > 0)))
+	}
+}

@@ -37,6 +37,12 @@ func divOrZeroAVX2(dst, num, den *float32, n int)
 //go:noescape
 func subIntoAVX2(dst, x, y *float32, n int)
 
+//go:noescape
+func reluAVX2(dst, x *float32, n int)
+
+//go:noescape
+func reluGradAVX2(dx, dy, x *float32, n int)
+
 // vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
 // compare with the Go loops, which give the same bits).
 var vecAVX2 = vecAVX2Supported()
@@ -125,5 +131,23 @@ func subIntoFast(dst, x, y []float32) int {
 		return 0
 	}
 	subIntoAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), unsafe.SliceData(y), n)
+	return n
+}
+
+func reluFast(dst, x []float32) int {
+	n := len(dst) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	reluAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n)
+	return n
+}
+
+func reluGradFast(dx, dy, x []float32) int {
+	n := len(dx) &^ 31
+	if !vecAVX2 || n == 0 {
+		return 0
+	}
+	reluGradAVX2(unsafe.SliceData(dx), unsafe.SliceData(dy), unsafe.SliceData(x), n)
 	return n
 }

@@ -331,3 +331,73 @@ sub_loop:
 sub_done:
 	VZEROUPPER
 	RET
+
+// func reluAVX2(dst, x *float32, n int)
+// dst[i] = x[i] if !(x[i] <= 0) else +0: max(x, 0) with NaN kept, -0 to +0
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	SHRQ $5, CX
+	JZ relu_done
+relu_loop:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VCMPPS $0x06, Y0, Y1, Y5     // !(x <= 0): x > 0 or NaN
+	VCMPPS $0x06, Y0, Y2, Y6
+	VCMPPS $0x06, Y0, Y3, Y7
+	VCMPPS $0x06, Y0, Y4, Y8
+	VANDPS Y5, Y1, Y1
+	VANDPS Y6, Y2, Y2
+	VANDPS Y7, Y3, Y3
+	VANDPS Y8, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ relu_loop
+relu_done:
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(dx, dy, x *float32, n int)
+// dx[i] = dy[i] if x[i] > 0 else +0 (NaN gives +0)
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	SHRQ $5, CX
+	JZ rgrad_done
+rgrad_loop:
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VCMPPS $0x1e, Y0, Y1, Y1     // x > 0 (ordered)
+	VCMPPS $0x1e, Y0, Y2, Y2
+	VCMPPS $0x1e, Y0, Y3, Y3
+	VCMPPS $0x1e, Y0, Y4, Y4
+	VANDPS (DX), Y1, Y1
+	VANDPS 32(DX), Y2, Y2
+	VANDPS 64(DX), Y3, Y3
+	VANDPS 96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ rgrad_loop
+rgrad_done:
+	VZEROUPPER
+	RET

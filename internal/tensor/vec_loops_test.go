@@ -64,6 +64,12 @@ func TestVectorLoopsMatchGoLoops(t *testing.T) {
 		disjointAcc(num, den, x, sg, -0.6)
 		out = append(out, num, den)
 		d = make([]float32, n)
+		ReLU(d, x)
+		out = append(out, d)
+		d = make([]float32, n)
+		ReLUGrad(d, y, x)
+		out = append(out, d)
+		d = make([]float32, n)
 		subInto(d, x, y)
 		out = append(out, d)
 		d = make([]float32, n)
@@ -112,6 +118,20 @@ func TestMergeKernelsSameWithoutVectorLoops(t *testing.T) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("element %d (kernel %d): vector %v, Go %v", i%n, i/n, got[i], want[i])
+		}
+	}
+}
+
+// ReLU is Go's max(x, 0), including NaN and signed zeros.
+func TestReLUMatchesGoMax(t *testing.T) {
+	x := specialValues(9, 1000)
+	got := make([]float32, len(x))
+	ReLU(got, x)
+	for i, v := range x {
+		want := max(v, 0)
+		if math.IsNaN(float64(want)) != math.IsNaN(float64(got[i])) ||
+			(!math.IsNaN(float64(want)) && math.Float32bits(got[i]) != math.Float32bits(want)) {
+			t.Fatalf("ReLU(%v) = %v, want %v", v, got[i], want)
 		}
 	}
 }

@@ -16,3 +16,5 @@ func disjointAccFast(num, den, x, sg []float32, w float32) int { return 0 }
 func maskAboveFast(dst, x []float32, thr float32) int          { return 0 }
 func divOrZeroFast(dst, num, den []float32) int                { return 0 }
 func subIntoFast(dst, x, y []float32) int                      { return 0 }
+func reluFast(dst, x []float32) int                            { return 0 }
+func reluGradFast(dx, dy, x []float32) int                     { return 0 }
