@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/evomerge/evomerge/internal/suggest"
 )
 
 // Problem is one thing wrong with a configuration file.
@@ -299,33 +301,7 @@ func sameIgnoringCase(key string, fields map[string]reflect.Type) string {
 
 // nearestKey returns the allowed key within edit distance 2 of key, if any.
 func nearestKey(key string, fields map[string]reflect.Type) string {
-	best, bestDist := "", 3
-	for _, name := range sortedKeys(fields) {
-		if d := editDistance(key, name); d < bestDist {
-			best, bestDist = name, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Nearest(key, sortedKeys(fields), 2)
 }
 
 // lineIndex finds the line of a dotted key in the source text. The TOML

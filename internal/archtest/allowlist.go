@@ -28,9 +28,10 @@ const (
 // imports only packages listed above it.
 var AllowedImports = map[string][]string{
 	"internal/rng":        {},
+	"internal/suggest":    {},
 	"internal/tensor":     {xsys, gonumBLAS},
 	"internal/checkpoint": {"internal/tensor", xsys},
-	"configs":             {tomlLib},
+	"configs":             {tomlLib, "internal/suggest"},
 	"operators":           {"internal/tensor", "internal/rng", "internal/checkpoint", gonumMat, gonumFloat},
 	"internal/nn":         {"internal/tensor", "internal/rng", "internal/checkpoint", "operators"},
 	"internal/data":       {"internal/tensor", "internal/rng", "internal/checkpoint", "internal/nn", goMNIST},
