@@ -4,11 +4,10 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/evomerge/evomerge/internal/atomicfile"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -229,31 +228,20 @@ func Write(path string, tensors []Tensor, metadata map[string]string, opt WriteO
 	})
 }
 
-// writeAtomic creates a temporary file next to path, lets fill write it,
-// then fsyncs, renames it over path and fsyncs the directory. On any error
-// the temporary file is removed and path is untouched.
-func writeAtomic(path string, fill func(*os.File) error) (err error) {
-	f, err := createTemp(path)
-	if err != nil {
-		return err
+// writeAtomic creates path atomically (internal/atomicfile) with what fill
+// writes; errors name the checkpoint.
+func writeAtomic(path string, fill func(*os.File) error) error {
+	if err := atomicfile.Write(path, 0o644, fill); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := fill(f); err != nil {
-		return fmt.Errorf("checkpoint %s: write: %w", path, err)
-	}
-	return commitTemp(f, path)
+	return nil
 }
 
 // createTemp opens a fresh temporary file in path's directory.
 func createTemp(path string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := atomicfile.CreateTemp(path)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: create temporary file: %w", path, err)
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return f, nil
 }
@@ -261,30 +249,8 @@ func createTemp(path string) (*os.File, error) {
 // commitTemp fsyncs and closes f, renames it to path and fsyncs the
 // directory. The caller removes f's file if this fails.
 func commitTemp(f *os.File, path string) error {
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: fsync: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: close: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint: sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return fmt.Errorf("checkpoint: sync directory %s: %w", dir, err)
+	if err := atomicfile.Commit(f, path, 0o644); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/atomicfile"
 	"github.com/evomerge/evomerge/internal/nn"
 )
 
@@ -354,7 +355,7 @@ func Prepare(ctx context.Context, name string, opt Options) (*Benchmark, error) 
 	if err != nil {
 		return nil, fmt.Errorf("data: encode manifest: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, ManifestFile), append(raw, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(raw, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	if err := replaceDir(tmp, dir); err != nil {
@@ -395,7 +396,7 @@ func (b *Benchmark) setManifest(m Manifest) {
 // older cache if there is one.
 func replaceDir(tmp, dir string) error {
 	parent := filepath.Dir(dir)
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return err
 	}
 	if _, err := os.Stat(dir); err == nil {
@@ -414,7 +415,7 @@ func replaceDir(tmp, dir string) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("data: move new cache into %s: %w", dir, err)
 	}
-	return syncDir(parent)
+	return atomicfile.SyncDir(parent)
 }
 
 // readManifest loads and checks a cached benchmark: same benchmark, version
