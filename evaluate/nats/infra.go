@@ -65,6 +65,10 @@ func (t Topology) validate() error {
 	return nil
 }
 
+// attemptLogTTL bounds how long the note of a candidate's latest attempt
+// is kept (results are kept for good: they are the shared cache).
+const attemptLogTTL = 7 * 24 * time.Hour
+
 // handles are the JetStream objects a coordinator or worker uses.
 type handles struct {
 	js                      jetstream.JetStream
@@ -105,8 +109,9 @@ func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*handles, 
 	for _, b := range []struct {
 		name string
 		dst  *jetstream.KeyValue
-	}{{t.Results, &h.results}, {t.Setups, &h.setups}, {t.AttemptLog, &h.errors}} {
-		*b.dst, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: jetstream.FileStorage, Replicas: t.Replicas})
+		ttl  time.Duration
+	}{{t.Results, &h.results, 0}, {t.Setups, &h.setups, 0}, {t.AttemptLog, &h.errors, attemptLogTTL}} {
+		*b.dst, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: jetstream.FileStorage, Replicas: t.Replicas, TTL: b.ttl})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			*b.dst, err = js.KeyValue(ctx, b.name)
 		}
