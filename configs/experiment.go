@@ -26,7 +26,8 @@ const (
 // Algorithms lists the search algorithms an experiment may name, in the
 // order the documentation lists them.
 func Algorithms() []string {
-	return []string{AlgorithmRandom, AlgorithmNSGA2, AlgorithmGA, AlgorithmCMAES}
+	return []string{AlgorithmRandom, AlgorithmNSGA2, AlgorithmGA, AlgorithmCMAES,
+		AlgorithmAdaMerging, AlgorithmFW, AlgorithmM2N2, AlgorithmMAP}
 }
 
 // Evaluator kinds accepted in evaluator.kind.
@@ -160,7 +161,7 @@ type SearchedParam struct {
 
 // Search is the search algorithm, its budget and its settings.
 type Search struct {
-	// Algorithm is random, nsga2, ga or cmaes.
+	// Algorithm is random, nsga2, ga, cmaes, adamerging, fw, m2n2 or map.
 	Algorithm string `toml:"algorithm,omitempty"`
 	// MaxEvaluations stops the search after this many evaluations (0: no
 	// limit; a budget in evaluations or time is required).
@@ -180,12 +181,21 @@ type Search struct {
 	NSGA2Table  toml.Primitive `toml:"nsga2,omitempty"`
 	GATable     toml.Primitive `toml:"ga,omitempty"`
 	CMAESTable  toml.Primitive `toml:"cmaes,omitempty"`
+	AdaTable    toml.Primitive `toml:"adamerging,omitempty"`
+	FWTable     toml.Primitive `toml:"fw,omitempty"`
+	M2N2Table   toml.Primitive `toml:"m2n2,omitempty"`
+	MAPTable    toml.Primitive `toml:"map,omitempty"`
 
 	// The decoded settings of the chosen algorithm (the others stay zero).
 	Random RandomSettings `toml:"-"`
 	NSGA2  NSGA2Settings  `toml:"-"`
 	GA     GASettings     `toml:"-"`
 	CMAES  CMAESSettings  `toml:"-"`
+	// AdaMerging, FW, M2N2 and MAP: see experiment_algorithms.go.
+	AdaMerging AdaMergingSettings `toml:"-"`
+	FW         FWSettings         `toml:"-"`
+	M2N2       M2N2Settings       `toml:"-"`
+	MAP        MAPSettings        `toml:"-"`
 }
 
 // RandomSettings is [search.random]. Zero values take the method defaults.
@@ -212,7 +222,11 @@ type NSGA2Settings struct {
 	MutationEta float64 `toml:"mutation_eta,omitempty"`
 	// StartPoints seed the first population: "defaults" (the operator's
 	// default values), "average" (every expert weighted equally: plain
-	// weight averaging where the operator can express it), both, or none.
+	// weight averaging where the operator can express it),
+	// "adamerging:<dir>" (the coefficients learned by the AdaMerging run in
+	// <dir>, or its adamerging.json, matched to this run's dimensions by
+	// name; a relative path is relative to the config file), any of them,
+	// or none.
 	StartPoints []string `toml:"start_points,omitempty"`
 }
 
@@ -245,12 +259,15 @@ type GASettings struct {
 
 // CMAESSettings is [search.cmaes]. Zero values take the method defaults.
 type CMAESSettings struct {
-	// PopulationSize is λ (default 4 + 3 ln n).
+	// PopulationSize is λ (default max(4 + ⌊3 ln n⌋, 4n) for the full
+	// variant, 4 + ⌊3 ln n⌋ for the diagonal one; search/cmaes
+	// DefaultPopulation).
 	PopulationSize int `toml:"population_size,omitempty"`
 	// StepSize is the initial σ in unit-cube coordinates (default 0.3).
 	StepSize float64 `toml:"step_size,omitempty"`
-	// Separable uses a diagonal covariance ("auto" picks it for high
-	// dimensions): "auto" (default), "full" or "diagonal".
+	// Covariance is "auto" (default: the full covariance up to 4
+	// dimensions, search/cmaes DefaultSeparableAbove, the diagonal one
+	// above), "full" or "diagonal" (separable CMA-ES).
 	Covariance    string        `toml:"covariance,omitempty"`
 	StartPoints   []string      `toml:"start_points,omitempty"`
 	Scalarization Scalarization `toml:"scalarization,omitempty"`
@@ -366,6 +383,10 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 		{AlgorithmNSGA2, e.Search.NSGA2Table, &e.Search.NSGA2},
 		{AlgorithmGA, e.Search.GATable, &e.Search.GA},
 		{AlgorithmCMAES, e.Search.CMAESTable, &e.Search.CMAES},
+		{AlgorithmAdaMerging, e.Search.AdaTable, &e.Search.AdaMerging},
+		{AlgorithmFW, e.Search.FWTable, &e.Search.FW},
+		{AlgorithmM2N2, e.Search.M2N2Table, &e.Search.M2N2},
+		{AlgorithmMAP, e.Search.MAPTable, &e.Search.MAP},
 	}
 	for _, tb := range tables {
 		sub, present := searchRaw[tb.algo]
@@ -501,6 +522,7 @@ func (e *Experiment) applyDefaults() {
 	if len(e.Objectives) == 0 {
 		e.Objectives = []Objective{{Task: TaskAll}}
 	}
+	e.applyAlgorithmDefaults()
 	for i := range e.Objectives {
 		o := &e.Objectives[i]
 		if o.Metric == "" {
@@ -529,6 +551,7 @@ func (e *Experiment) resolvePaths(dir string) {
 	for i := range e.Models.Experts {
 		e.Models.Experts[i].Path = abs(e.Models.Experts[i].Path)
 	}
+	e.MapStartPointPaths(abs)
 }
 
 // File is the name the experiment was decoded from.
@@ -665,8 +688,28 @@ func (e *Experiment) Validate() error {
 			add(fmt.Sprintf("merge.task_tensors[%d]", i), "empty pattern; give a prefix such as \"heads.\" or a glob")
 		}
 	}
-	if len(e.Merge.Search) == 0 {
+	switch {
+	case e.Search.DerivesSpace() && len(e.Merge.Search) > 0:
+		add("merge.search", "%s derives its own coefficients: remove the [[merge.search]] tables", e.Search.Algorithm)
+	case !e.Search.DerivesSpace() && len(e.Merge.Search) == 0:
 		add("merge.search", "missing: list the searched parameters as [[merge.search]] tables, e.g. param = \"weight\", per_model = true")
+	}
+	switch e.Search.Algorithm {
+	case AlgorithmAdaMerging:
+		if e.Merge.Operator != "" && e.Merge.Operator != "task_arithmetic" {
+			add("merge.operator", "AdaMerging learns task-arithmetic coefficients: set operator = \"task_arithmetic\"")
+		}
+	case AlgorithmFW:
+		if e.Merge.Operator != "" && e.Merge.Operator != "task_arithmetic" {
+			add("merge.operator", "%q: FW-Merging's result is recorded as per-tensor task-arithmetic coefficients of the pool, which only the task-arithmetic update rule produces; set operator = \"task_arithmetic\" (the TIES update rule is available in Go through evaluate/gradient)", e.Merge.Operator)
+		}
+	case AlgorithmM2N2:
+		if e.Merge.Operator != "" && e.Merge.Operator != "m2n2" {
+			add("merge.operator", "M2N2 merges by split-point SLERP crossover: set operator = \"m2n2\"")
+		}
+	}
+	if e.Search.DerivesSpace() && (len(e.Merge.Params) > 0 || len(e.Merge.Groups) > 0) {
+		add("merge.params", "%s sets every merge coefficient itself: remove merge.params and merge.groups", e.Search.Algorithm)
 	}
 	for i, s := range e.Merge.Search {
 		key := fmt.Sprintf("merge.search[%d]", i)
@@ -714,7 +757,7 @@ func (e *Experiment) Validate() error {
 	if sr.MaxTime < 0 {
 		add("search.max_time", "%v: give a positive duration such as \"10m\" (0 means no limit)", sr.MaxTime)
 	}
-	if sr.MaxEvaluations == 0 && sr.MaxGenerations == 0 && sr.MaxTime == 0 {
+	if sr.MaxEvaluations == 0 && sr.MaxGenerations == 0 && sr.MaxTime == 0 && !sr.Singular() && sr.Algorithm != AlgorithmMAP {
 		add("search", "no budget: set max_evaluations, max_generations or max_time")
 	}
 	if sr.Concurrency < 0 {
@@ -729,6 +772,20 @@ func (e *Experiment) Validate() error {
 		validateGA(sr.GA, len(e.Objectives), add)
 	case AlgorithmCMAES:
 		validateCMAES(sr.CMAES, len(e.Objectives), add)
+	case AlgorithmAdaMerging:
+		validateAdaMerging(sr.AdaMerging, add)
+	case AlgorithmFW:
+		validateFW(sr.FW, add)
+	case AlgorithmM2N2:
+		validateM2N2(sr.M2N2, add)
+		if e.Evaluator.Kind != EvaluatorNative {
+			add("evaluator.kind", "M2N2 scores recipe genomes with its own lineage evaluator: use kind = \"native\"")
+		}
+	case AlgorithmMAP:
+		validateMAP(sr.MAP, len(e.Objectives), add)
+	}
+	if (sr.Algorithm == AlgorithmAdaMerging || sr.Algorithm == AlgorithmFW) && e.Evaluator.Kind != EvaluatorNative {
+		add("evaluator.kind", "%s needs the Go-native backend's gradients: use kind = \"native\"", sr.Algorithm)
 	}
 	// [[objectives]]
 	seen := map[string]int{}
@@ -804,8 +861,12 @@ func validateStartPoints(key string, pts []string, add addFunc) {
 	seen := map[string]bool{}
 	for i, p := range pts {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		if p != "defaults" && p != "average" {
-			add(k, "unknown start point %q: use %q", p, strings.Join(startPointNames, "\" or \""))
+		if path, ok := strings.CutPrefix(p, StartPointAdaMerging); ok {
+			if strings.TrimSpace(path) == "" {
+				add(k, "%q names no run: write \"adamerging:<run directory>\"", p)
+			}
+		} else if p != "defaults" && p != "average" {
+			add(k, "unknown start point %q: use %q or \"%s<run directory>\"", p, strings.Join(startPointNames, "\", \""), StartPointAdaMerging)
 		}
 		if seen[p] {
 			add(k, "%q is listed twice", p)
@@ -869,7 +930,7 @@ func validateGA(s GASettings, objectives int, add addFunc) {
 
 func validateCMAES(s CMAESSettings, objectives int, add addFunc) {
 	if s.PopulationSize != 0 && s.PopulationSize < 2 {
-		add("search.cmaes.population_size", "%d is too small: use at least 2 (0 means 4 + 3 ln n)", s.PopulationSize)
+		add("search.cmaes.population_size", "%d is too small: use at least 2 (0 means max(4 + ⌊3 ln n⌋, 4n) for the full variant, 4 + ⌊3 ln n⌋ for the diagonal one)", s.PopulationSize)
 	}
 	if math.IsNaN(s.StepSize) || s.StepSize < 0 || s.StepSize > 1 {
 		add("search.cmaes.step_size", "%v: give a step size in (0, 1] in unit-cube coordinates (0 means 0.3)", s.StepSize)
@@ -909,15 +970,19 @@ func validateScalarization(key string, s Scalarization, objectives int, add addF
 // resolvedSearch is Search as written to a resolved config: the chosen
 // algorithm's decoded settings instead of the raw tables.
 type resolvedSearch struct {
-	Algorithm      string          `toml:"algorithm"`
-	MaxEvaluations int             `toml:"max_evaluations,omitzero"`
-	MaxGenerations int             `toml:"max_generations,omitzero"`
-	MaxTime        time.Duration   `toml:"max_time,omitzero"`
-	Concurrency    int             `toml:"concurrency,omitzero"`
-	Random         *RandomSettings `toml:"random,omitempty"`
-	NSGA2          *NSGA2Settings  `toml:"nsga2,omitempty"`
-	GA             *GASettings     `toml:"ga,omitempty"`
-	CMAES          *CMAESSettings  `toml:"cmaes,omitempty"`
+	Algorithm      string              `toml:"algorithm"`
+	MaxEvaluations int                 `toml:"max_evaluations,omitzero"`
+	MaxGenerations int                 `toml:"max_generations,omitzero"`
+	MaxTime        time.Duration       `toml:"max_time,omitzero"`
+	Concurrency    int                 `toml:"concurrency,omitzero"`
+	Random         *RandomSettings     `toml:"random,omitempty"`
+	NSGA2          *NSGA2Settings      `toml:"nsga2,omitempty"`
+	GA             *GASettings         `toml:"ga,omitempty"`
+	CMAES          *CMAESSettings      `toml:"cmaes,omitempty"`
+	AdaMerging     *AdaMergingSettings `toml:"adamerging,omitempty"`
+	FW             *FWSettings         `toml:"fw,omitempty"`
+	M2N2           *M2N2Settings       `toml:"m2n2,omitempty"`
+	MAP            *MAPSettings        `toml:"map,omitempty"`
 }
 
 type resolvedExperiment struct {
@@ -952,6 +1017,14 @@ func (e *Experiment) Encode() ([]byte, error) {
 		out.Search.GA = &e.Search.GA
 	case AlgorithmCMAES:
 		out.Search.CMAES = &e.Search.CMAES
+	case AlgorithmAdaMerging:
+		out.Search.AdaMerging = &e.Search.AdaMerging
+	case AlgorithmFW:
+		out.Search.FW = &e.Search.FW
+	case AlgorithmM2N2:
+		out.Search.M2N2 = &e.Search.M2N2
+	case AlgorithmMAP:
+		out.Search.MAP = &e.Search.MAP
 	}
 	var buf bytes.Buffer
 	buf.WriteString("# Resolved experiment configuration: defaults filled in. `evomerge resume`\n# rebuilds the run from this file; do not edit it.\n\n")

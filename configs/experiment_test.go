@@ -11,10 +11,27 @@ import (
 	"time"
 )
 
+// exampleExperiments lists every example experiment (all examples but the
+// merge recipes).
+func exampleExperiments(t *testing.T) []string {
+	t.Helper()
+	all, err := filepath.Glob(filepath.Join("examples", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range all {
+		if !strings.HasPrefix(filepath.Base(f), "merge-") {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
 func TestExperimentExamplesLoad(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("examples", "experiment-*.toml"))
-	if err != nil || len(files) < 4 {
-		t.Fatalf("found %d example experiments (%v), want one per algorithm", len(files), err)
+	files := exampleExperiments(t)
+	if len(files) < len(Algorithms()) {
+		t.Fatalf("found %d example experiments, want one per algorithm", len(files))
 	}
 	algos := map[string]bool{}
 	for _, f := range files {
@@ -24,7 +41,7 @@ func TestExperimentExamplesLoad(t *testing.T) {
 			continue
 		}
 		algos[e.Search.Algorithm] = true
-		if e.Experiment.Name == "" || len(e.Merge.Search) == 0 || len(e.Objectives) == 0 {
+		if e.Experiment.Name == "" || (len(e.Merge.Search) == 0) != e.Search.DerivesSpace() || len(e.Objectives) == 0 {
 			t.Errorf("%s: incomplete after decoding: %+v", f, e)
 		}
 	}
@@ -343,8 +360,7 @@ task = "a"
 
 func TestExperimentEncodeRoundTrip(t *testing.T) {
 	srcs := map[string][]byte{QuickstartFile: Quickstart()}
-	files, _ := filepath.Glob(filepath.Join("examples", "experiment-*.toml"))
-	for _, f := range files {
+	for _, f := range exampleExperiments(t) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -377,4 +393,6 @@ func clearPrimitives(e *Experiment) {
 	var zero Experiment
 	e.Search.RandomTable, e.Search.NSGA2Table = zero.Search.RandomTable, zero.Search.NSGA2Table
 	e.Search.GATable, e.Search.CMAESTable = zero.Search.GATable, zero.Search.CMAESTable
+	e.Search.AdaTable, e.Search.FWTable = zero.Search.AdaTable, zero.Search.FWTable
+	e.Search.M2N2Table, e.Search.MAPTable = zero.Search.M2N2Table, zero.Search.MAPTable
 }
