@@ -29,8 +29,8 @@
 //   - Bounded attempts: after Topology.Attempts deliveries without a result
 //     (crashes, kills, watchdog exits, a worker that cannot build the
 //     evaluator), the next delivery records the candidate failed with the
-//     last attempt's reason; the run goes on. A max-deliveries advisory
-//     seen by the coordinator does the same as a fallback.
+//     last attempt's reason; the run goes on. Deliveries themselves are
+//     unbounded, so if that delivery dies too the next one does it.
 //   - Time limit: an attempt is cancelled at the request's time limit and
 //     recorded failed ("exceeded its time limit"); an evaluation that does
 //     not stop within the watchdog grace ends the worker process with

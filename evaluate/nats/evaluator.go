@@ -237,12 +237,6 @@ func (e *Evaluator) Evaluate(ctx context.Context, batch []*population.Candidate)
 		return fmt.Errorf("nats: watch results: %w", err)
 	}
 	defer watcher.Stop()
-	advisories := make(chan *natsgo.Msg, 64)
-	sub, err := e.nc.ChanSubscribe(maxDeliveriesSubject(e.topo), advisories)
-	if err != nil {
-		return fmt.Errorf("nats: subscribe to delivery advisories: %w", err)
-	}
-	defer sub.Unsubscribe()
 
 	for _, id := range order {
 		r, err := e.lookup(ctx, id)
@@ -290,8 +284,6 @@ func (e *Evaluator) Evaluate(ctx context.Context, batch []*population.Candidate)
 				stats.Received++
 				answer(entry.Key(), decodeEntry(entry.Key(), entry.Value()))
 			}
-		case m := <-advisories:
-			e.onMaxDeliveries(ctx, m)
 		case <-tick.C:
 			for id := range want {
 				r, err := e.lookup(ctx, id)
@@ -303,40 +295,6 @@ func (e *Evaluator) Evaluate(ctx context.Context, batch []*population.Candidate)
 		}
 	}
 	return nil
-}
-
-func maxDeliveriesSubject(t Topology) string {
-	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + t.Stream + "." + t.Consumer
-}
-
-// onMaxDeliveries records a request that ran out of deliveries (every
-// worker that took it, the bookkeeping delivery included, died) as failed
-// and removes it from the queue. Workers normally record such candidates
-// themselves on the last delivery; this covers the rest.
-func (e *Evaluator) onMaxDeliveries(ctx context.Context, m *natsgo.Msg) {
-	var adv struct {
-		StreamSeq  uint64 `json:"stream_seq"`
-		Deliveries uint64 `json:"deliveries"`
-	}
-	if json.Unmarshal(m.Data, &adv) != nil || adv.StreamSeq == 0 {
-		return
-	}
-	raw, err := e.h.stream.GetMsg(ctx, adv.StreamSeq)
-	if err != nil {
-		return
-	}
-	req, err := DecodeRequest(raw.Data)
-	if err != nil {
-		return
-	}
-	reason := fmt.Sprintf("no result after %d deliveries: every worker that took it died or was killed%s", adv.Deliveries, lastAttempt(ctx, e.h.errors, req.CandidateID))
-	res := &Result{V: ResultVersion, CandidateID: req.CandidateID, Status: population.StatusFailed, Error: reason,
-		Worker: "coordinator", Delivery: adv.Deliveries, Started: time.Now().UTC(), Finished: time.Now().UTC()}
-	body, _ := json.Marshal(res)
-	if _, err := e.h.results.Create(ctx, req.CandidateID, body); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return
-	}
-	_ = e.h.stream.DeleteMsg(ctx, adv.StreamSeq)
 }
 
 // lastAttempt describes the last recorded attempt of a candidate ("" if

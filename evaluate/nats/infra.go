@@ -65,6 +65,10 @@ func (t Topology) validate() error {
 	return nil
 }
 
+// attemptsMetadata is the consumer metadata key that tells workers the
+// attempts of a request.
+const attemptsMetadata = "evomerge.attempts"
+
 // attemptLogTTL bounds how long the note of a candidate's latest attempt
 // is kept (results are kept for good: they are the shared cache).
 const attemptLogTTL = 7 * 24 * time.Hour
@@ -100,8 +104,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*handles, 
 	}
 	h.consumer, err = js.CreateOrUpdateConsumer(ctx, t.Stream, jetstream.ConsumerConfig{
 		Durable: t.Consumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: t.AckWait, MaxDeliver: t.Attempts + 1, MaxAckPending: 10000,
+		// Deliveries are unbounded: workers evaluate a request at most
+		// Attempts times and the next delivery records it failed, so a
+		// request never sits undelivered if that one dies too.
+		AckWait: t.AckWait, MaxDeliver: -1, MaxAckPending: 10000,
 		FilterSubject: t.Subject,
+		Metadata:      map[string]string{attemptsMetadata: strconv.Itoa(t.Attempts)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nats: create consumer %s on %s: %w", t.Consumer, t.Stream, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -148,7 +149,12 @@ func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerS
 		return WorkerStats{}, err
 	}
 	info := w.h.consumer.CachedInfo()
-	w.ackWait, w.attempts = info.Config.AckWait, uint64(max(1, info.Config.MaxDeliver-1))
+	w.ackWait = info.Config.AckWait
+	n, err := strconv.Atoi(info.Config.Metadata[attemptsMetadata])
+	if err != nil || n < 1 {
+		return WorkerStats{}, fmt.Errorf("nats: consumer %s has no valid %s metadata (%q): it was not created by evomerge; let `evomerge run` create it", opt.Topology.Consumer, attemptsMetadata, info.Config.Metadata[attemptsMetadata])
+	}
+	w.attempts = uint64(n)
 	w.logf("ready %s concurrency=%d ack_wait=%v attempts=%d", opt.Name, opt.Concurrency, w.ackWait, w.attempts)
 	var wg sync.WaitGroup
 	for range opt.Concurrency {
@@ -231,7 +237,11 @@ func (w *worker) handle(msg jetstream.Msg) {
 		return
 	}
 	if md.NumDelivered > w.attempts {
-		reason := fmt.Sprintf("no result after %d attempts: the workers that took it crashed, were killed or hit the watchdog%s", md.NumDelivered-1, lastAttempt(ctx, w.h.errors, id))
+		plural := "s"
+		if w.attempts == 1 {
+			plural = ""
+		}
+		reason := fmt.Sprintf("no result after %d attempt%s: the workers that took it crashed, were killed, hit the watchdog or could not evaluate it%s", w.attempts, plural, lastAttempt(ctx, w.h.errors, id))
 		now := time.Now().UTC()
 		w.store(ctx, &Result{V: ResultVersion, CandidateID: id, Status: population.StatusFailed, Error: reason,
 			Worker: w.opt.Name, Delivery: md.NumDelivered, Started: now, Finished: now})
