@@ -18,9 +18,11 @@ import (
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/cmaes"
 	"github.com/evomerge/evomerge/search/ga"
+	"github.com/evomerge/evomerge/search/mapmerge"
 	"github.com/evomerge/evomerge/search/nsga2"
 	"github.com/evomerge/evomerge/search/random"
 )
@@ -45,6 +47,13 @@ type components struct {
 	// setup describes the native evaluator to NATS workers (kind nats).
 	setup  *natsev.Setup
 	method search.Method
+	// views are the algorithm views of the report (views.json); note is a
+	// line every output carries (AdaMerging's test-time adaptation).
+	views reports.Views
+	note  string
+	// mapMethod and archive give the MAP and M2N2 views their data.
+	mapMethod *mapmerge.Method
+	archive   *archiveRecorder
 }
 
 // evaluator is what a run needs of an evaluator: scoring, the identity its
@@ -114,7 +123,18 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		return nil, configs.Problems{exp.Problem("merge.operator", err.Error())}
 	}
 	c.op = op
-	spec, err := searchSpec(exp, op, c.pool)
+	var spec population.SearchSpec
+	switch exp.Search.Algorithm {
+	case configs.AlgorithmAdaMerging:
+		a := exp.Search.AdaMerging
+		spec = derivedSpec(exp, c.pool, a.Granularity, *a.Lower, *a.Upper)
+	case configs.AlgorithmFW:
+		// FW's merge is a per-tensor combination of the pool; soft steps
+		// can leave [0, 1], so the weight's whole range is allowed.
+		spec = derivedSpec(exp, c.pool, "tensor", -10, 10)
+	default:
+		spec, err = searchSpec(exp, op, c.pool)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +342,11 @@ func (c *components) buildMethod() (search.Method, error) {
 			BlendAlpha: g.BlendAlpha, MutationRate: g.MutationRate, MutationSigma: g.MutationSigma,
 			GeneMutationProb: g.GeneMutationProb, Elite: g.Elite, Scalarization: scal, Initial: init,
 		})
+	case configs.AlgorithmAdaMerging, configs.AlgorithmFW:
+		// Set by prepareGradient once the optimisation has run.
+		return nil, nil
+	case configs.AlgorithmMAP:
+		return c.buildMAP(s.MAP)
 	case configs.AlgorithmCMAES:
 		init, err := c.startPoints("search.cmaes.start_points", s.CMAES.StartPoints)
 		if err != nil {
@@ -369,7 +394,15 @@ func objectiveNames(objs []fitness.Objective) string {
 // startPoints returns the named initial points in space units.
 func (c *components) startPoints(key string, names []string) ([][]float64, error) {
 	var out [][]float64
-	for _, n := range names {
+	for i, n := range names {
+		if path, ok := strings.CutPrefix(n, configs.StartPointAdaMerging); ok {
+			x, err := c.adaMergingStart(fmt.Sprintf("%s[%d]", key, i), path)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x)
+			continue
+		}
 		switch n {
 		case "defaults":
 			out = append(out, c.space.Defaults())
@@ -485,4 +518,50 @@ func natsSetup(exp *configs.Experiment, c *components, spec population.SearchSpe
 		return nil, err
 	}
 	return s, s.Validate()
+}
+
+// buildMAP builds MAP (or nested MAP) from [search.map].
+func (c *components) buildMAP(s configs.MAPSettings) (search.Method, error) {
+	var ps configs.Problems
+	for i, p := range s.Preferences {
+		if len(p) != len(c.objectives) {
+			ps = append(ps, c.exp.Problem(fmt.Sprintf("search.map.preferences[%d]", i),
+				fmt.Sprintf("%d weights for %d objectives (%s): give one weight per objective", len(p), len(c.objectives), objectiveNames(c.objectives))))
+		}
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	if s.Nested {
+		cfg := mapmerge.NestedConfig{PointsPerMerge: s.PointsPerMerge, Isotropic: s.Isotropic, GridPoints: s.GridPoints}
+		if len(s.Preferences) == 1 {
+			cfg.Preferences = s.Preferences[0]
+		}
+		m, err := mapmerge.NewNested(cfg)
+		if err != nil {
+			return nil, configs.Problems{c.exp.Problem("search.map", err.Error())}
+		}
+		return m, nil
+	}
+	cfg := mapmerge.Config{
+		Budget: s.Budget, NoOneHots: !*s.OneHots, Schedule: s.Schedule, Preferences: s.Preferences, Reevaluate: s.Reevaluate,
+		Front: mapmerge.FrontOptions{GridPoints: s.GridPoints, Seed: c.exp.Experiment.Seed},
+	}
+	switch s.Front {
+	case "grid":
+		cfg.Front.Method = mapmerge.FrontGrid
+	case "nsga2":
+		cfg.Front.Method = mapmerge.FrontNSGA2
+	}
+	if s.Activation != "auto" {
+		for range c.objectives {
+			cfg.Activations = append(cfg.Activations, mapmerge.Activation(s.Activation))
+		}
+	}
+	m, err := mapmerge.New(cfg)
+	if err != nil {
+		return nil, configs.Problems{c.exp.Problem("search.map", err.Error())}
+	}
+	c.mapMethod = m
+	return m, nil
 }

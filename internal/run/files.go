@@ -26,7 +26,8 @@ const (
 )
 
 // runFiles are the entries a run writes; --force removes exactly these.
-var runFiles = []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile, ReportFile, ExportsDir, NATSDir}
+var runFiles = []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile, ReportFile, ExportsDir, NATSDir,
+	ViewsFile, AdaMergingFile, FWFile}
 
 // StateVersion is the version of state.json.
 const StateVersion = 1
@@ -90,6 +91,15 @@ type Front struct {
 	// AverageTest is plain weight averaging of the experts on test, as
 	// measured when the benchmark was prepared; nil when unknown.
 	AverageTest *SplitScores `json:"plain_average_test,omitempty"`
+	// ExpertValidation is each task's expert accuracy on the fitness split,
+	// and AverageValidation plain weight averaging scored on it (the
+	// objective scores, in objective order, when the run's space can
+	// express the average); the validation reference points.
+	ExpertValidation  []float64 `json:"expert_fitness_accuracy,omitempty"`
+	AverageValidation []float64 `json:"plain_average_fitness_scores,omitempty"`
+	// Note is a caveat every output of the method carries, e.g. that
+	// AdaMerging read unlabelled test inputs (test-time adaptation).
+	Note string `json:"note,omitempty"`
 }
 
 // FrontMember is one candidate of the front.

@@ -172,6 +172,7 @@ func absolute(exp *configs.Experiment) {
 	for i := range exp.Models.Experts {
 		exp.Models.Experts[i].Path = abs(exp.Models.Experts[i].Path)
 	}
+	exp.MapStartPointPaths(abs)
 }
 
 // execute runs one session in dir.
@@ -187,6 +188,9 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	log.Info("session start", "dir", dir, "experiment", exp.Experiment.Name, "session", prev.Sessions+1)
 
 	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true})
+	if err == nil {
+		err = comp.prepareGradient(ctx, dir, out, log)
+	}
 	if err != nil {
 		log.Error("setup failed", "error", err.Error())
 		return nil, err
@@ -274,6 +278,9 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		}),
 		prog,
 	}
+	if comp.archive != nil {
+		recorders = append(recorders, comp.archive)
+	}
 	settings := search.Settings{
 		MaxEvaluations: exp.Search.MaxEvaluations,
 		MaxGenerations: exp.Search.MaxGenerations,
@@ -325,6 +332,9 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	if err := writeJSON(filepath.Join(dir, FrontFile), front); err != nil {
 		return nil, err
 	}
+	if err := comp.writeViews(dir, res); err != nil {
+		return nil, err
+	}
 	if err := writeState(); err != nil {
 		return nil, err
 	}
@@ -341,6 +351,9 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		} else {
 			fmt.Fprintf(out, "report: this build has no HTML renderer; the results are in %s\n", filepath.Join(dir, FrontFile))
 		}
+	}
+	if comp.note != "" {
+		fmt.Fprintf(out, "note: %s\n", comp.note)
 	}
 	fmt.Fprintf(out, "run directory: %s\n", dir)
 	switch outcome.Status {
@@ -394,7 +407,7 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 	f := Front{
 		V: FrontVersion, Experiment: c.exp.Experiment.Name, Status: status,
 		Objectives: c.objectives, Dimensions: dimNames(c), Evaluations: res.Evaluations,
-		Members: []FrontMember{},
+		Members: []FrontMember{}, Note: c.note,
 	}
 	if len(c.tasks) > 0 {
 		f.FitnessSplit = string(c.tasks[0].FitnessSplit)
@@ -402,6 +415,10 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 	for _, t := range c.tasks {
 		f.Tasks = append(f.Tasks, t.Name)
 		f.ExpertTest = append(f.ExpertTest, t.ExpertAccuracy[data.Test])
+		f.ExpertValidation = append(f.ExpertValidation, t.ExpertAccuracy[t.FitnessSplit])
+	}
+	if err := c.averageValidation(ctx, &f); err != nil {
+		return Front{}, err
 	}
 	if b := c.bench; b != nil && b.Manifest.Interference != nil && b.Manifest.Interference.Split == data.Test {
 		avg := b.Manifest.Interference.Average

@@ -1,0 +1,517 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/evaluate/gradient"
+	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/adamerging"
+	"github.com/evomerge/evomerge/search/cmaes"
+	"github.com/evomerge/evomerge/search/fw"
+	"github.com/evomerge/evomerge/search/nsga2"
+)
+
+// Files of the gradient-based methods in a run directory: the result of the
+// one optimisation each runs, written once it has finished and read back by
+// a resumed run instead of optimising again.
+const (
+	AdaMergingFile = configs.AdaMergingFile
+	FWFile         = "fw.json"
+)
+
+// AdaMergingRecord is adamerging.json: what AdaMerging learned, with its
+// trajectory, and the note that it read unlabelled test inputs.
+type AdaMergingRecord struct {
+	V int `json:"v"`
+	// Inputs is the split whose unlabelled inputs were adapted on.
+	Inputs string `json:"inputs"`
+	Note   string `json:"note,omitempty"`
+	adamerging.Result
+}
+
+// FWRecord is fw.json: the Frank-Wolfe iterations, the pool they chose
+// from, and the merged model as per-tensor task-arithmetic coefficients of
+// the pool (the genome the run journals and scores).
+type FWRecord struct {
+	V    int      `json:"v"`
+	Pool []string `json:"pool"`
+	Note string   `json:"note,omitempty"`
+	// Coefficients is the genome: the weights in the run's dimension order.
+	Coefficients []float64 `json:"coefficients"`
+	fw.Result
+}
+
+// derivedSpec is the search space of AdaMerging and FW-Merging: task
+// arithmetic (λ = 1) with one weight per pool model at the granularity of
+// the learned coefficients, named as gradient.Layout names them, within
+// [lower, upper].
+func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity string, lower, upper float64) population.SearchSpec {
+	spec := population.SearchSpec{
+		Operator: "task_arithmetic", Models: pool.ModelNames(),
+		Fixed: operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"lambda": operators.F(1)}}},
+	}
+	t := population.Target{Param: "weight", PerModel: true, Lower: &lower, Upper: &upper}
+	switch granularity {
+	case gradient.LayoutGroup:
+		t.Groups = mergeableGroups(pool, exp.Merge.TaskTensors)
+	case gradient.LayoutTensor:
+		// Every mergeable tensor is its own group.
+		names := mergeableTensors(pool, exp.Merge.TaskTensors)
+		spec.Fixed.Grouping = make(map[string][]string, len(names))
+		for _, n := range names {
+			spec.Fixed.Grouping[n] = []string{n}
+		}
+		t.Groups = names
+	}
+	spec.Targets = []population.Target{t}
+	return spec
+}
+
+func taskTensors(patterns []string) operators.TaskTensors {
+	if len(patterns) > 0 {
+		return operators.TaskTensors{Patterns: patterns}
+	}
+	return operators.DefaultTaskTensors()
+}
+
+// mergeableTensors lists the pool's merged (not per-task) tensors in
+// canonical order.
+func mergeableTensors(pool *evaluate.Pool, patterns []string) []string {
+	tasks := taskTensors(patterns)
+	var names []string
+	for _, t := range pool.Source().Tensors() {
+		if !tasks.Match(t.Name) {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// workingModel builds an nn model holding the pool's base for every merged
+// tensor and every expert's per-task tensors (heads).
+func workingModel(pool *evaluate.Pool, patterns []string) (*nn.Model, error) {
+	src := pool.Source()
+	tasks := taskTensors(patterns)
+	var ts []checkpoint.Tensor
+	for _, meta := range src.Tensors() {
+		in := operators.TensorInputs{}
+		if err := src.Load(meta.Name, &in); err != nil {
+			return nil, err
+		}
+		var v []float32
+		if tasks.Match(meta.Name) {
+			// As operators copy per-task tensors: from the first expert
+			// that has it, else from the base.
+			for _, m := range in.Models {
+				if m != nil {
+					v = m
+					break
+				}
+			}
+			if v == nil {
+				v = in.Base
+			}
+		} else {
+			v = in.Base
+		}
+		if v == nil {
+			return nil, fmt.Errorf("tensor %q has no value in the pool (a merged tensor needs the base, a per-task one an expert)", meta.Name)
+		}
+		ts = append(ts, checkpoint.Tensor{Name: meta.Name, Shape: slices.Clone(meta.Shape), Data: slices.Clone(v)})
+	}
+	return nn.FromTensors(pool.Spec(), ts)
+}
+
+// gradientTasks are the benchmark tasks' inputs of a split for a gradient
+// evaluator, with labels only when labelled (at most limit examples per
+// task when limit > 0).
+func gradientTasks(b *data.Benchmark, tasks []evaluate.Task, split data.Split, labelled bool, limit int) ([]gradient.Task, error) {
+	var out []gradient.Task
+	for _, t := range tasks {
+		d, err := b.Data(t.Name, split)
+		if err != nil {
+			return nil, err
+		}
+		if limit > 0 && d.Len() > limit {
+			d = d.Head(limit)
+		}
+		g := gradient.Task{Name: t.Name, Head: t.Head, X: d.X, N: d.Len()}
+		if labelled {
+			g.Y = d.Y
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// singular is the method of a run whose search is one optimisation: it asks
+// the optimisation's result as one candidate, then (when next is set)
+// hands over to an evolutionary method seeded with it.
+type singular struct {
+	point    []float64
+	operator string
+	next     search.Method
+	asked    bool
+}
+
+func (s *singular) Init(p search.Problem) error {
+	if err := p.Space.Validate(s.point); err != nil {
+		return fmt.Errorf("the learned coefficients are not a point of the run's space: %w", err)
+	}
+	if s.next != nil {
+		return s.next.Init(p)
+	}
+	return nil
+}
+
+func (s *singular) Ask() ([]*population.Candidate, error) {
+	if !s.asked {
+		s.asked = true
+		return []*population.Candidate{{
+			Genome:  population.Genome{Values: slices.Clone(s.point)},
+			Lineage: population.Lineage{Operator: s.operator},
+		}}, nil
+	}
+	if s.next != nil {
+		return s.next.Ask()
+	}
+	return nil, nil
+}
+
+func (s *singular) Tell(batch []*population.Candidate) error {
+	if s.next != nil && !(len(batch) == 1 && batch[0].Lineage.Operator == s.operator && slices.Equal(batch[0].Genome.Values, s.point)) {
+		return s.next.Tell(batch)
+	}
+	return nil
+}
+
+// prepareGradient runs AdaMerging or FW-Merging (or reads their result
+// from a previous session) and sets the run's method to the candidate they
+// found. It returns the algorithm view data.
+func (c *components) prepareGradient(ctx context.Context, dir string, out io.Writer, log *slog.Logger) error {
+	switch c.exp.Search.Algorithm {
+	case configs.AlgorithmAdaMerging:
+		rec, err := c.adaMerging(ctx, dir, out, log)
+		if err != nil {
+			return err
+		}
+		x, err := rec.Seed(c.space)
+		if err != nil {
+			return err
+		}
+		m := &singular{point: x, operator: "adamerging"}
+		a := c.exp.Search.AdaMerging
+		switch a.SeedSearch {
+		case configs.AlgorithmNSGA2:
+			m.next, err = nsga2.New(nsga2.Options{Initial: [][]float64{x}})
+		case configs.AlgorithmCMAES:
+			m.next, err = cmaes.New(cmaes.Options{Initial: x})
+		}
+		if err != nil {
+			return err
+		}
+		c.method = m
+		c.views.Trajectory = trajectoryView(&rec.Result, c.space)
+		c.note = rec.Note
+	case configs.AlgorithmFW:
+		rec, err := c.frankWolfe(ctx, dir, out, log)
+		if err != nil {
+			return err
+		}
+		c.method = &singular{point: rec.Coefficients, operator: "fw"}
+		c.views.FrankWolfe = fwView(rec, c.exp.Search.FW.Scale)
+		c.note = rec.Note
+	}
+	return nil
+}
+
+// adaMerging runs AdaMerging, or reads adamerging.json of an earlier
+// session: the optimisation is deterministic, so a resumed run would learn
+// the same coefficients; it is not resumed mid-way (an interrupted
+// optimisation starts over).
+func (c *components) adaMerging(ctx context.Context, dir string, out io.Writer, log *slog.Logger) (*AdaMergingRecord, error) {
+	a := c.exp.Search.AdaMerging
+	path := filepath.Join(dir, AdaMergingFile)
+	if rec, err := ReadAdaMerging(path); err == nil {
+		fmt.Fprintf(out, "adamerging: using the coefficients learned in an earlier session (%s)\n", path)
+		return rec, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	tv, err := gradient.NewTaskVectors(c.pool.Source(), taskTensors(c.exp.Merge.TaskTensors))
+	if err != nil {
+		return nil, err
+	}
+	tv.Models = c.pool.ModelNames()
+	if a.PlusPlus {
+		if tv, err = tv.TIES(a.TIESKeep, a.TIESTrim); err != nil {
+			return nil, configs.Problems{c.exp.Problem("search.adamerging.ties_keep", err.Error())}
+		}
+		tv.Models = c.pool.ModelNames()
+	}
+	lay, err := gradient.NewLayout(a.Granularity, tv, checkpoint.LayerGroup)
+	if err != nil {
+		return nil, configs.Problems{c.exp.Problem("search.adamerging.granularity", err.Error())}
+	}
+	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
+	if err != nil {
+		return nil, err
+	}
+	split := data.Split(a.Inputs)
+	tasks, err := gradientTasks(c.bench, c.tasks, split, false, 0)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := gradient.NewAdaMerging(model, tv, lay, tasks, gradient.AdaMergingOptions{
+		Batch: a.BatchSize, Batches: a.Batches, Seed: rng.Derive(c.exp.Experiment.Seed, "run", "adamerging"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	note := ""
+	if split == data.Test {
+		note = adamerging.Note
+		fmt.Fprintf(out, "note: %s\n", note)
+		log.Warn("test-time adaptation", "note", note)
+	}
+	fmt.Fprintf(out, "adamerging: %d coefficients (%s), %d Adam steps on unlabelled %s inputs\n", lay.Len(), a.Granularity, a.Steps, split)
+	every := max(a.Steps/10, 1)
+	res, err := adamerging.Optimize(ctx, ev, lay.Len(), adamerging.Options{
+		Steps: a.Steps, LR: a.LearningRate, Init: a.Init, Lower: *a.Lower, Upper: *a.Upper, Names: lay.Names(tv),
+		Observe: func(s adamerging.Step) error {
+			if (s.Iteration+1)%every == 0 {
+				log.Info("adamerging step", "step", s.Iteration+1, "loss", s.Loss)
+				fmt.Fprintf(out, "adamerging: step %d/%d entropy %.4f\n", s.Iteration+1, a.Steps, s.Loss)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := &AdaMergingRecord{V: 1, Inputs: string(split), Note: note, Result: *res}
+	if note == "" {
+		rec.Result.Note = ""
+	}
+	if err := writeJSON(path, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ReadAdaMerging reads an adamerging.json.
+func ReadAdaMerging(path string) (*AdaMergingRecord, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rec AdaMergingRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %v (remove the file to learn the coefficients again)", path, err)
+	}
+	if len(rec.Coefficients) == 0 || len(rec.Names) != len(rec.Coefficients) {
+		return nil, fmt.Errorf("%s: no named coefficients (remove the file to learn them again)", path)
+	}
+	return &rec, nil
+}
+
+// frankWolfe runs FW-Merging, or reads fw.json of an earlier session (the
+// method is deterministic; an interrupted run starts the iterations over).
+func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, log *slog.Logger) (*FWRecord, error) {
+	s := c.exp.Search.FW
+	path := filepath.Join(dir, FWFile)
+	if b, err := os.ReadFile(path); err == nil {
+		var rec FWRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("%s: %v (remove the file to run FW-Merging again)", path, err)
+		}
+		fmt.Fprintf(out, "fw: using the merge found in an earlier session (%s)\n", path)
+		return &rec, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	pool, err := c.poolPaths()
+	if err != nil {
+		return nil, err
+	}
+	tv, err := gradient.NewTaskVectors(c.pool.Source(), taskTensors(c.exp.Merge.TaskTensors))
+	if err != nil {
+		return nil, err
+	}
+	tv.Tau = nil // FW streams the pool from disk; only θ0 stays resident
+	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
+	if err != nil {
+		return nil, err
+	}
+	loss := nn.CrossEntropy
+	if s.Loss == "entropy" {
+		loss = nn.Entropy
+	}
+	proxy, err := gradientTasks(c.bench, c.tasks, c.tasks[0].FitnessSplit, loss == nn.CrossEntropy, s.ProxyExamples)
+	if err != nil {
+		return nil, err
+	}
+	opt := gradient.FWOptions{Loss: loss, Rule: gradient.RuleTaskArithmetic, TIESKeep: s.TIESKeep, Align: s.Alignment}
+	note := ""
+	if s.Variant == fw.VariantSoft {
+		split := data.Split(s.AdaInputs)
+		if opt.Unlabelled, err = gradientTasks(c.bench, c.tasks, split, false, 0); err != nil {
+			return nil, err
+		}
+		opt.Ada = gradient.AdaMergingOptions{Seed: rng.Derive(c.exp.Experiment.Seed, "run", "fw", "adamerging")}
+		if split == data.Test {
+			note = "FW-Soft's inner AdaMerging is test-time adaptation: it reads the unlabelled inputs of every task's test split (labels are never read)"
+			fmt.Fprintf(out, "note: %s\n", note)
+			log.Warn("test-time adaptation", "note", note)
+		}
+	}
+	ev, err := gradient.NewFrankWolfe(model, tv, nil, pool, proxy, opt)
+	if err != nil {
+		return nil, err
+	}
+	n, L := len(pool), ev.NumTensors()
+	w := make([]float64, n*L) // model-major, as the derived space
+	if s.Init == "task_arithmetic" {
+		if err := ev.InitTaskArithmetic(ctx, s.InitLambda); err != nil {
+			return nil, err
+		}
+		for i := range w {
+			w[i] = s.InitLambda
+		}
+	}
+	fmt.Fprintf(out, "fw: %s variant, %d iterations over a pool of %d checkpoints streamed from disk\n", s.Variant, s.Iterations, n)
+	res, err := fw.Merge(ctx, ev, fw.Options{
+		Iterations: s.Iterations, StepSize: s.StepSize, Scale: s.Scale, Granularity: s.Granularity, Variant: s.Variant,
+		Ada: adamerging.Options{Steps: s.AdaSteps, LR: s.AdaLearningRate}, AdaInit: s.AdaInit,
+		Observe: func(it fw.Iteration) error {
+			if err := trackFW(w, n, L, it, s.Scale); err != nil {
+				return err
+			}
+			log.Info("fw iteration", "t", it.T, "loss", it.Loss, "gamma", it.Gamma)
+			fmt.Fprintf(out, "fw: iteration %d/%d loss %.4f γ %.4f\n", it.T+1, s.Iterations, it.Loss, it.Gamma)
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	models := c.pool.ModelNames()
+	genome := c.space.Defaults()
+	for k := range n {
+		for l, t := range ev.Names() {
+			name := population.DimName("weight", t, models[k])
+			i, ok := c.space.Index(name)
+			if !ok {
+				return nil, fmt.Errorf("fw: the run's space has no dimension %s", name)
+			}
+			v := w[k*L+l]
+			if d := c.space.Dim(i); v < d.Lower || v > d.Upper || math.IsNaN(v) {
+				return nil, fmt.Errorf("fw: the merge's coefficient %s = %g lies outside [%g, %g]", name, v, d.Lower, d.Upper)
+			}
+			genome[i] = v
+		}
+	}
+	rec := &FWRecord{V: 1, Pool: models, Note: note, Coefficients: genome, Result: *res}
+	if err := writeJSON(path, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// trackFW follows the merged model as task-arithmetic coefficients of the
+// pool under the task-arithmetic rule: per tensor ℓ the model is
+// θ0 + Σ_k w[k][ℓ] (θk − θ0), and a step θ ← θ + s(v − θ) toward vertex v
+// (a pool member, or the base θ0 whose coefficients are 0) maps to
+// w ← (1 − s) w + s e_v. A soft iteration θ ← θ + Σ_j c_j (θ_sel(j) − θ)
+// maps to w ← (1 − Σ_j c_j) w + Σ_j c_j e_sel(j).
+func trackFW(w []float64, n, L int, it fw.Iteration, scale float64) error {
+	if len(it.Selected) > 0 {
+		if len(it.Coefficients) != len(it.Selected)*L {
+			return fmt.Errorf("fw iteration %d: %d coefficients for %d selected members and %d tensors", it.T, len(it.Coefficients), len(it.Selected), L)
+		}
+		for l := range L {
+			sum := 0.0
+			for j := range it.Selected {
+				sum += it.Coefficients[j*L+l]
+			}
+			for k := range n {
+				w[k*L+l] *= 1 - sum
+			}
+			for j, k := range it.Selected {
+				w[k*L+l] += it.Coefficients[j*L+l]
+			}
+		}
+		return nil
+	}
+	if len(it.Vertex) != L {
+		return fmt.Errorf("fw iteration %d: %d vertices for %d tensors", it.T, len(it.Vertex), L)
+	}
+	s := scale * it.Gamma
+	for l, v := range it.Vertex {
+		if v == search.VertexStay {
+			continue
+		}
+		for k := range n {
+			w[k*L+l] *= 1 - s
+		}
+		if v >= 0 && v < n {
+			w[v*L+l] += s
+		}
+	}
+	return nil
+}
+
+// poolPaths are the checkpoint files of the pool's experts, in pool order.
+func (c *components) poolPaths() ([]string, error) {
+	if len(c.exp.Models.Experts) > 0 {
+		var out []string
+		for _, x := range c.exp.Models.Experts {
+			out = append(out, x.Path)
+		}
+		return out, nil
+	}
+	var out []string
+	for _, t := range c.bench.Tasks {
+		m, ok := c.bench.Expert(t.Name)
+		if !ok || m.Path == "" {
+			return nil, fmt.Errorf("benchmark %s has no expert checkpoint for task %s", c.bench.Name, t.Name)
+		}
+		out = append(out, m.Path)
+	}
+	return out, nil
+}
+
+// adaMergingStart reads the learned coefficients of an AdaMerging run (its
+// directory or its adamerging.json) as a start point of this run's space.
+func (c *components) adaMergingStart(key, path string) ([]float64, error) {
+	file := path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		file = filepath.Join(path, AdaMergingFile)
+	}
+	rec, err := ReadAdaMerging(file)
+	if err != nil {
+		return nil, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v: name an AdaMerging run directory (it holds %s once the run has learned its coefficients)", err, AdaMergingFile))}
+	}
+	x, err := rec.Seed(c.space)
+	if err != nil {
+		return nil, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v: the AdaMerging run's coefficients are named like %q; search weight per_model (and per_group for a group-wise AdaMerging run) so the names match", err, rec.Names[0]))}
+	}
+	return x, nil
+}

@@ -1,0 +1,257 @@
+package run
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/adamerging"
+	"github.com/evomerge/evomerge/search/fw"
+)
+
+// derivedConfig replaces the smoke config's [[merge.search]] and search
+// tables by an algorithm that derives its own coefficients.
+func derivedConfig(algorithm, table string) func(string) string {
+	return func(s string) string {
+		s = strings.Replace(s, "[[merge.search]]\nparam = \"weight\"\nper_model = true\nper_group = true\nlower = 0.0\nupper = 1.0\n", "", 1)
+		s = strings.Replace(s, "max_evaluations = 44\n", "", 1)
+		s = strings.Replace(s, `algorithm = "nsga2"`, `algorithm = "`+algorithm+`"`, 1)
+		return strings.Replace(s, "[search.nsga2]\npopulation_size = 8\nstart_points = [\"average\"]", table, 1)
+	}
+}
+
+// TestAdaMergingRunsResumesAndSeeds runs layer-wise AdaMerging end to end:
+// one journaled candidate, adamerging.json, the trajectory view in the
+// run's dimension order, the test-time-adaptation note in front.json; a
+// resume reads the learned coefficients instead of optimising again; and
+// an NSGA-II run seeded with "adamerging:<dir>" asks the learned point
+// first.
+func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ada")
+	exp := decodeSmoke(t, dir, derivedConfig("adamerging", "[search.adamerging]\nsteps = 6\nbatch_size = 4\nlearning_rate = 0.01"))
+	first, err := Start(context.Background(), exp, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Status != StateFinished || first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
+		t.Fatalf("status %s, %d evaluations, front %d; want one candidate", first.Status, first.Result.Evaluations, len(first.Front.Members))
+	}
+	if first.Front.Note != adamerging.Note {
+		t.Errorf("front note %q, want the test-time adaptation note", first.Front.Note)
+	}
+	if first.Front.Members[0].Test == nil {
+		t.Error("the learned merge was not scored on test")
+	}
+	rec, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Trajectory) != 6 || rec.Inputs != "test" {
+		t.Fatalf("adamerging.json: %d steps, inputs %q", len(rec.Trajectory), rec.Inputs)
+	}
+	views, err := ReadViews(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views.Trajectory) != 6 {
+		t.Fatalf("views: %d trajectory steps, want 6", len(views.Trajectory))
+	}
+	// The genome is the learned coefficients and the view holds each
+	// step's coefficients, both in dimension order.
+	dims := first.Front.Dimensions
+	genome := first.Front.Members[0].Genome.Values
+	last := views.Trajectory[5].Coefficients
+	if len(dims) != len(rec.Names) || len(last) != len(dims) {
+		t.Fatalf("%d dimensions, %d names, %d trajectory coefficients", len(dims), len(rec.Names), len(last))
+	}
+	for i, name := range rec.Names {
+		j := indexOf(dims, name)
+		if j < 0 || genome[j] != rec.Coefficients[i] || last[j] != rec.Trajectory[5].Coefficients[i] {
+			t.Fatalf("coefficient %s: learned %g, genome %v, view %v", name, rec.Coefficients[i], genome, last)
+		}
+	}
+	if len(first.Front.ExpertValidation) != 4 || len(first.Front.AverageValidation) != len(first.Front.Objectives) {
+		t.Errorf("validation references: experts %v, average %v", first.Front.ExpertValidation, first.Front.AverageValidation)
+	}
+	// Resume: the coefficients are read back, the candidate replayed.
+	again, err := Resume(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Evaluated != 0 || again.Replayed != 1 || !reflect.DeepEqual(frontKey(again.Front), frontKey(first.Front)) {
+		t.Errorf("resume evaluated %d, replayed %d, front %v want %v", again.Evaluated, again.Replayed, frontKey(again.Front), frontKey(first.Front))
+	}
+
+	// A group-wise search seeded by the layer-wise result cannot match
+	// names; a per-tensor one is not expressible in [[merge.search]], so
+	// seed a task-wise AdaMerging run's coefficients into per-model weights.
+	taskDir := filepath.Join(t.TempDir(), "ada-task")
+	texp := decodeSmoke(t, taskDir, derivedConfig("adamerging", "[search.adamerging]\ngranularity = \"task\"\nsteps = 4\nbatch_size = 4"))
+	if _, err := Start(context.Background(), texp, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	learned, err := ReadAdaMerging(filepath.Join(taskDir, AdaMergingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded := decodeSmoke(t, filepath.Join(t.TempDir(), "seeded"), func(s string) string {
+		s = strings.Replace(s, "per_group = true\n", "", 1)
+		s = strings.Replace(s, "max_evaluations = 44", "max_evaluations = 8", 1)
+		return strings.Replace(s, `start_points = ["average"]`, `start_points = ["adamerging:`+taskDir+`"]`, 1)
+	})
+	out, err := Start(context.Background(), seeded, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJournal(filepath.Join(out.Dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstGenome := j.Records[0].Genome.Values
+	for i, name := range learned.Names {
+		k := indexOf(out.Front.Dimensions, name)
+		if k < 0 || firstGenome[k] != learned.Coefficients[i] {
+			t.Fatalf("the seeded run's first candidate %v does not start at the learned %v (%v)", firstGenome, learned.Coefficients, learned.Names)
+		}
+	}
+	// A missing run is a config problem naming the key.
+	bad := decodeSmoke(t, filepath.Join(t.TempDir(), "bad"), func(s string) string {
+		return strings.Replace(s, `start_points = ["average"]`, `start_points = ["adamerging:/nonexistent/run"]`, 1)
+	})
+	if _, err := Start(context.Background(), bad, Options{}); err == nil || !strings.Contains(err.Error(), "search.nsga2.start_points[0]") {
+		t.Errorf("missing AdaMerging run: error %v, want one naming search.nsga2.start_points[0]", err)
+	}
+}
+
+// TestFWRunsAndItsGenomeIsTheMerge runs hard and soft FW-Merging: the
+// journaled genome (per-tensor task-arithmetic weights tracked through the
+// iterations) must rebuild the evaluator's merged model, so its fitness
+// scores equal the merged model's.
+func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
+	for _, tt := range []struct{ name, table string }{
+		{"hard", "[search.fw]\niterations = 3\nstep_size = 1.0\nproxy_examples = 40"},
+		{"hard-ta-start", "[search.fw]\niterations = 2\ninit = \"task_arithmetic\"\ngranularity = \"task\"\nproxy_examples = 40"},
+		{"soft", "[search.fw]\nvariant = \"soft\"\niterations = 2\nproxy_examples = 40\nada_steps = 3\nada_inputs = \"validation\""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "fw")
+			exp := decodeSmoke(t, dir, derivedConfig("fw", tt.table))
+			first, err := Start(context.Background(), exp, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
+				t.Fatalf("%d evaluations, front %d", first.Result.Evaluations, len(first.Front.Members))
+			}
+			views, err := ReadViews(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views.FrankWolfe) != exp.Search.FW.Iterations {
+				t.Fatalf("%d FW iterations in views.json, want %d", len(views.FrankWolfe), exp.Search.FW.Iterations)
+			}
+			if _, err := os.Stat(filepath.Join(dir, FWFile)); err != nil {
+				t.Fatal(err)
+			}
+			again, err := Resume(context.Background(), dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Evaluated != 0 || !reflect.DeepEqual(frontKey(again.Front), frontKey(first.Front)) {
+				t.Errorf("resume evaluated %d; front %v want %v", again.Evaluated, frontKey(again.Front), frontKey(first.Front))
+			}
+		})
+	}
+}
+
+// TestTrackFWMatchesTheUpdateRule checks the coefficient tracking on a
+// hand-computed case: two members, two tensors.
+func TestTrackFWMatchesTheUpdateRule(t *testing.T) {
+	w := []float64{0, 0, 0, 0} // model-major: w[k*2+l]
+	// Iteration 0: tensor 0 -> member 1, tensor 1 -> base; γ = 1 (η 1, t 0), scale 0.5.
+	if err := trackFW(w, 2, 2, fw.Iteration{T: 0, Gamma: 1, Vertex: []int{1, search.VertexBase}}, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0, 0, 0.5, 0}
+	if !reflect.DeepEqual(w, want) {
+		t.Fatalf("after step 0: %v, want %v", w, want)
+	}
+	// Iteration 1: tensor 0 -> member 0, tensor 1 stays; γ = 2/3, scale 0.5 -> s = 1/3.
+	if err := trackFW(w, 2, 2, fw.Iteration{T: 1, Gamma: 2.0 / 3, Vertex: []int{0, search.VertexStay}}, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	want = []float64{1.0 / 3, 0, 0.5 * (1 - 1.0/3), 0}
+	for i := range w {
+		if math.Abs(w[i]-want[i]) > 1e-15 {
+			t.Fatalf("after step 1: %v, want %v", w, want)
+		}
+	}
+	// Soft: member 1 selected with c = (0.2, 0.4) on the two tensors.
+	if err := trackFW(w, 2, 2, fw.Iteration{T: 2, Selected: []int{1}, Coefficients: []float64{0.2, 0.4}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	want = []float64{1.0 / 3 * 0.8, 0, 1.0/3*0.8 + 0.2, 0.4}
+	for i := range w {
+		if math.Abs(w[i]-want[i]) > 1e-15 {
+			t.Fatalf("after the soft step: %v, want %v", w, want)
+		}
+	}
+}
+
+// TestMAPRunsWithSurrogateView runs MAP on two tasks of the smoke
+// benchmark: it stops by itself after its design and re-evaluations, and
+// views.json holds surrogate predictions against measured scores.
+func TestMAPRunsWithSurrogateView(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "map")
+	exp := decodeSmoke(t, dir, func(s string) string {
+		s = strings.Replace(s, "per_group = true\n", "", 1)
+		s = strings.Replace(s, "max_evaluations = 44\n", "", 1)
+		s = strings.Replace(s, `algorithm = "nsga2"`, `algorithm = "map"`, 1)
+		s = strings.Replace(s, "[search.nsga2]\npopulation_size = 8\nstart_points = [\"average\"]", "[search.map]\nreevaluate = 2\ngrid_points = 21\npreferences = [[1.0, 1.0, 1.0, 1.0]]", 1)
+		return s
+	})
+	first, err := Start(context.Background(), exp, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 task vectors: (N+1)(N+2) = 30 design points, then 1 + 2 chosen.
+	if first.Status != StateFinished || first.Result.Evaluations < 30 || first.Result.Evaluations > 33 {
+		t.Fatalf("status %s after %d evaluations", first.Status, first.Result.Evaluations)
+	}
+	views, err := ReadViews(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	design, held := 0, 0
+	for _, p := range views.Surrogate {
+		if p.HeldOut {
+			held++
+		} else {
+			design++
+		}
+	}
+	if design != 30*4 || held == 0 {
+		t.Errorf("surrogate view: %d design and %d held-out points, want 120 and some", design, held)
+	}
+	again, err := Resume(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Evaluated != 0 || !reflect.DeepEqual(frontKey(again.Front), frontKey(first.Front)) {
+		t.Errorf("resume evaluated %d", again.Evaluated)
+	}
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
