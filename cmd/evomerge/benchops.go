@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -456,66 +454,7 @@ const (
 // writeResultsSection replaces the operators section of the markdown file
 // at path (or appends it, or creates the file), atomically.
 func writeResultsSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("results file: %w", err)
-	}
-	block := opsResultsBegin + "\n" + section + opsResultsEnd + "\n"
-	text := string(old)
-	i := strings.Index(text, opsResultsBegin)
-	j := strings.Index(text, opsResultsEnd)
-	switch {
-	case i >= 0 && j > i:
-		end := j + len(opsResultsEnd)
-		if end < len(text) && text[end] == '\n' {
-			end++
-		}
-		text = text[:i] + block + text[end:]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("results file %s has only one of the markers %s and %s; fix or remove it", path, opsResultsBegin, opsResultsEnd)
-	case text == "":
-		text = "# Results\n\n" + block
-	default:
-		if !strings.HasSuffix(text, "\n") {
-			text += "\n"
-		}
-		text += "\n" + block
-	}
-	return writeFileAtomic(path, []byte(text))
-}
-
-// writeFileAtomic writes data to a temporary file next to path, fsyncs it
-// and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return editResults(path, func(text string) (string, error) {
+		return setMarked(text, opsResultsBegin, opsResultsEnd, "", section)
+	})
 }

@@ -749,51 +749,17 @@ func afAdaMergingMarkdown(b *data.Benchmark, rows []*afClaimRow, trajectories []
 // writeAdaFWSection replaces (or appends) the block of one claim inside
 // the AdaMerging/FW section of a markdown file, atomically.
 func writeAdaFWSection(path, key, block string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("results file: %w", err)
-	}
-	text := string(old)
-	i, j := strings.Index(text, adaFWBegin), strings.Index(text, adaFWEnd)
-	switch {
-	case i >= 0 && j > i:
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("results file %s has only one of the markers %s and %s (or they are out of order); fix or remove them", path, adaFWBegin, adaFWEnd)
-	default:
-		if text == "" {
-			text = "# Results\n"
+	return editResults(path, func(text string) (string, error) {
+		inner, _, err := markedContent(text, adaFWBegin, adaFWEnd)
+		if err != nil {
+			return "", err
 		}
-		if !strings.HasSuffix(text, "\n") {
-			text += "\n"
+		sb, se := afSubMarkers(key)
+		if inner, err = setMarked(inner, sb, se, "", block); err != nil {
+			return "", err
 		}
-		text += "\n" + adaFWBegin + "\n" + adaFWEnd + "\n"
-		i, j = strings.Index(text, adaFWBegin), strings.Index(text, adaFWEnd)
-	}
-	inner := text[i+len(adaFWBegin) : j]
-	sb, se := afSubMarkers(key)
-	sub := sb + "\n" + block
-	if !strings.HasSuffix(sub, "\n") {
-		sub += "\n"
-	}
-	sub += se + "\n"
-	a, z := strings.Index(inner, sb), strings.Index(inner, se)
-	switch {
-	case a >= 0 && z > a:
-		end := z + len(se)
-		if end < len(inner) && inner[end] == '\n' {
-			end++
-		}
-		inner = inner[:a] + sub + inner[end:]
-	case a >= 0 || z >= 0:
-		return fmt.Errorf("results file %s has only one of the markers %s and %s; fix or remove it", path, sb, se)
-	default:
-		if !strings.HasSuffix(inner, "\n") {
-			inner += "\n"
-		}
-		inner += sub
-	}
-	text = text[:i+len(adaFWBegin)] + inner + text[j:]
-	return writeFileAtomic(path, []byte(text))
+		return setMarked(text, adaFWBegin, adaFWEnd, "", inner)
+	})
 }
 
 // afFWModels are the irrelevant models of one seed: experts fine-tuned on

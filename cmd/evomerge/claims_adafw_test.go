@@ -28,7 +28,7 @@ func TestWriteAdaFWSection(t *testing.T) {
 	got, _ := os.ReadFile(p)
 	aB, aE := afSubMarkers("adamerging")
 	fB, fE := afSubMarkers("fw")
-	want := before + "\n" + adaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n" + fB + "\ntable F1\n" + fE + "\n" + adaFWEnd + "\n"
+	want := before + "\n" + adaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n\n" + fB + "\ntable F1\n" + fE + "\n" + adaFWEnd + "\n"
 	if string(got) != want {
 		t.Fatalf("file =\n%s\nwant\n%s", got, want)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/atomicfile"
 	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
@@ -82,7 +83,7 @@ func writeRunReport(ctx context.Context, dir, path string) (reportResult, error)
 	if err := ctx.Err(); err != nil {
 		return reportResult{}, err
 	}
-	if err := writeFileAtomically(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return reportResult{}, err
 	}
 	return reportResult{path: path, bytes: buf.Len(), evaluations: len(r.Candidates), finished: r.Finished}, nil
@@ -316,41 +317,4 @@ func addFront(r *reports.Run, f run.Front) {
 	if f.AverageTest != nil {
 		r.References = append(r.References, reports.Reference{Name: "plain average of the experts", Kind: reports.ReferenceAverage, Validation: nan(), Test: perObjective(f.AverageTest.Accuracy)})
 	}
-}
-
-// writeFileAtomically writes data to a temporary file in path's directory,
-// fsyncs it and renames it over path, so readers see the old or the new
-// file, never a part.
-func writeFileAtomically(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
