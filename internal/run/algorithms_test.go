@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -114,14 +116,16 @@ echo "{\"scores\": {\"digits/accuracy\": 0.$((s % 1000 + 1000))}}"
 	}
 }
 
-// TestExampleExperimentsCompose builds every example experiment that runs
-// on a built-in benchmark (on its smoke recipe): operator parameters, layer
-// groups, objectives, start points and method settings must all fit.
+// TestExampleExperimentsCompose builds every example experiment (all
+// examples but the merge recipes) that runs on a built-in benchmark, on its
+// smoke recipe: operator parameters, layer groups, objectives, start points
+// and method settings must all fit. AdaMerging and FW-Merging also run
+// their optimisation (a few steps) to produce the candidate they ask.
 func TestExampleExperimentsCompose(t *testing.T) {
 	files, names := configs.Examples()
 	n := 0
 	for _, name := range names {
-		if !strings.HasPrefix(name, "experiment-") {
+		if strings.HasPrefix(name, "merge-") {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -137,6 +141,15 @@ func TestExampleExperimentsCompose(t *testing.T) {
 			c, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if exp.Search.Algorithm == configs.AlgorithmAdaMerging || exp.Search.Algorithm == configs.AlgorithmFW {
+				exp.Search.AdaMerging.Steps = min(exp.Search.AdaMerging.Steps, 3)
+				exp.Search.FW.Iterations = min(exp.Search.FW.Iterations, 2)
+				exp.Search.FW.AdaSteps = min(exp.Search.FW.AdaSteps, 3)
+				log := slog.New(slog.NewTextHandler(io.Discard, nil))
+				if err := c.prepareGradient(context.Background(), t.TempDir(), io.Discard, log); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if c.method == nil || c.space.Len() == 0 || len(c.objectives) == 0 {
 				t.Errorf("incomplete components: method %v, %d dimensions, %d objectives", c.method, c.space.Len(), len(c.objectives))
@@ -158,7 +171,7 @@ func TestExampleExperimentsCompose(t *testing.T) {
 	}; !reflect.DeepEqual(got, want) {
 		t.Errorf("quickstart dimensions %v, want %v", got, want)
 	}
-	if n < 4 {
-		t.Errorf("composed %d example experiments, want at least 4", n)
+	if n < len(configs.Algorithms()) {
+		t.Errorf("composed %d example experiments, want at least one per algorithm", n)
 	}
 }

@@ -27,12 +27,25 @@ type journaled struct {
 	onRecord func(*Record)
 }
 
+// rememberer is an evaluator that must know the genomes of candidates
+// answered from the journal.
+type rememberer interface {
+	Remember(id string, g population.Genome) error
+}
+
 func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate) error {
 	var misses []*population.Candidate
 	first := map[string]*population.Candidate{}
 	var repeats []*population.Candidate
 	for _, c := range batch {
 		if rec, ok := j.journal.Lookup(c.ID); ok {
+			if r, ok := j.inner.(rememberer); ok {
+				// An evaluator that builds candidates from their parents
+				// (M2N2's lineage) learns the genome it did not evaluate.
+				if err := r.Remember(c.ID, rec.Genome); err != nil {
+					return err
+				}
+			}
 			rec.Apply(c)
 			j.replayed++
 			if j.onRecord != nil {

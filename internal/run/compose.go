@@ -12,6 +12,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/evaluate/lineage"
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
@@ -54,6 +55,8 @@ type components struct {
 	// mapMethod and archive give the MAP and M2N2 views their data.
 	mapMethod *mapmerge.Method
 	archive   *archiveRecorder
+	// lineage is M2N2's evaluator (eval wraps it).
+	lineage *lineage.Evaluator
 }
 
 // evaluator is what a run needs of an evaluator: scoring, the identity its
@@ -73,6 +76,10 @@ type composeOptions struct {
 	Workers int
 	// WithMethod builds the search method (not needed by export or status).
 	WithMethod bool
+	// Dir is the run directory and Resuming says a session ran before
+	// (M2N2's storage depends on both).
+	Dir      string
+	Resuming bool
 }
 
 // compose builds the components of an experiment. Errors about the
@@ -98,6 +105,12 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 			return nil, fmt.Errorf("preparing benchmark %s: %w", m.Benchmark, err)
 		}
 		c.bench = b
+	}
+	if exp.Search.Algorithm == configs.AlgorithmM2N2 {
+		if err := composeM2N2(ctx, exp, c, opt); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	var err error
 	if len(m.Experts) > 0 {

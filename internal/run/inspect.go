@@ -173,6 +173,9 @@ func Export(ctx context.Context, dir, idPrefix, out string) (*ExportResult, erro
 		out = filepath.Join(dir, ExportsDir, short(match.ID))
 	}
 	merger := comp.eval.Merger()
+	if merger == nil {
+		return nil, fmt.Errorf("export %s: %s candidates are not operator merges of the pool and cannot be exported as a merge recipe yet", short(match.ID), comp.exp.Search.Algorithm)
+	}
 	recipe, err := merger.Recipe(match.Genome)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -254,4 +256,95 @@ func indexOf(xs []string, x string) int {
 		}
 	}
 	return -1
+}
+
+// m2n2Config is M2N2 on the smoke recipe of an M2N2 benchmark.
+func m2n2Config(out, benchmark, table string, evals int) string {
+	return fmt.Sprintf(`
+[experiment]
+name = "m2n2-smoke"
+seed = 3
+output = %q
+
+[models]
+benchmark = %q
+recipe = "smoke"
+cache_dir = %q
+
+[merge]
+operator = "m2n2"
+
+[search]
+algorithm = "m2n2"
+max_evaluations = %d
+
+[search.m2n2]
+%s
+
+[[objectives]]
+task = "digits"
+metric = "accuracy"
+
+[evaluator]
+examples = 60
+`, out, benchmark, smokeCache, evals, table)
+}
+
+// TestM2N2RunsAndResumesFromAPartialJournal runs M2N2 from the two
+// specialists, then replays a copy of the run whose journal lost its later
+// half: the journaled candidates are answered from the journal, their
+// weights rebuilt from their recipes when they are parents, and the front
+// equals the uninterrupted run's. views.json holds archive snapshots.
+func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
+	for _, tt := range []struct{ benchmark, table string }{
+		{"m2n2-specialists", "archive_size = 4\nsnapshot_every = 5"},
+		{"m2n2-scratch", "archive_size = 4\nmutation_sigma = 0.01\nseeds = 3"},
+	} {
+		t.Run(tt.benchmark, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "m2n2")
+			exp, err := configs.DecodeExperiment("m2n2.toml", []byte(m2n2Config(dir, tt.benchmark, tt.table, 20)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := Start(context.Background(), exp, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Status != StateFinished || first.Result.Evaluations != 20 || len(first.Front.Members) == 0 || first.Front.Members[0].Test == nil {
+				t.Fatalf("status %s, %d evaluations, front %+v", first.Status, first.Result.Evaluations, first.Front.Members)
+			}
+			views, err := ReadViews(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views.Archive) < 2 || views.Archive[len(views.Archive)-1].Evaluations != 20 {
+				t.Fatalf("archive snapshots: %+v", views.Archive)
+			}
+			for _, m := range views.Archive[len(views.Archive)-1].Members {
+				if m.Solved.Len() != 60 {
+					t.Fatalf("member %s solves a set of %d examples, want 60", m.ID, m.Solved.Len())
+				}
+			}
+			// Keep the first 12 journal records only.
+			path := filepath.Join(dir, JournalFile)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(b), "\n")
+			if err := os.WriteFile(path, []byte(strings.Join(lines[:12], "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			again, err := Resume(context.Background(), dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Replayed != 12 || again.Evaluated != 8 {
+				t.Errorf("resume replayed %d and evaluated %d; want 12 and 8", again.Replayed, again.Evaluated)
+			}
+			if !reflect.DeepEqual(frontKey(again.Front), frontKey(first.Front)) {
+				t.Errorf("front after resume %v, want %v", frontKey(again.Front), frontKey(first.Front))
+			}
+		})
+	}
 }

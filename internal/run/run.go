@@ -187,7 +187,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	out := opt.out()
 	log.Info("session start", "dir", dir, "experiment", exp.Experiment.Name, "session", prev.Sessions+1)
 
-	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true})
+	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true, Dir: dir, Resuming: prev.Sessions > 0})
 	if err == nil {
 		err = comp.prepareGradient(ctx, dir, out, log)
 	}
@@ -312,7 +312,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	state.Evaluations, state.Failed, state.Generations = res.Evaluations, res.Failed, res.Generations
 
 	// The front: scored on test unless the session was interrupted.
-	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished && comp.native != nil
+	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished && (comp.native != nil || comp.lineage != nil)
 	if scoreTest {
 		fmt.Fprintf(out, "scoring the front on the held-out test split...\n")
 	}
@@ -436,19 +436,37 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 			}
 		}
 	}
-	for _, cand := range res.FrontCandidates() {
+	cands := res.FrontCandidates()
+	if c.archive != nil {
+		// M2N2's result is its archive: members that left it are released
+		// (and may not be rebuildable), so the front is the archive's
+		// non-dominated members.
+		var err error
+		if cands, err = c.archiveFront(); err != nil {
+			return Front{}, err
+		}
+	}
+	for _, cand := range cands {
 		m := FrontMember{ID: cand.ID, Genome: cand.Genome, Lineage: cand.Lineage, Validation: cand.Scores}
 		if fit := fitnessTasks(c, cand); fit != nil {
 			m.FitnessTasks = fit
 		}
 		if scoreTest {
-			r, err := c.native.Score(ctx, cand.Genome, data.Test)
-			if err != nil {
-				return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
-			}
 			s := &SplitScores{Split: string(data.Test)}
-			for _, tr := range r.Tasks {
-				s.Accuracy = append(s.Accuracy, tr.Accuracy)
+			if c.lineage != nil {
+				acc, err := c.lineageTest(ctx, cand)
+				if err != nil {
+					return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
+				}
+				s.Accuracy = acc
+			} else {
+				r, err := c.native.Score(ctx, cand.Genome, data.Test)
+				if err != nil {
+					return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
+				}
+				for _, tr := range r.Tasks {
+					s.Accuracy = append(s.Accuracy, tr.Accuracy)
+				}
 			}
 			s.Normalized, s.MeanNormalized = normalize(s.Accuracy, f.ExpertTest)
 			m.Test = s

@@ -1,0 +1,179 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
+	"github.com/evomerge/evomerge/evaluate/lineage"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search/m2n2"
+)
+
+// M2N2Dir holds the archive checkpoints of M2N2's disk storage.
+const M2N2Dir = "m2n2-archive"
+
+// composeM2N2 builds an M2N2 run: the benchmark's specialists (or random
+// models from scratch) as seeds, the lineage evaluator on the fitness
+// split, the seed space and the method. Every objective must be one task's
+// accuracy: per-example correctness is the resource M2N2's competition
+// shares.
+func composeM2N2(ctx context.Context, exp *configs.Experiment, c *components, opt composeOptions) error {
+	s := exp.Search.M2N2
+	if c.bench == nil {
+		return configs.Problems{exp.Problem("models.benchmark", "M2N2 runs on a built-in benchmark: set benchmark = \"m2n2-specialists\" or \"m2n2-scratch\"")}
+	}
+	if len(exp.Models.Experts) > 0 {
+		return configs.Problems{exp.Problem("models.experts", "M2N2 takes its seeds from the benchmark: remove [[models.experts]]")}
+	}
+	if err := c.expandObjectives(c.bench.TaskNames()); err != nil {
+		return err
+	}
+	var ps configs.Problems
+	var names []string
+	for i, o := range c.objectives {
+		if o.Metric != configs.MetricAccuracy || o.Task == evaluate.MeanTask {
+			ps = append(ps, exp.Problem(fmt.Sprintf("objectives[%d]", min(i, len(exp.Objectives)-1)),
+				fmt.Sprintf("%s: M2N2's objectives are per-task accuracies (per-example correctness is what niches compete for); use metric = \"accuracy\" with a task name or \"all\"", o.Name)))
+		}
+		names = append(names, o.Task)
+	}
+	if len(ps) > 0 {
+		return ps
+	}
+	var err error
+	if c.tasks, err = evaluate.BenchmarkTasks(c.bench, names, ""); err != nil {
+		return err
+	}
+	var tasks []lineage.Task
+	for i := range c.tasks {
+		t := &c.tasks[i]
+		if n := exp.Evaluator.Examples; n > 0 {
+			t.Fitness = t.Fitness.Head(n)
+		}
+		tasks = append(tasks, lineage.Task{Name: t.Name, Head: t.Head, Data: t.Fitness})
+	}
+	// Seeds: the benchmark's trained models, or random ones from scratch.
+	var seeds []*nn.Model
+	for _, m := range c.bench.Pool() {
+		model, err := c.bench.LoadMember(m.Name)
+		if err != nil {
+			return err
+		}
+		seeds = append(seeds, model)
+	}
+	if len(seeds) == 0 {
+		for i := range s.Seeds {
+			m, err := nn.New(c.bench.Spec(), 0)
+			if err != nil {
+				return err
+			}
+			r := rng.New(exp.Experiment.Seed, "run", "m2n2", "seed", fmt.Sprint(i))
+			for _, p := range m.Params() {
+				for j := range p.Data {
+					p.Data[j] = float32(s.SeedSigma * r.NormFloat64())
+				}
+			}
+			seeds = append(seeds, m)
+		}
+	}
+	if len(seeds) < 2 {
+		return configs.Problems{exp.Problem("models.benchmark", fmt.Sprintf("benchmark %s has %d trained model; M2N2 needs at least 2 seeds", c.bench.Name, len(seeds)))}
+	}
+	workers := exp.Search.Concurrency
+	if opt.Workers > 0 {
+		workers = opt.Workers
+	}
+	storage := lineage.Storage(s.Storage)
+	cfg := lineage.Config{Seeds: seeds, Tasks: tasks, Storage: storage, CacheSize: s.CacheSize, Workers: workers}
+	if storage == lineage.StorageDisk {
+		cfg.Dir = filepath.Join(opt.Dir, M2N2Dir)
+	}
+	if storage == lineage.StorageRAM && opt.Resuming {
+		// Journaled candidates are answered without being evaluated here,
+		// so their weights are not in RAM: a resumed session rebuilds
+		// parents from their recipes instead (same weights, bit for bit).
+		cfg.Storage, cfg.CacheSize = lineage.StorageRebuild, s.ArchiveSize+s.BatchSize+1
+	}
+	ev, err := lineage.New(cfg)
+	if err != nil {
+		return err
+	}
+	c.lineage = ev
+	c.eval = lineageEvaluator{ev}
+	if c.space, err = m2n2.SeedSpace(len(seeds)); err != nil {
+		return err
+	}
+	if !opt.WithMethod {
+		return nil
+	}
+	mc := m2n2.DefaultConfig(ev.Parameters())
+	mc.ArchiveSize, mc.Alpha, mc.NoAttraction, mc.NoSplit = s.ArchiveSize, *s.Alpha, !*s.Attraction, !*s.SplitPoint
+	mc.Angle, mc.MutationSigma, mc.BatchSize, mc.Tasks, mc.Observer = s.Angle, s.MutationSigma, s.BatchSize, names, ev
+	m, err := m2n2.New(mc)
+	if err != nil {
+		return configs.Problems{exp.Problem("search.m2n2", err.Error())}
+	}
+	c.method = m
+	c.archive = &archiveRecorder{method: m, every: s.SnapshotEvery}
+	return nil
+}
+
+// lineageEvaluator adapts the lineage evaluator to the run: it has no
+// merger (M2N2 candidates are recipes over flattened weights, not operator
+// settings).
+type lineageEvaluator struct{ *lineage.Evaluator }
+
+func (lineageEvaluator) Merger() *evaluate.Merger { return nil }
+
+// lineageTest scores an M2N2 candidate on the test split.
+func (c *components) lineageTest(ctx context.Context, cand *population.Candidate) ([]float64, error) {
+	m, err := c.lineage.Model(ctx, cand.ID)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := c.bench.Evaluate(ctx, m, data.Test)
+	if err != nil {
+		return nil, err
+	}
+	acc := make([]float64, len(c.tasks))
+	for i, t := range c.tasks {
+		found := false
+		for _, ts := range sc.Tasks {
+			if ts.Task == t.Name {
+				acc[i], found = ts.Accuracy, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("benchmark %s scored no task %s on test", c.bench.Name, t.Name)
+		}
+	}
+	return acc, nil
+}
+
+// archiveFront is the non-dominated part of M2N2's archive, in slot order.
+func (c *components) archiveFront() ([]*population.Candidate, error) {
+	members, err := c.archive.method.Archive()
+	if err != nil {
+		return nil, err
+	}
+	var cands []*population.Candidate
+	var points [][]float64
+	for _, m := range members {
+		if m.Candidate != nil && m.Candidate.OK() {
+			cands = append(cands, m.Candidate)
+			points = append(points, m.Candidate.Scores)
+		}
+	}
+	var out []*population.Candidate
+	for _, i := range fitness.ParetoFront(points, c.directions) {
+		out = append(out, cands[i])
+	}
+	return out, nil
+}
