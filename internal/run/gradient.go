@@ -55,6 +55,10 @@ type FWRecord struct {
 	Note string   `json:"note,omitempty"`
 	// Coefficients is the genome: the weights in the run's dimension order.
 	Coefficients []float64 `json:"coefficients"`
+	// Deviation is the largest |θ(genome) − θt| over every merged weight,
+	// relative to max(1, |θt|): how exactly the genome reproduces the
+	// merged model FW-Merging ended with (float32 rounding only).
+	Deviation float64 `json:"genome_deviation"`
 	fw.Result
 }
 
@@ -412,6 +416,14 @@ func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, 
 	if err != nil {
 		return nil, err
 	}
+	dev, err := genomeDeviation(ctx, tv.Base, ev.Theta(), ev.Names(), pool, w)
+	if err != nil {
+		return nil, err
+	}
+	if dev > maxGenomeDeviation {
+		return nil, fmt.Errorf("fw: the tracked coefficients rebuild the merged model only to a relative deviation of %.3g (above %g): this is a bug, please report it", dev, maxGenomeDeviation)
+	}
+	log.Info("fw genome", "deviation", dev)
 	models := c.pool.ModelNames()
 	genome := c.space.Defaults()
 	for k := range n {
@@ -428,7 +440,7 @@ func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, 
 			genome[i] = v
 		}
 	}
-	rec := &FWRecord{V: 1, Pool: models, Note: note, Coefficients: genome, Result: *res}
+	rec := &FWRecord{V: 1, Pool: models, Note: note, Coefficients: genome, Deviation: dev, Result: *res}
 	if err := writeJSON(path, rec); err != nil {
 		return nil, err
 	}
@@ -514,4 +526,55 @@ func (c *components) adaMergingStart(key, path string) ([]float64, error) {
 		return nil, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v: the AdaMerging run's coefficients are named like %q; search weight per_model (and per_group for a group-wise AdaMerging run) so the names match", err, rec.Names[0]))}
 	}
 	return x, nil
+}
+
+// maxGenomeDeviation bounds the relative float32 rounding between FW's
+// merged model and its rebuild from the tracked coefficients.
+const maxGenomeDeviation = 1e-4
+
+// genomeDeviation rebuilds θ = θ0 + Σ_k w[k][ℓ] (θk − θ0) from the pool
+// (streamed, one member and tensor at a time) and returns the largest
+// |θ − theta| / max(1, |theta|) over every weight.
+func genomeDeviation(ctx context.Context, base, theta [][]float32, names, pool []string, w []float64) (float64, error) {
+	L := len(names)
+	rebuilt := make([][]float64, L)
+	for l := range rebuilt {
+		rebuilt[l] = make([]float64, len(base[l]))
+		for i, v := range base[l] {
+			rebuilt[l][i] = float64(v)
+		}
+	}
+	var buf []float32
+	for k, path := range pool {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		r, err := checkpoint.Open(path)
+		if err != nil {
+			return 0, fmt.Errorf("pool member %s: %w", path, err)
+		}
+		for l, name := range names {
+			c := w[k*L+l]
+			if c == 0 {
+				continue
+			}
+			buf = slices.Grow(buf[:0], len(base[l]))[:len(base[l])]
+			if err := r.ReadInto(name, buf); err != nil {
+				r.Close()
+				return 0, fmt.Errorf("pool member %s: %w", path, err)
+			}
+			for i, v := range buf {
+				rebuilt[l][i] += c * (float64(v) - float64(base[l][i]))
+			}
+		}
+		r.Close()
+	}
+	dev := 0.0
+	for l := range rebuilt {
+		for i, v := range rebuilt[l] {
+			t := float64(theta[l][i])
+			dev = max(dev, math.Abs(v-t)/max(1, math.Abs(t)))
+		}
+	}
+	return dev, nil
 }

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -130,6 +131,53 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	}
 }
 
+// TestAdaMergingSeedsCMAES continues task-wise AdaMerging++ with CMA-ES
+// (seed_search): the learned point is the first candidate, CMA-ES spends
+// the rest of the budget around it.
+func TestAdaMergingSeedsCMAES(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ada-cmaes")
+	exp := decodeSmoke(t, dir, func(s string) string {
+		s = derivedConfig("adamerging", "[search.adamerging]\ngranularity = \"task\"\nplus_plus = true\nsteps = 4\nbatch_size = 4\nseed_search = \"cmaes\"")(s)
+		return strings.Replace(s, "concurrency = 1", "concurrency = 1\nmax_evaluations = 9", 1)
+	})
+	out, err := Start(context.Background(), exp, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result.Evaluations != 9 {
+		t.Fatalf("%d evaluations, want 9", out.Result.Evaluations)
+	}
+	rec, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJournal(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Records[0].Lineage.Operator != "adamerging" {
+		t.Errorf("first candidate made by %q, want the AdaMerging result", j.Records[0].Lineage.Operator)
+	}
+	for i, name := range rec.Names {
+		k := indexOf(out.Front.Dimensions, name)
+		if k < 0 || j.Records[0].Genome.Values[k] != rec.Coefficients[i] {
+			t.Fatalf("first candidate %v is not the learned %v", j.Records[0].Genome.Values, rec.Coefficients)
+		}
+	}
+	for _, r := range j.Records[1:] {
+		if r.Lineage.Operator == "adamerging" {
+			t.Errorf("candidate %s after the first claims to be AdaMerging's", r.ID)
+		}
+	}
+	again, err := Resume(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Evaluated != 0 || again.Replayed != 9 || !reflect.DeepEqual(frontKey(again.Front), frontKey(out.Front)) {
+		t.Errorf("resume evaluated %d, replayed %d", again.Evaluated, again.Replayed)
+	}
+}
+
 // TestFWRunsAndItsGenomeIsTheMerge runs hard and soft FW-Merging: the
 // journaled genome (per-tensor task-arithmetic weights tracked through the
 // iterations) must rebuild the evaluator's merged model, so its fitness
@@ -157,8 +205,25 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 			if len(views.FrankWolfe) != exp.Search.FW.Iterations {
 				t.Fatalf("%d FW iterations in views.json, want %d", len(views.FrankWolfe), exp.Search.FW.Iterations)
 			}
-			if _, err := os.Stat(filepath.Join(dir, FWFile)); err != nil {
+			b, err := os.ReadFile(filepath.Join(dir, FWFile))
+			if err != nil {
 				t.Fatal(err)
+			}
+			var rec FWRecord
+			if err := json.Unmarshal(b, &rec); err != nil {
+				t.Fatal(err)
+			}
+			// The journaled genome rebuilds FW's merged model (checked by the
+			// run against the evaluator's θt), and the merge moved.
+			if rec.Deviation > 1e-5 || len(rec.Coefficients) != len(first.Front.Dimensions) {
+				t.Errorf("fw.json: deviation %g, %d coefficients for %d dimensions", rec.Deviation, len(rec.Coefficients), len(first.Front.Dimensions))
+			}
+			moved := false
+			for _, v := range rec.Coefficients {
+				moved = moved || v != 0
+			}
+			if !moved {
+				t.Error("every tracked coefficient is 0: FW never left the base")
 			}
 			again, err := Resume(context.Background(), dir, Options{})
 			if err != nil {
