@@ -402,6 +402,11 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 		checkValue(sub, reflect.TypeOf(tb.dst).Elem(), key, file, e.lines, &typeProblems)
 		if len(typeProblems) > 0 {
 			ps = append(ps, typeProblems...)
+			// Decode the rest of the table, so its other problems are
+			// listed with these.
+			if m, ok := sub.(map[string]any); ok {
+				decodeWithout(m, key, typeProblems, tb.dst)
+			}
 			continue
 		}
 		if err := md.PrimitiveDecode(tb.prim, tb.dst); err != nil {
@@ -459,6 +464,25 @@ func lenientDecode(data []byte, schema Problems, e *Experiment) (toml.MetaData, 
 	*e = Experiment{}
 	md, err := toml.Decode(buf.String(), e)
 	return md, err == nil
+}
+
+// decodeWithout decodes the table raw (at dotted key) into dst without
+// the keys named by problems.
+func decodeWithout(raw map[string]any, key string, problems Problems, dst any) {
+	bad := map[string]bool{}
+	for _, p := range problems {
+		bad[p.Key] = true
+	}
+	rest := map[string]any{}
+	for k, v := range raw {
+		rest[k] = v
+	}
+	dropKeys(rest, key, bad)
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(rest); err != nil {
+		return
+	}
+	_, _ = toml.Decode(buf.String(), dst)
 }
 
 // dropKeys deletes the entries of raw whose dotted paths (as checkTable

@@ -177,7 +177,8 @@ type MAPSettings struct {
 // Singular reports whether the algorithm runs as one optimisation whose
 // result is one candidate (AdaMerging without a seeded search, FW-Merging).
 func (s Search) Singular() bool {
-	return s.Algorithm == AlgorithmFW || (s.Algorithm == AlgorithmAdaMerging && s.AdaMerging.SeedSearch == "")
+	seeded := s.AdaMerging.SeedSearch == AlgorithmNSGA2 || s.AdaMerging.SeedSearch == AlgorithmCMAES
+	return s.Algorithm == AlgorithmFW || (s.Algorithm == AlgorithmAdaMerging && !seeded)
 }
 
 // DerivesSpace reports whether the algorithm builds its own search space,
@@ -350,14 +351,15 @@ func validateMAP(s MAPSettings, objectives int, add addFunc) {
 	}
 	for i, p := range s.Preferences {
 		key := fmt.Sprintf("%spreferences[%d]", k, i)
-		sum := 0.0
+		sum, bad := 0.0, false
 		for j, w := range p {
 			if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
 				add(fmt.Sprintf("%s[%d]", key, j), "%v: preference weights must be finite and non-negative", w)
+				bad = true
 			}
 			sum += w
 		}
-		if !(sum > 0) {
+		if !bad && !(sum > 0) {
 			add(key, "give at least one positive weight")
 		}
 		_ = objectives // lengths are checked against the expanded objectives in internal/run

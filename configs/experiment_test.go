@@ -274,7 +274,7 @@ mutation_prob = 1.5
 crossover_eta = "big"
 popsize = 3
 `,
-			want: []string{"search.ga@12", "search.nsga2.crossover_eta@17", "search.nsga2.popsize@18"},
+			want: []string{"search.ga@12", "search.nsga2.population_size@15", "search.nsga2.mutation_prob@16", "search.nsga2.crossover_eta@17", "search.nsga2.popsize@18"},
 		},
 		{
 			name: "ranges inside a method table",
@@ -295,6 +295,117 @@ mutation_prob = 1.5
 start_points = ["best"]
 `,
 			want: []string{"search.nsga2.population_size@13", "search.nsga2.mutation_prob@14", "search.nsga2.start_points[0]@15"},
+		},
+		{
+			name: "adamerging: merge.search given, unknown key, ranges, non-native evaluator",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "ties"
+[[merge.search]]
+param = "density"
+[search]
+algorithm = "adamerging"
+[search.adamerging]
+granularity = "layer"
+steps = -1
+init = 2.0
+ties_keep = 0.5
+seed_search = "ga"
+learning_rat = 0.1
+[evaluator]
+kind = "command"
+command = ["score"]
+`,
+			want: []string{"merge.operator@6", "merge.search@7", "search.adamerging.granularity@12",
+				"search.adamerging.steps@13", "search.adamerging.init@14", "search.adamerging.ties_keep@15",
+				"search.adamerging.seed_search@16", "search.adamerging.learning_rat@17", "evaluator.kind@19"},
+		},
+		{
+			name: "fw, m2n2 and map tables",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "task_arithmetic"
+[search]
+algorithm = "fw"
+[search.fw]
+variant = "soft"
+granularity = "task"
+step_size = 1.5
+loss = "mse"
+[search.m2n2]
+archive_size = 1
+[search.map]
+nested = true
+`,
+			want: []string{"search.fw.granularity@11", "search.fw.step_size@12", "search.fw.loss@13", "search.m2n2@14", "search.map@16"},
+		},
+		{
+			name: "m2n2 and map ranges",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "m2n2-specialists"
+[merge]
+operator = "m2n2"
+[search]
+algorithm = "m2n2"
+max_evaluations = 10
+[search.m2n2]
+archive_size = 1
+alpha = -1.0
+angle = "local"
+storage = "cloud"
+cache_size = 3
+`,
+			want: []string{"search.m2n2.archive_size@11", "search.m2n2.alpha@12", "search.m2n2.angle@13", "search.m2n2.storage@14", "search.m2n2.cache_size@15"},
+		},
+		{
+			name: "map: budget with schedule, bad preferences, nested-only keys",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "task_arithmetic"
+[[merge.search]]
+param = "weight"
+per_model = true
+[search]
+algorithm = "map"
+[search.map]
+budget = 10
+schedule = [5, 0]
+preferences = [[0.0, 0.0], [1.0, -1.0]]
+points_per_merge = 20
+front = "pareto"
+`,
+			want: []string{"search.map.budget@13", "search.map.schedule[1]@14", "search.map.preferences[0]@15",
+				"search.map.preferences[1][1]@15", "search.map.points_per_merge@16", "search.map.front@17"},
+		},
+		{
+			name: "start points of an AdaMerging run",
+			src: `[experiment]
+name = "x"
+[models]
+benchmark = "mnist-tasks"
+[merge]
+operator = "task_arithmetic"
+[[merge.search]]
+param = "weight"
+per_model = true
+[search]
+algorithm = "cmaes"
+max_evaluations = 10
+[search.cmaes]
+start_points = ["adamerging:", "adamerging:runs/a", "best"]
+`,
+			want: []string{"search.cmaes.start_points[0]@14", "search.cmaes.start_points[2]@14"},
 		},
 		{
 			name: "no budget, no pool, command without argv",
