@@ -342,3 +342,31 @@ func TestGonumGemmMatchesFloat64Reference(t *testing.T) {
 		}
 	}
 }
+
+// packInterleaved (8×8 transposes where available, then four and single lines)
+// writes dst[p*w+r] = line r's element p and zeroes the lines past valid.
+func TestPackInterleaved(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, vector := range []bool{false, true} {
+		vecAVX2 = vector && vecAVX2Supported()
+		for _, tc := range []struct{ w, valid, kc, ld int }{
+			{32, 32, 256, 300}, {32, 29, 17, 40}, {12, 12, 9, 9}, {12, 7, 64, 70}, {16, 16, 8, 8},
+			{6, 6, 33, 33}, {4, 3, 5, 7}, {32, 8, 7, 7}, {12, 11, 1, 1},
+		} {
+			src := randomSlice(uint64(tc.w*1000+tc.kc), "pack", (tc.valid-1)*tc.ld+tc.kc+3)
+			dst := randomSlice(5, "dst", tc.w*tc.kc)
+			packInterleaved(dst, tc.w, src, tc.ld, 3, tc.valid, tc.kc)
+			for p := range tc.kc {
+				for r := range tc.w {
+					want := float32(0)
+					if r < tc.valid {
+						want = src[3+r*tc.ld+p]
+					}
+					if got := dst[p*tc.w+r]; got != want {
+						t.Fatalf("vector=%v %+v: dst[%d*w+%d] = %v, want %v", vecAVX2, tc, p, r, got, want)
+					}
+				}
+			}
+		}
+	}
+}

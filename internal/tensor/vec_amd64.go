@@ -43,6 +43,9 @@ func reluAVX2(dst, x *float32, n int)
 //go:noescape
 func reluGradAVX2(dx, dy, x *float32, n int)
 
+//go:noescape
+func transposePack8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+
 // vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
 // compare with the Go loops, which give the same bits).
 var vecAVX2 = vecAVX2Supported()
@@ -150,4 +153,18 @@ func reluGradFast(dx, dy, x []float32) int {
 	}
 	reluGradAVX2(unsafe.SliceData(dx), unsafe.SliceData(dy), unsafe.SliceData(x), n)
 	return n
+}
+
+// transposePack8Fast packs 8 source lines (line r at src[r*ld:], each at least
+// kc long) into dst[p*w+r] for the longest prefix of p that is a multiple of 8,
+// and returns that prefix length. dst must hold (kc-1)*w+8 values.
+func transposePack8Fast(dst []float32, w int, src []float32, ld, kc int) int {
+	blocks := kc / 8
+	if !vecAVX2 || blocks == 0 {
+		return 0
+	}
+	_ = src[7*ld+8*blocks-1]
+	_ = dst[(8*blocks-1)*w+7]
+	transposePack8AVX2(unsafe.SliceData(dst), w, unsafe.SliceData(src), ld, blocks)
+	return 8 * blocks
 }

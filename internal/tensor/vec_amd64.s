@@ -401,3 +401,73 @@ rgrad_loop:
 rgrad_done:
 	VZEROUPPER
 	RET
+
+// func transposePack8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+// For p in [0, 8*blocks) and r in [0, 8): dst[p*w+r] = src[r*ld+p], one 8×8
+// transpose per block (rows of src become interleaved columns of dst).
+TEXT ·transposePack8AVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ ld+24(FP), R8
+	MOVQ blocks+32(FP), CX
+	SHLQ $2, R11                 // w in bytes
+	SHLQ $2, R8                  // ld in bytes
+	LEAQ (R8)(R8*2), R9          // 3·ld
+	LEAQ (SI)(R8*4), R10         // row 4
+	LEAQ (R11)(R11*2), R12       // 3·w
+	LEAQ (DI)(R11*4), R13        // dst + 4·w
+	MOVQ R11, R14
+	SHLQ $3, R14                 // 8·w: dst step per block
+	TESTQ CX, CX
+	JEQ tp_done
+tp_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R11*1)
+	VMOVUPS Y10, (DI)(R11*2)
+	VMOVUPS Y11, (DI)(R12*1)
+	VMOVUPS Y12, (R13)
+	VMOVUPS Y13, (R13)(R11*1)
+	VMOVUPS Y14, (R13)(R11*2)
+	VMOVUPS Y15, (R13)(R12*1)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ R14, DI
+	ADDQ R14, R13
+	DECQ CX
+	JNZ tp_loop
+tp_done:
+	VZEROUPPER
+	RET
