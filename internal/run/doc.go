@@ -17,6 +17,29 @@
 // search method, and search.Run with recorders that write state.json,
 // log.jsonl and progress.
 //
+// # Algorithms
+//
+//   - random, nsga2, ga, cmaes: ask/tell over the space [[merge.search]]
+//     derives. Their start_points may name "adamerging:<dir>": the
+//     coefficients an AdaMerging run learned, matched by dimension name.
+//   - map (search/mapmerge, plain or nested): ask/tell over the same space;
+//     it stops by itself after its design and re-evaluations.
+//   - m2n2 (search/m2n2): recipe genomes scored by evaluate/lineage on the
+//     fitness split; seeds are the benchmark's trained models
+//     (m2n2-specialists) or random N(0, σ²) models (m2n2-scratch). Objectives
+//     must be per-task accuracies. The front is the non-dominated part of the
+//     final archive (members that left it are released).
+//   - adamerging and fw run one optimisation each (Adam on coefficients;
+//     Frank-Wolfe iterations) before search.Run, then ask its result as one
+//     candidate: task arithmetic (λ = 1) with one weight per pool model and
+//     tensor (or layer group, or task), named as gradient.Layout names them.
+//     FW's merge is tracked as such weights through its task-arithmetic
+//     steps and checked against the evaluator's merged model. AdaMerging with
+//     seed_search continues with NSGA-II or CMA-ES started at that point.
+//     AdaMerging (and FW-Soft's inner AdaMerging) read unlabelled TEST inputs
+//     by default (test-time adaptation): the log, the printed summary,
+//     front.json ("note") and the report say so.
+//
 // # Run directory
 //
 //   - config.toml: the resolved experiment, defaults filled in and input
@@ -30,8 +53,15 @@
 //   - state.json: where the run stands (status, counts, best scores,
 //     sessions, elapsed time), rewritten after every batch.
 //   - front.json: the final Pareto front on the fitness split, every member
-//     re-scored on the held-out test split, with the experts' test accuracy
-//     and plain weight averaging as references.
+//     re-scored on the held-out test split, with the experts' accuracy on
+//     both splits and plain weight averaging as references (on the fitness
+//     split when the run's space can express it).
+//   - views.json: the report's algorithm views (reports.Views): M2N2 archive
+//     snapshots, MAP surrogate predictions against measured scores,
+//     AdaMerging's coefficient trajectory, FW-Merging's selections.
+//   - adamerging.json, fw.json: the result of AdaMerging's and FW-Merging's
+//     optimisation (coefficients, trajectory or iterations).
+//   - m2n2-archive/: archive checkpoints of M2N2's disk storage.
 //   - log.jsonl: structured log (log/slog JSON handler).
 //   - exports/: checkpoints written by Export.
 //   - nats/: the streams of a NATS server the run embeds (--serve-nats).
@@ -53,4 +83,15 @@
 //     budgets give the same front on every machine.
 //   - Cancellation stops asking, leaves unfinished evaluations unjournaled,
 //     and still writes state.json and front.json (without test scores).
+//   - AdaMerging and FW-Merging are not resumed mid-optimisation: their
+//     result is written to adamerging.json or fw.json when the optimisation
+//     ends, and a resumed run reads it instead of optimising again; a run
+//     interrupted during the optimisation starts it over (it is
+//     deterministic, so it learns the same result). The candidate and any
+//     seeded search then replay from the journal like any run.
+//   - M2N2 replays like any ask/tell method. With storage "ram" a resumed
+//     session keeps parents as lineage recipes instead ("rebuild"): the
+//     journaled candidates were not evaluated in this session, so their
+//     weights are rebuilt from their recipes when they are parents (bit for
+//     bit the same).
 package run

@@ -27,7 +27,7 @@ const (
 
 // runFiles are the entries a run writes; --force removes exactly these.
 var runFiles = []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile, ReportFile, ExportsDir, NATSDir,
-	ViewsFile, AdaMergingFile, FWFile}
+	ViewsFile, AdaMergingFile, FWFile, M2N2Dir}
 
 // StateVersion is the version of state.json.
 const StateVersion = 1
