@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tensor"
 )
 
 // Shared parameter specs. Per-model weights and λ are layered: they may vary
@@ -83,9 +84,7 @@ func taskVectors(s *Scratch, in *TensorInputs) [][]float32 {
 	views := s.modelSlices(len(in.Models))
 	for i, m := range in.Models {
 		buf := s.Floats(bankSlot(0, len(in.Models), i), len(m))
-		for e := range buf {
-			buf[e] = m[e] - in.Base[e]
-		}
+		tensor.Sub(buf, m, in.Base)
 		views[i] = buf
 	}
 	return views

@@ -134,16 +134,5 @@ func quantileRank(q float64, count int64) int64 {
 // keepTopWithTies writes x where |x| > thr, plus the first ties entries with
 // |x| == thr, else 0.
 func keepTopWithTies(dst, x []float32, thr float32, ties int64) {
-	for i, v := range x {
-		a := float32(math.Abs(float64(v)))
-		switch {
-		case a > thr:
-			dst[i] = v
-		case a == thr && ties > 0:
-			dst[i] = v
-			ties--
-		default:
-			dst[i] = 0
-		}
-	}
+	tensor.KeepMagnitudeAbove(dst, x, thr, int(min(ties, int64(len(x)))))
 }

@@ -351,26 +351,25 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 // KeepMagnitudeAbove sets dst to x where |x| > thr, keeps the first ties
 // entries (in index order) with |x| == thr, and zeroes the rest: the mask of a
 // top-k selection whose threshold and tie count were found elsewhere (a
-// model-wide trim). The comparison pass is vectorised where the CPU allows;
-// the entries equal to thr are then restored in a read-mostly pass that stops
-// once the ties are used up. dst may alias x only when ties ≤ 0.
+// model-wide trim). A read-only scan finds where the kept ties end; the rest
+// of x needs only the comparison with thr, which is vectorised where the CPU
+// allows. dst may alias x.
 func KeepMagnitudeAbove(dst, x []float32, thr float32, ties int) {
 	if len(dst) != len(x) {
 		panic("tensor: KeepMagnitudeAbove: lengths differ")
 	}
-	if ties > 0 && len(x) > 0 && &dst[0] == &x[0] {
-		panic("tensor: KeepMagnitudeAbove: dst aliases x with ties to keep")
-	}
-	maskAbove(dst, x, thr)
-	for i, v := range x {
-		if ties <= 0 {
-			break
-		}
-		if abs32(v) == thr {
-			dst[i] = v
-			ties--
+	end := 0
+	for left := ties; left > 0 && end < len(x); end++ {
+		if abs32(x[end]) == thr {
+			left--
 		}
 	}
+	for i, v := range x[:end] {
+		a := abs32(v)
+		keep := a >= thr
+		dst[i] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(keep)))
+	}
+	maskAbove(dst[end:], x[end:], thr)
 }
 
 // BandMagnitude keeps the entries of x whose magnitude rank is in
