@@ -47,9 +47,9 @@ type mmClaimOptions struct {
 	cacheDir, mnistDir  string
 }
 
-func (o *mmClaimOptions) register(fs *flag.FlagSet, evals, fit int) {
+func (o *mmClaimOptions) register(fs *flag.FlagSet, evals, seeds, fit int) {
 	fs.IntVar(&o.evals, "evals", evals, "evaluations per run (equal for every method)")
-	fs.IntVar(&o.seeds, "seeds", 3, "independent runs per method")
+	fs.IntVar(&o.seeds, "seeds", seeds, "independent runs per method")
 	fs.IntVar(&o.fitExamples, "fitness-examples", fit, "fitness examples (the first N of the fitness split)")
 	fs.IntVar(&o.testEx, "test-examples", 0, "test examples scored at the end (0: the whole test split)")
 	fs.StringVar(&o.out, "out", "", "results file to update (markdown, between "+mmResultsStart+" and "+mmResultsEnd+")")
@@ -65,10 +65,10 @@ func (o *mmClaimOptions) check() error {
 	return nil
 }
 
-func mmParseClaimFlags(name string, args []string, stderr io.Writer, o *mmClaimOptions, evals, fit int, extra func(*flag.FlagSet)) error {
+func mmParseClaimFlags(name string, args []string, stderr io.Writer, o *mmClaimOptions, evals, seeds, fit int, extra func(*flag.FlagSet)) error {
 	fs := flag.NewFlagSet("claims "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o.register(fs, evals, fit)
+	o.register(fs, evals, seeds, fit)
 	if extra != nil {
 		extra(fs)
 	}
@@ -438,7 +438,7 @@ func mmCurveTable(names []string, curves map[string][][]mmCurvePoint) string {
 // least comparable to separable CMA-ES at the same number of evaluations.
 func runClaimM2N2Scratch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o mmClaimOptions
-	if err := mmParseClaimFlags("m2n2-scratch", args, stderr, &o, 5000, 1000, nil); err != nil {
+	if err := mmParseClaimFlags("m2n2-scratch", args, stderr, &o, 20000, 5, 1000, nil); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -520,7 +520,7 @@ func runClaimM2N2Specialists(ctx context.Context, args []string, stdout, stderr 
 	extra := func(fs *flag.FlagSet) {
 		fs.IntVar(&sweep, "sweep", 1000, "evenly spaced SLERP mixing ratios of the brute-force baseline")
 	}
-	if err := mmParseClaimFlags("m2n2-specialists", args, stderr, &o, 3000, 1000, extra); err != nil {
+	if err := mmParseClaimFlags("m2n2-specialists", args, stderr, &o, 5000, 5, 1000, extra); err != nil {
 		return err
 	}
 	if sweep < 2 {
@@ -808,12 +808,12 @@ func runClaimMAP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var o mmClaimOptions
 	var grid2, grid3 int
 	extra := func(fs *flag.FlagSet) {
-		fs.IntVar(&grid2, "grid2", 21, "brute-force grid points per axis for 2 tasks")
-		fs.IntVar(&grid3, "grid3", 11, "brute-force grid points per axis for 3 tasks")
+		fs.IntVar(&grid2, "grid2", 51, "brute-force grid points per axis for 2 tasks")
+		fs.IntVar(&grid3, "grid3", 21, "brute-force grid points per axis for 3 tasks")
 	}
 	// --evals is unused by MAP (its budget is (N+1)(N+2) plus re-evaluations);
 	// it is accepted for a uniform command line.
-	if err := mmParseClaimFlags("map", args, stderr, &o, 100, 1000, extra); err != nil {
+	if err := mmParseClaimFlags("map", args, stderr, &o, 100, 3, 1000, extra); err != nil {
 		return err
 	}
 	if grid2 < 3 || grid3 < 3 {
