@@ -91,12 +91,14 @@ type Front struct {
 	// AverageTest is plain weight averaging of the experts on test, as
 	// measured when the benchmark was prepared; nil when unknown.
 	AverageTest *SplitScores `json:"plain_average_test,omitempty"`
-	// ExpertValidation is each task's expert accuracy on the fitness split,
-	// and AverageValidation plain weight averaging scored on it (the
-	// objective scores, in objective order, when the run's space can
-	// express the average); the validation reference points.
-	ExpertValidation  []float64 `json:"expert_fitness_accuracy,omitempty"`
-	AverageValidation []float64 `json:"plain_average_fitness_scores,omitempty"`
+	// ExpertValidation is each task's expert accuracy on the fitness split
+	// (nil, as ExpertTest, when a task has no expert). AverageFitness is plain weight averaging
+	// scored on the fitness split per task, and AverageFitnessScores its
+	// objective scores in objective order; both only when the run's space
+	// can express the average. They are the fitness-split reference points.
+	ExpertValidation     []float64    `json:"expert_fitness_accuracy,omitempty"`
+	AverageFitness       *SplitScores `json:"plain_average_fitness,omitempty"`
+	AverageFitnessScores []float64    `json:"plain_average_fitness_scores,omitempty"`
 	// Note is a caveat every output of the method carries, e.g. that
 	// AdaMerging read unlabelled test inputs (test-time adaptation).
 	Note string `json:"note,omitempty"`

@@ -78,8 +78,10 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 			t.Fatalf("coefficient %s: learned %g, genome %v, view %v", name, rec.Coefficients[i], genome, last)
 		}
 	}
-	if len(first.Front.ExpertValidation) != 4 || len(first.Front.AverageValidation) != len(first.Front.Objectives) {
-		t.Errorf("validation references: experts %v, average %v", first.Front.ExpertValidation, first.Front.AverageValidation)
+	if f := first.Front; len(f.ExpertValidation) != 4 || len(f.AverageFitnessScores) != len(f.Objectives) ||
+		f.AverageFitness == nil || len(f.AverageFitness.Accuracy) != 4 || f.AverageFitness.MeanNormalized == nil ||
+		!reflect.DeepEqual(f.AverageFitness.Accuracy, f.AverageFitnessScores) { // objectives: each task's accuracy
+		t.Errorf("validation references: experts %v, average %+v scores %v", f.ExpertValidation, f.AverageFitness, f.AverageFitnessScores)
 	}
 	// Resume: the coefficients are read back, the candidate replayed.
 	again, err := Resume(context.Background(), dir, Options{})

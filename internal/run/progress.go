@@ -146,16 +146,20 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 	if tested {
 		if a := f.AverageTest; a != nil {
 			row := fmt.Sprintf("%-14s", "plain average")
-			for _, v := range a.Accuracy {
-				row += fmt.Sprintf(" %13s", "-/"+fmtShort(v))
+			for k := range a.Accuracy {
+				row += fmt.Sprintf(" %13s", cell(at(f.AverageFitness, k), a.Accuracy[k]))
 			}
-			row += fmt.Sprintf(" %15s", "-/"+fmtShort(*a.MeanNormalized))
+			row += fmt.Sprintf(" %15s", cell(meanOf(f.AverageFitness), *a.MeanNormalized))
 			fmt.Fprintln(w, row)
 		}
 		if len(f.ExpertTest) == len(f.Tasks) {
 			row := fmt.Sprintf("%-14s", "experts")
-			for _, v := range f.ExpertTest {
-				row += fmt.Sprintf(" %13s", "-/"+fmtShort(v))
+			for k, v := range f.ExpertTest {
+				fit := math.NaN()
+				if k < len(f.ExpertValidation) {
+					fit = f.ExpertValidation[k]
+				}
+				row += fmt.Sprintf(" %13s", cell(fit, v))
 			}
 			row += fmt.Sprintf(" %15s", "1/1")
 			fmt.Fprintln(w, row)
@@ -165,10 +169,10 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 		best, avg := meanNorm(f.Members[b]), *f.AverageTest.MeanNormalized
 		verdict := "beats"
 		if best <= avg {
-			verdict = "does not beat"
+			verdict = "falls short of"
 		}
-		fmt.Fprintf(w, "\nbest front member %s: mean normalized test accuracy %.4f, %s plain weight averaging (%.4f) by %+.1f points\n",
-			short(f.Members[b].ID), best, verdict, avg, 100*(best-avg))
+		fmt.Fprintf(w, "\nbest front member %s: mean normalized test accuracy %.4f, %s plain weight averaging (%.4f) by %.1f points\n",
+			short(f.Members[b].ID), best, verdict, avg, 100*math.Abs(best-avg))
 		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(f.Members[b].ID))
 	}
 }

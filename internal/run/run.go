@@ -412,10 +412,20 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 	if len(c.tasks) > 0 {
 		f.FitnessSplit = string(c.tasks[0].FitnessSplit)
 	}
+	haveTest, haveFit := true, true
 	for _, t := range c.tasks {
 		f.Tasks = append(f.Tasks, t.Name)
-		f.ExpertTest = append(f.ExpertTest, t.ExpertAccuracy[data.Test])
-		f.ExpertValidation = append(f.ExpertValidation, t.ExpertAccuracy[t.FitnessSplit])
+		a, ok := t.ExpertAccuracy[data.Test]
+		f.ExpertTest, haveTest = append(f.ExpertTest, a), haveTest && ok
+		a, ok = t.ExpertAccuracy[t.FitnessSplit]
+		f.ExpertValidation, haveFit = append(f.ExpertValidation, a), haveFit && ok
+	}
+	// A benchmark without task experts (M2N2's) has no references.
+	if !haveTest {
+		f.ExpertTest = nil
+	}
+	if !haveFit {
+		f.ExpertValidation = nil
 	}
 	if err := c.averageValidation(ctx, &f); err != nil {
 		return Front{}, err

@@ -162,6 +162,12 @@ func (c *components) averageValidation(ctx context.Context, f *Front) error {
 	if err != nil {
 		return fmt.Errorf("scoring plain weight averaging on the fitness split: %w", err)
 	}
-	f.AverageValidation = r.Scores
+	f.AverageFitnessScores = r.Scores
+	s := &SplitScores{Split: string(c.tasks[0].FitnessSplit)}
+	for _, tr := range r.Tasks {
+		s.Accuracy = append(s.Accuracy, tr.Accuracy)
+	}
+	s.Normalized, s.MeanNormalized = normalize(s.Accuracy, f.ExpertValidation)
+	f.AverageFitness = s
 	return nil
 }
