@@ -2,6 +2,7 @@ package lineage
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
 
@@ -379,5 +381,43 @@ func TestRememberRebuildsAfterResume(t *testing.T) {
 	}
 	if err := resumed.Remember("x", population.VectorGenome([]float64{7})); err == nil {
 		t.Error("a seed index out of range accepted")
+	}
+}
+
+// M2N2 driven by search.Run against this evaluator gives the same run
+// whatever the worker count, in every storage.
+func TestM2N2RunIsDeterministic(t *testing.T) {
+	run := func(workers int, st Storage) ([]string, []string) {
+		e := newEvaluator(t, Config{Workers: workers, Storage: st, Dir: t.TempDir(), CacheSize: 2})
+		cfg := m2n2.DefaultConfig(e.Parameters())
+		cfg.ArchiveSize, cfg.BatchSize, cfg.MutationSigma, cfg.Observer = 5, 4, 0.05, e
+		m, err := m2n2.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		space, _ := m2n2.SeedSpace(2)
+		res, err := search.Run(context.Background(), m, e, search.Problem{Space: space, Directions: e.Objectives(), Seed: 3},
+			search.Settings{MaxEvaluations: 42, EvalSpec: e.EvalSpec(), Version: e.Version()})
+		if err != nil || res.Status != search.StatusEvaluationLimit {
+			t.Fatalf("%v %v %v", err, res.Status, res.Err)
+		}
+		var ids []string
+		for _, c := range res.Candidates {
+			if !c.OK() {
+				t.Fatalf("candidate failed: %s", c.Error)
+			}
+			ids = append(ids, c.ID+fmt.Sprint(c.Scores))
+		}
+		return ids, m.IDs()
+	}
+	ids1, arch1 := run(1, StorageRAM)
+	for _, tc := range []struct {
+		workers int
+		st      Storage
+	}{{3, StorageRAM}, {2, StorageRebuild}, {2, StorageDisk}} {
+		ids, arch := run(tc.workers, tc.st)
+		if !slices.Equal(ids, ids1) || !slices.Equal(arch, arch1) {
+			t.Errorf("%d workers, %s storage: the run differs from 1 worker in RAM", tc.workers, tc.st)
+		}
 	}
 }
