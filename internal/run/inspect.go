@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -122,8 +123,11 @@ func Status(dir string) (*StatusReport, error) {
 
 // ExportResult says what Export wrote.
 type ExportResult struct {
-	ID         string
-	Dir        string
+	ID  string
+	Dir string
+	// RecipePath is the merge recipe that reproduces the checkpoint; empty
+	// for M2N2 candidates (their lineage recipe is in the checkpoint's
+	// metadata instead).
 	RecipePath string
 	Files      []string
 }
@@ -165,17 +169,19 @@ func Export(ctx context.Context, dir, idPrefix, out string) (*ExportResult, erro
 	if err != nil {
 		return nil, err
 	}
-	comp, err := compose(ctx, exp, composeOptions{})
+	// Resuming: M2N2's lineage evaluator keeps recipes, so any journaled
+	// candidate can be rebuilt from its ancestors.
+	comp, err := compose(ctx, exp, composeOptions{Dir: dir, Resuming: true})
 	if err != nil {
 		return nil, err
 	}
 	if out == "" {
 		out = filepath.Join(dir, ExportsDir, short(match.ID))
 	}
-	merger := comp.eval.Merger()
-	if merger == nil {
-		return nil, fmt.Errorf("export %s: %s candidates are not operator merges of the pool and cannot be exported as a merge recipe yet", short(match.ID), comp.exp.Search.Algorithm)
+	if comp.lineage != nil {
+		return exportLineage(ctx, comp, j.Records, match, out)
 	}
+	merger := comp.eval.Merger()
 	recipe, err := merger.Recipe(match.Genome)
 	if err != nil {
 		return nil, err
@@ -214,4 +220,36 @@ func fmtScores(xs []float64) string {
 		parts[i] = fmt.Sprintf("%.6g", x)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// exportLineage writes an M2N2 candidate's weights, rebuilt from its
+// recipe and its ancestors' in the journal, as one safetensors file. M2N2
+// children are not operator merges of a pool, so there is no merge recipe;
+// the lineage recipe is in the checkpoint's metadata.
+func exportLineage(ctx context.Context, comp *components, records []Record, match *Record, out string) (*ExportResult, error) {
+	for _, r := range records {
+		if r.Status != population.StatusOK {
+			continue
+		}
+		if err := comp.lineage.Remember(r.ID, r.Genome); err != nil {
+			return nil, err
+		}
+	}
+	m, err := comp.lineage.Model(ctx, match.ID)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", short(match.ID), err)
+	}
+	genome, err := json.Marshal(match.Genome)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(out, "model.safetensors")
+	meta := map[string]string{"evomerge.candidate": match.ID, "evomerge.genome": string(genome), "evomerge.scores": fmtScores(match.Scores)}
+	if err := m.Save(path, meta); err != nil {
+		return nil, err
+	}
+	return &ExportResult{ID: match.ID, Dir: out, Files: []string{path}}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -392,6 +393,24 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 					t.Fatalf("member %s solves a set of %d examples, want 60", m.ID, m.Solved.Len())
 				}
 			}
+			// Export rebuilds a front member from its lineage: the checkpoint
+			// scores on test as the run scored it.
+			best := first.Front.Members[0]
+			ex, err := Export(context.Background(), dir, best.ID[:10], filepath.Join(t.TempDir(), "export"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bench, err := data.Prepare(context.Background(), tt.benchmark, data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, tt.benchmark)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := bench.EvaluateFile(context.Background(), ex.Files[0], data.Test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Tasks[0].Accuracy != best.Test.Accuracy[0] {
+				t.Errorf("exported checkpoint scores %v on test, the run scored it %v", sc.Tasks[0].Accuracy, best.Test.Accuracy[0])
+			}
 			// Keep the first 12 journal records only.
 			path := filepath.Join(dir, JournalFile)
 			b, err := os.ReadFile(path)
@@ -414,4 +433,13 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 			}
 		})
 	}
+}
+
+func smokeRecipe(t *testing.T, benchmark string) *data.Recipe {
+	t.Helper()
+	r, err := data.SmokeRecipe(benchmark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &r
 }
