@@ -57,6 +57,15 @@ type components struct {
 	archive   *archiveRecorder
 	// lineage is M2N2's evaluator (eval wraps it).
 	lineage *lineage.Evaluator
+	// poolFiles are the checkpoint files of the pool's models, in order.
+	poolFiles []string
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // evaluator is what a run needs of an evaluator: scoring, the identity its
@@ -115,6 +124,17 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	var err error
 	if len(m.Experts) > 0 {
 		f := evaluate.PoolFiles{Base: m.Base}
+		if exp.Search.Algorithm == configs.AlgorithmFW && c.bench != nil && m.Base == "" {
+			// FW-Merging's pool: the checkpoints given join the
+			// benchmark's base and experts (e.g. irrelevant or noisy ones).
+			if base, ok := c.bench.Base(); ok {
+				f.Base = base.Path
+			}
+			for _, bm := range c.bench.Pool() {
+				f.Models = append(f.Models, bm.Path)
+				f.Names = append(f.Names, cmpOr(bm.Task, bm.Name))
+			}
+		}
 		for _, x := range m.Experts {
 			f.Models = append(f.Models, x.Path)
 			f.Names = append(f.Names, x.Name)
@@ -122,9 +142,13 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		if c.bench != nil {
 			f.Benchmark, f.BenchmarkVersion = c.bench.Name, c.bench.Version
 		}
+		c.poolFiles = f.Models
 		c.pool, err = evaluate.LoadPool(f)
 	} else {
 		c.pool, err = evaluate.BenchmarkPool(c.bench)
+		for _, bm := range c.bench.Pool() {
+			c.poolFiles = append(c.poolFiles, bm.Path)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: models: %w", exp.File(), err)

@@ -34,7 +34,12 @@
 //     candidate: task arithmetic (λ = 1) with one weight per pool model and
 //     tensor (or layer group, or task), named as gradient.Layout names them.
 //     FW's merge is tracked as such weights through its task-arithmetic
-//     steps and checked against the evaluator's merged model. AdaMerging with
+//     steps and checked against the evaluator's merged model; its pool is
+//     streamed from the checkpoint files, and [[models.experts]] given with a
+//     benchmark (and no models.base) join the benchmark's experts. The TIES
+//     update rule is not wired: its steps are not task-arithmetic
+//     combinations of the pool, so the result could not be journaled as a
+//     genome. AdaMerging with
 //     seed_search continues with NSGA-II or CMA-ES started at that point.
 //     AdaMerging (and FW-Soft's inner AdaMerging) read unlabelled TEST inputs
 //     by default (test-time adaptation): the log, the printed summary,

@@ -351,9 +351,9 @@ func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, 
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	pool, err := c.poolPaths()
-	if err != nil {
-		return nil, err
+	pool := c.poolFiles
+	if len(pool) != c.pool.NumModels() {
+		return nil, fmt.Errorf("fw: %d checkpoint files for a pool of %d models", len(pool), c.pool.NumModels())
 	}
 	tv, err := gradient.NewTaskVectors(c.pool.Source(), taskTensors(c.exp.Merge.TaskTensors))
 	if err != nil {
@@ -488,26 +488,6 @@ func trackFW(w []float64, n, L int, it fw.Iteration, scale float64) error {
 		}
 	}
 	return nil
-}
-
-// poolPaths are the checkpoint files of the pool's experts, in pool order.
-func (c *components) poolPaths() ([]string, error) {
-	if len(c.exp.Models.Experts) > 0 {
-		var out []string
-		for _, x := range c.exp.Models.Experts {
-			out = append(out, x.Path)
-		}
-		return out, nil
-	}
-	var out []string
-	for _, t := range c.bench.Tasks {
-		m, ok := c.bench.Expert(t.Name)
-		if !ok || m.Path == "" {
-			return nil, fmt.Errorf("benchmark %s has no expert checkpoint for task %s", c.bench.Name, t.Name)
-		}
-		out = append(out, m.Path)
-	}
-	return out, nil
 }
 
 // adaMergingStart reads the learned coefficients of an AdaMerging run (its

@@ -189,14 +189,28 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 	for _, tt := range []struct{ name, table string }{
 		{"hard", "[search.fw]\niterations = 3\nstep_size = 1.0\nproxy_examples = 40"},
 		{"hard-ta-start", "[search.fw]\niterations = 2\ninit = \"task_arithmetic\"\ngranularity = \"task\"\nproxy_examples = 40"},
+		{"extra-member", "[search.fw]\niterations = 2\nstep_size = 1.0\nproxy_examples = 40\n\n[[models.experts]]\nname = \"copy\"\npath = \"EXPERT\""},
 		{"soft", "[search.fw]\nvariant = \"soft\"\niterations = 2\nproxy_examples = 40\nada_steps = 3\nada_inputs = \"validation\""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "fw")
-			exp := decodeSmoke(t, dir, derivedConfig("fw", tt.table))
+			table := tt.table
+			if strings.Contains(table, "EXPERT") {
+				// A copy of the digits expert joins the benchmark's pool.
+				bench, err := data.Prepare(context.Background(), "mnist-tasks", data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, _ := bench.Expert("digits")
+				table = strings.Replace(table, "EXPERT", m.Path, 1)
+			}
+			exp := decodeSmoke(t, dir, derivedConfig("fw", table))
 			first, err := Start(context.Background(), exp, Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if want := 4 + len(exp.Models.Experts); len(first.Front.Dimensions)%want != 0 || len(first.Front.Dimensions) == 0 {
+				t.Fatalf("%d dimensions for a pool of %d", len(first.Front.Dimensions), want)
 			}
 			if first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
 				t.Fatalf("%d evaluations, front %d", first.Result.Evaluations, len(first.Front.Members))
