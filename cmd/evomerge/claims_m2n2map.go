@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -117,65 +115,17 @@ func mmMeanSD(xs []float64, format string) string {
 // section of path, appending the section when it is missing, and writes the
 // file atomically.
 func mmWriteResults(path, key, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("claims: read %s: %w", path, err)
-	}
-	text := string(old)
-	if !strings.Contains(text, mmResultsStart) || !strings.Contains(text, mmResultsEnd) {
-		if text != "" && !strings.HasSuffix(text, "\n") {
-			text += "\n"
+	return editResults(path, func(text string) (string, error) {
+		section, _, err := markedContent(text, mmResultsStart, mmResultsEnd)
+		if err != nil {
+			return "", err
 		}
-		if text != "" {
-			text += "\n"
+		section, err = setMarked(section, "<!-- "+key+":start -->", "<!-- "+key+":end -->", "", strings.TrimSpace(body))
+		if err != nil {
+			return "", err
 		}
-		text += "## M2N2 and MAP: paper claims\n\n" + mmResultsStart + "\n" + mmResultsEnd + "\n"
-	}
-	start, end := strings.Index(text, mmResultsStart), strings.Index(text, mmResultsEnd)
-	if end < start {
-		return fmt.Errorf("claims: %s has %s before %s: fix the markers", path, mmResultsEnd, mmResultsStart)
-	}
-	section := text[start+len(mmResultsStart) : end]
-	open, close := "<!-- "+key+":start -->", "<!-- "+key+":end -->"
-	block := open + "\n" + strings.TrimSpace(body) + "\n" + close
-	if i, j := strings.Index(section, open), strings.Index(section, close); i >= 0 && j > i {
-		section = section[:i] + block + section[j+len(close):]
-	} else {
-		section = strings.TrimRight(section, "\n") + "\n\n" + block + "\n"
-	}
-	text = text[:start+len(mmResultsStart)] + section + text[end:]
-	return mmWriteFileAtomic(path, []byte(text))
-}
-
-func mmWriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("claims: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("claims: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("claims: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("claims: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("claims: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("claims: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+		return setMarked(text, mmResultsStart, mmResultsEnd, "## M2N2 and MAP: paper claims", section)
+	})
 }
 
 func mmFinishClaim(o *mmClaimOptions, key, body string, stdout io.Writer) error {

@@ -47,7 +47,7 @@ func TestMMWriteResultsKeepsOtherSections(t *testing.T) {
 	if err := mmWriteResults(fresh, "map", "x"); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(fresh); !strings.Contains(string(b), mmResultsStart+"\n\n<!-- map:start -->\nx\n<!-- map:end -->\n"+mmResultsEnd) {
+	if b, _ := os.ReadFile(fresh); !strings.Contains(string(b), mmResultsStart+"\n<!-- map:start -->\nx\n<!-- map:end -->\n"+mmResultsEnd) {
 		t.Errorf("fresh file:\n%s", b)
 	}
 }
