@@ -9,6 +9,9 @@ merges) and PyTorch (CPU forward passes) and prints one JSON object on stdout:
    "forward": [{"lib": "torch", "model": "mlp"|"cnn", "images_per_s": x}, ...],
    "merge":   [{"lib": "numpy", "op": "copy"|"task_arithmetic", "gbps": x}, ...]}
 
+Merge figures are GB/s of input read (a copy reads one tensor; task arithmetic
+reads the base and every expert), as the Go side counts them.
+
 Every figure is the best of --repeat timed rounds. The models match
 internal/nn: the MLP is 784-512-512-10 with ReLU; the CNN is conv3x3(16, pad 1)-
 ReLU-maxpool2-conv3x3(32, pad 1)-ReLU-maxpool2-linear(128)-ReLU-linear(10), both
@@ -106,8 +109,10 @@ def main():
         base = rng.standard_normal(n, dtype=np.float32)
         experts = [rng.standard_normal(n, dtype=np.float32) for _ in range(k)]
         dst = np.empty(n, dtype=np.float32)
+        # GB/s of input read, as on the Go side: a copy reads one tensor, task
+        # arithmetic reads the base and every expert.
         t = best_time(lambda: np.copyto(dst, base), args.repeat)
-        out["merge"].append({"lib": "numpy", "op": "copy", "gbps": 2 * 4 * n / t / 1e9})
+        out["merge"].append({"lib": "numpy", "op": "copy", "gbps": 4 * n / t / 1e9})
         lam = 1.0 / k
         tmp = np.empty(n, dtype=np.float32)
 
@@ -120,7 +125,7 @@ def main():
                 np.add(dst, tmp, out=dst)
 
         t = best_time(task_arithmetic, args.repeat)
-        out["merge"].append({"lib": "numpy", "op": "task_arithmetic", "gbps": 4 * n * (k + 2) / t / 1e9})
+        out["merge"].append({"lib": "numpy", "op": "task_arithmetic", "gbps": 4 * n * (k + 1) / t / 1e9})
 
     try:
         import torch
