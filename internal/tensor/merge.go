@@ -97,6 +97,7 @@ const (
 	topKCollect
 	topKCount
 	topKMask
+	topKBracket
 )
 
 // topKTask holds the per-part state of the parallel selection passes over x,
@@ -115,6 +116,9 @@ type topKTask struct {
 	above   [maxTopKParts]int // topKCount: |x| > thr per part
 	equal   [maxTopKParts]int // topKCount: |x| == thr per part
 	ties    [maxTopKParts]int // topKMask: ties part p keeps
+	lo, hi  float32           // topKBracket: the bracket of magnitudes collected
+	bAbove  [maxTopKParts]int // topKBracket: |x| > hi per part
+	bCount  [maxTopKParts]int // topKBracket: values collected per part
 }
 
 var topKTasks freeList[topKTask]
@@ -164,23 +168,13 @@ func (t *topKTask) Run(p int) {
 			equal += b2i(a == t.thr)
 		}
 		t.above[p], t.equal[p] = above, equal
+	case topKBracket:
+		// Each part collects into its own index range of scratch, which
+		// always has room.
+		t.bAbove[p], t.bCount[p] = bracketScan(x, t.lo, t.hi, t.scratch[lo:hi])
 	case topKMask:
-		dst := t.dst[lo:hi]
-		ties := t.ties[p]
-		if ties == 0 {
-			maskAbove(dst, x, t.thr)
-			return
-		}
-		for i, v := range x {
-			a := abs32(v)
-			keep := a > t.thr
-			if a == t.thr && ties > 0 {
-				keep = true
-				ties--
-			}
-			// Branch-free select: all ones keeps v, zero gives +0.
-			dst[i] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(keep)))
-		}
+		// The part's tie budget: keep the first ties entries equal to thr.
+		KeepMagnitudeAbove(t.dst[lo:hi], x, t.thr, t.ties[p])
 	}
 }
 
@@ -205,6 +199,91 @@ func (t *topKTask) runPhase(phase topKPhase) {
 	ForEach(t.parts, t)
 }
 
+// bracketSamples bounds the sample kthBracket selects on; bracketSigmas is the
+// half-width of its bracket in standard deviations of the sample rank.
+const (
+	bracketSamples = 1 << 16
+	bracketSigmas  = 4
+)
+
+// kthBracket is the fast path of kth: the k-th largest magnitude of a strided
+// sample of x predicts where the k-th of x lies; a bracket of magnitudes
+// around it, several standard deviations of the sample rank wide, is found by
+// selection on the sample. One vectorised pass then counts the magnitudes above
+// the bracket and collects those inside it, and the k-th is selected exactly
+// among the collected values. ok is false when the bracket missed the k-th
+// value (rare; kth then runs the histogram passes). The result is exact and
+// the same for any number of parts; only the speed depends on the sample.
+// Counts are filled as in kth.
+func (t *topKTask) kthBracket(x []float32, k int, scratch []float32, withCounts bool) (thr float32, counted, ok bool) {
+	n := len(x)
+	samples := min(n/8, bracketSamples)
+	if samples < 1024 {
+		return 0, false, false
+	}
+	step := n / samples
+	sample := scratch[:samples]
+	for i := range sample {
+		sample[i] = abs32(x[i*step])
+	}
+	q := float64(k) / float64(n)
+	rank := q * float64(samples)
+	spread := bracketSigmas*math.Sqrt(float64(samples)*q*(1-q)) + 2
+	t.hi, t.lo = float32(math.Inf(1)), 0
+	if r := int(math.Floor(rank - spread)); r >= 1 {
+		t.hi = SelectKthLargest(sample, r)
+	}
+	if r := int(math.Ceil(rank + spread)); r <= samples {
+		t.lo = SelectKthLargest(sample, r)
+	}
+	t.scratch = scratch
+	t.runPhase(topKBracket)
+	t.scratch = nil
+	above, m := 0, 0
+	for p := range t.parts {
+		above += t.bAbove[p]
+		m += t.bCount[p]
+	}
+	if above >= k || above+m < k {
+		return 0, false, false
+	}
+	// Gather the parts' collected values, in part order, at the front.
+	for p := range t.parts {
+		lo, _ := t.partRange(p)
+		copy(scratch[t.offsetOf(p):], scratch[lo:lo+t.bCount[p]])
+	}
+	vals := scratch[:m]
+	counted = withCounts && 2*m <= len(scratch)
+	sel := vals
+	if counted {
+		sel = scratch[m : 2*m]
+		copy(sel, vals)
+	}
+	thr = SelectKthLargest(sel, k-above)
+	if counted {
+		for p := range t.parts {
+			a, e := t.bAbove[p], 0
+			off := t.offsetOf(p)
+			for _, v := range vals[off : off+t.bCount[p]] {
+				a += b2i(v > thr)
+				e += b2i(v == thr)
+			}
+			t.above[p], t.equal[p] = a, e
+		}
+	}
+	t.x = nil
+	return thr, counted, true
+}
+
+// offsetOf is where part p's bracket values start once gathered.
+func (t *topKTask) offsetOf(p int) int {
+	off := 0
+	for q := range p {
+		off += t.bCount[q]
+	}
+	return off
+}
+
 // kth is KthLargestMagnitude for len(x) ≥ radixSelectMin. When withCounts is
 // set and scratch has room for two copies of the threshold's bin, it also fills
 // t.above and t.equal (per part, |x| above and equal to the result) from the
@@ -212,6 +291,9 @@ func (t *topKTask) runPhase(phase topKPhase) {
 // whether it did.
 func (t *topKTask) kth(x []float32, k int, scratch []float32, withCounts bool) (float32, bool) {
 	t.setup(x)
+	if thr, counted, ok := t.kthBracket(x, k, scratch, withCounts); ok {
+		return thr, counted
+	}
 	t.runPhase(topKHistogram)
 	above, bin := 0, 0
 	for b := magnitudeBins - 1; b >= 0; b-- {

@@ -144,3 +144,44 @@ func TestKeepMagnitudeAboveMatchesScalarRule(t *testing.T) {
 		}
 	}
 }
+
+// The sampled bracket misses when the strided sample is unrepresentative; the
+// histogram passes then give the exact answer. Checked with and without the
+// vector loops, against sorting.
+func TestKthLargestMagnitudeWhenTheSampleMisleads(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	r := rng.New(14, "bracket-miss")
+	n := 1 << 16
+	x := make([]float32, n)
+	for i := range x {
+		if i%8 == 0 { // exactly the sampled positions
+			x[i] = -100
+		} else {
+			x[i] = float32(r.Float64())
+		}
+	}
+	sorted := make([]float32, n)
+	AbsInto(sorted, x)
+	slices.Sort(sorted)
+	slices.Reverse(sorted)
+	for _, vector := range []bool{false, true} {
+		vecAVX2 = vector && vecAVX2Supported()
+		for _, k := range []int{1, n / 8, n/8 + 1, n / 2, n} {
+			if got := KthLargestMagnitude(x, k, make([]float32, n)); got != sorted[k-1] {
+				t.Fatalf("vector=%v k=%d: got %v, want %v", vecAVX2, k, got, sorted[k-1])
+			}
+		}
+		order := rankOrder(x)
+		for _, k := range []int{n / 8, n / 3} {
+			got := make([]float32, n)
+			TopKMagnitude(got, x, k, make([]float32, n))
+			want := make([]float32, n)
+			for _, i := range order[:k] {
+				want[i] = x[i]
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("vector=%v: TopKMagnitude(k=%d) differs from the rank reference", vecAVX2, k)
+			}
+		}
+	}
+}

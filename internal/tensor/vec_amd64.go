@@ -46,6 +46,9 @@ func reluGradAVX2(dx, dy, x *float32, n int)
 //go:noescape
 func transposePack8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
 
+//go:noescape
+func bracketScanAVX2(x *float32, n int, lo, hi float32, out *float32) (above, m int)
+
 // vecAVX2 selects the AVX2 loops of the merge kernels (tests switch it off to
 // compare with the Go loops, which give the same bits).
 var vecAVX2 = vecAVX2Supported()
@@ -167,4 +170,16 @@ func transposePack8Fast(dst []float32, w int, src []float32, ld, kc int) int {
 	_ = dst[(8*blocks-1)*w+7]
 	transposePack8AVX2(unsafe.SliceData(dst), w, unsafe.SliceData(src), ld, blocks)
 	return 8 * blocks
+}
+
+// bracketScanFast runs the AVX2 bracket scan over the longest prefix of x whose
+// length is a multiple of 8; out must have room for that many values.
+func bracketScanFast(x []float32, lo, hi float32, out []float32) (done, above, m int) {
+	n := len(x) &^ 7
+	if !vecAVX2 || !cpu.X86.HasBMI1 || !cpu.X86.HasPOPCNT || n == 0 {
+		return 0, 0, 0
+	}
+	_ = out[n-1]
+	above, m = bracketScanAVX2(unsafe.SliceData(x), n, lo, hi, unsafe.SliceData(out))
+	return n, above, m
 }

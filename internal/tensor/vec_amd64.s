@@ -471,3 +471,52 @@ tp_loop:
 tp_done:
 	VZEROUPPER
 	RET
+
+// func bracketScanAVX2(x *float32, n int, lo, hi float32, out *float32) (above, m int)
+// Over n elements (n a multiple of 8): above counts |x| > hi; every |x| with
+// lo ≤ |x| ≤ hi is appended to out in index order and counted in m. NaN is
+// neither.
+TEXT ·bracketScanAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS lo+16(FP), Y0
+	VBROADCASTSS hi+20(FP), Y1
+	MOVQ out+24(FP), DI
+	MOVL $0x7fffffff, AX
+	MOVL AX, X2
+	VBROADCASTSS X2, Y2          // magnitude mask
+	XORQ R8, R8                  // above
+	XORQ R9, R9                  // m
+	XORQ R10, R10                // element index of the block
+	SHRQ $3, CX
+	JZ bs_done
+bs_loop:
+	VANDPS (SI)(R10*4), Y2, Y3   // |x|
+	VCMPPS $0x1e, Y1, Y3, Y4     // |x| > hi
+	VMOVMSKPS Y4, AX
+	POPCNTL AX, AX
+	ADDQ AX, R8
+	VCMPPS $0x1d, Y0, Y3, Y5     // |x| >= lo
+	VCMPPS $0x12, Y1, Y3, Y6     // |x| <= hi
+	VANDPS Y6, Y5, Y5
+	VMOVMSKPS Y5, BX
+	TESTL BX, BX
+	JEQ bs_next
+bs_extract:
+	TZCNTL BX, DX
+	LEAQ (R10)(DX*1), R11
+	MOVL (SI)(R11*4), AX
+	ANDL $0x7fffffff, AX
+	MOVL AX, (DI)(R9*4)
+	INCQ R9
+	BLSRL BX, BX
+	JNZ bs_extract
+bs_next:
+	ADDQ $8, R10
+	DECQ CX
+	JNZ bs_loop
+bs_done:
+	MOVQ R8, above+32(FP)
+	MOVQ R9, m+40(FP)
+	VZEROUPPER
+	RET

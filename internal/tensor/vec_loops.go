@@ -97,3 +97,19 @@ func divOrZero(dst, num, den []float32) {
 		dst[i] = math.Float32frombits(math.Float32bits(q) & -uint32(b2i(den[i] != 0)))
 	}
 }
+
+// bracketScan counts the entries of x with |x| > hi and appends every |x| with
+// lo ≤ |x| ≤ hi to out (which needs len(x) elements), in index order; NaN is
+// neither. It returns the count above and the number appended.
+func bracketScan(x []float32, lo, hi float32, out []float32) (above, m int) {
+	done, above, m := bracketScanFast(x, lo, hi, out)
+	for _, v := range x[done:] {
+		a := abs32(v)
+		above += b2i(a > hi)
+		if a >= lo && a <= hi {
+			out[m] = a
+			m++
+		}
+	}
+	return above, m
+}

@@ -75,6 +75,11 @@ func TestVectorLoopsMatchGoLoops(t *testing.T) {
 		d = make([]float32, n)
 		divOrZero(d, x, y)
 		out = append(out, d)
+		for _, b := range [][2]float32{{0, 0.5}, {0.3, 1.2}, {0, float32(math.Inf(1))}, {2, 1}} {
+			d = make([]float32, n)
+			above, m := bracketScan(x, b[0], b[1], d)
+			out = append(out, d[:m], []float32{float32(above), float32(m)})
+		}
 		for _, thr := range []float32{0, 0.5, float32(math.Inf(1))} {
 			d = make([]float32, n)
 			maskAbove(d, x, thr)
