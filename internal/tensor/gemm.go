@@ -55,8 +55,8 @@ func GemmKernel() string { return activeGemm.name }
 // propagate), as in BLAS. When k is zero or alpha is zero only the beta scaling is
 // applied.
 //
-// Method: C is first scaled by beta; then, for each chunk of k (fixed boundaries
-// 0, kc, 2kc, ...), every mr×nr block of C receives alpha times the inner product of
+// Method: C is first scaled by beta; then, for each chunk of k (boundaries 0, kc,
+// 2kc, ..., with kc = ⌈k/⌈k/256⌉⌉ a function of k alone), every mr×nr block of C receives alpha times the inner product of
 // packed panels of op(A) and op(B), accumulated from zero in increasing k. The
 // AVX-512 and AVX2 kernels use fused multiply-adds (also for adding alpha times the
 // accumulator to C); the generic kernel multiplies and adds separately. Which kernel
@@ -95,10 +95,14 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	job.rowTiles = ceilDiv(m, job.tileRows)
 	job.colTiles = ceilDiv(n, job.tileCols)
 	job.colPanels = ceilDiv(n, kern.nr)
+	// Equal k chunks of at most kern.kc (a short last chunk would pay the
+	// C update and packing overheads for little work). The boundaries depend
+	// only on k.
 	job.chunks = ceilDiv(k, kern.kc)
+	job.kc = ceilDiv(k, job.chunks)
 	// op(B) is packed once for all tiles, a group of k chunks at a time so the
 	// buffer stays bounded, then every tile of C consumes that group.
-	chunkFloats := kern.kc * job.colPanels * kern.nr
+	chunkFloats := job.kc * job.colPanels * kern.nr
 	group := max(1, min(job.chunks, gemmPackedBFloats/chunkFloats))
 	if need := group * chunkFloats; cap(job.packed) < need {
 		job.packed = make([]float32, need)
@@ -213,6 +217,7 @@ type gemmJob struct {
 	tileRows, tileCols int
 	rowTiles, colTiles int
 	colPanels, chunks  int
+	kc                 int       // k chunk length (the last chunk may be shorter)
 	packed             []float32 // op(B) for chunks [c0, c1), chunk by chunk
 	c0, c1             int
 	phase              gemmPhase
@@ -301,7 +306,7 @@ func (j *gemmJob) run() {
 	if j.phase == gemmPhaseCompute {
 		s = gemmScratches.get()
 	}
-	nr, kcMax := j.kern.nr, j.kern.kc
+	nr, kcMax := j.kern.nr, j.kc
 	for {
 		u := j.next.Add(1) - 1
 		if u >= j.units {
@@ -341,11 +346,11 @@ func (j *gemmJob) tile(s *gemmScratch, i0, i1, j0, j1 int) {
 	colPanels := ceilDiv(j1-j0, nr)
 	c, ldc := j.c, j.ldc
 	for chunk := j.c0; chunk < j.c1; chunk++ {
-		p0 := chunk * kern.kc
-		kc := min(kern.kc, j.k-p0)
+		p0 := chunk * j.kc
+		kc := min(j.kc, j.k-p0)
 		pa := s.a[:rowPanels*mr*kc]
 		packA(pa, mr, j.transA, j.a, j.lda, i0, i1, p0, kc)
-		pb := j.packed[(chunk-j.c0)*kern.kc*j.colPanels*nr:]
+		pb := j.packed[(chunk-j.c0)*j.kc*j.colPanels*nr:]
 		pb = pb[(j0/nr)*nr*kc : (j0/nr+colPanels)*nr*kc]
 		// Each packed panel of B stays in L1 while all panels of A stream past it.
 		for cp := range colPanels {
