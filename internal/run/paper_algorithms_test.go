@@ -134,6 +134,28 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	}
 }
 
+// TestAdaMergingPerLayerGroup runs group-wise AdaMerging: its coefficients
+// are the per_group task-arithmetic weights, named like those of a
+// [[merge.search]] with per_model and per_group.
+func TestAdaMergingPerLayerGroup(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ada-group")
+	exp := decodeSmoke(t, dir, derivedConfig("adamerging", "[search.adamerging]\ngranularity = \"group\"\nsteps = 2\nbatch_size = 4\ninputs = \"validation\""))
+	out, err := Start(context.Background(), exp, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"layers.1/weight[digits]", "layers.1/weight[rotated]", "layers.1/weight[permuted]", "layers.1/weight[mod3]",
+		"layers.3/weight[digits]", "layers.3/weight[rotated]", "layers.3/weight[permuted]", "layers.3/weight[mod3]",
+	}
+	if !reflect.DeepEqual(out.Front.Dimensions, want) || out.Result.Evaluations != 1 {
+		t.Fatalf("dimensions %v after %d evaluations, want %v", out.Front.Dimensions, out.Result.Evaluations, want)
+	}
+	if out.Front.Note != "" {
+		t.Errorf("adapting on validation inputs carries the note %q", out.Front.Note)
+	}
+}
+
 // TestAdaMergingSeedsCMAES continues task-wise AdaMerging++ with CMA-ES
 // (seed_search): the learned point is the first candidate, CMA-ES spends
 // the rest of the budget around it.
