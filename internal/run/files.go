@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/atomicfile"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -126,46 +127,17 @@ type SplitScores struct {
 	MeanNormalized *float64  `json:"mean_normalized_accuracy,omitempty"`
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory that is fsynced and renamed into place.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create a temporary file for %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
-	}
-	return syncDir(filepath.Dir(path))
+// runFilePerm is the permission of the files a run writes.
+const runFilePerm = 0o644
+
+// writeFileAtomic writes data to path atomically (see internal/atomicfile);
+// errors name path.
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.WriteFile(path, data, runFilePerm)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir makes creations and renames in dir durable.
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // writeJSON writes v as indented JSON atomically.
 func writeJSON(path string, v any) error {
