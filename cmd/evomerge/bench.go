@@ -14,6 +14,7 @@ import (
 const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [--force] [--smoke]
        evomerge bench list
        evomerge bench operators [--out docs/results.md] [--smoke]   (see bench operators --help)
+       evomerge bench perf [flags]                                  (see bench perf --help)
 
 prepare trains and caches a built-in benchmark's base and experts (it also
 happens automatically the first time a command needs the benchmark), then
@@ -42,6 +43,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		switch args[0] {
 		case "operators":
 			return runOperatorsBenchmark(ctx, args[1:], stdout, stderr)
+		case "perf":
+			return runPerfBenchmark(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs := newFlagSet("bench", benchSynopsis, stderr)
@@ -67,7 +70,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "prepare":
 	default:
-		return usagef("unknown bench subcommand %q: use prepare NAME, list or operators", pos[0])
+		return usagef("unknown bench subcommand %q: use prepare NAME, list, operators or perf", pos[0])
 	}
 	if len(pos) != 2 {
 		return usagef("bench prepare needs exactly one benchmark name (one of %s), got %q", strings.Join(data.Names(), ", "), pos[1:])

@@ -29,6 +29,7 @@ func TestExecuteExitCodes(t *testing.T) {
 		{"command help", []string{"help", "version"}, exitOK, "", "Usage: evomerge version"},
 		{"bench dispatches operators", []string{"bench", "operators", "--nope"}, exitUsage, "", "Usage: evomerge bench operators"},
 		{"bench operators help", []string{"bench", "operators", "--help"}, exitOK, "", "Fisher and RegMean statistics"},
+		{"bench dispatches perf", []string{"bench", "perf", "--nope"}, exitUsage, "", "Usage: evomerge bench perf"},
 		{"claims lists claims", []string{"claims"}, exitUsage, "", "fw-scaling"},
 		{"claims help", []string{"claims", "--help"}, exitOK, "", "m2n2-specialists"},
 		{"unknown claim", []string{"claims", "nope"}, exitUsage, "", `unknown claim "nope"`},
