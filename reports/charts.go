@@ -144,7 +144,16 @@ func paretoPairChart(id string, r *Run, ok []int, front []FrontMember, a, b int,
 			charts.WithItemStyleOpts(opts.ItemStyle{Color: colorFront}),
 			charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 10}))
 	}
+	xLo, xHi, yLo, yHi := pairExtent(r, ok, front, a, b)
 	addReferenceSeries(sc, r, a, b)
+	// ECharts leaves mark lines out of an axis's automatic range: widen
+	// the axis to show a reference line outside the points.
+	if lo, hi, ok := widenForLines(xLo, xHi, referenceLines(r, a, b)); ok {
+		sc.SetGlobalOptions(charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: objectiveLabel(objs[a]), NameLocation: "middle", NameGap: 28, Min: lo, Max: hi}))
+	}
+	if lo, hi, ok := widenForLines(yLo, yHi, referenceLines(r, b, a)); ok {
+		sc.SetGlobalOptions(charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: objectiveLabel(objs[b]), Min: lo, Max: hi}))
+	}
 	js, err := chartScript(id, sc)
 	return chartBlock{ID: id, Height: 460, Script: js}, err
 }
@@ -157,21 +166,105 @@ var referenceGroups = []struct{ kind, series, color, symbol string }{
 	{ReferenceBase, "base model", colorBase, "rect"},
 }
 
+// addReferenceSeries adds the references with scores on both objectives
+// as points, and those with a score on one of the two only (an expert
+// scored on its own task) as a line at that score across the other axis.
 func addReferenceSeries(sc *charts.Scatter, r *Run, a, b int) {
 	for _, g := range referenceGroups {
 		var data []opts.ScatterData
+		var xLines []opts.MarkLineNameXAxisItem
+		var yLines []opts.MarkLineNameYAxisItem
 		for k, ref := range r.References {
-			if ref.Kind == g.kind && finite([]float64{ref.Validation[a], ref.Validation[b]}) {
-				data = append(data, opts.ScatterData{Name: "r" + strconv.Itoa(k), Value: rounded(ref.Validation[a], ref.Validation[b])})
+			if ref.Kind != g.kind {
+				continue
+			}
+			x, y := ref.Validation[a], ref.Validation[b]
+			switch {
+			case finite([]float64{x, y}):
+				data = append(data, opts.ScatterData{Name: "r" + strconv.Itoa(k), Value: rounded(x, y)})
+			case finite([]float64{x}):
+				xLines = append(xLines, opts.MarkLineNameXAxisItem{Name: ref.Name, XAxis: roundForDisplay(x)})
+			case finite([]float64{y}):
+				yLines = append(yLines, opts.MarkLineNameYAxisItem{Name: ref.Name, YAxis: roundForDisplay(y)})
 			}
 		}
-		if len(data) == 0 {
+		if len(data) == 0 && len(xLines) == 0 && len(yLines) == 0 {
 			continue
 		}
-		sc.AddSeries(g.series, data,
+		so := []charts.SeriesOpts{
 			charts.WithItemStyleOpts(opts.ItemStyle{Color: g.color}),
-			charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 14, Symbol: g.symbol}))
+			charts.WithScatterChartOpts(opts.ScatterChart{SymbolSize: 14, Symbol: g.symbol}),
+		}
+		if len(xLines)+len(yLines) > 0 {
+			so = append(so,
+				charts.WithMarkLineNameXAxisItemOpts(xLines...),
+				charts.WithMarkLineNameYAxisItemOpts(yLines...),
+				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{
+					Symbol:    []string{"none", "none"},
+					Label:     &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c}", Position: "insideEndTop", Color: g.color},
+					LineStyle: &opts.LineStyle{Color: g.color, Type: "dashed", Width: 1.5},
+				}))
+		}
+		sc.AddSeries(g.series, data, so...)
 	}
+}
+
+// pairExtent returns the range of the plotted points (candidates, front
+// members, references scored on both objectives) on objectives a and b.
+func pairExtent(r *Run, ok []int, front []FrontMember, a, b int) (xLo, xHi, yLo, yHi float64) {
+	xLo, yLo = math.Inf(1), math.Inf(1)
+	xHi, yHi = math.Inf(-1), math.Inf(-1)
+	add := func(x, y float64) {
+		if !finite([]float64{x, y}) {
+			return
+		}
+		xLo, xHi = min(xLo, x), max(xHi, x)
+		yLo, yHi = min(yLo, y), max(yHi, y)
+	}
+	for _, i := range ok {
+		add(r.Candidates[i].Scores[a], r.Candidates[i].Scores[b])
+	}
+	for _, f := range front {
+		add(f.Validation[a], f.Validation[b])
+	}
+	for _, ref := range r.References {
+		add(ref.Validation[a], ref.Validation[b])
+	}
+	return xLo, xHi, yLo, yHi
+}
+
+// referenceLines returns the scores on objective a of the references that
+// have one there but none on objective other (they are drawn as lines).
+func referenceLines(r *Run, a, other int) []float64 {
+	var out []float64
+	for _, ref := range r.References {
+		if x := ref.Validation[a]; finite([]float64{x}) && !finite([]float64{ref.Validation[other]}) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// widenForLines returns an axis range [lo, hi] covering the points' range
+// [ptLo, ptHi] and every line, padded by 5% of its span, when some line
+// lies outside the points' range; ok is false when none does (the axis
+// keeps its automatic range).
+func widenForLines(ptLo, ptHi float64, lines []float64) (lo, hi float64, ok bool) {
+	lo, hi = ptLo, ptHi
+	for _, v := range lines {
+		if !(v >= ptLo && v <= ptHi) {
+			ok = true
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if !ok {
+		return 0, 0, false
+	}
+	pad := 0.05 * (hi - lo)
+	if pad == 0 {
+		pad = 0.05 * max(math.Abs(hi), 1)
+	}
+	return roundForDisplay(lo - pad), roundForDisplay(hi + pad), true
 }
 
 // parallelChart draws every scored candidate as a line across one axis per

@@ -106,7 +106,18 @@ func sampleRun(m, n int) *Run {
 		if j == 0 {
 			name = evilExpert
 		}
-		r.References = append(r.References, Reference{Name: name, Kind: ReferenceExpert, Validation: s, Test: s})
+		// The first expert is scored on every task; the others on their
+		// own task only (as front.json records experts on the fitness
+		// split), drawn as lines rather than points.
+		v := s
+		if j > 0 {
+			v = make([]float64, m)
+			for k := range v {
+				v[k] = math.NaN()
+			}
+			v[j] = 0.98
+		}
+		r.References = append(r.References, Reference{Name: name, Kind: ReferenceExpert, Validation: v, Test: s})
 	}
 	avg := make([]float64, m)
 	for k := range avg {

@@ -58,6 +58,14 @@ type Run struct {
 	// Views holds algorithm-specific data; each part that is present is
 	// rendered as its own section.
 	Views Views
+	// Note is a caveat the method attaches to every output (front.json's
+	// note), e.g. that AdaMerging adapted on unlabelled test inputs; shown
+	// with the run facts and in the method's section. Empty: none.
+	Note string
+	// AdaptationInputs names the split whose unlabelled inputs AdaMerging
+	// read ("test": test-time adaptation; "validation"); empty when
+	// unknown. The AdaMerging section says which inputs were read.
+	AdaptationInputs string
 }
 
 // Candidate is one evaluated candidate with the wall-clock times of its

@@ -80,6 +80,7 @@ func RenderOptions(w io.Writer, r *Run, o Options) error {
 
 type page struct {
 	Name, Status  string
+	Note          string
 	FitnessSplit  string
 	TestSplit     string
 	Live          bool
@@ -141,6 +142,7 @@ func buildPage(r *Run, o Options) (*page, error) {
 	}
 	p := &page{
 		Name:         r.Name,
+		Note:         r.Note,
 		FitnessSplit: orDefault(r.FitnessSplit, "validation"),
 		TestSplit:    orDefault(r.TestSplit, "test"),
 		ECharts:      js,
@@ -390,17 +392,30 @@ func (p *page) addViews(r *Run, tips *tipItems) error {
 	return nil
 }
 
-// frontTable builds the sortable table of front members.
+// frontTable builds the sortable table of front members. A test column
+// is shown for each objective some member has a test score of (a score
+// front.json does not record, such as the loss, gets no column of
+// dashes); the normalized accuracy column is left out when it repeats the
+// test column of a mean normalized accuracy objective or no member has it.
 func frontTable(r *Run, front []FrontMember) table {
+	testCols := knownColumns(len(r.Objectives), len(front), func(k int) []float64 { return front[k].Test })
+	normalized := slices.ContainsFunc(front, func(f FrontMember) bool { return !math.IsNaN(f.NormalizedAccuracy) })
+	for _, j := range testCols {
+		if o := r.Objectives[j]; o.Task == meanTask && o.Metric == metricNormalized {
+			normalized = false
+		}
+	}
 	var t table
 	t.Head = append(t.Head, headCell{Label: "candidate"})
 	for _, o := range r.Objectives {
 		t.Head = append(t.Head, headCell{Label: o.Name + " · validation", Class: "val"})
 	}
-	for _, o := range r.Objectives {
-		t.Head = append(t.Head, headCell{Label: o.Name + " · test", Class: "test"})
+	for _, j := range testCols {
+		t.Head = append(t.Head, headCell{Label: r.Objectives[j].Name + " · test", Class: "test"})
 	}
-	t.Head = append(t.Head, headCell{Label: "normalized accuracy (test)", Class: "test"})
+	if normalized {
+		t.Head = append(t.Head, headCell{Label: "normalized accuracy (test)", Class: "test"})
+	}
 	genome := map[string]population.Genome{}
 	for i := range r.Candidates {
 		genome[r.Candidates[i].ID] = r.Candidates[i].Genome
@@ -412,14 +427,12 @@ func frontTable(r *Run, front []FrontMember) table {
 		for _, v := range f.Validation {
 			row.Cells = append(row.Cells, numberCell(v, "val"))
 		}
-		for j := range r.Objectives {
-			v := math.NaN()
-			if f.Test != nil {
-				v = f.Test[j]
-			}
-			row.Cells = append(row.Cells, numberCell(v, "test"))
+		for _, j := range testCols {
+			row.Cells = append(row.Cells, numberCell(valueAt(f.Test, j), "test"))
 		}
-		row.Cells = append(row.Cells, numberCell(f.NormalizedAccuracy, "test"))
+		if normalized {
+			row.Cells = append(row.Cells, numberCell(f.NormalizedAccuracy, "test"))
+		}
 		row.Recipe = f.Recipe
 		if row.Recipe == "" {
 			if g, ok := genome[f.ID]; ok {
@@ -432,31 +445,61 @@ func frontTable(r *Run, front []FrontMember) table {
 	return t
 }
 
+// Objective task and metric names the front table recognises (as the
+// configs and the native evaluator spell them).
+const (
+	meanTask         = "mean"
+	metricNormalized = "normalized_accuracy"
+)
+
+// knownColumns returns, in order, the objectives j for which some row k
+// has a score that is not NaN; scores(k) may be nil (no scores).
+func knownColumns(m, rows int, scores func(k int) []float64) []int {
+	var cols []int
+	for j := 0; j < m; j++ {
+		for k := 0; k < rows; k++ {
+			if !math.IsNaN(valueAt(scores(k), j)) {
+				cols = append(cols, j)
+				break
+			}
+		}
+	}
+	return cols
+}
+
+// valueAt returns xs[j], or NaN when xs is nil.
+func valueAt(xs []float64, j int) float64 {
+	if xs == nil {
+		return math.NaN()
+	}
+	return xs[j]
+}
+
 // referenceTable lists the reference models with their validation and test
-// scores.
+// scores, one column per objective and split that some reference has a
+// score of.
 func referenceTable(r *Run) table {
 	var t table
-	if len(r.References) == 0 {
+	refs := r.References
+	valCols := knownColumns(len(r.Objectives), len(refs), func(k int) []float64 { return refs[k].Validation })
+	testCols := knownColumns(len(r.Objectives), len(refs), func(k int) []float64 { return refs[k].Test })
+	if len(valCols)+len(testCols) == 0 {
 		return t
 	}
 	t.Head = append(t.Head, headCell{Label: "reference"}, headCell{Label: "kind"})
-	for _, o := range r.Objectives {
-		t.Head = append(t.Head, headCell{Label: o.Name + " · validation", Class: "val"})
+	for _, j := range valCols {
+		t.Head = append(t.Head, headCell{Label: r.Objectives[j].Name + " · validation", Class: "val"})
 	}
-	for _, o := range r.Objectives {
-		t.Head = append(t.Head, headCell{Label: o.Name + " · test", Class: "test"})
+	for _, j := range testCols {
+		t.Head = append(t.Head, headCell{Label: r.Objectives[j].Name + " · test", Class: "test"})
 	}
-	for _, ref := range r.References {
+	for _, ref := range refs {
 		row := tableRow{Cells: []tableCell{{Text: ref.Name, Sort: ref.Name}, {Text: ref.Kind, Sort: ref.Kind}}}
-		for _, v := range ref.Validation {
-			row.Cells = append(row.Cells, numberCell(v, "val"))
+		for _, j := range valCols {
+			row.Cells = append(row.Cells, numberCell(ref.Validation[j], "val"))
 		}
-		for j := range r.Objectives {
-			v := math.NaN()
-			if ref.Test != nil {
-				v = ref.Test[j]
-			}
-			row.Cells = append(row.Cells, numberCell(v, "test"))
+		for _, j := range testCols {
+			row.Cells = append(row.Cells, numberCell(valueAt(ref.Test, j), "test"))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -534,20 +577,35 @@ func genomeText(g population.Genome, dims []string, limit int) string {
 	return s
 }
 
-// scoreLines describes validation and (when known) test scores.
+// scoreLines describes validation and (when known) test scores; a score
+// that is not known (NaN) reads "–".
 func scoreLines(objs []fitness.Objective, val, test []float64) []string {
-	parts := make([]string, len(objs))
-	for j, o := range objs {
-		parts[j] = o.Name + "=" + strconv.FormatFloat(val[j], 'g', 6, 64)
-	}
-	lines := []string{"validation: " + strings.Join(parts, ", ")}
-	if test != nil {
+	join := func(xs []float64) string {
+		parts := make([]string, len(objs))
 		for j, o := range objs {
-			parts[j] = o.Name + "=" + strconv.FormatFloat(test[j], 'g', 6, 64)
+			v := "–"
+			if !math.IsNaN(xs[j]) {
+				v = strconv.FormatFloat(xs[j], 'g', 6, 64)
+			}
+			parts[j] = o.Name + "=" + v
 		}
-		lines = append(lines, "test: "+strings.Join(parts, ", "))
+		return strings.Join(parts, ", ")
+	}
+	lines := []string{"validation: " + join(val)}
+	if test != nil && !allUnknown(test) {
+		lines = append(lines, "test: "+join(test))
 	}
 	return lines
+}
+
+// allUnknown reports whether every value is NaN.
+func allUnknown(xs []float64) bool {
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // addCandidateTips adds the tooltip of every scored candidate (once per
@@ -628,6 +686,12 @@ func runFacts(r *Run) ([]fact, []failure) {
 		objs[j] = o.Name + " (" + o.Direction.String() + ")"
 	}
 	facts = append(facts, fact{"objectives", strings.Join(objs, ", ")})
+	if r.Note != "" {
+		facts = append(facts, fact{"note", r.Note})
+	}
+	if r.AdaptationInputs != "" {
+		facts = append(facts, fact{"AdaMerging adapted on", "unlabelled " + r.AdaptationInputs + " inputs"})
+	}
 	if r.Error != "" {
 		facts = append(facts, fact{"error", r.Error})
 	}

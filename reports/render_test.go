@@ -104,7 +104,7 @@ func TestPageStructure(t *testing.T) {
 	}{
 		{"two objectives", two, []string{"pareto", "progress_hv", "progress_best", "progress_time", "coefficients_0", "coefficients_1",
 			"coefficients_2", "coefficients_3", "m2n2_coverage", "m2n2_solved", "map_surrogate", "adamerging_loss", "adamerging_coefficients", "fw_selected", "fw_steps"},
-			[]string{`id="section-pareto"`, `id="front-table"`, "reads test inputs (never their labels)", "design points: R² = ", "held out: R² = ", "evomerge export &#39;runs/demo run&#39; --candidate "}},
+			[]string{`id="section-pareto"`, `id="front-table"`, "this run does not record which split they came from", "design points: R² = ", "held out: R² = ", "evomerge export &#39;runs/demo run&#39; --candidate "}},
 		{"three objectives", sampleRun(3, 30), []string{"pareto", "pareto_0_1", "pareto_0_2", "pareto_1_2", "progress_hv", "progress_best", "progress_time",
 			"coefficients_0", "coefficients_1", "coefficients_2", "coefficients_3", "m2n2_coverage", "m2n2_solved", "map_surrogate", "adamerging_loss", "adamerging_coefficients", "fw_selected", "fw_steps"},
 			[]string{"3 objectives: one axis per objective"}},
@@ -139,17 +139,17 @@ func TestFrontTableColumns(t *testing.T) {
 		{ID: r.Candidates[1].ID, Validation: []float64{0.75, 0.125}, NormalizedAccuracy: nan},
 	}
 	tab := frontTable(r, r.Front)
-	if len(tab.Head) != 1+2+2+1 || len(tab.Rows) != 2 {
-		t.Fatalf("%d columns %d rows, want 6 and 2", len(tab.Head), len(tab.Rows))
+	// No member has a test score of the second objective: no column of dashes.
+	if len(tab.Head) != 1+2+1+1 || len(tab.Rows) != 2 {
+		t.Fatalf("%d columns %d rows, want 5 and 2", len(tab.Head), len(tab.Rows))
 	}
 	row := tab.Rows[0]
-	texts := make([]string, len(row.Cells))
-	for i, c := range row.Cells {
-		texts[i] = c.Text + "|" + c.Sort
+	want := []string{r.Candidates[0].ID[:12] + "|" + r.Candidates[0].ID, "0.5|0.5", "0.25|0.25", "0.375|0.375", "0.875|0.875"}
+	if got := cellTexts(row); !equalStrings(got, want) {
+		t.Errorf("row cells %q, want %q", got, want)
 	}
-	want := []string{r.Candidates[0].ID[:12] + "|" + r.Candidates[0].ID, "0.5|0.5", "0.25|0.25", "0.375|0.375", "–|", "0.875|0.875"}
-	if !equalStrings(texts, want) {
-		t.Errorf("row cells %q, want %q", texts, want)
+	if got, want := cellTexts(tab.Rows[1]), []string{r.Candidates[1].ID[:12] + "|" + r.Candidates[1].ID, "0.75|0.75", "0.125|0.125", "–|", "–|"}; !equalStrings(got, want) {
+		t.Errorf("row cells %q, want %q", got, want)
 	}
 	if row.Recipe != `method = "ties"` {
 		t.Errorf("recipe %q", row.Recipe)
@@ -160,9 +160,73 @@ func TestFrontTableColumns(t *testing.T) {
 	if got := tab.Rows[1].Recipe; !strings.HasPrefix(got, "layers.0/weight[mnist-rot]=") {
 		t.Errorf("recipe of a member without one should show its genome, got %q", got)
 	}
-	if tab.Head[3].Class != "test" || tab.Head[1].Class != "val" || !strings.HasSuffix(tab.Head[3].Label, "· test") {
+	if tab.Head[3].Class != "test" || tab.Head[1].Class != "val" || tab.Head[3].Label != r.Objectives[0].Name+" · test" {
 		t.Errorf("heads %+v: test and validation columns must be marked", tab.Head)
 	}
+	// A test score of the second objective brings its column back.
+	r.Front[1].Test = []float64{nan, 0.625}
+	tab = frontTable(r, r.Front)
+	if got, want := cellTexts(tab.Rows[1])[3:], []string{"–|", "0.625|0.625", "–|"}; len(tab.Head) != 6 || !equalStrings(got, want) {
+		t.Errorf("%d columns, test cells %q, want 6 and %q", len(tab.Head), got, want)
+	}
+}
+
+func TestFrontTableMeanNormalizedObjective(t *testing.T) {
+	r := sampleRun(2, 40)
+	r.Objectives = []fitness.Objective{
+		{Name: "mean/normalized_accuracy", Task: "mean", Metric: "normalized_accuracy", Direction: fitness.Maximize},
+		{Name: "mean/loss", Task: "mean", Metric: "loss", Direction: fitness.Minimize},
+	}
+	r.Front = []FrontMember{{ID: r.Candidates[0].ID, Validation: []float64{0.8, 0.7}, Test: []float64{0.79, math.NaN()}, NormalizedAccuracy: 0.79}}
+	tab := frontTable(r, r.Front)
+	var heads []string
+	for _, h := range tab.Head {
+		heads = append(heads, h.Label)
+	}
+	// The loss has no test score; the normalized accuracy column would repeat the objective's.
+	want := []string{"candidate", "mean/normalized_accuracy · validation", "mean/loss · validation", "mean/normalized_accuracy · test"}
+	if !equalStrings(heads, want) {
+		t.Errorf("heads %q, want %q", heads, want)
+	}
+	if got := cellTexts(tab.Rows[0])[3]; got != "0.79|0.79" {
+		t.Errorf("test cell %q, want 0.79", got)
+	}
+}
+
+func TestReferenceTableColumns(t *testing.T) {
+	nan := math.NaN()
+	r := sampleRun(2, 40)
+	r.References = []Reference{
+		{Name: "expert of a", Kind: ReferenceExpert, Validation: []float64{0.9, nan}, Test: []float64{0.875, nan}},
+		{Name: "plain average", Kind: ReferenceAverage, Validation: []float64{0.5, 1.25}, Test: []float64{0.625, nan}},
+	}
+	tab := referenceTable(r)
+	var heads []string
+	for _, h := range tab.Head {
+		heads = append(heads, h.Label)
+	}
+	o0, o1 := r.Objectives[0].Name, r.Objectives[1].Name
+	if want := []string{"reference", "kind", o0 + " · validation", o1 + " · validation", o0 + " · test"}; !equalStrings(heads, want) {
+		t.Errorf("heads %q, want %q", heads, want)
+	}
+	if got, want := cellTexts(tab.Rows[0]), []string{"expert of a|expert of a", "expert|expert", "0.9|0.9", "–|", "0.875|0.875"}; !equalStrings(got, want) {
+		t.Errorf("expert row %q, want %q", got, want)
+	}
+	if got, want := cellTexts(tab.Rows[1])[2:], []string{"0.5|0.5", "1.25|1.25", "0.625|0.625"}; !equalStrings(got, want) {
+		t.Errorf("average row %q, want %q", got, want)
+	}
+	r.References = []Reference{{Name: "unknown", Kind: ReferenceBase, Validation: []float64{nan, nan}}}
+	if tab := referenceTable(r); len(tab.Head) != 0 || len(tab.Rows) != 0 {
+		t.Errorf("references without any score make a table: %+v", tab)
+	}
+}
+
+func cellTexts(row tableRow) []string {
+	texts := make([]string, len(row.Cells))
+	for i, c := range row.Cells {
+		texts[i] = c.Text + "|" + c.Sort
+	}
+	return texts
 }
 
 func TestHostileNamesAreEscaped(t *testing.T) {

@@ -137,7 +137,7 @@ th.test,td.test{background:#fff8e6}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:0.85em}
 pre{background:#f5f7fa;padding:12px;overflow:auto}
 td pre{white-space:pre-wrap;word-break:break-all;max-width:36em}
-dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.facts dt{color:#52606d}dl.facts dd{margin:0}
+p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.facts dt{color:#52606d}dl.facts dd{margin:0}
 </style>
 </head>
 <body>
@@ -146,6 +146,7 @@ dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.fac
 <p class="status" id="run-status">Run {{.Status}}.{{if .Live}} This page reloads when new evaluations are recorded.{{end}}</p>
 <p class="splits"><strong>Validation</strong> scores come from the fitness split <code>{{.FitnessSplit}}</code>: the search optimised them.
 <strong>Test</strong> scores come from the held-out split <code>{{.TestSplit}}</code>, scored only for final front members and never used by the search.</p>
+{{with .Note}}<p class="caveat" id="run-note"><strong>Note:</strong> {{.}}</p>{{end}}
 </header>
 <noscript><p>The charts need JavaScript; the tables below do not.</p></noscript>
 {{if .Empty}}<p id="empty">No candidate has been scored yet.</p>{{end}}

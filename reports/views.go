@@ -136,7 +136,7 @@ const maxTrajectoryLines = 40
 // trajectoryView plots AdaMerging's loss and coefficients per step.
 func trajectoryView(r *Run) (viewSection, error) {
 	steps := r.Views.Trajectory
-	sec := viewSection{Title: "AdaMerging", Note: "AdaMerging minimises prediction entropy on unlabelled test inputs: it reads test inputs (never their labels)."}
+	sec := viewSection{Title: "AdaMerging", Note: adaptationNote(r)}
 	x := make([]float64, len(steps))
 	loss := make([]float64, len(steps))
 	for k, s := range steps {
@@ -175,6 +175,20 @@ func trajectoryView(r *Run) (viewSection, error) {
 	}
 	sec.Charts = append(sec.Charts, b)
 	return sec, nil
+}
+
+// adaptationNote says which inputs AdaMerging's entropy objective read.
+func adaptationNote(r *Run) string {
+	switch r.AdaptationInputs {
+	case "":
+		if r.Note != "" {
+			return "AdaMerging minimises the prediction entropy of unlabelled inputs (never their labels). " + r.Note
+		}
+		return "AdaMerging minimises the prediction entropy of unlabelled inputs (never their labels); this run does not record which split they came from."
+	case "test":
+		return "AdaMerging minimised the prediction entropy of the unlabelled inputs of the test split: test-time adaptation. It read the test inputs but never their labels, so this run's test scores are not fully held out."
+	}
+	return fmt.Sprintf("AdaMerging minimised the prediction entropy of the unlabelled inputs of the %s split (never their labels); it did not read the test split.", r.AdaptationInputs)
 }
 
 // frankWolfeView shows which pool members each Frank-Wolfe iteration
