@@ -153,11 +153,11 @@ type NativeConfig struct {
 	Objectives []fitness.Objective
 	// Workers is the number of candidates evaluated at once; 0 means 1.
 	// Each worker's matrix products and per-example loops already use every
-	// core, so extra workers mostly contend: on two cores mnist-tasks ran
-	// 6-8.6 evaluations/s with one worker and 4-5.2 with two, while a tiny
-	// synthetic pool (products too small to split) gained up to 1.1-1.4×
-	// from two (BenchmarkNativeEvaluate). Each worker holds one copy of the
-	// model and its activations.
+	// core, so extra workers gain little: on two cores mnist-tasks ran 18.7
+	// evaluations/s with one worker and 19.2 with two, and a tiny synthetic
+	// pool (products too small to split) 2,600 against 2,860
+	// (BenchmarkNativeEvaluate). Each worker holds one copy of the model and
+	// its activations.
 	Workers int
 	// BatchSize is the number of examples per forward pass; 0 means 500.
 	// Scores do not depend on it.
