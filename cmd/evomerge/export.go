@@ -34,10 +34,24 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "exported candidate %s to %s\n", res.ID, res.Dir)
-	for _, f := range res.Files {
-		fmt.Fprintf(stdout, "  %s\n", f)
-	}
-	fmt.Fprintf(stdout, "  %s (reproduce with: evomerge merge %s --out DIR)\n", res.RecipePath, res.RecipePath)
+	printExport(stdout, res)
 	return nil
+}
+
+// printExport says what Export wrote and how the checkpoint is reproduced:
+// with `evomerge merge` from the recipe, or, for a candidate without one
+// (M2N2: built by its own crossover from its ancestors), by exporting it
+// again from the run, which rebuilds it from its lineage.
+func printExport(w io.Writer, res *run.ExportResult) {
+	fmt.Fprintf(w, "exported candidate %s to %s\n", res.ID, res.Dir)
+	for _, f := range res.Files {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	if res.RecipePath != "" {
+		fmt.Fprintf(w, "  %s (reproduce with: evomerge merge %s --out DIR)\n", res.RecipePath, res.RecipePath)
+		return
+	}
+	fmt.Fprintf(w, "  no merge recipe: the candidate was rebuilt from its lineage (its ancestors' recipes in the run's journal),\n"+
+		"  which no `evomerge merge` recipe reproduces; its lineage recipe is in the checkpoint's metadata (evomerge.genome),\n"+
+		"  and exporting it again from the run rebuilds the same weights\n")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,9 +118,12 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 		front, _ := json.Marshal(map[string]any{
 			"v": 1, "experiment": name, "status": "finished", "objectives": objectives,
 			"fitness_split": "validation", "dimensions": dims, "evaluations": o.evaluations,
-			"tasks":                []string{"rotated", "permuted"},
-			"expert_test_accuracy": []float64{0.97, 0.96},
-			"plain_average_test":   map[string]any{"split": "test", "accuracy": []float64{0.61, 0.58}},
+			"tasks":                        []string{"rotated", "permuted"},
+			"expert_test_accuracy":         []float64{0.97, 0.96},
+			"plain_average_test":           map[string]any{"split": "test", "accuracy": []float64{0.61, 0.58}},
+			"expert_fitness_accuracy":      []float64{0.95, 0.94},
+			"plain_average_fitness":        map[string]any{"split": "validation", "accuracy": []float64{0.625, 0.5625}},
+			"plain_average_fitness_scores": []float64{0.625, 0.5625},
 			"members": []map[string]any{{
 				"id": testRecordID(9), "genome": map[string]any{"values": []float64{0.4, 0.5, 0.25, 0.75}},
 				"lineage": map[string]any{"generation": 2}, "fitness_scores": testScores(9),
@@ -265,6 +269,12 @@ func TestLoadReportRun(t *testing.T) {
 	}
 	if len(r.References) != 3 || r.References[0].Test[0] != 0.97 || r.References[1].Test[1] != 0.96 || r.References[2].Test[0] != 0.61 {
 		t.Errorf("references %+v", r.References)
+	}
+	// Fitness-split reference points: each expert on its own task, the
+	// plain average on both.
+	if len(r.References) == 3 && (r.References[0].Validation[0] != 0.95 || !math.IsNaN(r.References[0].Validation[1]) ||
+		r.References[1].Validation[1] != 0.94 || r.References[2].Validation[0] != 0.625 || r.References[2].Validation[1] != 0.5625) {
+		t.Errorf("reference validation scores %v %v %v", r.References[0].Validation, r.References[1].Validation, r.References[2].Validation)
 	}
 	if again, _ := stampRun(dir); again != stamp {
 		t.Errorf("stamp changed without a change: %q then %q", stamp, again)

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/reports"
+)
+
+func floatPtr(x float64) *float64 { return &x }
+
+// sameScores compares score vectors, NaN equal to NaN.
+func sameScores(got, want []float64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if math.IsNaN(want[i]) != math.IsNaN(got[i]) || !math.IsNaN(want[i]) && math.Abs(got[i]-want[i]) > 1e-12 {
+			return false
+		}
+	}
+	return true
+}
+
+var allMetricObjectives = []fitness.Objective{
+	{Name: "a/accuracy", Task: "a", Metric: "accuracy", Direction: fitness.Maximize},
+	{Name: "b/normalized_accuracy", Task: "b", Metric: "normalized_accuracy", Direction: fitness.Maximize},
+	{Name: "mean/accuracy", Task: "mean", Metric: "accuracy", Direction: fitness.Maximize},
+	{Name: "mean/normalized_accuracy", Task: "mean", Metric: "normalized_accuracy", Direction: fitness.Maximize},
+	{Name: "mean/loss", Task: "mean", Metric: "loss", Direction: fitness.Minimize},
+	{Name: "c/accuracy", Task: "c", Metric: "accuracy", Direction: fitness.Maximize},
+}
+
+func TestObjectiveScores(t *testing.T) {
+	nan := math.NaN()
+	tasks := []string{"a", "b"}
+	cases := []struct {
+		name string
+		s    *run.SplitScores
+		want []float64
+	}{
+		{"nil", nil, []float64{nan, nan, nan, nan, nan, nan}},
+		// mean accuracy (0.75+0.5)/2; mean normalized as recorded
+		{"full", &run.SplitScores{Accuracy: []float64{0.75, 0.5}, Normalized: []float64{0.8, 0.625}, MeanNormalized: floatPtr(0.7125)},
+			[]float64{0.75, 0.625, 0.625, 0.7125, nan, nan}},
+		// no recorded mean: the mean of the per-task normalized accuracies
+		{"no mean recorded", &run.SplitScores{Accuracy: []float64{0.75, 0.5}, Normalized: []float64{0.875, 0.625}},
+			[]float64{0.75, 0.625, 0.625, 0.75, nan, nan}},
+		{"accuracy only", &run.SplitScores{Accuracy: []float64{0.25, 0.5}}, []float64{0.25, nan, 0.375, nan, nan, nan}},
+		{"wrong length", &run.SplitScores{Accuracy: []float64{0.25}}, []float64{nan, nan, nan, nan, nan, nan}},
+	}
+	for _, c := range cases {
+		if got := objectiveScores(allMetricObjectives, tasks, c.s); !sameScores(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestExpertObjectiveScores(t *testing.T) {
+	nan := math.NaN()
+	cases := []struct {
+		task string
+		acc  float64
+		want []float64
+	}{
+		{"a", 0.9, []float64{0.9, nan, nan, nan, nan, nan}},
+		{"b", 0.8, []float64{nan, 1, nan, nan, nan, nan}}, // normalized by itself
+		{"b", 0, []float64{nan, nan, nan, nan, nan, nan}},
+		{"c", nan, []float64{nan, nan, nan, nan, nan, nan}},
+	}
+	for _, c := range cases {
+		if got := expertObjectiveScores(allMetricObjectives, c.task, c.acc); !sameScores(got, c.want) {
+			t.Errorf("expert of %s (%g): %v, want %v", c.task, c.acc, got, c.want)
+		}
+	}
+}
+
+func TestAddFrontMeanObjectives(t *testing.T) {
+	nan := math.NaN()
+	objs := []fitness.Objective{
+		{Name: "mean/normalized_accuracy", Task: "mean", Metric: "normalized_accuracy", Direction: fitness.Maximize},
+		{Name: "mean/loss", Task: "mean", Metric: "loss", Direction: fitness.Minimize},
+	}
+	f := run.Front{
+		FitnessSplit: "validation", Tasks: []string{"a", "b"},
+		ExpertTest: []float64{0.8, 0.9}, ExpertValidation: []float64{0.82, 0.91},
+		AverageTest:          &run.SplitScores{Split: "test", Accuracy: []float64{0.4, 0.45}, Normalized: []float64{0.5, 0.5}, MeanNormalized: floatPtr(0.5)},
+		AverageFitness:       &run.SplitScores{Split: "validation", Accuracy: []float64{0.41, 0.455}, Normalized: []float64{0.5, 0.5}, MeanNormalized: floatPtr(0.5)},
+		AverageFitnessScores: []float64{0.5, 1.375},
+		Note:                 "AdaMerging is test-time adaptation",
+		Members: []run.FrontMember{
+			{ID: "m1", Validation: []float64{0.75, 0.625}, Test: &run.SplitScores{Split: "heldout", Accuracy: []float64{0.6, 0.675}, Normalized: []float64{0.75, 0.75}, MeanNormalized: floatPtr(0.75)}},
+			{ID: "m2", Validation: []float64{0.5}}, // another objective set: left out
+			{ID: "m3", Validation: []float64{0.7, 0.5}},
+		},
+	}
+	r := &reports.Run{Objectives: objs}
+	addFront(r, f)
+	if r.Note != f.Note || r.TestSplit != "heldout" || r.FitnessSplit != "validation" {
+		t.Errorf("note %q test split %q fitness split %q", r.Note, r.TestSplit, r.FitnessSplit)
+	}
+	if len(r.Front) != 2 || r.Front[0].ID != "m1" || r.Front[1].ID != "m3" {
+		t.Fatalf("front %+v, want m1 and m3", r.Front)
+	}
+	if !sameScores(r.Front[0].Test, []float64{0.75, nan}) || r.Front[0].NormalizedAccuracy != 0.75 {
+		t.Errorf("m1 test %v normalized %g, want [0.75 NaN] and 0.75", r.Front[0].Test, r.Front[0].NormalizedAccuracy)
+	}
+	if r.Front[1].Test != nil || !math.IsNaN(r.Front[1].NormalizedAccuracy) {
+		t.Errorf("m3 has no test scores, got %v %g", r.Front[1].Test, r.Front[1].NormalizedAccuracy)
+	}
+	// An expert's mean over tasks is unknown: experts have no score here
+	// and are left out; the plain average has both splits (its loss from
+	// the recorded fitness scores).
+	if len(r.References) != 1 {
+		t.Fatalf("references %+v, want the plain average only", r.References)
+	}
+	avg := r.References[0]
+	if avg.Kind != reports.ReferenceAverage || !sameScores(avg.Validation, []float64{0.5, 1.375}) || !sameScores(avg.Test, []float64{0.5, nan}) {
+		t.Errorf("plain average %+v", avg)
+	}
+	if err := r.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestAddFrontWithoutAverageFitnessScores(t *testing.T) {
+	objs := allMetricObjectives[:2]
+	f := run.Front{
+		Tasks:          []string{"a", "b"},
+		AverageFitness: &run.SplitScores{Accuracy: []float64{0.5, 0.25}, Normalized: []float64{0.625, 0.375}},
+	}
+	r := &reports.Run{Objectives: objs}
+	addFront(r, f)
+	if len(r.References) != 1 || !sameScores(r.References[0].Validation, []float64{0.5, 0.375}) || !sameScores(r.References[0].Test, []float64{math.NaN(), math.NaN()}) {
+		t.Errorf("references %+v, want the average at (0.5, 0.375) with no test scores", r.References)
+	}
+}
+
+func TestReportAdaptationInputs(t *testing.T) {
+	dir := writeTestRun(t, testRunOptions{evaluations: 6, finished: true})
+	// No adamerging.json: the config's setting; with one: what it records.
+	cfg := filepath.Join(dir, run.ConfigFile)
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := configs.DecodeExperiment(cfg, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp.Search.AdaMerging.Inputs = "validation"
+	got, err := adaptationInputs(dir, exp)
+	if err != nil || got != "validation" {
+		t.Errorf("inputs from the config: %q, %v", got, err)
+	}
+	rec := `{"v": 1, "inputs": "test", "coefficients": [0.3], "names": ["weight[a]"]}`
+	if err := os.WriteFile(filepath.Join(dir, run.AdaMergingFile), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err = adaptationInputs(dir, exp)
+	if err != nil || got != "test" {
+		t.Errorf("inputs from adamerging.json: %q, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, run.AdaMergingFile), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adaptationInputs(dir, exp); err == nil || !strings.Contains(err.Error(), run.AdaMergingFile) {
+		t.Errorf("a broken adamerging.json: %v, want an error naming it", err)
+	}
+}
