@@ -201,7 +201,7 @@ func addReferenceSeries(sc *charts.Scatter, r *Run, a, b int) {
 				charts.WithMarkLineNameYAxisItemOpts(yLines...),
 				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{
 					Symbol:    []string{"none", "none"},
-					Label:     &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c}", Position: "insideEndTop", Color: g.color},
+					Label:     &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c}", Position: "middle", Color: g.color},
 					LineStyle: &opts.LineStyle{Color: g.color, Type: "dashed", Width: 1.5},
 				}))
 		}
@@ -246,9 +246,11 @@ func referenceLines(r *Run, a, other int) []float64 {
 }
 
 // widenForLines returns an axis range [lo, hi] covering the points' range
-// [ptLo, ptHi] and every line, padded by 5% of its span, when some line
-// lies outside the points' range; ok is false when none does (the axis
-// keeps its automatic range).
+// [ptLo, ptHi] and every line with a margin of 2% of the span, widened to
+// multiples of a round step (1, 2 or 5 times a power of ten, about a tenth
+// of the span), when some
+// line lies outside the points' range; ok is false when none does (the
+// axis keeps its automatic range).
 func widenForLines(ptLo, ptHi float64, lines []float64) (lo, hi float64, ok bool) {
 	lo, hi = ptLo, ptHi
 	for _, v := range lines {
@@ -260,11 +262,24 @@ func widenForLines(ptLo, ptHi float64, lines []float64) (lo, hi float64, ok bool
 	if !ok {
 		return 0, 0, false
 	}
-	pad := 0.05 * (hi - lo)
-	if pad == 0 {
-		pad = 0.05 * max(math.Abs(hi), 1)
+	span := hi - lo
+	if span == 0 {
+		span = max(math.Abs(hi), 1)
 	}
-	return roundForDisplay(lo - pad), roundForDisplay(hi + pad), true
+	step, margin := roundStep(span/10), 0.02*span
+	return roundForDisplay(math.Floor((lo-margin)/step) * step), roundForDisplay(math.Ceil((hi+margin)/step) * step), true
+}
+
+// roundStep returns the smallest of 1, 2 and 5 times a power of ten that
+// is at least x > 0.
+func roundStep(x float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= x*(1-1e-12) {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // parallelChart draws every scored candidate as a line across one axis per

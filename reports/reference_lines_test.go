@@ -7,6 +7,14 @@ import (
 	"testing"
 )
 
+func TestRoundStep(t *testing.T) {
+	for _, c := range []struct{ x, want float64 }{{0.08, 0.1}, {0.1, 0.1}, {0.11, 0.2}, {0.3, 0.5}, {0.6, 1}, {7, 10}, {0.0019, 0.002}, {150, 200}} {
+		if got := roundStep(c.x); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("roundStep(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+}
+
 func TestWidenForLines(t *testing.T) {
 	cases := []struct {
 		name          string
@@ -17,12 +25,15 @@ func TestWidenForLines(t *testing.T) {
 	}{
 		{"no lines", 0.2, 0.8, nil, 0, 0, false},
 		{"line inside", 0.2, 0.8, []float64{0.5}, 0, 0, false},
-		// span 0.2..1.0 = 0.8, padded by 0.04 each side
-		{"line above", 0.2, 0.8, []float64{1.0}, 0.16, 1.04, true},
-		{"line below", 0.5, 0.9, []float64{0.1, 0.7}, 0.06, 0.94, true},
-		// no points on the axis (infinite range): the lines alone
-		{"no points", math.Inf(1), math.Inf(-1), []float64{0.95, 0.97}, 0.949, 0.971, true},
-		{"one line, no points", math.Inf(1), math.Inf(-1), []float64{2}, 1.9, 2.1, true},
+		// span 0.8: step 0.1, margin 0.016: 0.184 floors to 0.1, 1.016 ceils to 1.1
+		{"line above", 0.2, 0.8, []float64{1.0}, 0.1, 1.1, true},
+		// span 0.86: step 0.1, margin 0.0172: 0.0528 floors to 0, 0.9472 ceils to 1
+		{"line below", 0.5, 0.93, []float64{0.07, 0.7}, 0, 1, true},
+		// no points on the axis (infinite range): the lines alone; span 0.02, step 0.002
+		{"no points", math.Inf(1), math.Inf(-1), []float64{0.951, 0.971}, 0.95, 0.972, true},
+		// a single value: span taken as max(|v|, 1) = 2, step 0.2, margin 0.04
+		{"one line, no points", math.Inf(1), math.Inf(-1), []float64{2}, 1.8, 2.2, true},
+		{"odd span", 0.0876, 0.9, []float64{0.98}, 0, 1, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -101,7 +112,7 @@ func TestParetoChartReferenceLinesAndPoints(t *testing.T) {
 	// x = 1.5 lies beyond every candidate: the x axis is widened to show it.
 	xAxis := opt["xAxis"].([]any)[0].(map[string]any)
 	maxX, _ := xAxis["max"].(float64)
-	if !(maxX > 1.5 && maxX < 1.7) {
+	if !(maxX > 1.5 && maxX <= 1.7) {
 		t.Errorf("x axis max %v, want just above the expert line at 1.5", xAxis["max"])
 	}
 }
