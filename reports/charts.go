@@ -405,12 +405,22 @@ func heatmapChart(id, title, subtitle string, xs, ys []string, cells []heatCell,
 	// Min/Max of opts.VisualMap are float32 with omitempty, so a zero bound
 	// would vanish; the colour scale is written here in full.
 	obj["visualMap"] = []map[string]any{{
-		"type": "continuous", "min": lo, "max": hi, "calculable": true,
+		"type": "continuous", "min": lo, "max": hi, "calculable": true, "precision": scalePrecision(lo, hi),
 		"orient": "horizontal", "left": "center", "bottom": 5,
 		"inRange": map[string]any{"color": []string{"#f7fbff", "#6baed6", "#08306b"}},
 	}}
 	js, err := chartScript(id, fixedOptions{obj})
 	return chartBlock{ID: id, Height: height, Script: js}, err
+}
+
+// scalePrecision is the number of decimals the colour scale's labels need
+// to tell lo from hi (ECharts shows none by default): none for integer
+// bounds, else one more than the span's leading decimal, at most 6.
+func scalePrecision(lo, hi float64) int {
+	if lo == math.Trunc(lo) && hi == math.Trunc(hi) {
+		return 0
+	}
+	return min(6, max(0, 1+int(math.Ceil(-math.Log10(hi-lo)))))
 }
 
 // heatmapHeight is the height in pixels of a heatmap with the given rows:

@@ -57,3 +57,18 @@ func TestRunNoteAndInputsOnThePage(t *testing.T) {
 		}
 	}
 }
+
+func TestOneEvaluationHasNoProgressCurves(t *testing.T) {
+	r := sampleRun(1, 1)
+	page := render(t, r, Options{})
+	if ids := chartIDs(page); len(ids) != 1 || ids[0] != "coefficients_0" {
+		t.Errorf("charts %q, want only the coefficients of the one candidate", ids)
+	}
+	if !bytes.Contains(page, []byte("One scored evaluation: no progress curves")) {
+		t.Error("page does not say why it has no progress curves")
+	}
+	two := render(t, sampleRun(1, 2), Options{})
+	if ids := chartIDs(two); !strings.Contains(strings.Join(ids, " "), "progress_hv") {
+		t.Errorf("two evaluations: charts %q, want the progress curves", ids)
+	}
+}

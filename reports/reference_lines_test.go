@@ -7,6 +7,17 @@ import (
 	"testing"
 )
 
+func TestScalePrecision(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   int
+	}{{0, 1, 0}, {0, 7, 0}, {0, 0.33, 2}, {0.2, 0.9, 2}, {0.5, 0.52, 3}, {-0.25, 1.5, 1}, {0.3, 0.3000001, 6}} {
+		if got := scalePrecision(c.lo, c.hi); got != c.want {
+			t.Errorf("scalePrecision(%g, %g) = %d, want %d", c.lo, c.hi, got, c.want)
+		}
+	}
+}
+
 func TestRoundStep(t *testing.T) {
 	for _, c := range []struct{ x, want float64 }{{0.08, 0.1}, {0.1, 0.1}, {0.11, 0.2}, {0.3, 0.5}, {0.6, 1}, {7, 10}, {0.0019, 0.002}, {150, 200}} {
 		if got := roundStep(c.x); math.Abs(got-c.want) > 1e-12 {

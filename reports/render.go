@@ -91,6 +91,7 @@ type page struct {
 	ParetoNote    string
 	Pareto        []chartBlock
 	Progress      []chartBlock
+	ProgressNote  string
 	FrontComputed bool
 	Table         table
 	References    table
@@ -242,6 +243,12 @@ func (p *page) addProgress(r *Run, ok []int) error {
 	ref := hypervolumeRef(r, ok)
 	pts := progress(r, ref)
 	if len(pts) == 0 {
+		return nil
+	}
+	if len(pts) == 1 {
+		// A run of one candidate (AdaMerging, FW-Merging): a curve of one
+		// point shows nothing.
+		p.ProgressNote = "One scored evaluation: no progress curves (they need two or more)."
 		return nil
 	}
 	evals := make([]float64, len(pts))

@@ -157,6 +157,7 @@ p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.fa
 {{end}}</section>
 <section id="section-progress">
 <h2>Progress</h2>
+{{with .ProgressNote}}<p class="note">{{.}}</p>{{end}}
 {{range .Progress}}<div class="chart" id="{{.ID}}" style="height:{{.Height}}px"></div>
 {{end}}</section>
 <section id="section-front">
