@@ -67,6 +67,9 @@ func TestOneEvaluationHasNoProgressCurves(t *testing.T) {
 	if !bytes.Contains(page, []byte("One scored evaluation: no progress curves")) {
 		t.Error("page does not say why it has no progress curves")
 	}
+	if bytes.Contains(page, []byte("see the progress curves")) {
+		t.Error("the Pareto note points to progress curves the page does not have")
+	}
 	two := render(t, sampleRun(1, 2), Options{})
 	if ids := chartIDs(two); !strings.Contains(strings.Join(ids, " "), "progress_hv") {
 		t.Errorf("two evaluations: charts %q, want the progress curves", ids)

@@ -179,6 +179,9 @@ func buildPage(r *Run, o Options) (*page, error) {
 		if err := p.addProgress(r, ok); err != nil {
 			return nil, err
 		}
+		if len(r.Objectives) == 1 && len(p.Progress) == 0 {
+			p.ParetoNote = "One objective: the front is the best candidate (see the front members)."
+		}
 	}
 	p.Table = frontTable(r, front)
 	p.References = referenceTable(r)
