@@ -27,6 +27,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	smokeCache = dir
+	mnist := filepath.Join(dir, "mnist")
+	err = os.Mkdir(mnist, 0o755)
+	if err == nil {
+		err = unpackMNIST(mnist)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "unpacking MNIST:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
