@@ -21,6 +21,7 @@ import (
 	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
+	"github.com/evomerge/evomerge/search/m2n2"
 )
 
 const reportSynopsis = `report RUN_DIR [--out FILE]
@@ -216,6 +217,9 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if r.Views, err = readRunViews(dir); err != nil {
 		return nil, "", err
 	}
+	if r.Method == configs.AlgorithmM2N2 {
+		describeM2N2Seeds(r)
+	}
 	if r.Method == configs.AlgorithmAdaMerging {
 		if r.AdaptationInputs, err = adaptationInputs(dir, exp); err != nil {
 			return nil, "", err
@@ -240,6 +244,29 @@ func describeEvaluator(exp *configs.Experiment) string {
 		return kind + " on benchmark " + exp.Models.Benchmark
 	}
 	return kind
+}
+
+// describeM2N2Seeds adapts an M2N2 run to the report: its one vector
+// dimension ("seed") indexes the starting models rather than weighting
+// them, so the run has no coefficient dimensions (and no coefficient
+// heatmaps), and a front member that is a seed says which one it is.
+func describeM2N2Seeds(r *reports.Run) {
+	if len(r.Dims) != 1 || r.Dims[0] != m2n2.SeedDim {
+		return
+	}
+	r.Dims = nil
+	seed := map[string]int{}
+	for i := range r.Candidates {
+		c := &r.Candidates[i]
+		if c.Lineage.Operator == m2n2.SeedOperator && len(c.Genome.Values) == 1 {
+			seed[c.ID] = int(c.Genome.Values[0])
+		}
+	}
+	for k := range r.Front {
+		if i, ok := seed[r.Front[k].ID]; ok {
+			r.Front[k].Recipe = fmt.Sprintf("seed=%d: M2N2's starting model %d, not a merge", i, i+1)
+		}
+	}
 }
 
 // adaptationInputs names the split whose unlabelled inputs AdaMerging

@@ -10,6 +10,7 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 )
 
@@ -172,5 +173,32 @@ func TestReportAdaptationInputs(t *testing.T) {
 	}
 	if _, err := adaptationInputs(dir, exp); err == nil || !strings.Contains(err.Error(), run.AdaMergingFile) {
 		t.Errorf("a broken adamerging.json: %v, want an error naming it", err)
+	}
+}
+
+func TestDescribeM2N2Seeds(t *testing.T) {
+	r := &reports.Run{
+		Dims: []string{"seed"},
+		Candidates: []reports.Candidate{
+			{Candidate: population.Candidate{ID: "s1", Genome: population.VectorGenome([]float64{1}), Lineage: population.Lineage{Operator: "seed"}}},
+			{Candidate: population.Candidate{ID: "c1", Genome: population.Genome{Recipe: &population.Recipe{Operator: "m2n2", Parents: []string{"s1", "s0"}}}, Lineage: population.Lineage{Operator: "m2n2"}}},
+		},
+		Front: []reports.FrontMember{{ID: "s1"}, {ID: "c1"}},
+	}
+	describeM2N2Seeds(r)
+	if r.Dims != nil {
+		t.Errorf("dims %q: M2N2's seed index is not a coefficient", r.Dims)
+	}
+	if got, want := r.Front[0].Recipe, "seed=1: M2N2's starting model 2, not a merge"; got != want {
+		t.Errorf("seed member recipe %q, want %q", got, want)
+	}
+	if r.Front[1].Recipe != "" {
+		t.Errorf("a child's recipe is its genome, got %q", r.Front[1].Recipe)
+	}
+	// Coefficient dimensions of another method are left alone.
+	other := &reports.Run{Dims: []string{"layers.0/weight[a]"}}
+	describeM2N2Seeds(other)
+	if len(other.Dims) != 1 {
+		t.Errorf("dims of a coefficient run changed: %q", other.Dims)
 	}
 }
