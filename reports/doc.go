@@ -32,7 +32,15 @@
 //   - Reports say which scores come from the fitness split (validation:
 //     what the search optimised) and which from held-out test data (scored
 //     only for final front members). Methods that read unlabelled test
-//     inputs (AdaMerging) are flagged in their section.
+//     inputs (AdaMerging) are flagged in their section, and Run.Note (a
+//     caveat the method attaches to every output) is shown under the page
+//     header; the AdaMerging section names the split it adapted on
+//     (Run.AdaptationInputs).
+//   - A score that is not known is NaN. Tables show a test or reference
+//     column only when some row has a score there (no column of dashes).
+//     A reference scored on both objectives of a Pareto chart is a point;
+//     one scored on a single objective (an expert on its own task) is a
+//     dashed line at that score, the axis widened to show it.
 //   - Until a run writes its final front, the front shown is the
 //     non-dominated set of its scored candidates, marked as such, with test
 //     scores pending.
