@@ -28,7 +28,7 @@ func TestOperatorsBenchmarkSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err := runOperatorsBenchmark(context.Background(), []string{"--smoke", "--cache-dir", filepath.Join(dir, "cache"), "--out", out, "--stats-examples", "32"}, &stdout, &stderr)
+	err := runOperatorsBenchmark(context.Background(), []string{"--smoke", "--cache-dir", testCache, "--out", out, "--stats-examples", "32"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}

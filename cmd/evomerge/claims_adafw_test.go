@@ -72,7 +72,7 @@ func TestClaimAdaMergingSmoke(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "results.md")
 	var stdout, stderr bytes.Buffer
-	err := runClaimAdaMerging(context.Background(), []string{"--smoke", "--cache-dir", filepath.Join(dir, "cache"), "--out", out,
+	err := runClaimAdaMerging(context.Background(), []string{"--smoke", "--cache-dir", testCache, "--out", out,
 		"--seeds", "2", "--steps", "4", "--evo-evals", "6"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -94,9 +94,8 @@ func TestClaimAdaMergingSmoke(t *testing.T) {
 
 func TestClaimFWScalingSmoke(t *testing.T) {
 	skipWithoutMNIST(t)
-	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := runClaimFWScaling(context.Background(), []string{"--smoke", "--cache-dir", filepath.Join(dir, "cache"),
+	err := runClaimFWScaling(context.Background(), []string{"--smoke", "--cache-dir", testCache,
 		"--seeds", "2", "--steps", "3", "--added", "0,2", "--proxy", "20", "--iterations", "3"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())

@@ -79,9 +79,8 @@ func TestMMClaimsSmoke(t *testing.T) {
 	if _, err := data.LocateMNIST(""); err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	cache := t.TempDir()
 	out := filepath.Join(t.TempDir(), "results.md")
-	common := []string{"--smoke", "--seeds", "2", "--cache-dir", cache, "--out", out, "--fitness-examples", "50", "--test-examples", "100"}
+	common := []string{"--smoke", "--seeds", "2", "--cache-dir", testCache, "--out", out, "--fitness-examples", "50", "--test-examples", "100"}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string

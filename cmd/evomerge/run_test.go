@@ -77,8 +77,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestRunStatusExportMerge(t *testing.T) {
-	cache := t.TempDir()
-	cfg := writeSmokeExperiment(t, cache, 32)
+	cfg := writeSmokeExperiment(t, testCache, 32)
 	dir := filepath.Join(t.TempDir(), "run")
 	code, out, errs := runCLI(t, "run", cfg, "--out", dir)
 	if code != exitOK {
@@ -221,20 +220,17 @@ func journalLines(path string) int {
 
 func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs it three times")
+		t.Skip("runs the evomerge command five times")
 	}
-	bin := filepath.Join(t.TempDir(), "evomerge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cache := t.TempDir()
-	const evaluations = 400
-	cfg := writeSmokeExperiment(t, cache, evaluations)
+	// Long enough that the signals land mid-run (a third of the way), short
+	// enough for the race detector; runs alone each take seconds.
+	const evaluations = 96
+	cfg := writeSmokeExperiment(t, testCache, evaluations)
 	tmp := t.TempDir()
 
 	// The uninterrupted reference.
 	ref := filepath.Join(tmp, "reference")
-	if out, err := exec.Command(bin, "run", cfg, "--out", ref).CombinedOutput(); err != nil {
+	if out, err := evomergeCommand(t, "run", cfg, "--out", ref).CombinedOutput(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
 	total := journalLines(filepath.Join(ref, run.JournalFile))
@@ -242,7 +238,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	// startAndSignal starts the run and sends sig once a third of the
 	// journal is written; it returns the exit error and the records then.
 	startAndSignal := func(dir string, sig syscall.Signal) (error, int, string) {
-		cmd := exec.Command(bin, "run", cfg, "--out", dir)
+		cmd := evomergeCommand(t, "run", cfg, "--out", dir)
 		var log bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &log, &log
 		if err := cmd.Start(); err != nil {
@@ -271,7 +267,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 		t.Fatal("a killed run wrote front.json")
 	}
 	// status works on the dead run from its journal.
-	out, err := exec.Command(bin, "status", dir, "--json").Output()
+	out, err := evomergeCommand(t, "status", dir, "--json").Output()
 	if err != nil {
 		t.Fatalf("status of the killed run: %v", err)
 	}
@@ -279,7 +275,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if err := json.Unmarshal(out, &st); err != nil || st.State != "running" || st.Journaled != killedAt {
 		t.Errorf("status of the killed run: %+v (%v); want state running with %d journaled", st, err, killedAt)
 	}
-	if out, err = exec.Command(bin, "resume", dir).CombinedOutput(); err != nil {
+	if out, err = evomergeCommand(t, "resume", dir).CombinedOutput(); err != nil {
 		t.Fatalf("resume after SIGKILL at %d of %d records: %v\n%s", killedAt, total, err, out)
 	}
 	if got, want := frontSignature(t, dir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
@@ -306,7 +302,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if st, ok, err := run.ReadState(termDir); err != nil || !ok || st.Status != "interrupted" {
 		t.Errorf("state after SIGTERM: %+v %v %v", st, ok, err)
 	}
-	if out, err = exec.Command(bin, "resume", termDir).CombinedOutput(); err != nil {
+	if out, err = evomergeCommand(t, "resume", termDir).CombinedOutput(); err != nil {
 		t.Fatalf("resume after SIGTERM: %v\n%s", err, out)
 	}
 	if got, want := frontSignature(t, termDir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
