@@ -224,7 +224,11 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	}
 	// Long enough that the signals land mid-run (a third of the way), short
 	// enough for the race detector; runs alone each take seconds.
-	const evaluations = 96
+	// EVOMERGE_LONG_TESTS=1 signals a run of 400 evaluations instead.
+	evaluations := 96
+	if os.Getenv("EVOMERGE_LONG_TESTS") == "1" {
+		evaluations = 400
+	}
 	cfg := writeSmokeExperiment(t, testCache, evaluations)
 	tmp := t.TempDir()
 
