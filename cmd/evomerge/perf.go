@@ -459,7 +459,7 @@ func perfMerge(ctx context.Context, o perfOptions, ref *perfReference, w io.Writ
 	copyRate := copyGB / copyTime.best
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "operator\tevomerge GB/s\t/copy\t/task_arithmetic\tnumpy GB/s")
-	fmt.Fprintf(tw, "copy\t%s\t1.00×\t\t%s\n", copyTime.rate(copyGB, "%.1f"), refCell(ref.merge("copy"), "%.1f"))
+	fmt.Fprintf(tw, "copy\t%s\t1.00×\t\t%s\n", copyTime.rate(copyGB, "%.3g"), refCell(ref.merge("copy"), "%.1f"))
 	var taRate float64
 	for _, mo := range perfMergeOps {
 		op := mo.op()
@@ -493,7 +493,7 @@ func perfMerge(ctx context.Context, o perfOptions, ref *perfReference, w io.Writ
 		if taRate > 0 {
 			taCell = ratio(rate, taRate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mo.name, t.rate(bytesRead/1e9, "%.1f"), ratio(rate, copyRate), taCell, refCell(ref.merge(mo.name), "%.1f"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mo.name, t.rate(bytesRead/1e9, "%.3g"), ratio(rate, copyRate), taCell, refCell(ref.merge(mo.name), "%.1f"))
 	}
 	return tw.Flush()
 }
