@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -591,23 +589,10 @@ func preparedBenchmark(ctx context.Context, df benchDataFlags) (*data.Benchmark,
 		return nil, fmt.Errorf("the mnist-tasks cache in %s was built with another recipe; run `evomerge bench prepare mnist-tasks`", dir)
 	}
 	for _, m := range man.Members {
-		sum, err := fileSHA256(filepath.Join(dir, m.File))
+		sum, err := data.FileSHA256(filepath.Join(dir, m.File))
 		if err != nil || sum != m.SHA256 {
 			return nil, fmt.Errorf("the mnist-tasks cache in %s is damaged (%s); run `evomerge bench prepare mnist-tasks --force`", dir, m.File)
 		}
 	}
 	return data.Prepare(ctx, data.MNISTTasksName, data.Options{CacheDir: root, MNISTDir: df.mnistDir})
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

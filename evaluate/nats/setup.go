@@ -138,27 +138,13 @@ func DecodeSetup(body []byte) (*Setup, error) {
 	return &s, nil
 }
 
-// FileDigest is the hex sha256 of a file's contents.
-func FileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // NewModelRef describes the file at path.
 func NewModelRef(name, path string) (ModelRef, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
 	}
-	d, err := FileDigest(abs)
+	d, err := data.FileSHA256(abs)
 	if err != nil {
 		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
 	}
@@ -194,7 +180,7 @@ type resolver struct {
 func (r *resolver) resolve(ref ModelRef) (string, error) {
 	var tried []string
 	check := func(path string) bool {
-		d, err := FileDigest(path)
+		d, err := data.FileSHA256(path)
 		switch {
 		case err == nil && d == ref.Digest:
 			return true
@@ -299,7 +285,7 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 			members = append(members, base)
 		}
 		for _, m := range members {
-			if d, err := FileDigest(m.Path); err == nil {
+			if d, err := data.FileSHA256(m.Path); err == nil {
 				res.extra[d] = m.Path
 			}
 		}

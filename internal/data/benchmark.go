@@ -440,7 +440,7 @@ func readManifest(dir string, def definition, recipe Recipe) (Manifest, error) {
 		if mem.File == "" || filepath.Base(mem.File) != mem.File {
 			return Manifest{}, fmt.Errorf("manifest %s: member %q has invalid file name %q", path, mem.Name, mem.File)
 		}
-		sum, err := fileSHA256(filepath.Join(dir, mem.File))
+		sum, err := FileSHA256(filepath.Join(dir, mem.File))
 		if err != nil {
 			return Manifest{}, fmt.Errorf("member %s: %v", mem.Name, err)
 		}

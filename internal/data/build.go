@@ -69,7 +69,7 @@ func (bd *builder) save(b *Benchmark, m *nn.Model, mem Member) error {
 	if err := m.Save(mem.Path, meta); err != nil {
 		return fmt.Errorf("save %s: %w", mem.Name, err)
 	}
-	sum, err := fileSHA256(mem.Path)
+	sum, err := FileSHA256(mem.Path)
 	if err != nil {
 		return err
 	}

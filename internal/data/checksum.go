@@ -8,8 +8,9 @@ import (
 	"os"
 )
 
-// fileSHA256 returns the hex SHA-256 of a file's contents.
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the hex SHA-256 of a file's contents (how benchmark
+// manifests and distributed workers identify checkpoints).
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
