@@ -335,17 +335,27 @@ func (r *runner) finish() {
 }
 
 // Front returns the ascending indexes of the successful candidates that no
-// other successful candidate dominates under dirs.
+// other successful candidate dominates under dirs. A candidate proposed
+// again (same id, answered from a cache or the journal) appears once, at its
+// first occurrence.
 func Front(cands []*population.Candidate, dirs []fitness.Direction) []int {
 	var (
 		points [][]float64
 		index  []int
+		seen   = make(map[string]bool, len(cands))
 	)
 	for i, c := range cands {
-		if c.OK() {
-			points = append(points, c.Scores)
-			index = append(index, i)
+		if !c.OK() {
+			continue
 		}
+		if c.ID != "" {
+			if seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+		}
+		points = append(points, c.Scores)
+		index = append(index, i)
 	}
 	if len(points) == 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +367,30 @@ func TestRunBrokenEvaluator(t *testing.T) {
 		if res.Status != search.StatusFailure || !strings.Contains(res.Err.Error(), c.want) || res.Evaluations != 3 {
 			t.Fatalf("status %s, err %v, %d evaluations", res.Status, res.Err, res.Evaluations)
 		}
+	}
+}
+
+func TestFrontKeepsOneCandidatePerID(t *testing.T) {
+	cand := func(id string, scores ...float64) *population.Candidate {
+		return &population.Candidate{ID: id, Status: population.StatusOK, Scores: scores}
+	}
+	dirs := []fitness.Direction{fitness.Maximize, fitness.Maximize}
+	tests := []struct {
+		name  string
+		cands []*population.Candidate
+		want  []int
+	}{
+		{"repeat of a front member", []*population.Candidate{cand("a", 1, 0), cand("b", 0, 1), cand("a", 1, 0)}, []int{0, 1}},
+		{"distinct ids with equal scores stay", []*population.Candidate{cand("a", 1, 1), cand("c", 1, 1)}, []int{0, 1}},
+		{"repeat of a dominated candidate", []*population.Candidate{cand("d", 0, 0), cand("a", 1, 1), cand("d", 0, 0)}, []int{1}},
+		{"failed candidates never count", []*population.Candidate{{ID: "f", Status: population.StatusFailed}, cand("a", 0, 0)}, []int{1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := search.Front(tc.cands, dirs)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("Front = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
