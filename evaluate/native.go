@@ -600,7 +600,7 @@ func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, b
 				}
 			}
 			y := d.Y[i]
-			lossSum += logSumExp(row) - float64(row[y])
+			lossSum += nn.LogSumExp(row) - float64(row[y])
 			if int32(best) == y {
 				bits.Words[i>>6] |= 1 << (uint(i) & 63)
 				correct++
@@ -608,19 +608,6 @@ func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, b
 		}
 	}
 	return float64(correct) / float64(n), lossSum / float64(n), nil
-}
-
-// logSumExp is log Σ exp(z) in float64, shifted by the maximum.
-func logSumExp(z []float32) float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = max(m, float64(v))
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v) - m)
-	}
-	return m + math.Log(s)
 }
 
 var _ search.Evaluator = (*Native)(nil)

@@ -39,9 +39,10 @@ func checkLabels(y []int32, n, classes int, head string) error {
 	return nil
 }
 
-// softmaxRow computes log-sum-exp of z in float64 (shifted by the maximum, so it never
-// overflows) and returns it.
-func logSumExp(z []float32) float64 {
+// LogSumExp returns log Σ exp(z) in float64, shifted by the maximum so it
+// never overflows; the cross-entropy of a row of logits z for class y is
+// LogSumExp(z) − z[y].
+func LogSumExp(z []float32) float64 {
 	m := math.Inf(-1)
 	for _, v := range z {
 		m = max(m, float64(v))
@@ -55,7 +56,7 @@ func logSumExp(z []float32) float64 {
 
 // exampleLoss returns the loss of one row of logits; for CrossEntropy label is the class.
 func exampleLoss(kind LossKind, z []float32, label int32) float64 {
-	lse := logSumExp(z)
+	lse := LogSumExp(z)
 	if kind == CrossEntropy {
 		return lse - float64(z[label])
 	}
@@ -74,7 +75,7 @@ func lossAndGrad(kind LossKind, dz, z []float32, n, classes int, y []int32) floa
 	invN := 1 / float64(n)
 	for i := range n {
 		row := z[i*classes : (i+1)*classes]
-		lse := logSumExp(row)
+		lse := LogSumExp(row)
 		var label int32
 		if kind == CrossEntropy {
 			label = y[i]
