@@ -83,6 +83,12 @@ type Experiment struct {
 	Objectives []Objective    `toml:"objectives"`
 	Evaluator  Evaluator      `toml:"evaluator"`
 	Report     Report         `toml:"report"`
+	// Format is the version of a resolved configuration (the config.toml
+	// evomerge writes into a run directory); users leave it out. Resolved
+	// files without it were written before explicit zeros existed: there a
+	// 0 of a setting whose zero now means "off" meant its default, and
+	// UpgradeResolved reads them so.
+	Format int `toml:"format,omitzero"`
 
 	file  string
 	lines *lineIndex
@@ -211,13 +217,15 @@ type RandomSettings struct {
 type NSGA2Settings struct {
 	// PopulationSize is μ = λ (default 100, at least 4).
 	PopulationSize int `toml:"population_size,omitempty"`
-	// CrossoverProb is the SBX probability per pair (default 0.9).
-	CrossoverProb float64 `toml:"crossover_prob,omitempty"`
+	// CrossoverProb is the SBX probability per pair (default 0.9; 0: no
+	// crossover, children are mutated copies of their parents).
+	CrossoverProb *float64 `toml:"crossover_prob,omitempty"`
 	// CrossoverEta is the SBX distribution index (default 20).
 	CrossoverEta float64 `toml:"crossover_eta,omitempty"`
 	// MutationProb is the polynomial mutation probability per variable
-	// (default 1/n).
-	MutationProb float64 `toml:"mutation_prob,omitempty"`
+	// (absent: 1/n for n searched dimensions, computed when the run starts;
+	// 0: no mutation).
+	MutationProb *float64 `toml:"mutation_prob,omitempty"`
 	// MutationEta is the mutation distribution index (default 20).
 	MutationEta float64 `toml:"mutation_eta,omitempty"`
 	// StartPoints seed the first population: "defaults" (the operator's
@@ -247,12 +255,12 @@ type Scalarization struct {
 type GASettings struct {
 	PopulationSize   int           `toml:"population_size,omitempty"`    // default 40
 	Tournament       int           `toml:"tournament,omitempty"`         // default 3
-	CrossoverRate    float64       `toml:"crossover_rate,omitempty"`     // default 0.8
-	BlendAlpha       float64       `toml:"blend_alpha,omitempty"`        // default 0.5
-	MutationRate     float64       `toml:"mutation_rate,omitempty"`      // default 0.3
+	CrossoverRate    *float64      `toml:"crossover_rate,omitempty"`     // default 0.8; 0: no crossover
+	BlendAlpha       *float64      `toml:"blend_alpha,omitempty"`        // default 0.5; 0: children inside the parents' box
+	MutationRate     *float64      `toml:"mutation_rate,omitempty"`      // default 0.3; 0: no mutation
 	MutationSigma    float64       `toml:"mutation_sigma,omitempty"`     // default 0.1
-	GeneMutationProb float64       `toml:"gene_mutation_prob,omitempty"` // default 1/n
-	Elite            int           `toml:"elite,omitempty"`              // default 1
+	GeneMutationProb *float64      `toml:"gene_mutation_prob,omitempty"` // absent: 1/n; 0: one gene per mutated child
+	Elite            *int          `toml:"elite,omitempty"`              // default 1; 0: no elitism
 	StartPoints      []string      `toml:"start_points,omitempty"`
 	Scalarization    Scalarization `toml:"scalarization,omitempty"`
 }
@@ -311,9 +319,18 @@ type Report struct {
 	TestScores *bool `toml:"test_scores,omitempty"`
 	// HTML writes report.html when a renderer is available (default true).
 	HTML *bool `toml:"html,omitempty"`
-	// Top limits the summary table to the best Top front members by mean
-	// score (0: all).
+	// Top limits the summary table to the first Top front members (the
+	// chosen one first, then by mean normalized fitness-split accuracy;
+	// 0: all).
 	Top int `toml:"top,omitempty"`
+	// Choose says how the recommended front member (the one the summary
+	// names, status and the report mark, and export takes by default) is
+	// picked, always on fitness-split scores: "" for the default (highest
+	// mean normalized accuracy where the tasks have experts, else the best
+	// first objective), "mean_normalized_accuracy", or an objective's name
+	// (e.g. "digits/accuracy"). Checked against the run's objectives when
+	// the run starts.
+	Choose string `toml:"choose,omitempty"`
 }
 
 // WantTestScores reports whether front members are scored on test data.
@@ -328,6 +345,28 @@ const (
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// LoadResolved reads a run directory's config.toml (the resolved
+// configuration Encode wrote): LoadExperiment, then UpgradeResolved so files
+// of older versions mean what they meant when their run started.
+func LoadResolved(path string) (*Experiment, error) {
+	e, err := LoadExperiment(path)
+	if err != nil {
+		return nil, err
+	}
+	e.UpgradeResolved()
+	return e, nil
+}
+
+// DecodeResolved is LoadResolved on a file's contents.
+func DecodeResolved(name string, data []byte) (*Experiment, error) {
+	e, err := DecodeExperiment(name, data)
+	if err != nil {
+		return nil, err
+	}
+	e.UpgradeResolved()
+	return e, nil
+}
 
 // LoadExperiment reads, strictly decodes and validates an experiment file.
 // Relative checkpoint paths and cache_dir are resolved against the file's
@@ -905,6 +944,13 @@ func probIn(key string, v float64, add addFunc) {
 	}
 }
 
+// probPtrIn checks an optional probability whose 0 is a real value.
+func probPtrIn(key string, v *float64, add addFunc) {
+	if v != nil && (math.IsNaN(*v) || *v < 0 || *v > 1) {
+		add(key, "%v: give a probability in [0, 1]", *v)
+	}
+}
+
 func nonNegative(key string, v float64, add addFunc) {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 		add(key, "%v: give a finite non-negative number (0 means the default)", v)
@@ -926,8 +972,8 @@ func validateNSGA2(s NSGA2Settings, add addFunc) {
 	if s.PopulationSize != 0 && s.PopulationSize < 4 {
 		add("search.nsga2.population_size", "%d is too small: use at least 4 (0 means 100)", s.PopulationSize)
 	}
-	probIn("search.nsga2.crossover_prob", s.CrossoverProb, add)
-	probIn("search.nsga2.mutation_prob", s.MutationProb, add)
+	probPtrIn("search.nsga2.crossover_prob", s.CrossoverProb, add)
+	probPtrIn("search.nsga2.mutation_prob", s.MutationProb, add)
 	nonNegative("search.nsga2.crossover_eta", s.CrossoverEta, add)
 	nonNegative("search.nsga2.mutation_eta", s.MutationEta, add)
 	validateStartPoints("search.nsga2.start_points", s.StartPoints, add)
@@ -940,13 +986,17 @@ func validateGA(s GASettings, objectives int, add addFunc) {
 	if s.Tournament < 0 {
 		add("search.ga.tournament", "%d: give a positive size (0 means 3)", s.Tournament)
 	}
-	probIn("search.ga.crossover_rate", s.CrossoverRate, add)
-	probIn("search.ga.mutation_rate", s.MutationRate, add)
-	probIn("search.ga.gene_mutation_prob", s.GeneMutationProb, add)
-	nonNegative("search.ga.blend_alpha", s.BlendAlpha, add)
+	probPtrIn("search.ga.crossover_rate", s.CrossoverRate, add)
+	probPtrIn("search.ga.mutation_rate", s.MutationRate, add)
+	probPtrIn("search.ga.gene_mutation_prob", s.GeneMutationProb, add)
+	if s.BlendAlpha != nil {
+		if v := *s.BlendAlpha; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			add("search.ga.blend_alpha", "%v: give a finite non-negative number (0: children inside the parents' box)", v)
+		}
+	}
 	nonNegative("search.ga.mutation_sigma", s.MutationSigma, add)
-	if s.Elite < 0 {
-		add("search.ga.elite", "%d: give a non-negative count (0 means 1)", s.Elite)
+	if s.Elite != nil && *s.Elite < 0 {
+		add("search.ga.elite", "%d: give a non-negative count (0: no elitism)", *s.Elite)
 	}
 	validateStartPoints("search.ga.start_points", s.StartPoints, add)
 	validateScalarization("search.ga.scalarization", s.Scalarization, objectives, add)
@@ -1010,6 +1060,7 @@ type resolvedSearch struct {
 }
 
 type resolvedExperiment struct {
+	Format     int            `toml:"format"`
 	Experiment ExperimentInfo `toml:"experiment"`
 	Models     Models         `toml:"models"`
 	Merge      MergeSearch    `toml:"merge"`
@@ -1024,6 +1075,7 @@ type resolvedExperiment struct {
 // config.toml.
 func (e *Experiment) Encode() ([]byte, error) {
 	out := resolvedExperiment{
+		Format:     ResolvedFormat,
 		Experiment: e.Experiment, Models: e.Models, Merge: e.Merge,
 		Objectives: e.Objectives, Evaluator: e.Evaluator, Report: e.Report,
 		Search: resolvedSearch{
@@ -1051,7 +1103,7 @@ func (e *Experiment) Encode() ([]byte, error) {
 		out.Search.MAP = &e.Search.MAP
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# Resolved experiment configuration: defaults filled in. `evomerge resume`\n# rebuilds the run from this file; do not edit it.\n\n")
+	buf.WriteString("# Resolved experiment configuration: defaults filled in (settings whose default\n# depends on the search space, such as mutation_prob = 1/n, stay absent and are\n# computed when the run starts). `evomerge resume` rebuilds the run from this\n# file; do not edit it.\n\n")
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
 	if err := enc.Encode(out); err != nil {

@@ -392,7 +392,52 @@ func validateMAP(s MAPSettings, objectives int, add addFunc) {
 func (e *Experiment) applyAlgorithmDefaults() {
 	f := func(v float64) *float64 { return &v }
 	b := func(v bool) *bool { return &v }
+	fi := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	ff := func(v *float64, def float64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
 	switch s := &e.Search; s.Algorithm {
+	case AlgorithmRandom:
+		fi(&s.Random.BatchSize, DefaultRandomBatch)
+		s.Random.Sampling = orDefault(s.Random.Sampling, "uniform")
+	case AlgorithmNSGA2:
+		n := &s.NSGA2
+		fi(&n.PopulationSize, DefaultNSGA2Population)
+		if n.CrossoverProb == nil {
+			n.CrossoverProb = f(DefaultNSGA2CrossoverProb)
+		}
+		ff(&n.CrossoverEta, DefaultNSGA2Eta)
+		ff(&n.MutationEta, DefaultNSGA2Eta)
+	case AlgorithmGA:
+		g := &s.GA
+		fi(&g.PopulationSize, DefaultGAPopulation)
+		fi(&g.Tournament, DefaultGATournament)
+		if g.CrossoverRate == nil {
+			g.CrossoverRate = f(DefaultGACrossoverRate)
+		}
+		if g.BlendAlpha == nil {
+			g.BlendAlpha = f(DefaultGABlendAlpha)
+		}
+		if g.MutationRate == nil {
+			g.MutationRate = f(DefaultGAMutationRate)
+		}
+		ff(&g.MutationSigma, DefaultGAMutationSigma)
+		if g.Elite == nil {
+			one := DefaultGAElite
+			g.Elite = &one
+		}
+		g.Scalarization.Method = orDefault(g.Scalarization.Method, "weighted-sum")
+	case AlgorithmCMAES:
+		c := &s.CMAES
+		ff(&c.StepSize, DefaultCMAESStepSize)
+		c.Covariance = orDefault(c.Covariance, "auto")
+		c.Scalarization.Method = orDefault(c.Scalarization.Method, "weighted-sum")
 	case AlgorithmAdaMerging:
 		a := &s.AdaMerging
 		a.Granularity = orDefault(a.Granularity, DefaultAdaGranularity)
@@ -505,6 +550,57 @@ func (e *Experiment) applyAlgorithmDefaults() {
 			m.Reevaluate = DefaultMAPReevaluate
 		}
 	}
+}
+
+// Defaults of the classic search methods, filled into the resolved
+// configuration so it shows the values a run uses. Settings whose default
+// depends on the search space (NSGA-II's mutation_prob and the GA's
+// gene_mutation_prob, 1/n; CMA-ES's population_size) stay absent (0 for
+// population_size) and are computed when the run starts.
+const (
+	DefaultRandomBatch        = 16
+	DefaultNSGA2Population    = 100
+	DefaultNSGA2CrossoverProb = 0.9
+	DefaultNSGA2Eta           = 20.0
+	DefaultGAPopulation       = 40
+	DefaultGATournament       = 3
+	DefaultGACrossoverRate    = 0.8
+	DefaultGABlendAlpha       = 0.5
+	DefaultGAMutationRate     = 0.3
+	DefaultGAMutationSigma    = 0.1
+	DefaultGAElite            = 1
+	DefaultCMAESStepSize      = 0.3
+)
+
+// ResolvedFormat is the Format evomerge writes into a run directory's
+// config.toml.
+const ResolvedFormat = 2
+
+// UpgradeResolved reads a run directory's config.toml written before
+// ResolvedFormat 2 as it was meant: there a 0 of the settings whose zero
+// now means "off" (NSGA-II's crossover_prob and mutation_prob; the GA's
+// crossover_rate, blend_alpha, mutation_rate, gene_mutation_prob and elite)
+// stood for the default, so it becomes absent and the default applies, as
+// it did when the run started. Newer files are left as they are.
+func (e *Experiment) UpgradeResolved() {
+	if e.Format >= ResolvedFormat {
+		return
+	}
+	zeroF := func(p **float64) {
+		if *p != nil && **p == 0 {
+			*p = nil
+		}
+	}
+	zeroF(&e.Search.NSGA2.CrossoverProb)
+	zeroF(&e.Search.NSGA2.MutationProb)
+	zeroF(&e.Search.GA.CrossoverRate)
+	zeroF(&e.Search.GA.BlendAlpha)
+	zeroF(&e.Search.GA.MutationRate)
+	zeroF(&e.Search.GA.GeneMutationProb)
+	if e.Search.GA.Elite != nil && *e.Search.GA.Elite == 0 {
+		e.Search.GA.Elite = nil
+	}
+	e.applyAlgorithmDefaults()
 }
 
 func orDefault(v, def string) string {

@@ -492,6 +492,10 @@ func TestExperimentEncodeRoundTrip(t *testing.T) {
 			t.Fatalf("%s: re-decoding the resolved config: %v\n%s", name, err, enc)
 		}
 		e.file, e.lines, back.file, back.lines = "", nil, "", nil
+		if back.Format != ResolvedFormat {
+			t.Errorf("%s: resolved config has format %d, want %d", name, back.Format, ResolvedFormat)
+		}
+		e.Format = ResolvedFormat
 		clearPrimitives(e)
 		clearPrimitives(back)
 		if !reflect.DeepEqual(e, back) {
@@ -506,4 +510,99 @@ func clearPrimitives(e *Experiment) {
 	e.Search.GATable, e.Search.CMAESTable = zero.Search.GATable, zero.Search.CMAESTable
 	e.Search.AdaTable, e.Search.FWTable = zero.Search.AdaTable, zero.Search.FWTable
 	e.Search.M2N2Table, e.Search.MAPTable = zero.Search.M2N2Table, zero.Search.MAPTable
+}
+
+func TestExplicitZerosAndResolvedDefaults(t *testing.T) {
+	nsga := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "nsga2"`, 1)
+	ga := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "ga"`, 1)
+	f := func(v float64) *float64 { return &v }
+	i := func(v int) *int { return &v }
+	tests := []struct {
+		name  string
+		src   string
+		check func(e *Experiment) (got, want any)
+		// lines the resolved config must hold, and must not
+		has, hasNot []string
+	}{
+		{"nsga2 defaults filled", nsga + "\n[search.nsga2]\n", func(e *Experiment) (any, any) {
+			n := e.Search.NSGA2
+			return []any{n.PopulationSize, *n.CrossoverProb, n.CrossoverEta, n.MutationEta, n.MutationProb}, []any{100, 0.9, 20.0, 20.0, (*float64)(nil)}
+		}, []string{"population_size = 100", "crossover_prob = 0.9", "crossover_eta = 20.0", "mutation_eta = 20.0"}, []string{"mutation_prob"}},
+		{"nsga2 explicit zeros", nsga + "\n[search.nsga2]\ncrossover_prob = 0.0\nmutation_prob = 0.0\n", func(e *Experiment) (any, any) {
+			return []any{e.Search.NSGA2.CrossoverProb, e.Search.NSGA2.MutationProb}, []any{f(0), f(0)}
+		}, []string{"crossover_prob = 0.0", "mutation_prob = 0.0"}, nil},
+		{"ga defaults filled", ga + "\n[search.ga]\n", func(e *Experiment) (any, any) {
+			g := e.Search.GA
+			return []any{g.PopulationSize, g.Tournament, g.CrossoverRate, g.BlendAlpha, g.MutationRate, g.MutationSigma, g.Elite, g.GeneMutationProb},
+				[]any{40, 3, f(0.8), f(0.5), f(0.3), 0.1, i(1), (*float64)(nil)}
+		}, []string{"crossover_rate = 0.8", "elite = 1", `method = "weighted-sum"`}, []string{"gene_mutation_prob"}},
+		{"ga explicit zeros", ga + "\n[search.ga]\ncrossover_rate = 0.0\nelite = 0\nblend_alpha = 0.0\n", func(e *Experiment) (any, any) {
+			return []any{e.Search.GA.CrossoverRate, e.Search.GA.Elite, e.Search.GA.BlendAlpha}, []any{f(0), i(0), f(0)}
+		}, []string{"crossover_rate = 0.0", "elite = 0", "blend_alpha = 0.0"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := DecodeExperiment("x.toml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := tt.check(e); !reflect.DeepEqual(got, want) {
+				t.Errorf("settings %v, want %v", got, want)
+			}
+			enc, err := e.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range tt.has {
+				if !strings.Contains(string(enc), "\n"+h+"\n") {
+					t.Errorf("resolved config lacks %q:\n%s", h, enc)
+				}
+			}
+			for _, h := range tt.hasNot {
+				if strings.Contains(string(enc), h) {
+					t.Errorf("resolved config shows %q, a value the run computes from the search space:\n%s", h, enc)
+				}
+			}
+			// The resolved file reads back to the same explicit values.
+			back, err := DecodeResolved("config.toml", enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := tt.check(back); !reflect.DeepEqual(got, want) {
+				t.Errorf("resolved config reads back as %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestUpgradeResolvedReadsOldZerosAsDefaults(t *testing.T) {
+	// A run directory's config.toml from before explicit zeros: every
+	// setting written, 0.0 standing for the default.
+	old := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "nsga2"`, 1) +
+		"\n[search.nsga2]\npopulation_size = 8\ncrossover_prob = 0.0\ncrossover_eta = 0.0\nmutation_prob = 0.0\nmutation_eta = 20.0\n"
+	e, err := DecodeResolved("config.toml", []byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := e.Search.NSGA2
+	if n.CrossoverProb == nil || *n.CrossoverProb != DefaultNSGA2CrossoverProb || n.MutationProb != nil || n.CrossoverEta != DefaultNSGA2Eta {
+		t.Errorf("old resolved config read as crossover %v mutation %v eta %v; want the defaults it meant", n.CrossoverProb, n.MutationProb, n.CrossoverEta)
+	}
+	// The same text as a user's config means what it says.
+	u, err := DecodeExperiment("mine.toml", []byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Search.NSGA2.CrossoverProb == nil || *u.Search.NSGA2.CrossoverProb != 0 || u.Search.NSGA2.MutationProb == nil || *u.Search.NSGA2.MutationProb != 0 {
+		t.Errorf("a user's explicit zeros were not kept: %+v", u.Search.NSGA2)
+	}
+	// A current resolved file keeps its explicit zeros.
+	cur := "format = 2\n" + old
+	c, err := DecodeResolved("config.toml", []byte(cur))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.Search.NSGA2.CrossoverProb != 0 || c.Search.NSGA2.MutationProb == nil {
+		t.Errorf("format 2 resolved config lost its explicit zeros: %+v", c.Search.NSGA2)
+	}
 }

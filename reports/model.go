@@ -66,6 +66,10 @@ type Run struct {
 	// read ("test": test-time adaptation; "validation"); empty when
 	// unknown. The AdaMerging section says which inputs were read.
 	AdaptationInputs string
+	// Chosen is the id of the front member the run recommends (picked on
+	// fitness-split scores, never on test), ChosenBy what it was picked
+	// on; the front table marks it and puts it first. Empty: none.
+	Chosen, ChosenBy string
 }
 
 // Candidate is one evaluated candidate with the wall-clock times of its

@@ -93,6 +93,7 @@ type page struct {
 	Progress      []chartBlock
 	ProgressNote  string
 	FrontComputed bool
+	ChosenNote    string
 	Table         table
 	References    table
 	Coefficients  []chartBlock
@@ -130,6 +131,8 @@ type tableRow struct {
 	Cells  []tableCell
 	Recipe string
 	Export string
+	// Chosen marks the run's recommended member.
+	Chosen bool
 }
 
 type tableCell struct {
@@ -184,6 +187,9 @@ func buildPage(r *Run, o Options) (*page, error) {
 		}
 	}
 	p.Table = frontTable(r, front)
+	if r.Chosen != "" && slices.ContainsFunc(p.Table.Rows, func(row tableRow) bool { return row.Chosen }) {
+		p.ChosenNote = "★ marks the chosen member (" + r.ChosenBy + "): the one the run's summary names and `evomerge export` takes without --candidate. It is chosen on validation scores; its test scores were measured after the choice."
+	}
 	p.References = referenceTable(r)
 	if err := p.addCoefficients(r, front); err != nil {
 		return nil, err
@@ -433,7 +439,13 @@ func frontTable(r *Run, front []FrontMember) table {
 	dir := orDefault(r.Dir, "RUN_DIR")
 	for _, f := range front {
 		var row tableRow
-		row.Cells = append(row.Cells, tableCell{Text: shortID(f.ID), Sort: f.ID, Title: f.ID, Class: "id"})
+		idCell := tableCell{Text: shortID(f.ID), Sort: f.ID, Title: f.ID, Class: "id"}
+		if r.Chosen != "" && f.ID == r.Chosen {
+			row.Chosen = true
+			idCell.Text += " ★ chosen"
+			idCell.Title = f.ID + ": the run's chosen member (" + r.ChosenBy + ")"
+		}
+		row.Cells = append(row.Cells, idCell)
 		for _, v := range f.Validation {
 			row.Cells = append(row.Cells, numberCell(v, "val"))
 		}
@@ -452,6 +464,16 @@ func frontTable(r *Run, front []FrontMember) table {
 		row.Export = "evomerge export " + shellQuote(dir) + " --candidate " + shellQuote(f.ID) + " --out " + shellQuote(strings.TrimSuffix(dir, "/")+"/exports/"+shortID(f.ID))
 		t.Rows = append(t.Rows, row)
 	}
+	// The chosen member leads the table (the others keep their order).
+	slices.SortStableFunc(t.Rows, func(a, b tableRow) int {
+		switch {
+		case a.Chosen && !b.Chosen:
+			return -1
+		case b.Chosen && !a.Chosen:
+			return 1
+		}
+		return 0
+	})
 	return t
 }
 

@@ -401,3 +401,30 @@ func TestNonFiniteValuesStayOutOfCharts(t *testing.T) {
 		}
 	}
 }
+
+func TestFrontTableMarksTheChosenMemberFirst(t *testing.T) {
+	r := sampleRun(2, 40)
+	nan := math.NaN()
+	r.Front = []FrontMember{
+		{ID: r.Candidates[0].ID, Validation: []float64{0.5, 0.25}, Test: []float64{0.9, nan}, NormalizedAccuracy: nan},
+		{ID: r.Candidates[1].ID, Validation: []float64{0.75, 0.125}, Test: []float64{0.4, nan}, NormalizedAccuracy: nan},
+	}
+	r.Chosen, r.ChosenBy = r.Candidates[1].ID, "best acc on the validation split"
+	tab := frontTable(r, r.Front)
+	if !tab.Rows[0].Chosen || tab.Rows[1].Chosen {
+		t.Fatalf("chosen flags %v %v, want the chosen member first", tab.Rows[0].Chosen, tab.Rows[1].Chosen)
+	}
+	if got := tab.Rows[0].Cells[0]; got.Sort != r.Candidates[1].ID || !strings.HasSuffix(got.Text, "★ chosen") || !strings.Contains(got.Title, "best acc on the validation split") {
+		t.Errorf("chosen id cell %+v", got)
+	}
+	page := string(render(t, r, Options{}))
+	for _, want := range []string{`<tr class="chosen">`, `id="chosen-note"`, "chosen on validation scores"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	r.Chosen = ""
+	if page := string(render(t, r, Options{})); strings.Contains(page, `id="chosen-note"`) || strings.Contains(page, `class="chosen"`) {
+		t.Error("a run without a chosen member marks one")
+	}
+}

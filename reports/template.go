@@ -137,7 +137,7 @@ th.test,td.test{background:#fff8e6}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:0.85em}
 pre{background:#f5f7fa;padding:12px;overflow:auto}
 td pre{white-space:pre-wrap;word-break:break-all;max-width:36em}
-p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.facts dt{color:#52606d}dl.facts dd{margin:0}
+p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.facts{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dl.facts dt{color:#52606d}dl.facts dd{margin:0}tr.chosen td{font-weight:600}
 </style>
 </head>
 <body>
@@ -163,11 +163,12 @@ p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.fa
 <section id="section-front">
 <h2>Front members</h2>
 {{if .FrontComputed}}<p class="note">The run has not written its final front yet: these are the non-dominated candidates so far, by validation score; test scores are pending.</p>{{end}}
+{{with .ChosenNote}}<p class="note" id="chosen-note">{{.}}</p>{{end}}
 <p class="note">Click a column header to sort. Validation columns are fitness-split scores; shaded columns are held-out test scores.</p>
 <table id="front-table">
 <thead><tr>{{range $i, $h := .Table.Head}}<th data-col="{{$i}}"{{if $i}} data-type="num"{{end}}{{with $h.Class}} class="{{.}}"{{end}}>{{$h.Label}}</th>{{end}}<th>recipe and export</th></tr></thead>
 <tbody>
-{{range .Table.Rows}}<tr>{{range .Cells}}<td data-sort="{{.Sort}}"{{with .Class}} class="{{.}}"{{end}}{{with .Title}} title="{{.}}"{{end}}>{{.Text}}</td>{{end}}<td><details><summary>show</summary><pre>{{.Recipe}}</pre><p>Export this merge:</p><pre class="cmd">{{.Export}}</pre></details></td></tr>
+{{range .Table.Rows}}<tr{{if .Chosen}} class="chosen"{{end}}>{{range .Cells}}<td data-sort="{{.Sort}}"{{with .Class}} class="{{.}}"{{end}}{{with .Title}} title="{{.}}"{{end}}>{{.Text}}</td>{{end}}<td><details><summary>show</summary><pre>{{.Recipe}}</pre><p>Export this merge:</p><pre class="cmd">{{.Export}}</pre></details></td></tr>
 {{end}}</tbody>
 </table>
 {{with .References.Rows}}<h3>Reference models</h3>

@@ -8,17 +8,20 @@ import (
 	"github.com/evomerge/evomerge/internal/run"
 )
 
-const exportSynopsis = `export RUN_DIR --candidate ID [--out DIR]
+const exportSynopsis = `export RUN_DIR [--candidate ID] [--out DIR]
 
 Writes the merged checkpoint of a candidate of the run (model.safetensors,
 float32, with the recipe in its metadata) and recipe.toml into DIR (default
 RUN_DIR/exports/<id>). 'evomerge merge DIR/recipe.toml --out OTHER' writes
 the same bytes. ID may be any unique prefix (at least 4 characters) of a
-candidate id from 'evomerge status' or front.json.`
+candidate id from 'evomerge status' or front.json. Without --candidate it
+exports the run's chosen front member: the one the run's summary names,
+picked on fitness-split scores only (the highest mean normalized accuracy,
+or what the config's report.choose says), never on test scores.`
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", exportSynopsis, stderr)
-	id := fs.String("candidate", "", "candidate id or unique prefix (required)")
+	id := fs.String("candidate", "", "candidate id or unique prefix (default: the run's chosen front member)")
 	out := fs.String("out", "", "output directory; must not hold a checkpoint yet (default RUN_DIR/exports/<id>)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -28,7 +31,15 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("export needs exactly one run directory, got %d arguments", len(pos))
 	}
 	if *id == "" {
-		return usagef("export needs --candidate ID")
+		m, c, ok, err := run.ChosenMember(pos[0])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s has no front.json with a chosen member yet (the run is still going or stopped early): pass --candidate ID (ids: evomerge status %s)", pos[0], pos[0])
+		}
+		fmt.Fprintf(stdout, "exporting the chosen front member %s (%s)\n", m.ID[:min(12, len(m.ID))], c.By)
+		*id = m.ID
 	}
 	res, err := run.Export(ctx, pos[0], *id, *out)
 	if err != nil {

@@ -99,8 +99,12 @@ echo '{"numpy": "9.9", "torch": "1.2", "threads": 2, "openblas_core": "Prescott"
 	if len(g) != 11 || g[6] != 0.5 || g[7] != 1.5 {
 		t.Fatalf("GEMM row figures %v, want the reference's 0.5 and 1.5 among them", g)
 	}
-	if want := g[0] / 0.5; abs(g[9]-want) > 0.05*want+0.05 {
-		t.Errorf("evomerge/numpy ratio %v, want %v", g[9], want)
+	// The ratio is computed from the unrounded rate: the printed rate
+	// (%.1f) is off by up to 0.05, so the ratio to 0.5 by up to 0.1, and
+	// the printed ratio (%.2f) by 0.005 more. On a loaded machine the rate
+	// is well below 1 GFLOP/s and that rounding is all the difference.
+	if want, tol := g[0]/0.5, 0.05/0.5+0.005+1e-9; abs(g[9]-want) > tol {
+		t.Errorf("evomerge/numpy ratio %v, want %v ± %v (the printed rate's rounding)", g[9], want, tol)
 	}
 	mlp := rowNumbers(t, out, "mlp")
 	if len(mlp) != 5 || mlp[3] != 1 || abs(mlp[4]-mlp[0]) > 0.01*mlp[0]+1 {

@@ -158,7 +158,7 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	exp, err := configs.DecodeExperiment(configPath, configText)
+	exp, err := configs.DecodeResolved(configPath, configText)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", configPath, err)
 	}
@@ -211,6 +211,13 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	switch {
 	case err == nil:
 		addFront(r, front)
+		c, err := run.ChooseMember(front, exp.Report.Choose)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", configPath, err)
+		}
+		if c.Index >= 0 {
+			r.Chosen, r.ChosenBy = front.Members[c.Index].ID, c.By
+		}
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, "", err
 	}

@@ -83,6 +83,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
 	}
+	runOut := out
 	for _, want := range []string{"Pareto front on the validation split", "plain average", "run directory: " + dir, "report: " + filepath.Join(dir, "report.html")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run output lacks %q:\n%s", want, out)
@@ -137,6 +138,21 @@ func TestRunStatusExportMerge(t *testing.T) {
 		t.Errorf("evomerge merge of the exported recipe differs from the export (%d vs %d bytes)", len(a), len(b))
 	}
 
+	// Without --candidate, export takes the chosen member: picked on the
+	// fitness split, as the summary names it.
+	choice, err := run.ChooseMember(front, "")
+	if err != nil || choice.Index < 0 {
+		t.Fatalf("ChooseMember: %+v, %v", choice, err)
+	}
+	chosen := front.Members[choice.Index].ID
+	if !strings.Contains(runOut, "chosen front member "+chosen[:12]) {
+		t.Errorf("run output names no chosen member")
+	}
+	code, out, errs = runCLI(t, "export", dir, "--out", filepath.Join(t.TempDir(), "chosen"))
+	if code != exitOK || !strings.Contains(out, "exporting the chosen front member "+chosen[:12]) || !strings.Contains(out, "exported candidate "+chosen) {
+		t.Errorf("export without --candidate: exit %d\n%s\n%s\nwant the chosen member %s", code, out, errs, chosen)
+	}
+
 	tests := []struct {
 		name   string
 		args   []string
@@ -145,7 +161,6 @@ func TestRunStatusExportMerge(t *testing.T) {
 	}{
 		{"unknown prefix", []string{"export", dir, "--candidate", "ffffffffff"}, exitFailure, "no candidate"},
 		{"short prefix", []string{"export", dir, "--candidate", "ab"}, exitFailure, "at least 4 characters"},
-		{"no candidate flag", []string{"export", dir}, exitUsage, "--candidate"},
 		{"status of a non-run", []string{"status", t.TempDir()}, exitFailure, "not a run directory"},
 		{"resume of a non-run", []string{"resume", t.TempDir()}, exitFailure, "not a run directory"},
 		{"run with two configs", []string{"run", cfg, cfg}, exitUsage, "at most one"},

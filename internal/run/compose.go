@@ -360,8 +360,8 @@ func (c *components) buildMethod() (search.Method, error) {
 			return nil, err
 		}
 		return nsga2.New(nsga2.Options{
-			PopulationSize: s.NSGA2.PopulationSize, CrossoverProb: s.NSGA2.CrossoverProb,
-			CrossoverEta: s.NSGA2.CrossoverEta, MutationProb: s.NSGA2.MutationProb,
+			PopulationSize: s.NSGA2.PopulationSize, CrossoverProb: explicitRate(s.NSGA2.CrossoverProb),
+			CrossoverEta: s.NSGA2.CrossoverEta, MutationProb: explicitRate(s.NSGA2.MutationProb),
 			MutationEta: s.NSGA2.MutationEta, Initial: init,
 		})
 	case configs.AlgorithmGA:
@@ -374,10 +374,17 @@ func (c *components) buildMethod() (search.Method, error) {
 			return nil, err
 		}
 		g := s.GA
+		elite := 0 // absent: the method's default
+		if g.Elite != nil {
+			elite = *g.Elite
+			if elite == 0 {
+				elite = -1 // none
+			}
+		}
 		return ga.New(ga.Options{
-			PopulationSize: g.PopulationSize, Tournament: g.Tournament, CrossoverRate: g.CrossoverRate,
-			BlendAlpha: g.BlendAlpha, MutationRate: g.MutationRate, MutationSigma: g.MutationSigma,
-			GeneMutationProb: g.GeneMutationProb, Elite: g.Elite, Scalarization: scal, Initial: init,
+			PopulationSize: g.PopulationSize, Tournament: g.Tournament, CrossoverRate: explicitRate(g.CrossoverRate),
+			BlendAlpha: explicitRate(g.BlendAlpha), MutationRate: explicitRate(g.MutationRate), MutationSigma: g.MutationSigma,
+			GeneMutationProb: explicitRate(g.GeneMutationProb), Elite: elite, Scalarization: scal, Initial: init,
 		})
 	case configs.AlgorithmAdaMerging, configs.AlgorithmFW:
 		// Set by prepareGradient once the optimisation has run.
@@ -601,4 +608,16 @@ func (c *components) buildMAP(s configs.MAPSettings) (search.Method, error) {
 	}
 	c.mapMethod = m
 	return m, nil
+}
+
+// explicitRate maps a config rate onto the search packages' convention:
+// absent (nil) is 0, their "default"; an explicit 0 is -1, their "never".
+func explicitRate(v *float64) float64 {
+	switch {
+	case v == nil:
+		return 0
+	case *v == 0:
+		return -1
+	}
+	return *v
 }

@@ -165,7 +165,7 @@ func Export(ctx context.Context, dir, idPrefix, out string) (*ExportResult, erro
 	if match.Status != population.StatusOK {
 		return nil, fmt.Errorf("candidate %s failed its evaluation (%s): it has no scores worth exporting", short(match.ID), match.Error)
 	}
-	exp, err := configs.LoadExperiment(filepath.Join(dir, ConfigFile))
+	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 	if !tested {
 		split = f.FitnessSplit + " (not scored on test)"
 	}
-	fmt.Fprintf(w, "\naccuracy per task on %s; mean normalized accuracy (accuracy / expert accuracy) on both; best first:\n", split)
+	fmt.Fprintf(w, "\naccuracy per task on %s; mean normalized accuracy (accuracy / expert accuracy) on both; the chosen member first, then by %s mean-norm (test never orders or chooses):\n", split, f.FitnessSplit)
 	header := fmt.Sprintf("%-14s", "member")
 	for _, t := range f.Tasks {
 		header += fmt.Sprintf(" %13s", trim(t, 13))
@@ -118,7 +118,8 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 		}
 		return fmtShort(a) + "/" + fmtShort(b)
 	}
-	order := rankedMembers(f)
+	choice, _ := ChooseMember(f, exp.Report.Choose) // checked when the run started
+	order := rankedMembers(f, choice.Index)
 	if top := exp.Report.Top; top > 0 && top < len(order) {
 		order = order[:top]
 	}
@@ -165,15 +166,23 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			fmt.Fprintln(w, row)
 		}
 	}
-	if b := bestMember(f); b >= 0 && f.Members[b].Test != nil && f.AverageTest != nil {
-		best, avg := meanNorm(f.Members[b]), *f.AverageTest.MeanNormalized
-		verdict := "beats"
-		if best <= avg {
-			verdict = "falls short of"
+	if b := choice.Index; b >= 0 {
+		m := f.Members[b]
+		fmt.Fprintf(w, "\nchosen front member %s (%s)", short(m.ID), choice.By)
+		if fit := meanOf(m.FitnessTasks); !math.IsNaN(fit) {
+			fmt.Fprintf(w, ": mean normalized %s accuracy %.4f", f.FitnessSplit, fit)
 		}
-		fmt.Fprintf(w, "\nbest front member %s: mean normalized test accuracy %.4f, %s plain weight averaging (%.4f) by %.1f points\n",
-			short(f.Members[b].ID), best, verdict, avg, 100*math.Abs(best-avg))
-		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(f.Members[b].ID))
+		fmt.Fprintln(w)
+		if m.Test != nil && m.Test.MeanNormalized != nil && f.AverageTest != nil {
+			best, avg := *m.Test.MeanNormalized, *f.AverageTest.MeanNormalized
+			verdict := "beats"
+			if best <= avg {
+				verdict = "falls short of"
+			}
+			fmt.Fprintf(w, "on held-out test (scored after the choice): mean normalized accuracy %.4f, %s plain weight averaging (%.4f) by %.1f points\n",
+				best, verdict, avg, 100*math.Abs(best-avg))
+		}
+		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(m.ID))
 	}
 }
 

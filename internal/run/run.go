@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
@@ -93,7 +91,7 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), text); err != nil {
 		return nil, err
 	}
-	resolved, err := configs.DecodeExperiment(filepath.Join(dir, ConfigFile), text)
+	resolved, err := configs.DecodeResolved(filepath.Join(dir, ConfigFile), text)
 	if err != nil {
 		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
 	}
@@ -120,7 +118,7 @@ func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s is not a run directory (no %s): start a run with `evomerge run CONFIG`", dir, ConfigFile)
 	}
-	exp, err := configs.LoadExperiment(path)
+	exp, err := configs.LoadResolved(path)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +186,10 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	log.Info("session start", "dir", dir, "experiment", exp.Experiment.Name, "session", prev.Sessions+1)
 
 	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true, Dir: dir, Resuming: prev.Sessions > 0})
+	if err == nil {
+		// report.choose names an objective: check it before any evaluation.
+		_, err = ChooseMember(Front{Objectives: comp.objectives}, exp.Report.Choose)
+	}
 	if err == nil {
 		err = comp.prepareGradient(ctx, dir, out, log)
 	}
@@ -522,50 +524,4 @@ func normalize(acc, ref []float64) ([]float64, *float64) {
 	}
 	mean := sum / float64(len(acc))
 	return out, &mean
-}
-
-// bestMember returns the index of the member with the highest mean
-// normalized accuracy on test (fitness split when not scored), -1 if none.
-func bestMember(f Front) int {
-	best, bestV := -1, math.Inf(-1)
-	for i, m := range f.Members {
-		v := meanNorm(m)
-		if !math.IsNaN(v) && v > bestV {
-			best, bestV = i, v
-		}
-	}
-	return best
-}
-
-func meanNorm(m FrontMember) float64 {
-	switch {
-	case m.Test != nil && m.Test.MeanNormalized != nil:
-		return *m.Test.MeanNormalized
-	case m.FitnessTasks != nil && m.FitnessTasks.MeanNormalized != nil:
-		return *m.FitnessTasks.MeanNormalized
-	}
-	return math.NaN()
-}
-
-// rankedMembers orders front members by mean normalized accuracy, best
-// first (ties by id).
-func rankedMembers(f Front) []int {
-	idx := make([]int, len(f.Members))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		va, vb := meanNorm(f.Members[a]), meanNorm(f.Members[b])
-		switch {
-		case va > vb || (!math.IsNaN(va) && math.IsNaN(vb)):
-			return -1
-		case va < vb || (math.IsNaN(va) && !math.IsNaN(vb)):
-			return 1
-		}
-		if f.Members[a].ID < f.Members[b].ID {
-			return -1
-		}
-		return 1
-	})
-	return idx
 }

@@ -15,7 +15,14 @@ func TestSummaryTable(t *testing.T) {
 	var out bytes.Buffer
 	printSummary(&out, ref.Dir, exp, ref.Front, ref.Result, 3*time.Second)
 	text := out.String()
-	best := ref.Front.Members[rankedMembers(ref.Front)[0]]
+	choice, err := ChooseMember(ref.Front, "")
+	if err != nil || choice.Index < 0 {
+		t.Fatalf("ChooseMember = %+v, %v", choice, err)
+	}
+	best := ref.Front.Members[choice.Index]
+	if got := rankedMembers(ref.Front, choice.Index)[0]; got != choice.Index {
+		t.Fatalf("the summary's first row is member %d, the chosen one is %d", got, choice.Index)
+	}
 	wantRow := fmt.Sprintf("%-14s %13s", short(best.ID), fmtShort(best.FitnessTasks.Accuracy[0])+"/"+fmtShort(best.Test.Accuracy[0]))
 	for _, want := range []string{
 		"smoke: finished after 44 evaluations (0 failed) in 3s; stop: evaluation-limit",
@@ -23,7 +30,8 @@ func TestSummaryTable(t *testing.T) {
 		wantRow,
 		"plain average",
 		"experts",
-		fmt.Sprintf("best front member %s: mean normalized test accuracy %.4f", short(best.ID), *best.Test.MeanNormalized),
+		fmt.Sprintf("chosen front member %s (highest mean normalized accuracy on the validation split): mean normalized validation accuracy %.4f", short(best.ID), *best.FitnessTasks.MeanNormalized),
+		fmt.Sprintf("on held-out test (scored after the choice): mean normalized accuracy %.4f", *best.Test.MeanNormalized),
 		"evomerge export " + ref.Dir + " --candidate " + short(best.ID),
 	} {
 		if !strings.Contains(text, want) {

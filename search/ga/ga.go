@@ -41,8 +41,8 @@ type Options struct {
 	// unit-cube coordinates (absolute, so genes at 0 move too); 0 means 0.1.
 	MutationSigma float64
 	// GeneMutationProb is the probability that each gene of a mutated
-	// offspring is perturbed; 0 means 1/n for n dimensions (at least one
-	// gene is always perturbed).
+	// offspring is perturbed; 0 means 1/n for n dimensions, negative means
+	// none beyond the one gene that is always perturbed.
 	GeneMutationProb float64
 	// Elite is the number of best individuals copied unchanged into the
 	// next generation, replacing its worst; 0 means 1, negative means none.
@@ -97,7 +97,7 @@ func (o Options) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"crossover rate", d.CrossoverRate}, {"mutation rate", d.MutationRate}, {"gene mutation probability", d.GeneMutationProb}} {
+	}{{"crossover rate", d.CrossoverRate}, {"mutation rate", d.MutationRate}, {"gene mutation probability", max(d.GeneMutationProb, 0)}} {
 		if math.IsNaN(p.v) || p.v > 1 || p.v < 0 {
 			errs = append(errs, fmt.Errorf("ga: %s %v must be in [0, 1]", p.name, p.v))
 		}
@@ -150,8 +150,11 @@ func (g *genome) Evaluate() (float64, error) {
 // least one gene), clamping to [0, 1].
 func (g *genome) Mutate(r *rand.Rand) {
 	p := g.cfg.GeneMutationProb
-	if p == 0 {
+	switch {
+	case p == 0:
 		p = 1 / float64(len(g.unit))
+	case p < 0:
+		p = 0
 	}
 	forced := r.Intn(len(g.unit))
 	for j := range g.unit {

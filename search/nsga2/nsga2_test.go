@@ -285,3 +285,48 @@ func TestMixedSpace(t *testing.T) {
 		t.Fatalf("front of %d", len(res.Front))
 	}
 }
+
+func TestNoCrossoverNoMutationCopiesParents(t *testing.T) {
+	// Negative probabilities turn the operators off (what an explicit
+	// crossover_prob = 0 / mutation_prob = 0 in a config becomes): every
+	// child is a copy of one of its parents.
+	p := searchtest.ZDT1(6)
+	for _, tt := range []struct {
+		name       string
+		opts       Options
+		wantCopies bool
+	}{
+		{"both off", Options{PopulationSize: 8, CrossoverProb: -1, MutationProb: -1}, true},
+		{"defaults", Options{PopulationSize: 8}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, newNSGA(t, tt.opts), p, 5, 40, 1, 0)
+			byID := map[string][]float64{}
+			for _, c := range res.Candidates {
+				byID[c.ID] = c.Genome.Values
+			}
+			children, copies := 0, 0
+			for _, c := range res.Candidates {
+				if len(c.Lineage.Parents) == 0 {
+					continue
+				}
+				children++
+				for _, pid := range c.Lineage.Parents {
+					if pv, ok := byID[pid]; ok && slices.Equal(pv, c.Genome.Values) {
+						copies++
+						break
+					}
+				}
+			}
+			if children == 0 {
+				t.Fatal("no children were made")
+			}
+			if tt.wantCopies && copies != children {
+				t.Errorf("%d of %d children are copies of a parent; want all", copies, children)
+			}
+			if !tt.wantCopies && copies == children {
+				t.Errorf("every child copies a parent with crossover and mutation on")
+			}
+		})
+	}
+}
