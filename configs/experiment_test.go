@@ -527,7 +527,7 @@ func TestExplicitZerosAndResolvedDefaults(t *testing.T) {
 		{"nsga2 defaults filled", nsga + "\n[search.nsga2]\n", func(e *Experiment) (any, any) {
 			n := e.Search.NSGA2
 			return []any{n.PopulationSize, *n.CrossoverProb, n.CrossoverEta, n.MutationEta, n.MutationProb}, []any{100, 0.9, 20.0, 20.0, (*float64)(nil)}
-		}, []string{"population_size = 100", "crossover_prob = 0.9", "crossover_eta = 20.0", "mutation_eta = 20.0"}, []string{"mutation_prob"}},
+		}, []string{"population_size = 100", "crossover_prob = 0.9", "crossover_eta = 20.0", "mutation_eta = 20.0"}, []string{"\nmutation_prob ="}},
 		{"nsga2 explicit zeros", nsga + "\n[search.nsga2]\ncrossover_prob = 0.0\nmutation_prob = 0.0\n", func(e *Experiment) (any, any) {
 			return []any{e.Search.NSGA2.CrossoverProb, e.Search.NSGA2.MutationProb}, []any{f(0), f(0)}
 		}, []string{"crossover_prob = 0.0", "mutation_prob = 0.0"}, nil},
@@ -535,7 +535,7 @@ func TestExplicitZerosAndResolvedDefaults(t *testing.T) {
 			g := e.Search.GA
 			return []any{g.PopulationSize, g.Tournament, g.CrossoverRate, g.BlendAlpha, g.MutationRate, g.MutationSigma, g.Elite, g.GeneMutationProb},
 				[]any{40, 3, f(0.8), f(0.5), f(0.3), 0.1, i(1), (*float64)(nil)}
-		}, []string{"crossover_rate = 0.8", "elite = 1", `method = "weighted-sum"`}, []string{"gene_mutation_prob"}},
+		}, []string{"crossover_rate = 0.8", "elite = 1", `method = "weighted-sum"`}, []string{"\ngene_mutation_prob ="}},
 		{"ga explicit zeros", ga + "\n[search.ga]\ncrossover_rate = 0.0\nelite = 0\nblend_alpha = 0.0\n", func(e *Experiment) (any, any) {
 			return []any{e.Search.GA.CrossoverRate, e.Search.GA.Elite, e.Search.GA.BlendAlpha}, []any{f(0), i(0), f(0)}
 		}, []string{"crossover_rate = 0.0", "elite = 0", "blend_alpha = 0.0"}, nil},

@@ -77,7 +77,9 @@ type MergeModel struct {
 
 // MergeOutput controls how the merged checkpoint is stored.
 type MergeOutput struct {
-	// DType is "F32" (default) or "BF16".
+	// DType is the stored type of the merged floating-point tensors: "F32"
+	// (default), "BF16" or "F16" (rounded to nearest, ties to even).
+	// Tensors that are not floating point are copied as they are.
 	DType string `toml:"dtype"`
 	// MaxShardSize caps one shard's data, e.g. "2GB", "500MB", "1GiB" or a
 	// byte count; "" or "0" writes a single file.
@@ -216,12 +218,12 @@ func (r *MergeRecipe) Validate() error {
 		}
 	}
 	switch strings.ToUpper(r.Output.DType) {
-	case "", "F32", "BF16":
+	case "", "F32", "BF16", "F16":
 		if r.Output.DType != strings.ToUpper(r.Output.DType) {
 			add("output.dtype", "write %q in upper case", strings.ToUpper(r.Output.DType))
 		}
 	default:
-		add("output.dtype", "unsupported dtype %q; use \"F32\" or \"BF16\"", r.Output.DType)
+		add("output.dtype", "unsupported dtype %q; use \"F32\", \"BF16\" or \"F16\"", r.Output.DType)
 	}
 	if _, err := ParseByteSize(r.Output.MaxShardSize); err != nil {
 		add("output.max_shard_size", "%v", err)

@@ -143,7 +143,7 @@ g1 = ["t"]
 g2 = ["t"]
 g3 = []
 [output]
-dtype = "F16"
+dtype = "F8_E4M3"
 max_shard_size = "2 parsecs"
 `, []string{"output.dtype: unsupported dtype", "output.max_shard_size: unknown unit", "grouping.g2: in both group", "grouping.g3: lists no tensors", "task_tensors[0]: empty pattern"}},
 		{"wrong types", `

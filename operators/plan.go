@@ -35,8 +35,10 @@ type Plan struct {
 	NumModels int
 	HasBase   bool
 	Resolved  *Resolved
-	index     map[string]int
-	prepared  bool
+	// TaskTensors selects the per-task tensors (copied, never merged).
+	TaskTensors TaskTensors
+	index       map[string]int
+	prepared    bool
 }
 
 // NewPlan checks the operator's requirements against the inputs, resolves the
@@ -67,7 +69,7 @@ func NewPlan(op Operator, src Source, s Settings, opt PlanOptions) (*Plan, error
 	}
 	metas := src.Tensors()
 	names := make([]string, 0, len(metas))
-	p := &Plan{Op: op, NumModels: n, HasBase: src.HasBase(), index: make(map[string]int, len(metas))}
+	p := &Plan{Op: op, NumModels: n, HasBase: src.HasBase(), TaskTensors: tasks, index: make(map[string]int, len(metas))}
 	layers := 0
 	for _, m := range metas {
 		if _, dup := p.index[m.Name]; dup {

@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,12 @@ import (
 // memory a merge holds is its workers' buffers, never whole models.
 //
 // All inputs are checked when the source is built: a tensor whose shape
-// differs between two inputs, or whose dtype cannot be read as float32, is an
-// error naming the tensor and both checkpoints. Tensors present in only some
-// inputs are allowed here; the merge decides (see StreamMerge).
+// differs between two inputs is an error naming the tensor and both
+// checkpoints. Tensors of a dtype that does not read as float32 (integer and
+// boolean buffers such as position_ids, F8) are not merged: they are listed
+// by RawTensors, and StreamMerge copies them through unchanged when they are
+// per-task tensors (task_tensors) and refuses them otherwise. Tensors present
+// in only some inputs are allowed here; the merge decides (see StreamMerge).
 type CheckpointSource struct {
 	base   *checkpoint.Reader
 	models []*checkpoint.Reader
@@ -34,6 +38,17 @@ type CheckpointSource struct {
 	has   [][]bool
 	index map[string]int
 	owned bool
+	raws  []RawTensor
+}
+
+// RawTensor is a tensor of a checkpoint source that is not merged: its
+// dtype does not read as float32. Holders lists the inputs that have it
+// (-1: the base, 0..N-1: the models).
+type RawTensor struct {
+	Name    string
+	DType   checkpoint.DType
+	Shape   []int
+	Holders []int
 }
 
 // OpenCheckpointSource opens the base (basePath "" for none) and the models
@@ -87,14 +102,31 @@ func NewCheckpointSource(base *checkpoint.Reader, models ...*checkpoint.Reader) 
 	}
 	first := map[string]seen{}
 	var names []string
-	for _, r := range inputs {
+	raw := map[string]int{} // index in s.raws
+	for k, r := range inputs {
 		if r == nil {
 			continue
 		}
 		for _, name := range r.Names() {
 			info, _ := r.Info(name)
 			if !info.DType.Convertible() {
-				return nil, fmt.Errorf("checkpoint %s: tensor %q has dtype %s, which cannot be merged (F32, F16, BF16 and F64 can); remove it from the checkpoint", r.Path(), name, info.DType)
+				if i, ok := raw[name]; ok {
+					prev := s.raws[i]
+					if prev.DType != info.DType || !sameShape(prev.Shape, info.Shape) {
+						return nil, fmt.Errorf("tensor %q is %s %v in %s but %s %v in %s; the models' architectures differ", name, info.DType, info.Shape, r.Path(), prev.DType, prev.Shape, s.inputPath(prev.Holders[0]))
+					}
+					s.raws[i].Holders = append(s.raws[i].Holders, k-1)
+					continue
+				}
+				if _, ok := first[name]; ok {
+					return nil, fmt.Errorf("tensor %q is %s in %s but a float tensor in %s; the models' architectures differ", name, info.DType, r.Path(), first[name].from)
+				}
+				raw[name] = len(s.raws)
+				s.raws = append(s.raws, RawTensor{Name: name, DType: info.DType, Shape: info.Shape, Holders: []int{k - 1}})
+				continue
+			}
+			if _, ok := raw[name]; ok {
+				return nil, fmt.Errorf("tensor %q is %s in %s but %s in %s; the models' architectures differ", name, info.DType, r.Path(), s.raws[raw[name]].DType, s.inputPath(s.raws[raw[name]].Holders[0]))
 			}
 			if prev, ok := first[name]; ok {
 				if !sameShape(prev.shape, info.Shape) {
@@ -107,6 +139,16 @@ func NewCheckpointSource(base *checkpoint.Reader, models ...*checkpoint.Reader) 
 		}
 	}
 	checkpoint.SortNames(names)
+	rawNames := make([]string, 0, len(s.raws))
+	for _, rt := range s.raws {
+		rawNames = append(rawNames, rt.Name)
+	}
+	checkpoint.SortNames(rawNames)
+	sortedRaws := make([]RawTensor, len(rawNames))
+	for i, name := range rawNames {
+		sortedRaws[i] = s.raws[raw[name]]
+	}
+	s.raws = sortedRaws
 	s.metas = make([]TensorMeta, len(names))
 	for i, name := range names {
 		s.metas[i] = TensorMeta{Name: name, Shape: first[name].shape}
@@ -124,6 +166,18 @@ func NewCheckpointSource(base *checkpoint.Reader, models ...*checkpoint.Reader) 
 	}
 	return s, nil
 }
+
+// RawTensors lists the tensors that are not merged (their dtype does not
+// read as float32), in canonical order.
+func (s *CheckpointSource) RawTensors() []RawTensor { return s.raws }
+
+// ReadRaw returns a raw tensor's bytes from one holder (-1: the base).
+func (s *CheckpointSource) ReadRaw(holder int, name string) ([]byte, error) {
+	return s.inputs()[holder+1].ReadRaw(name)
+}
+
+// inputPath is the path of input k (-1: the base).
+func (s *CheckpointSource) inputPath(k int) string { return s.inputs()[k+1].Path() }
 
 // inputs lists the base (possibly nil) then the models.
 func (s *CheckpointSource) inputs() []*checkpoint.Reader {
@@ -305,7 +359,8 @@ type StreamOptions struct {
 	// Workers is the number of tensors merged at once; 0 means GOMAXPROCS.
 	// The output does not depend on it.
 	Workers int
-	// DType is the stored element type: "" or F32, or BF16.
+	// DType is the stored element type of merged tensors: "" or F32, BF16
+	// or F16. Raw tensors (see RawTensors) keep their own.
 	DType checkpoint.DType
 	// MaxShardBytes caps one output shard's data; 0 writes one file.
 	MaxShardBytes int64
@@ -369,6 +424,14 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 	if err := CheckPresence(p, src); err != nil {
 		return rep, err
 	}
+	var raws []RawTensor
+	cs, _ := src.(*CheckpointSource)
+	if cs != nil {
+		raws = cs.RawTensors()
+		if err := checkRawTensors(p, cs); err != nil {
+			return rep, err
+		}
+	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -390,6 +453,10 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 		}
 		infos[i] = checkpoint.TensorInfo{Name: tp.Meta.Name, Shape: tp.Meta.Shape}
 	}
+	for _, rt := range raws {
+		infos = append(infos, checkpoint.TensorInfo{Name: rt.Name, DType: rt.DType, Shape: rt.Shape})
+	}
+	rep.Tensors += len(raws)
 	rep.BufferBound = int64(workers) * int64(inputs+1) * int64(rep.LargestTensor) * 4
 
 	start := time.Now()
@@ -424,6 +491,9 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 	if err := runWorkers(ctx, p, src, w, workers, opt.Progress, &rep); err != nil {
 		return fail(err)
 	}
+	if err := copyRawTensors(ctx, cs, raws, w); err != nil {
+		return fail(err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -433,6 +503,50 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 	rep.Merge = time.Since(start)
 	rep.Files = w.Files()
 	return rep, nil
+}
+
+// checkRawTensors refuses, before anything is read, the tensors that are
+// not merged (integer, boolean or F8 dtypes) unless they are per-task
+// tensors: those are copied through unchanged.
+func checkRawTensors(p *Plan, cs *CheckpointSource) error {
+	var refused []string
+	for _, rt := range cs.RawTensors() {
+		if !p.TaskTensors.Match(rt.Name) {
+			refused = append(refused, fmt.Sprintf("%q (%s in %s)", rt.Name, rt.DType, cs.inputPath(rt.Holders[0])))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("tensors %s are not floating point and cannot be merged; to copy them through unchanged (e.g. a position_ids or attention-mask buffer), list them or a prefix of them in task_tensors", strings.Join(refused, ", "))
+	}
+	return nil
+}
+
+// copyRawTensors writes each raw tensor's bytes unchanged. Every input
+// holding it must hold the same bytes: the first holder (the base when it
+// has one) is copied, and a difference is an error naming the tensor.
+func copyRawTensors(ctx context.Context, cs *CheckpointSource, raws []RawTensor, w *checkpoint.ShardedWriter) error {
+	for _, rt := range raws {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := cs.ReadRaw(rt.Holders[0], rt.Name)
+		if err != nil {
+			return err
+		}
+		for _, h := range rt.Holders[1:] {
+			other, err := cs.ReadRaw(h, rt.Name)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(data, other) {
+				return fmt.Errorf("tensor %q (%s) differs between %s and %s; a tensor that is not floating point is copied through, never merged, so its inputs must agree: keep it in one model only, or make them equal", rt.Name, rt.DType, cs.inputPath(rt.Holders[0]), cs.inputPath(h))
+			}
+		}
+		if err := w.WriteRaw(rt.Name, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runWorkers merges and writes every tensor of p with the given number of

@@ -25,7 +25,9 @@ tensor with bounded memory: each worker holds its inputs' copies of one tensor
 plus the output, never whole models. The output directory gets
 model.safetensors, or shards plus model.safetensors.index.json when
 --shard-size (or the recipe's output.max_shard_size) is exceeded; the recipe
-is recorded in the metadata under "evomerge.recipe". The result does not
+is recorded in the metadata under "evomerge.recipe". Merged tensors are
+written as output.dtype says (F32, BF16 or F16); integer and boolean buffers
+listed in task_tensors are copied unchanged. The result does not
 depend on --workers. Methods that need data statistics (fisher, regmean)
 cannot run here: they need task data (see 'evomerge bench operators').`
 
@@ -175,7 +177,7 @@ func runMerge(ctx context.Context, cfg *configs.MergeRecipe, dir string, workers
 
 func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mergeResult) {
 	rep := res.report
-	inputs := fmt.Sprintf("%d models", res.models)
+	inputs := plural(res.models, "model")
 	if res.hasBase {
 		inputs += " and a base"
 	}
@@ -183,7 +185,7 @@ func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mer
 	if n := len(rep.Files); n > 1 {
 		shards = fmt.Sprintf("%d shards and an index", n-1)
 	}
-	fmt.Fprintf(w, "merged %d tensors of %s with %s into %s (%s) using %d workers\n", rep.Tensors, inputs, cfg.Method, dir, shards, rep.Workers)
+	fmt.Fprintf(w, "merged %s of %s with %s into %s (%s) using %s\n", plural(rep.Tensors, "tensor"), inputs, cfg.Method, dir, shards, plural(rep.Workers, "worker"))
 	total := rep.Prepare + rep.Merge
 	read := rep.InputBytes + rep.PrepareBytes
 	rate := "-"
@@ -293,4 +295,12 @@ func procStatus() (rssAnon, vmHWM int64) {
 		}
 	}
 	return rssAnon, vmHWM
+}
+
+// plural writes a count with its noun, "1 model" or "2 models".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -394,3 +394,32 @@ func TestExecuteMergeExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestCmdMergeF16Output(t *testing.T) {
+	recipe, _ := exampleWorkspace(t, "merge-slerp.toml")
+	data, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, bytes.Replace(data, []byte(`dtype = "BF16"`), []byte(`dtype = "F16"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(filepath.Dir(recipe), "f16")
+	var stdout bytes.Buffer
+	if err := cmdMerge(context.Background(), []string{recipe, "--out", out}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := checkpoint.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, name := range r.Names() {
+		if info, _ := r.Info(name); info.DType != checkpoint.F16 {
+			t.Errorf("tensor %s stored as %s, want F16", name, info.DType)
+		}
+	}
+	if !strings.Contains(stdout.String(), "merged ") || strings.Contains(stdout.String(), " 1 workers") {
+		t.Errorf("summary %q", stdout.String())
+	}
+}

@@ -59,7 +59,8 @@ type plannedTensor struct {
 
 // NewShardedWriter plans a checkpoint in dir (created if needed) holding
 // exactly the tensors of plan. Each plan entry's DType, when set, overrides
-// opt.DType. With one shard the result is dir/model.safetensors; with N > 1
+// opt.DType; an entry of a dtype WriteTensor cannot encode (an integer,
+// boolean, F64 or F8 type) is written with WriteRaw. With one shard the result is dir/model.safetensors; with N > 1
 // shards it is dir/model-0000i-of-0000N.safetensors plus
 // dir/model.safetensors.index.json, whose metadata holds total_size (the
 // data bytes of all shards) and the given metadata, which every shard's
@@ -88,8 +89,8 @@ func NewShardedWriter(dir string, plan []TensorInfo, metadata map[string]string,
 		dt := p.DType
 		if dt == "" {
 			dt = defaultDType
-		} else if !dt.writable() {
-			return nil, fmt.Errorf("checkpoint %s: tensor %q: cannot write dtype %q; use F32, BF16 or F16", dir, p.Name, dt)
+		} else if !dt.writable() && !dt.rawOnly() {
+			return nil, fmt.Errorf("checkpoint %s: tensor %q: cannot write dtype %q; use F32, BF16 or F16 (or a safetensors dtype with WriteRaw)", dir, p.Name, dt)
 		}
 		infos[i] = TensorInfo{Name: p.Name, DType: dt, Shape: slices.Clone(p.Shape)}
 	}
@@ -223,6 +224,10 @@ func (w *ShardedWriter) WriteTensor(name string, data []float32) error {
 	if n := p.info.NumElements(); len(data) != n {
 		w.mu.Unlock()
 		return fmt.Errorf("checkpoint %s: tensor %q has shape %v (%d elements) but %d values were given", w.dir, name, p.info.Shape, n, len(data))
+	}
+	if !p.info.DType.writable() {
+		w.mu.Unlock()
+		return fmt.Errorf("checkpoint %s: tensor %q is planned as %s, which WriteTensor cannot encode; write its bytes with WriteRaw", w.dir, name, p.info.DType)
 	}
 	if p.state != pending {
 		w.mu.Unlock()
