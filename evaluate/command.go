@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +37,17 @@ const (
 // DefaultCommandTimeout bounds one command when CommandConfig.Timeout is 0.
 const DefaultCommandTimeout = 10 * time.Minute
 
-// maxCommandOutput caps the standard output read from a command.
-const maxCommandOutput = 1 << 20
+// MaxCommandOutput caps the standard output the command evaluator keeps
+// from a command (1 MiB); the rest is read and discarded, and the candidate
+// fails. The scores JSON is small: log output belongs on standard error,
+// of which the end is quoted when a command fails. It is fixed (no
+// configuration key sets it).
+const MaxCommandOutput = 1 << 20
+
+// pipeDrainDelay bounds how long the output pipes are read after the
+// command's process group was killed: a process that left the group (setsid)
+// could otherwise hold them open forever.
+const pipeDrainDelay = time.Second
 
 // stderrTail is how much of the end of a failing command's standard error a
 // failure reason quotes.
@@ -79,7 +89,11 @@ type CommandConfig struct {
 // objective must be present; other names and other top-level keys are
 // ignored. A crash, a timeout, a non-zero exit (the reason quotes the end of
 // standard error), malformed output or a missing or null score marks that
-// candidate failed and the batch goes on. Command implements
+// candidate failed and the batch goes on. Standard output beyond
+// MaxCommandOutput is discarded and fails the candidate. The command runs
+// in its own process group (on unix), which is killed once the command's
+// process has exited, whatever the outcome: background processes it
+// started do not outlive the evaluation. Command implements
 // search.Evaluator and is safe for concurrent use.
 type Command struct {
 	merger  *Merger
@@ -200,10 +214,9 @@ func (c *Command) run(ctx context.Context, g population.Genome) ([]float64, erro
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
 	cmd.WaitDelay = time.Second
 	killGroupOnCancel(cmd)
-	stdout := &limitedBuffer{limit: maxCommandOutput}
+	stdout := &limitedBuffer{limit: MaxCommandOutput}
 	stderr := &tailBuffer{limit: stderrTail}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	runErr := cmd.Run()
+	runErr := runCollecting(cmd, stdout, stderr)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -219,7 +232,7 @@ func (c *Command) run(ctx context.Context, g population.Genome) ([]float64, erro
 		return nil, fmt.Errorf("%s could not run: %w", what, runErr)
 	}
 	if stdout.overflow {
-		return nil, fmt.Errorf("%s wrote more than %d bytes on standard output: print only the scores JSON there", what, maxCommandOutput)
+		return nil, fmt.Errorf(`%s wrote more than 1 MiB (%d bytes) on standard output (%d bytes read), the fixed limit evaluate.MaxCommandOutput: print only {"scores": {"<objective>": <number>, ...}} there and send log output to standard error`, what, MaxCommandOutput, stdout.total)
 	}
 	scores, err := parseScores(stdout.Bytes(), c.names)
 	if err != nil {
@@ -274,21 +287,101 @@ func head(b []byte, n int) string {
 	return string(b)
 }
 
-// limitedBuffer keeps the first limit bytes written and notes an overflow.
+// runCollecting runs cmd with its standard output and error copied into
+// stdout and stderr through pipes of its own, so that it learns when the
+// command's process exits even if a background child keeps the pipes open.
+// Once the process has exited, whatever its status, its whole process
+// group is killed: no child the command started (and left in the group)
+// outlives the evaluation or keeps the pipes open. It then reads what is
+// left in the pipes, for at most pipeDrainDelay (a process that left the
+// group may hold them), and returns cmd.Wait's error.
+func runCollecting(cmd *exec.Cmd, stdout, stderr io.Writer) error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	// The child holds its own copies of the write ends; closing ours lets
+	// the reads end once every process holding them is gone.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return err
+	}
+	var copies sync.WaitGroup
+	for _, p := range []struct {
+		w io.Writer
+		r *os.File
+	}{{stdout, outR}, {stderr, errR}} {
+		copies.Go(func() { io.Copy(p.w, p.r) })
+	}
+	err = cmd.Wait()
+	killGroup(cmd)
+	drained := make(chan struct{})
+	go func() {
+		copies.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(pipeDrainDelay):
+		// A process outside the group still holds a pipe: stop reading.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+	return err
+}
+
+// limitedBuffer keeps the first limit bytes written, counts the rest and
+// discards them, and notes the overflow. It is deliberately not an
+// io.ReaderFrom (io.Copy would bypass Write) and never grows its buffer
+// beyond limit.
 type limitedBuffer struct {
-	bytes.Buffer
+	buf      []byte
 	limit    int
+	total    int64
 	overflow bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); len(p) > room {
+	b.total += int64(len(p))
+	keep := p
+	if room := b.limit - len(b.buf); len(keep) > room {
 		b.overflow = true
-		b.Buffer.Write(p[:max(room, 0)])
+		keep = keep[:max(room, 0)]
+	}
+	if len(keep) == 0 {
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	if need := len(b.buf) + len(keep); need > cap(b.buf) {
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 512), b.limit))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, keep...)
+	return len(p), nil
 }
+
+// Bytes returns the bytes kept.
+func (b *limitedBuffer) Bytes() []byte { return b.buf }
+
+// Len is the number of bytes kept.
+func (b *limitedBuffer) Len() int { return len(b.buf) }
+
+// Cap is the memory the buffer retains, at most its limit.
+func (b *limitedBuffer) Cap() int { return cap(b.buf) }
 
 // tailBuffer keeps the last limit bytes written.
 type tailBuffer struct {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,18 +21,27 @@ import (
 	"github.com/evomerge/evomerge/reports"
 )
 
-const serveSynopsis = `serve RUN_DIR... [--addr 127.0.0.1:8080] [--refresh 5s]
+const serveSynopsis = `serve RUN_DIR... [--addr 127.0.0.1:8080] [--allow-host NAME,...] [--refresh 5s]
 
 Serves the reports of one or more runs over HTTP: an index of the runs and
 each run's report, regenerated from its directory when its files change.
 A page of a run that is still going reloads itself when new evaluations
 are recorded. It binds to the loopback interface unless --addr names
-another; stop it with Ctrl-C.`
+another; stop it with Ctrl-C.
+
+It answers only requests whose Host header names it, so that a web page
+on another site cannot read the reports through DNS rebinding: localhost,
+127.0.0.0/8 and [::1] (any port) always; the --addr host when that is not
+a loopback address; any IP address and this machine's host name when
+--addr is 0.0.0.0 or [::]; and the names --allow-host lists (e.g. the
+machine's DNS name, or a proxy's; "*" answers any name). Other requests
+get 403 Forbidden.`
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	refresh := fs.Duration("refresh", 5*time.Second, "how often pages of running runs check for new evaluations")
+	allowHost := fs.String("allow-host", "", "more Host names to answer, comma-separated, e.g. reports.lab.example (\"*\": any name, which turns the DNS-rebinding check off)")
 	dirs, err := parseArgsAnyOrder(fs, args)
 	if err != nil {
 		return err
@@ -51,6 +61,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef("--addr %q: %v (use host:port, e.g. 127.0.0.1:8080)", *addr, err)
 	}
+	policy, err := newHostPolicy(host, *allowHost)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --addr)", *addr, err)
@@ -60,7 +74,98 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv := newReportServer(dirs, *refresh)
 	fmt.Fprintf(stdout, "serving %d run(s) on http://%s/ (Ctrl-C stops)\n", len(dirs), ln.Addr())
-	return serveUntilDone(ctx, ln, srv)
+	return serveUntilDone(ctx, ln, hostGuard{policy: policy, next: srv})
+}
+
+// hostPolicy says which Host headers serve answers (see serveSynopsis).
+type hostPolicy struct {
+	// names are allowed host names and IP addresses, in hostOnly's form.
+	names map[string]bool
+	// anyIP allows every IP address (the server listens on all
+	// interfaces; a rebinding page always uses a name).
+	anyIP bool
+	// any allows every Host (--allow-host "*").
+	any bool
+}
+
+// newHostPolicy is the policy of a server bound to host (from --addr) with
+// --allow-host's comma-separated extra names.
+func newHostPolicy(host, extra string) (hostPolicy, error) {
+	p := hostPolicy{names: map[string]bool{"localhost": true}}
+	h := hostOnly(host)
+	switch ip := net.ParseIP(h); {
+	case h == "" || ip != nil && ip.IsUnspecified():
+		p.anyIP = true
+		if name, err := os.Hostname(); err == nil && hostOnly(name) != "" {
+			p.names[hostOnly(name)] = true
+		}
+	case ip != nil && ip.IsLoopback():
+	case ip != nil:
+		p.names[ip.String()] = true
+	default:
+		p.names[h] = true
+	}
+	for _, e := range strings.Split(extra, ",") {
+		switch e = strings.TrimSpace(e); {
+		case e == "":
+		case e == "*":
+			p.any = true
+		case hostOnly(e) == "" || strings.ContainsAny(e, "/ \t@"):
+			return hostPolicy{}, usagef("--allow-host %q: give host names separated by commas, e.g. --allow-host reports.lab.example,10.0.0.5", e)
+		default:
+			if ip := net.ParseIP(hostOnly(e)); ip != nil {
+				p.names[ip.String()] = true
+			} else {
+				p.names[hostOnly(e)] = true
+			}
+		}
+	}
+	return p, nil
+}
+
+// hostOnly is the host of a Host header or address: without the port and
+// the brackets of an IPv6 address, in lower case, without a trailing dot.
+func hostOnly(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// allows reports whether a request with this Host header is answered.
+func (p hostPolicy) allows(hostHeader string) bool {
+	if p.any {
+		return true
+	}
+	h := hostOnly(hostHeader)
+	if h == "" {
+		return false
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback() || p.anyIP || p.names[ip.String()]
+	}
+	return p.names[h]
+}
+
+// hostGuard refuses requests whose Host the policy does not allow, before
+// they reach the report server.
+type hostGuard struct {
+	policy hostPolicy
+	next   http.Handler
+}
+
+func (g hostGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.policy.allows(r.Host) {
+		host := r.Host
+		if len(host) > 100 {
+			host = host[:100] + "…"
+		}
+		http.Error(w, fmt.Sprintf("evomerge serve does not answer Host %q (a guard against DNS rebinding): open it as localhost or 127.0.0.1, or restart it with --allow-host NAME to answer that name", host), http.StatusForbidden)
+		return
+	}
+	g.next.ServeHTTP(w, r)
 }
 
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts the

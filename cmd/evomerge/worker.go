@@ -25,7 +25,9 @@ it heartbeats, so evaluations may take longer than the ack wait; a worker
 killed mid-evaluation has its request redelivered to another worker.
 
 A token-protected server takes nats://TOKEN@HOST:PORT. Several URLs may be
-given, separated by commas (a cluster).
+given, separated by commas (a cluster). Until a server answers, the worker
+waits for one; a server that refuses its token (wrong or missing) ends it
+at once with exit code 1 and the reason.
 
 The first SIGTERM or Ctrl-C drains: no new request is taken, the
 evaluations in progress finish and are stored, and the worker exits 0. A

@@ -98,3 +98,34 @@ func TestWorkerCommandJoinsAndDrains(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, stderr.String())
 	}
 }
+
+// `evomerge worker` with a token the server refuses, or none, exits 1 at
+// once and says what to pass, instead of waiting for the server forever.
+func TestWorkerCommandRefusedToken(t *testing.T) {
+	srv, err := evalnats.StartServer(evalnats.ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	hostport := strings.TrimPrefix(srv.ClientURL(), "nats://")
+	for _, tc := range []struct{ name, url, want string }{
+		{"missing token", "nats://" + hostport, "the URL carries no token"},
+		{"wrong token", "nats://wrong@" + hostport, "the token in the URL is not the server's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := execute(ctx, []string{"worker", "--server", tc.url, "--source-cache", t.TempDir()}, &stdout, &stderr)
+			if took := time.Since(start); code != exitFailure || took > 5*time.Second {
+				t.Fatalf("exit %d after %v, want %d at once; stdout %q stderr %q", code, took, exitFailure, stdout.String(), stderr.String())
+			}
+			for _, w := range []string{"refused the worker's credentials (authorization violation)", tc.want, "--server nats://TOKEN@" + hostport} {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), w)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -106,6 +107,10 @@ const keepEvaluators = 2
 // evaluate under the request's time limit while heartbeating the delivery;
 // store the result, then acknowledge. A delivery past the topology's
 // attempts records the candidate failed with the last attempt's reason.
+// While no server answers it waits; a server that refuses the worker's
+// credentials (the error then matches natsgo.ErrAuthorization for a wrong
+// or missing token) or a connection the client closed for good ends it
+// with an error saying what to fix.
 func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerStats, error) {
 	if opt.Topology == (Topology{}) {
 		opt.Topology = DefaultTopology()
@@ -135,14 +140,23 @@ func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerS
 		return WorkerStats{}, fmt.Errorf("nats: jetstream: %w", err)
 	}
 	w := &worker{opt: opt}
-	w.h, err = bind(ctx, js, opt.Topology, func(connected bool) {
+	// While it waits for the server, a refusal of the worker's credentials
+	// (or a connection the client gave up) ends the wait with the reason.
+	bindCtx, stopBind := context.WithCancelCause(ctx)
+	stopWatch := watchConnection(nc, stopBind)
+	w.h, err = bind(bindCtx, js, opt.Topology, func(connected bool) {
 		if !connected {
 			w.logf("waiting for the server %s", redact(strings.Join(nc.Opts.Servers, ",")))
 			return
 		}
 		w.logf("waiting for a coordinator to create stream %s", opt.Topology.Stream)
 	})
+	stopWatch()
+	stopBind(nil)
 	if err != nil {
+		if cause := context.Cause(bindCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			return WorkerStats{}, cause
+		}
 		if ctx.Err() != nil {
 			return WorkerStats{}, nil
 		}
@@ -167,8 +181,91 @@ func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerS
 	wg.Wait()
 	w.statsMu.Lock()
 	defer w.statsMu.Unlock()
+	if ctx.Err() == nil && nc.IsClosed() {
+		return w.stats, connectionError(nc)
+	}
 	return w.stats, nil
 }
+
+// watchConnection calls stop with connectionError once the client refuses
+// to go on: the server rejected the credentials, or the connection was
+// closed for good. It checks every 100ms until the returned function is
+// called.
+func watchConnection(nc *natsgo.Conn, stop context.CancelCauseFunc) (done func()) {
+	quit := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if isAuthError(nc.LastError()) || nc.IsClosed() {
+					stop(connectionError(nc))
+					return
+				}
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(quit) }) }
+}
+
+// isAuthError reports whether the server refused the client's credentials.
+func isAuthError(err error) bool {
+	for _, e := range []error{natsgo.ErrAuthorization, natsgo.ErrAuthExpired, natsgo.ErrAuthRevoked, natsgo.ErrAccountAuthExpired} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectionError explains why the connection cannot serve the worker: a
+// refusal of its credentials says which token to give (worker URLs carry
+// it, nats://TOKEN@HOST:PORT), anything else quotes the client's error.
+// Tokens are shown as REDACTED.
+func connectionError(nc *natsgo.Conn) error {
+	servers := nc.Opts.Servers
+	where := redact(strings.Join(servers, ","))
+	last := nc.LastError()
+	if !isAuthError(last) {
+		if last == nil {
+			last = natsgo.ErrConnectionClosed
+		}
+		return fmt.Errorf("nats: the connection to the NATS server at %s was closed: %w (check the URL given with --server, and that the server is up)", where, last)
+	}
+	withToken, hostports := false, make([]string, 0, len(servers))
+	for _, s := range servers {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Host == "" {
+			hostports = append(hostports, "HOST:PORT")
+			continue
+		}
+		withToken = withToken || u.User != nil
+		hostports = append(hostports, "nats://TOKEN@"+u.Host)
+	}
+	problem := "the URL carries no token and the server requires one"
+	if withToken || nc.Opts.Token != "" {
+		problem = "the token in the URL is not the server's"
+	}
+	what := strings.ToLower(strings.TrimPrefix(last.Error(), "nats: "))
+	return &refusedError{
+		msg: fmt.Sprintf("nats: the NATS server at %s refused the worker's credentials (%s): %s; give the server's token in the URL: --server %s (TOKEN is the $EVOMERGE_NATS_TOKEN of the `evomerge run --serve-nats` that serves it, or the authorization token of your own NATS server)", where, what, problem, strings.Join(hostports, ",")),
+		err: last,
+	}
+}
+
+// refusedError is a refusal of the worker's credentials; it unwraps to the
+// client's error (natsgo.ErrAuthorization for a wrong or missing token).
+type refusedError struct {
+	msg string
+	err error
+}
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unwrap() error { return e.err }
 
 func (w *worker) logf(format string, args ...any) {
 	if w.opt.Log == nil {
@@ -187,7 +284,7 @@ func (w *worker) count(f func(*WorkerStats)) {
 
 // loop fetches and handles requests until ctx ends.
 func (w *worker) loop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !w.h.js.Conn().IsClosed() {
 		msg, err := w.h.consumer.Next(jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if !errors.Is(err, natsgo.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {

@@ -131,6 +131,12 @@ func openSingle(path string) (*Reader, error) {
 
 // openShard opens one safetensors file, validates its header and maps it.
 func openShard(path string) (*shard, *parsedHeader, error) {
+	// Stat before opening: opening a named pipe blocks until a writer comes.
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		if err := notRegular(path, st.Mode(), fileHint); err != nil {
+			return nil, nil, err
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open checkpoint: %w", err)
@@ -147,6 +153,9 @@ func openShard(path string) (*shard, *parsedHeader, error) {
 	}
 	if st.IsDir() {
 		return nil, nil, formatErr(path, "", "is a directory, not a safetensors file")
+	}
+	if err := notRegular(path, st.Mode(), fileHint); err != nil {
+		return nil, nil, err // replaced since the stat above
 	}
 	size := st.Size()
 	var prefix [8]byte
@@ -301,11 +310,21 @@ func openIndex(path string) (r *Reader, err error) {
 
 // readSmallFile reads a JSON side file, refusing absurd sizes.
 func readSmallFile(path string) ([]byte, error) {
+	if st, err := os.Stat(path); err == nil {
+		if err := notRegular(path, st.Mode(), indexHint); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint index: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		if err := notRegular(path, st.Mode(), indexHint); err != nil {
+			return nil, err // replaced since the stat above
+		}
+	}
 	raw, err := io.ReadAll(io.LimitReader(f, MaxHeaderBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint index %s: %w", path, err)
@@ -314,6 +333,34 @@ func readSmallFile(path string) ([]byte, error) {
 		return nil, formatErr(path, "", "index is larger than %d bytes; it is corrupt or not a safetensors index", MaxHeaderBytes)
 	}
 	return raw, nil
+}
+
+// What to give instead of a file that is not a regular one.
+const (
+	fileHint  = "give the path of a .safetensors file or of a directory holding one"
+	indexHint = "give the path of a .safetensors file, of a " + IndexFileName + " or of a directory holding one"
+)
+
+// notRegular refuses a checkpoint file that is not a regular file (a named
+// pipe, socket or device, whose open may block or whose reads never end),
+// naming the path and what it is; nil for a regular file. Directories are
+// the caller's business.
+func notRegular(path string, mode os.FileMode, hint string) error {
+	if mode.IsRegular() || mode.IsDir() {
+		return nil
+	}
+	kind := "special file"
+	switch {
+	case mode&os.ModeNamedPipe != 0:
+		kind = "named pipe"
+	case mode&os.ModeSocket != 0:
+		kind = "socket"
+	case mode&os.ModeCharDevice != 0:
+		kind = "character device"
+	case mode&os.ModeDevice != 0:
+		kind = "block device"
+	}
+	return fmt.Errorf("%s is a %s, not a regular file: %s", path, kind, hint)
 }
 
 func (r *Reader) closeShards() error {
