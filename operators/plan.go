@@ -51,7 +51,7 @@ func NewPlan(op Operator, src Source, s Settings, opt PlanOptions) (*Plan, error
 		return nil, fmt.Errorf("%s: got %d expert models, want %s", op.Name(), n, modelRange(req))
 	}
 	if req.Base == BaseRequired && !src.HasBase() {
-		return nil, fmt.Errorf("%s: this method works on task vectors and needs a base model θ0; give base_model", op.Name())
+		return nil, fmt.Errorf("%s: this method works on task vectors and needs a base model θ0: give the checkpoint the experts were fine-tuned from (base = \"...\" in a merge recipe)", op.Name())
 	}
 	if (req.Fisher || req.Gram) && opt.Stats == nil {
 		what := "Fisher information"

@@ -366,6 +366,10 @@ type StreamOptions struct {
 	MaxShardBytes int64
 	// Metadata is written to the output's __metadata__ (and index).
 	Metadata map[string]string
+	// AllowNonFinite merges inputs holding NaN or ±Inf values; without it
+	// such an input is refused, naming the model and the tensor (a NaN
+	// spreads through every method and leaves a merged model of NaN).
+	AllowNonFinite bool
 	// Progress, when set, is called after each tensor is written with the
 	// number of tensors done so far and the total (from several goroutines,
 	// one call at a time).
@@ -488,7 +492,7 @@ func StreamMerge(ctx context.Context, p *Plan, src Source, dir string, opt Strea
 		return rep, err
 	}
 	start = time.Now()
-	if err := runWorkers(ctx, p, src, w, workers, opt.Progress, &rep); err != nil {
+	if err := runWorkers(ctx, p, src, w, workers, opt, &rep); err != nil {
 		return fail(err)
 	}
 	if err := copyRawTensors(ctx, cs, raws, w); err != nil {
@@ -552,7 +556,8 @@ func copyRawTensors(ctx context.Context, cs *CheckpointSource, raws []RawTensor,
 // runWorkers merges and writes every tensor of p with the given number of
 // goroutines. Tensors are handed out in canonical order; the first error
 // stops all workers.
-func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedWriter, workers int, progress func(done, total int), rep *StreamReport) error {
+func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedWriter, workers int, opt StreamOptions, rep *StreamReport) error {
+	progress := opt.Progress
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next, done atomic.Int64
@@ -590,6 +595,12 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 					return
 				}
 				in.Name, in.Shape = tp.Meta.Name, tp.Meta.Shape
+				if !opt.AllowNonFinite {
+					if err := checkInputsFinite(src, &in); err != nil {
+						cancel(err)
+						return
+					}
+				}
 				dst = resize(dst, tp.Meta.NumElements())
 				t1 := time.Now()
 				if err := p.MergeTensor(dst, &in, &s); err != nil {
@@ -620,6 +631,36 @@ func runWorkers(ctx context.Context, p *Plan, src Source, w *checkpoint.ShardedW
 	rep.Write = time.Duration(writeNs.Load())
 	if err := context.Cause(ctx); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkInputsFinite refuses a loaded tensor input holding NaN or ±Inf.
+func checkInputsFinite(src Source, in *TensorInputs) error {
+	name := func(k int) string {
+		if pr, ok := src.(presence); ok {
+			return pr.InputName(k)
+		}
+		if k < 0 {
+			return "the base"
+		}
+		return fmt.Sprintf("model %d", k+1)
+	}
+	check := func(k int, x []float32) error {
+		if first, count := checkpoint.NonFinite(x); count > 0 {
+			return fmt.Errorf("%s: tensor %q holds %d non-finite values of %d (the first, element %d, is %v): the checkpoint is damaged or its training diverged; fix or leave out that model, or pass --allow-nonfinite to merge it anyway", name(k), in.Name, count, len(x), first, x[first])
+		}
+		return nil
+	}
+	if in.Base != nil {
+		if err := check(-1, in.Base); err != nil {
+			return err
+		}
+	}
+	for i, x := range in.Models {
+		if err := check(i, x); err != nil {
+			return err
+		}
 	}
 	return nil
 }

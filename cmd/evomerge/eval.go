@@ -3,15 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 )
 
-const evalSynopsis = `eval --model PATH --benchmark NAME [--split validation|test] [--json] [--cache-dir DIR] [--mnist-dir DIR]
+const evalSynopsis = `eval --model PATH --benchmark NAME [--split validation|test] [--json] [--allow-nonfinite] [--cache-dir DIR] [--mnist-dir DIR]
 
 Scores a checkpoint (a .safetensors file, a model.safetensors.index.json, or a
 directory holding either) on every task of a built-in benchmark: accuracy and
@@ -37,6 +39,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bench := fs.String("benchmark", "", "built-in benchmark: "+strings.Join(data.Names(), ", ")+" (required)")
 	splitName := fs.String("split", string(data.Test), "split to score on: validation or test")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
+	allowNonFinite := fs.Bool("allow-nonfinite", false, "evaluate a checkpoint that holds NaN or ±Inf weights (refused by default, naming the tensor)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -57,6 +60,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil || split == data.Train {
 		return usagef("--split %q: use validation or test", *splitName)
 	}
+	if !*allowNonFinite {
+		if err := checkFiniteFile(ctx, *model); err != nil {
+			return err
+		}
+	}
 	b, err := data.Prepare(ctx, *bench, data.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Log: stderr})
 	if err != nil {
 		return err
@@ -71,6 +79,24 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(scores)
 	}
 	return printScores(stdout, scores)
+}
+
+// checkFiniteFile refuses a checkpoint holding NaN or ±Inf weights: its
+// scores would be a loss of NaN and chance accuracy, which say nothing.
+func checkFiniteFile(ctx context.Context, path string) error {
+	r, err := checkpoint.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.CheckFinite(ctx); err != nil {
+		var nf *checkpoint.NonFiniteError
+		if errors.As(err, &nf) {
+			return fmt.Errorf("%w; fix or replace the checkpoint, or pass --allow-nonfinite to evaluate it anyway", err)
+		}
+		return err
+	}
+	return nil
 }
 
 // printScores writes a human-readable table of scores.

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/nn"
 )
@@ -141,5 +144,31 @@ func TestEvalBadModel(t *testing.T) {
 	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("wrong architecture: error %v", err)
+	}
+}
+
+func TestEvalRefusesNonFiniteWeights(t *testing.T) {
+	dir := t.TempDir()
+	m, err := nn.New(nn.MLPSpec([3]int{1, 8, 8}, []int{4}, []nn.HeadSpec{{Name: data.M2N2Head, Classes: 10}}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "nan.safetensors")
+	if err := m.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	ts, meta, err := checkpoint.LoadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts[0].Data[0] = float32(math.Inf(-1))
+	if err := checkpoint.Write(path, ts, meta, checkpoint.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", filepath.Join(dir, "cache")}, io.Discard, io.Discard)
+	for _, want := range []string{path, fmt.Sprintf("tensor %q holds 1 non-finite values", ts[0].Name), "is -Inf", "--allow-nonfinite"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/evomerge/evomerge/operators"
 )
 
-const mergeSynopsis = `merge RECIPE.toml --out DIR [--workers N] [--shard-size SIZE] [--mem]
+const mergeSynopsis = `merge RECIPE.toml --out DIR [--workers N] [--shard-size SIZE] [--allow-nonfinite] [--mem]
 
 Merges safetensors checkpoints (single files or sharded, F32/F16/BF16) as a
 recipe describes (configs/examples/merge-*.toml; docs/merging.md), tensor by
@@ -36,6 +36,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "", "directory for the merged checkpoint; must not already hold one (required)")
 	workers := fs.Int("workers", 0, "tensors merged at once (0: one per core); the output does not depend on it")
 	shardSize := fs.String("shard-size", "", `maximum shard size, e.g. "2GB" or "500MiB" (overrides output.max_shard_size; "0": one file)`)
+	allowNonFinite := fs.Bool("allow-nonfinite", false, "merge inputs that hold NaN or ±Inf values (refused by default, naming the model and tensor)")
 	mem := fs.Bool("mem", false, "sample memory while merging and print peak Go heap and anonymous RSS (memory-mapped inputs excluded)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -64,7 +65,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *mem {
 		sampler = startMemSampler(5 * time.Millisecond)
 	}
-	res, err := runMerge(ctx, cfg, *out, *workers)
+	res, err := runMerge(ctx, cfg, *out, *workers, *allowNonFinite)
 	if err != nil {
 		if sampler != nil {
 			sampler.stop()
@@ -121,7 +122,7 @@ func recipeProblems(cfg *configs.MergeRecipe, err error) error {
 }
 
 // runMerge executes a validated recipe into dir.
-func runMerge(ctx context.Context, cfg *configs.MergeRecipe, dir string, workers int) (mergeResult, error) {
+func runMerge(ctx context.Context, cfg *configs.MergeRecipe, dir string, workers int, allowNonFinite bool) (mergeResult, error) {
 	var res mergeResult
 	op, err := operators.Builtin().Get(cfg.Method)
 	if err != nil {
@@ -163,10 +164,11 @@ func runMerge(ctx context.Context, cfg *configs.MergeRecipe, dir string, workers
 	meta := src.Metadata()
 	meta[operators.RecipeMetadataKey] = text
 	opt := operators.StreamOptions{
-		Workers:       workers,
-		DType:         checkpoint.DType(cfg.Output.DType),
-		MaxShardBytes: maxShard,
-		Metadata:      meta,
+		Workers:        workers,
+		DType:          checkpoint.DType(cfg.Output.DType),
+		MaxShardBytes:  maxShard,
+		Metadata:       meta,
+		AllowNonFinite: allowNonFinite,
 	}
 	rep, err := operators.StreamMerge(ctx, plan, src, dir, opt)
 	if err != nil {

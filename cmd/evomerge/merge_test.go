@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -421,5 +422,34 @@ func TestCmdMergeF16Output(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "merged ") || strings.Contains(stdout.String(), " 1 workers") {
 		t.Errorf("summary %q", stdout.String())
+	}
+}
+
+func TestCmdMergeRefusesNonFiniteInputs(t *testing.T) {
+	recipe, inputs := exampleWorkspace(t, "merge-slerp.toml")
+	dir := filepath.Dir(recipe)
+	// The invert expert diverged: one weight is NaN, one +Inf.
+	ts := inputs["invert"]
+	for i := range ts {
+		if ts[i].Name == "layers.2.weight" {
+			ts[i].Data[3], ts[i].Data[5] = float32(math.NaN()), float32(math.Inf(1))
+		}
+	}
+	path := filepath.Join(dir, "models", "invert", checkpoint.SingleFileName)
+	if err := checkpoint.Write(path, ts, map[string]string{"evomerge.spec": `{"who":"invert"}`}, checkpoint.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "refused")
+	err := cmdMerge(context.Background(), []string{recipe, "--out", out}, &bytes.Buffer{}, &bytes.Buffer{})
+	for _, want := range []string{"model 2 (" + filepath.Join(dir, "models", "invert"), `tensor "layers.2.weight" holds 2 non-finite values of 8 (the first, element 3, is NaN)`, "--allow-nonfinite"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
+	}
+	if _, statErr := os.Stat(out); statErr == nil {
+		t.Error("a refused merge left its output directory")
+	}
+	if err := cmdMerge(context.Background(), []string{recipe, "--out", out, "--allow-nonfinite"}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("--allow-nonfinite: %v", err)
 	}
 }

@@ -223,7 +223,7 @@ func TestShardedWriterRejectsBadPlans(t *testing.T) {
 		{"duplicate", []TensorInfo{{Name: "a", Shape: []int{1}}, {Name: "a", Shape: []int{1}}}, ShardOptions{}, "twice in the plan"},
 		{"negative dim", []TensorInfo{{Name: "a", Shape: []int{-2}}}, ShardOptions{}, "negative dimension"},
 		{"bad default dtype", []TensorInfo{{Name: "a", Shape: []int{1}}}, ShardOptions{DType: U8}, `cannot write dtype "U8"`},
-		{"bad tensor dtype", []TensorInfo{{Name: "a", Shape: []int{1}, DType: F64}}, ShardOptions{}, `tensor "a": cannot write dtype "F64"`},
+		{"bad tensor dtype", []TensorInfo{{Name: "a", Shape: []int{1}, DType: "Q4_K"}}, ShardOptions{}, `tensor "a": cannot write dtype "Q4_K"`},
 		{"negative cap", []TensorInfo{{Name: "a", Shape: []int{1}}}, ShardOptions{MaxShardBytes: -1}, "MaxShardBytes"},
 	}
 	for _, tc := range tests {
