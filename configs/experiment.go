@@ -617,6 +617,11 @@ func (e *Experiment) resolvePaths(dir string) {
 	e.MapStartPointPaths(abs)
 }
 
+// CiteAs makes e's problems name other's file and lines: the resolved
+// copy a run decodes from its directory reports problems in the user's
+// file, where they can be fixed.
+func (e *Experiment) CiteAs(other *Experiment) { e.file, e.lines = other.file, other.lines }
+
 // File is the name the experiment was decoded from.
 func (e *Experiment) File() string { return e.file }
 
@@ -625,7 +630,16 @@ func (e *Experiment) File() string { return e.file }
 func (e *Experiment) Problem(key, msg string) Problem {
 	p := Problem{File: e.file, Key: key, Msg: msg}
 	if e.lines != nil {
-		p.Line = findIndexed(e.lines, key)
+		// A key the file does not have (a missing value) points at the
+		// nearest table that is there.
+		for k := key; p.Line == 0 && k != ""; {
+			p.Line = findIndexed(e.lines, k)
+			i := strings.LastIndexByte(k, '.')
+			if i < 0 {
+				break
+			}
+			k = k[:i]
+		}
 	}
 	return p
 }

@@ -422,7 +422,7 @@ method = "chebyshev"
 [evaluator]
 kind = "command"
 `,
-			want: []string{"models@0", "search@7", "search.ga.scalarization.ideal@0", "evaluator.command@0"},
+			want: []string{"models@0", "search@7", "search.ga.scalarization.ideal@9", "evaluator.command@11"},
 		},
 		{
 			name: "native evaluator needs a benchmark; duplicate experts and objectives",

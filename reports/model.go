@@ -120,7 +120,7 @@ type Budget struct {
 	// MaxDuration is the wall-time budget (0: none).
 	MaxDuration time.Duration
 	// Evaluations is the number of evaluations the search counted against
-	// its budget, repeated candidates answered from the cache included;
+	// its budget, repeats (candidates proposed again, answered from the journal) included;
 	// 0 means one per candidate record.
 	Evaluations int
 	// Started and Updated are when the run began and when its records

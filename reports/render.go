@@ -699,7 +699,7 @@ func runFacts(r *Run) ([]fact, []failure) {
 		budget += fmt.Sprintf(" of %d (%.1f%%)", r.Budget.MaxEvaluations, 100*float64(n)/float64(r.Budget.MaxEvaluations))
 	}
 	if n > len(r.Candidates) {
-		budget += fmt.Sprintf("; %d recorded, %d repeated candidates answered from the cache", len(r.Candidates), n-len(r.Candidates))
+		budget += fmt.Sprintf("; %d evaluated, %d repeats answered from the journal", len(r.Candidates), n-len(r.Candidates))
 	}
 	facts := []fact{
 		{"run", r.Name},

@@ -71,6 +71,19 @@ type reportResult struct {
 // writeRunReport renders the report of the run directory dir into path
 // (RUN_DIR/report.html when empty), atomically.
 func writeRunReport(ctx context.Context, dir, path string) (reportResult, error) {
+	if path == "" {
+		// Writers of RUN_DIR/report.html take turns (run.LockReport): a
+		// report that read the run before it ended never replaces the
+		// run's final report. The run's own lock is not needed: the page
+		// is written atomically, and a report works mid-run.
+		if _, err := os.Stat(filepath.Join(dir, run.ConfigFile)); err == nil {
+			l, err := run.LockReport(ctx, dir)
+			if err != nil {
+				return reportResult{}, err
+			}
+			defer l.Release()
+		}
+	}
 	r, _, err := loadReportRun(dir)
 	if err != nil {
 		return reportResult{}, err
@@ -199,7 +212,7 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 		},
 	}
 	// One journal record per finished evaluation; repeated candidates
-	// answered from the cache are not journaled (Budget.Evaluations counts
+	// (repeats, answered from the journal) are not journaled (Budget.Evaluations counts
 	// them).
 	for _, rec := range records {
 		r.Candidates = append(r.Candidates, reports.Candidate{

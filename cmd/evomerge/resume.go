@@ -14,7 +14,12 @@ Continues the run in RUN_DIR from its config.toml: the search is replayed
 with the same seed, evaluations found in journal.jsonl are answered from it
 and the rest are evaluated, so a run interrupted at any moment (Ctrl-C, kill
 -9, power loss) ends with the same front as one never interrupted. A torn
-last journal line is dropped and evaluated again.`
+last journal line is dropped and evaluated again; a journal line that fails
+its checksum (edited or damaged) stops the resume, naming the line.
+
+One run or resume writes a run directory at a time: while one holds
+RUN_DIR/run.lock, another is refused at once with the holder's pid and
+command. The lock ends with its process, even a killed one.`
 
 func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("resume", resumeSynopsis, stderr)

@@ -15,8 +15,10 @@ Runs the experiment CONFIG.toml (with no argument, the embedded quickstart:
 NSGA-II over per-layer-group task-arithmetic weights on mnist-tasks, a few
 minutes on two cores). The run directory (runs/<experiment name>, or --out)
 gets config.toml (resolved), journal.jsonl (one record per evaluation),
-state.json, front.json, log.jsonl and exports/. A built-in benchmark is
-prepared the first time. Ctrl-C stops cleanly (exit 130); continue with
+state.json, front.json and log.jsonl (exports/ once 'evomerge export' writes
+one). A built-in benchmark is prepared the first time. One run or resume
+writes a run directory at a time (run.lock): a second is refused, naming the
+holder's pid. Ctrl-C stops cleanly (exit 130); continue with
 'evomerge resume RUN_DIR'. With evaluator kind "nats", candidates go to
 'evomerge worker' processes (docs/distributed.md). See configs/examples/
 for every key.`

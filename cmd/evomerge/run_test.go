@@ -153,6 +153,64 @@ func TestRunStatusExportMerge(t *testing.T) {
 		t.Errorf("export without --candidate: exit %d\n%s\n%s\nwant the chosen member %s", code, out, errs, chosen)
 	}
 
+	// status names the chosen member too, in text and JSON.
+	if code, out, _ = runCLI(t, "status", dir); code != exitOK || !strings.Contains(out, "chosen front member: "+chosen[:12]+" (highest mean normalized accuracy on the validation split)") {
+		t.Errorf("status does not name the chosen member %s:\n%s", chosen[:12], out)
+	}
+	if code, out, _ = runCLI(t, "status", dir, "--json"); code != exitOK || !strings.Contains(out, `"chosen": "`+chosen+`"`) {
+		t.Errorf("status --json lacks the chosen member:\n%s", out)
+	}
+	// A finished run verifies clean; an edited score is found.
+	if code, out, errs = runCLI(t, "status", dir, "--verify"); code != exitOK || !strings.Contains(out, "no problems found") {
+		t.Errorf("status --verify: exit %d\n%s\n%s", code, out, errs)
+	}
+	// While another process holds the run directory, resume is refused
+	// naming it; status still works.
+	held, err := run.LockDir(dir, "evomerge run (test holder)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runCLI(t, "resume", dir)
+	if code != exitFailure || !strings.Contains(errs, fmt.Sprintf("is in use by pid %d", os.Getpid())) || !strings.Contains(errs, "kill ") {
+		t.Errorf("resume of a held run directory: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs = runCLI(t, "status", dir); code != exitOK {
+		t.Errorf("status of a held run directory: exit %d: %s", code, errs)
+	}
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// An edited score in a well-formed journal record is found by
+	// --verify and refused by resume, naming the line.
+	edited := filepath.Join(t.TempDir(), "edited")
+	if err := os.CopyFS(edited, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	jpath := filepath.Join(edited, run.JournalFile)
+	journal, err := os.ReadFile(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(journal), "\n")
+	i := strings.Index(lines[2], `"scores":[0.`)
+	if i < 0 {
+		t.Fatalf("no score to edit in %s", lines[2])
+	}
+	digit := i + len(`"scores":[0.`)
+	line := []byte(lines[2])
+	line[digit] = '0' + (line[digit]-'0'+1)%10
+	lines[2] = string(line)
+	if err := os.WriteFile(jpath, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, "status", edited, "--verify")
+	if code != exitFailure || !strings.Contains(out, "journal.jsonl:3") || !strings.Contains(out, "fails its checksum") {
+		t.Errorf("status --verify of an edited journal: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs = runCLI(t, "resume", edited); code != exitFailure || !strings.Contains(errs, "journal.jsonl:3") {
+		t.Errorf("resume of an edited journal: exit %d, stderr %q", code, errs)
+	}
+
 	tests := []struct {
 		name   string
 		args   []string

@@ -31,9 +31,11 @@ type Choice struct {
 
 // ChooseMember picks the recommended front member. by is the [report]
 // choose key: "" (the default rule), ChooseMeanNormalized, or the name of
-// one objective. The default rule is the highest mean normalized accuracy
-// on the fitness split where every member has per-task accuracies (a
-// benchmark with experts), else the best score of the first objective.
+// one objective. The default rule is the lowest scalarised cost for a
+// method that minimised one (ga, cmaes: the user's stated weighting), else
+// the highest mean normalized accuracy on the fitness split where every
+// member has per-task accuracies (a benchmark with experts), else the best
+// score of the first objective.
 // Ties go to the smaller id, so the choice is deterministic.
 func ChooseMember(f Front, by string) (Choice, error) {
 	split := f.FitnessSplit
@@ -43,6 +45,12 @@ func ChooseMember(f Front, by string) (Choice, error) {
 	meanNormKnown := len(f.Members) > 0
 	for _, m := range f.Members {
 		meanNormKnown = meanNormKnown && fitnessMeanNorm(m) == fitnessMeanNorm(m) // not NaN
+	}
+	if s := f.Scalarization; by == "" && s != nil && s.Cost != nil {
+		return Choice{
+			Index: bestBy(f, negCost),
+			By:    fmt.Sprintf("lowest %s cost on the %s split, the objective the search minimised", s.Method, split),
+		}, nil
 	}
 	switch {
 	case by == ChooseMeanNormalized || (by == "" && meanNormKnown):
@@ -106,8 +114,9 @@ func fitnessMeanNorm(m FrontMember) float64 {
 }
 
 // rankedMembers orders front members for the summary table: the chosen
-// member first, then by mean normalized fitness-split accuracy (where
-// known), ties and unknowns by id. Test scores never order the table.
+// member first, then by scalarised cost (ga, cmaes) or else by mean
+// normalized fitness-split accuracy (where known), ties and unknowns by
+// id. Test scores never order the table.
 func rankedMembers(f Front, chosen int) []int {
 	idx := make([]int, len(f.Members))
 	for i := range idx {
@@ -121,6 +130,9 @@ func rankedMembers(f Front, chosen int) []int {
 			return 1
 		}
 		va, vb := fitnessMeanNorm(f.Members[a]), fitnessMeanNorm(f.Members[b])
+		if f.Scalarization != nil {
+			va, vb = negCost(f.Members[a]), negCost(f.Members[b])
+		}
 		switch {
 		case va > vb || (!math.IsNaN(va) && math.IsNaN(vb)):
 			return -1
@@ -156,4 +168,13 @@ func ChosenMember(dir string) (m FrontMember, c Choice, ok bool, err error) {
 		return FrontMember{}, c, false, nil
 	}
 	return f.Members[c.Index], c, true, nil
+}
+
+// negCost is a member's scalarised cost negated (larger is better), NaN
+// when unknown.
+func negCost(m FrontMember) float64 {
+	if m.Cost == nil {
+		return math.NaN()
+	}
+	return -*m.Cost
 }

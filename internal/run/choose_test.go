@@ -2,7 +2,9 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -182,5 +184,63 @@ func TestNSGA2CrossoverProbZeroTurnsCrossoverOff(t *testing.T) {
 				t.Errorf("%d records, want the first population of 8 only", len(j.Records))
 			}
 		})
+	}
+}
+
+// A ga run reports its own result: the scalarised cost it minimised, the
+// lowest over every evaluation, and chooses that member.
+func TestGARunReportsItsScalarisedBest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	exp := decodeSmoke(t, dir, func(s string) string {
+		s = strings.Replace(s, `algorithm = "nsga2"`, `algorithm = "ga"`, 1)
+		s = strings.Replace(s, "[search.nsga2]", "[search.ga]", 1)
+		return strings.Replace(s, "[[objectives]]", "[search.ga.scalarization]\nweights = [1.0, 2.0, 1.0, 0.5]\n\n[[objectives]]", 1)
+	})
+	var out strings.Builder
+	if _, err := Start(context.Background(), exp, Options{Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFront(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Scalarization
+	if s == nil || s.Cost == nil || s.Method != "weighted-sum" || len(s.Weights) != 4 {
+		t.Fatalf("front.json scalarization %+v", s)
+	}
+	// The lowest cost over every journaled evaluation, computed here from
+	// the scores: Σ w_i·(−accuracy_i) for maximised accuracies.
+	j, err := ReadJournal(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := []float64{1, 2, 1, 0.5}
+	best, bestID := 0.0, ""
+	for _, r := range j.Records {
+		if r.Status != "ok" {
+			continue
+		}
+		c := 0.0
+		for i, v := range r.Scores {
+			c -= w[i] * v
+		}
+		if bestID == "" || c < best || (c == best && r.ID < bestID) {
+			best, bestID = c, r.ID
+		}
+	}
+	if s.BestID != bestID || math.Abs(*s.Cost-best) > 1e-12 {
+		t.Errorf("front best %s cost %v, want %s cost %v (lowest over the journal)", short(s.BestID), *s.Cost, short(bestID), best)
+	}
+	c, err := ChooseMember(f, "")
+	if err != nil || c.Index < 0 || f.Members[c.Index].ID != bestID {
+		t.Errorf("chosen %+v (%v), want the lowest-cost member %s", c, err, short(bestID))
+	}
+	for _, want := range []string{
+		fmt.Sprintf("ga minimised one weighted-sum cost of the 4 objectives (weights [1 2 1 0.5]): best cost %.6g on the validation split, candidate %s", best, short(bestID)),
+		"chosen front member " + short(bestID) + " (lowest weighted-sum cost on the validation split, the objective the search minimised)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
 	}
 }

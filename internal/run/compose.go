@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ type components struct {
 	lineage *lineage.Evaluator
 	// poolFiles are the checkpoint files of the pool's models, in order.
 	poolFiles []string
+	// scal is the scalarisation a single-objective method (ga, cmaes)
+	// minimises; nil for the others.
+	scal *search.Scalarization
 }
 
 func cmpOr(a, b string) string {
@@ -160,6 +164,13 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		return nil, configs.Problems{exp.Problem("merge.operator", err.Error())}
 	}
 	c.op = op
+	if op.Requirements().Base == operators.BaseRequired && !c.pool.HasBase() {
+		msg := fmt.Sprintf("missing: %s works on task vectors θi − θ0 and needs a base model; set models.base to the checkpoint the experts were fine-tuned from", op.Name())
+		if m.Benchmark != "" && len(m.Experts) > 0 {
+			msg += fmt.Sprintf(" (with [[models.experts]] the pool is models.base plus the experts listed; benchmark %s's own base and experts are not added, it gives the task data)", m.Benchmark)
+		}
+		return nil, configs.Problems{exp.Problem("models.base", msg)}
+	}
 	var spec population.SearchSpec
 	switch exp.Search.Algorithm {
 	case configs.AlgorithmAdaMerging:
@@ -178,6 +189,9 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	c.space, c.mapping, err = population.DeriveSpace(op.Params(), spec)
 	if err != nil {
 		return nil, configs.Problems{exp.Problem("merge.search", err.Error())}
+	}
+	if err := checkMemoryLimits(exp, modelBytes(c.pool.Source()), c.space.Len(), cmp.Or(opt.Workers, exp.Search.Concurrency)); err != nil {
+		return nil, err
 	}
 
 	// Objectives and tasks.
@@ -373,6 +387,7 @@ func (c *components) buildMethod() (search.Method, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.scal = &scal
 		g := s.GA
 		elite := 0 // absent: the method's default
 		if g.Elite != nil {
@@ -403,6 +418,7 @@ func (c *components) buildMethod() (search.Method, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.scal = &scal
 		variant := cmaes.Auto
 		switch s.CMAES.Covariance {
 		case "full":

@@ -48,13 +48,25 @@
 // # Run directory
 //
 //   - config.toml: the resolved experiment, defaults filled in and input
-//     paths made absolute; resume rebuilds everything from it.
+//     paths made absolute; resume rebuilds everything from it
+//     (configs.LoadResolved). Problems found while a run is built name the
+//     user's file and line, not this copy.
 //   - journal.jsonl: one JSON record (version field "v") per finished
 //     evaluation: candidate id, genome, lineage, status, scores, error,
 //     per-example correctness and timestamps. Each record is written with one
 //     write and fsynced. A final line without a newline is a write cut short
 //     by a crash: readers ignore it and resume truncates it away; any other
-//     malformed line is an error naming the file and line.
+//     malformed line is an error naming the file and line. Each record ends
+//     with "sum", 64 bits of SHA-256 over the line without it: a line that
+//     fails its checksum, or lacks one after lines that have one, is an
+//     error naming the file and line (journals from before checksums are
+//     read as they are). Resume also checks each accuracy score against the
+//     record's per-example correctness. The file is opened O_APPEND.
+//   - run.lock: held (flock) by run and resume for their session; a second
+//     one is refused, naming the holder's pid and command. The lock ends with
+//     its process, so a killed run leaves nothing stuck. status, report and
+//     export do not take it (they read, or write atomically); report.lock
+//     makes writers of report.html take turns.
 //   - state.json: where the run stands (status, counts, best scores,
 //     sessions, elapsed time), rewritten after every batch.
 //   - front.json: the final Pareto front on the fitness split, every member
@@ -68,7 +80,8 @@
 //     optimisation (coefficients, trajectory or iterations).
 //   - m2n2-archive/: archive checkpoints of M2N2's disk storage.
 //   - log.jsonl: structured log (log/slog JSON handler).
-//   - exports/: checkpoints written by Export.
+//   - exports/: checkpoints written by Export (without a candidate id: the
+//     chosen front member, ChooseMember).
 //   - nats/: the streams of a NATS server the run embeds (--serve-nats).
 //
 // Every file but the journal and the log is written to a temporary name,
@@ -77,23 +90,46 @@
 //
 // # Contract
 //
+//   - The chosen front member (the one the summary names, status and the
+//     report mark, export takes by default) is picked on fitness-split
+//     scores only: the lowest scalarised cost for ga and cmaes, else the
+//     highest mean normalized accuracy, or [report] choose. Test scores are
+//     measured after the choice and never select.
+//
+//   - The first failed write to the run directory stops the session with
+//     that error (WriteError: the file and the OS error); later failures are
+//     added after it, state.json is marked failed when possible and
+//     front.json is not written.
+//
+//   - search.concurrency and population sizes whose buffers would not fit
+//     the machine's available memory are refused before anything is
+//     allocated, naming the key and the memory they would need.
+//
+//   - Status without state.json reports from the journal, in state
+//     "unknown"; Verify checks a whole directory.
+//
 //   - Only cmd/evomerge imports this package.
+//
 //   - Resuming replays the same seed and the same Ask sequence; the journal is
 //     the evaluation store, answering every candidate whose id it holds, so an
 //     interrupted run (Ctrl-C, SIGTERM, kill -9) and an uninterrupted one end
 //     with the same front. New evaluations are journaled in chunks of the
 //     evaluator's concurrency, so a crash loses at most one chunk.
+//
 //   - search.max_time counts evaluation time from the journal, so a replay
 //     reaches the budget at the same candidate; only evaluation and generation
 //     budgets give the same front on every machine.
+//
 //   - Cancellation stops asking, leaves unfinished evaluations unjournaled,
 //     and still writes state.json and front.json (without test scores).
+//
 //   - AdaMerging and FW-Merging are not resumed mid-optimisation: their
 //     result is written to adamerging.json or fw.json when the optimisation
 //     ends, and a resumed run reads it instead of optimising again; a run
 //     interrupted during the optimisation starts it over (it is
 //     deterministic, so it learns the same result). The candidate and any
 //     seeded search then replay from the journal like any run.
+//
 //   - M2N2 replays like any ask/tell method. With storage "ram" a resumed
 //     session keeps parents as lineage recipes instead ("rebuild"): the
 //     journaled candidates were not evaluated in this session, so their

@@ -54,6 +54,11 @@ type StatusReport struct {
 	// TornTail reports an incomplete last journal line (a write in
 	// progress, or a crash); resume drops it.
 	TornTail bool `json:"torn_tail,omitempty"`
+	// Chosen is the id of the run's chosen front member and ChosenBy what
+	// it was chosen on (fitness-split scores; see ChooseMember), once the
+	// run has written front.json.
+	Chosen   string `json:"chosen,omitempty"`
+	ChosenBy string `json:"chosen_by,omitempty"`
 }
 
 // Status reads a run directory's state and journal.
@@ -65,12 +70,17 @@ func Status(dir string) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s: the run has not started evaluating yet (no %s)", dir, StateFile)
-	}
 	j, err := ReadJournal(filepath.Join(dir, JournalFile))
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if len(j.Records) == 0 {
+			return nil, fmt.Errorf("%s: the run has not started evaluating yet (no %s)", dir, StateFile)
+		}
+		// state.json is gone but evaluations were made: report what the
+		// journal says, in state StateUnknown.
+		st = stateFromJournal(dir, j)
 	}
 	r := &StatusReport{
 		Dir: dir, Experiment: st.Experiment, Algorithm: st.Algorithm, State: st.Status,
@@ -92,6 +102,9 @@ func Status(dir string) (*StatusReport, error) {
 		if rec.Status != population.StatusOK {
 			r.Failed++
 			continue
+		}
+		if len(dirs) == 0 {
+			continue // objectives unknown (no state.json; see stateFromJournal)
 		}
 		if len(rec.Scores) != len(dirs) {
 			return nil, fmt.Errorf("%s: record %s has %d scores for %d objectives", filepath.Join(dir, JournalFile), short(rec.ID), len(rec.Scores), len(dirs))
@@ -117,6 +130,13 @@ func Status(dir string) (*StatusReport, error) {
 	r.EvaluationSeconds = clock.spent.Seconds()
 	if r.EvaluationSeconds > 0 {
 		r.PerSecond = float64(r.Journaled) / r.EvaluationSeconds
+	}
+	m, c, ok, err := ChosenMember(dir)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		r.Chosen, r.ChosenBy = m.ID, c.By
 	}
 	return r, nil
 }

@@ -90,6 +90,13 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, c *components, op
 	if opt.Workers > 0 {
 		workers = opt.Workers
 	}
+	var params uint64
+	for _, p := range seeds[0].Params() {
+		params += uint64(len(p.Data))
+	}
+	if err := checkMemoryLimits(exp, 4*params, 1, workers); err != nil {
+		return err
+	}
 	storage := lineage.Storage(s.Storage)
 	cfg := lineage.Config{Seeds: seeds, Tasks: tasks, Storage: storage, CacheSize: s.CacheSize, Workers: workers}
 	if storage == lineage.StorageDisk {

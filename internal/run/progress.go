@@ -12,8 +12,11 @@ import (
 	"github.com/evomerge/evomerge/search"
 )
 
-// progress reports batches: a live line rewritten in place on a terminal,
-// one plain line per batch otherwise.
+// progress reports batches: a live line rewritten in place on a terminal;
+// otherwise (a pipe or a file) plain lines, at most about one per 2% of the
+// evaluation budget (per pipedInterval without a budget), and the last
+// evaluation's, so a method of one-candidate batches (M2N2) does not print
+// a line per evaluation.
 type progress struct {
 	out        io.Writer
 	terminal   bool
@@ -23,12 +26,23 @@ type progress struct {
 	max        int
 	objectives []fitness.Objective
 	lineLen    int
+	// printed and printedAt are the evaluation count and time of the last
+	// plain line (piped output).
+	printed   int
+	printedAt time.Time
 }
+
+// pipedInterval is the shortest time between two piped progress lines of
+// a run without an evaluation budget.
+const pipedInterval = 10 * time.Second
 
 func (p *progress) Init(search.RunInfo) error { return nil }
 
 func (p *progress) Record(e search.Event) error {
 	if e.Kind != search.EventBatch {
+		return nil
+	}
+	if !p.terminal && !p.due(e.Stats.Evaluations) {
 		return nil
 	}
 	var b strings.Builder
@@ -42,7 +56,7 @@ func (p *progress) Record(e search.Event) error {
 		fmt.Fprintf(&b, " failed %d", e.Stats.Failed)
 	}
 	if p.ev.replayed > 0 {
-		fmt.Fprintf(&b, " from-journal %d", p.ev.replayed)
+		fmt.Fprintf(&b, " repeats %d", p.ev.replayed)
 	}
 	b.WriteString(" best")
 	for i, v := range e.Stats.Best {
@@ -68,7 +82,20 @@ func (p *progress) Record(e search.Event) error {
 		return nil
 	}
 	fmt.Fprintln(p.out, line)
+	p.printed, p.printedAt = e.Stats.Evaluations, p.now()
 	return nil
+}
+
+// due reports whether a piped line is due after evals evaluations.
+func (p *progress) due(evals int) bool {
+	if p.printed == 0 && p.printedAt.IsZero() {
+		return true // the first batch
+	}
+	if p.max > 0 {
+		step := max(1, (p.max+49)/50)
+		return evals >= p.max || evals-p.printed >= step
+	}
+	return p.now().Sub(p.printedAt) >= pipedInterval
 }
 
 // finish ends the live line.
@@ -105,12 +132,19 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 	if !tested {
 		split = f.FitnessSplit + " (not scored on test)"
 	}
-	fmt.Fprintf(w, "\naccuracy per task on %s; mean normalized accuracy (accuracy / expert accuracy) on both; the chosen member first, then by %s mean-norm (test never orders or chooses):\n", split, f.FitnessSplit)
+	orderKey := "mean-norm"
+	if f.Scalarization != nil {
+		orderKey = "scalarised cost"
+	}
+	fmt.Fprintf(w, "\naccuracy per task on %s; mean normalized accuracy (accuracy / expert accuracy) on both; the chosen member first, then by %s %s (test never orders or chooses):\n", split, f.FitnessSplit, orderKey)
 	header := fmt.Sprintf("%-14s", "member")
 	for _, t := range f.Tasks {
 		header += fmt.Sprintf(" %13s", trim(t, 13))
 	}
 	header += fmt.Sprintf(" %15s", "mean-norm")
+	if f.Scalarization != nil {
+		header += fmt.Sprintf(" %12s", "cost")
+	}
 	fmt.Fprintln(w, header)
 	cell := func(a, b float64) string {
 		if !tested {
@@ -142,6 +176,13 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			row += fmt.Sprintf(" %13s", cell(at(m.FitnessTasks, k), at(m.Test, k)))
 		}
 		row += fmt.Sprintf(" %15s", cell(meanOf(m.FitnessTasks), meanOf(m.Test)))
+		if f.Scalarization != nil {
+			cost := "-"
+			if m.Cost != nil {
+				cost = fmt.Sprintf("%.6g", *m.Cost)
+			}
+			row += fmt.Sprintf(" %12s", cost)
+		}
 		fmt.Fprintln(w, row)
 	}
 	if tested {
@@ -164,6 +205,17 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			}
 			row += fmt.Sprintf(" %15s", "1/1")
 			fmt.Fprintln(w, row)
+		}
+	}
+	if s := f.Scalarization; s != nil {
+		fmt.Fprintf(w, "\n%s minimised one %s cost of the %d objectives (weights %v", exp.Search.Algorithm, s.Method, len(f.Objectives), s.Weights)
+		if s.Method == search.Chebyshev {
+			fmt.Fprintf(w, ", ideal %v, rho %g", s.Ideal, s.Rho)
+		}
+		if s.Cost != nil {
+			fmt.Fprintf(w, "): best cost %.6g on the %s split, candidate %s\n", *s.Cost, f.FitnessSplit, short(s.BestID))
+		} else {
+			fmt.Fprintf(w, "): no candidate has a finite cost\n")
 		}
 	}
 	if b := choice.Index; b >= 0 {

@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,8 +38,8 @@ func TestProgressLines(t *testing.T) {
 			terminal: true,
 			replayed: 3,
 			events:   []search.Event{ev(10, 0, 0.5, 0.5), ev(20, 1, 0.5, 0.5), {Kind: search.EventFinal}},
-			want: "\reval 10/40 gen 0 from-journal 3 best mean/normalized_accuracy=0.5000 mean/loss=0.5000 2.00 eval/s ETA 15s" +
-				"\reval 20/40 gen 1 from-journal 3 best mean/normalized_accuracy=0.5000 mean/loss=0.5000 2.00 eval/s ETA 10s\n",
+			want: "\reval 10/40 gen 0 repeats 3 best mean/normalized_accuracy=0.5000 mean/loss=0.5000 2.00 eval/s ETA 15s" +
+				"\reval 20/40 gen 1 repeats 3 best mean/normalized_accuracy=0.5000 mean/loss=0.5000 2.00 eval/s ETA 10s\n",
 		},
 	}
 	for _, tt := range tests {
@@ -57,6 +58,43 @@ func TestProgressLines(t *testing.T) {
 				t.Errorf("progress output\n%q\nwant\n%q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPipedProgressIsThrottled(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	objs := []fitness.Objective{{Name: "acc"}}
+	for _, tt := range []struct {
+		name      string
+		max       int
+		wantLines int
+	}{
+		{"budget of 1000, one evaluation per batch", 1000, 51}, // the first, every 20th, the last
+		{"budget of 40", 40, 40},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := &progress{out: &out, start: start, ev: &journaled{evaluated: 1}, max: tt.max, objectives: objs,
+				now: func() time.Time { return start.Add(time.Second) }}
+			for i := 1; i <= tt.max; i++ {
+				p.Record(search.Event{Kind: search.EventBatch, Stats: search.Stats{Evaluations: i, Best: []float64{0.5}}})
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != tt.wantLines || !strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("eval %d/%d ", tt.max, tt.max)) {
+				t.Errorf("%d lines, last %q; want %d ending at the last evaluation", len(lines), lines[len(lines)-1], tt.wantLines)
+			}
+		})
+	}
+	// Without a budget: one line per pipedInterval.
+	var out bytes.Buffer
+	now := start
+	p := &progress{out: &out, start: start, ev: &journaled{evaluated: 1}, objectives: objs, now: func() time.Time { return now }}
+	for i := 1; i <= 100; i++ {
+		now = start.Add(time.Duration(i) * time.Second)
+		p.Record(search.Event{Kind: search.EventBatch, Stats: search.Stats{Evaluations: i, Best: []float64{0.5}}})
+	}
+	if n := strings.Count(out.String(), "\n"); n != 10 {
+		t.Errorf("%d lines over 100 s without a budget, want 10 (one per %s)", n, pipedInterval)
 	}
 }
 

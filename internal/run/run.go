@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
+	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -80,6 +82,16 @@ type Outcome struct {
 // give the same front on every machine.
 func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome, error) {
 	dir := exp.RunDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	// One writer per run directory (see LockFile): a run or resume already
+	// going in dir is not disturbed, not even by --force.
+	lock, err := LockDir(dir, "run")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	if err := prepareDir(dir, opt.Force); err != nil {
 		return nil, err
 	}
@@ -95,6 +107,9 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	if err != nil {
 		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
 	}
+	if exp.File() != "" {
+		resolved.CiteAs(exp) // problems found while building the run point at the user's file
+	}
 	out, err := execute(ctx, dir, resolved, State{}, opt)
 	if out == nil && err != nil {
 		// Nothing was evaluated (a problem found while building the run):
@@ -103,6 +118,7 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 			for _, name := range runFiles {
 				os.RemoveAll(filepath.Join(dir, name))
 			}
+			lock.Release() // removes the lock file
 			os.Remove(dir) // only if empty
 		}
 	}
@@ -118,6 +134,12 @@ func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s is not a run directory (no %s): start a run with `evomerge run CONFIG`", dir, ConfigFile)
 	}
+	// One writer per run directory (see LockFile).
+	lock, err := LockDir(dir, "resume")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	exp, err := configs.LoadResolved(path)
 	if err != nil {
 		return nil, err
@@ -129,9 +151,16 @@ func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
 	return execute(ctx, dir, exp, prev, opt)
 }
 
-// prepareDir makes dir ready for a new run.
+// prepareDir makes dir ready for a new run; lock files do not count as
+// content (the caller holds LockFile).
 func prepareDir(dir string, force bool) error {
-	entries, err := os.ReadDir(dir)
+	all, err := os.ReadDir(dir)
+	var entries []os.DirEntry
+	for _, e := range all {
+		if e.Name() != LockFile && e.Name() != ReportLockFile {
+			entries = append(entries, e)
+		}
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return os.MkdirAll(dir, 0o755)
@@ -203,6 +232,16 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		return nil, err
 	}
 	defer journal.Close()
+	// Scores that the records' per-example results determine must agree
+	// with them (an edited score of a journal without checksums).
+	if err := journal.CheckScores(comp.objectives); err != nil {
+		log.Error("journal unreadable", "error", err.Error())
+		return nil, err
+	}
+	// The first failed write to the run directory (a full disk) stops the
+	// session with that error; later failures are only added after it.
+	var failures writeFailures
+	journal.onFail = func(err error) { failures.add(err) }
 	if journal.Dropped > 0 {
 		log.Warn("truncated a torn last journal line", "bytes", journal.Dropped)
 		fmt.Fprintf(out, "journal: dropped an incomplete last record (%d bytes) left by an interrupted write; it is evaluated again\n", journal.Dropped)
@@ -254,7 +293,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	writeState := func() error {
 		state.Updated = opt.now().UTC()
 		state.Elapsed = prevElapsed + opt.now().Sub(sessionStart).Seconds()
-		return writeJSON(filepath.Join(dir, StateFile), state)
+		return failures.add(writeJSON(filepath.Join(dir, StateFile), state))
 	}
 	if err := writeState(); err != nil {
 		return nil, err
@@ -266,6 +305,11 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	recorders := []search.Recorder{
 		search.RecorderFunc(func(e search.Event) error {
 			if e.Kind != search.EventBatch {
+				return nil
+			}
+			if failures.first() != nil {
+				// A write failed in this batch: the session stops, and
+				// state.json keeps the figures of what was journaled.
 				return nil
 			}
 			state.Evaluations, state.Failed, state.Generations = e.Stats.Evaluations, e.Stats.Failed, e.Stats.Generations
@@ -301,6 +345,20 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 
 	outcome := &Outcome{Dir: dir, Result: res, Replayed: ev.replayed, Evaluated: ev.evaluated}
 	state.StopReason = string(res.Status)
+	// stopped ends a session after a failed write to the run directory:
+	// with the first failed write, state.json marked failed (best effort;
+	// the error says when that failed too), and no front written (the
+	// journal holds what was evaluated; resume goes on from it).
+	stopped := func() (*Outcome, error) {
+		first := failures.first()
+		outcome.Status, state.Status, state.Error = StateFailed, StateFailed, first.Error()
+		serr := writeState()
+		log.Error("writing the run directory failed", "error", first.Error())
+		return outcome, failures.stopped(dir, serr)
+	}
+	if failures.first() != nil {
+		return stopped()
+	}
 	switch res.Status {
 	case search.StatusCancelled:
 		outcome.Status = StateInterrupted
@@ -331,14 +389,20 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		return nil, err
 	}
 	outcome.Front = front
-	if err := writeJSON(filepath.Join(dir, FrontFile), front); err != nil {
-		return nil, err
+	if err := failures.add(writeJSON(filepath.Join(dir, FrontFile), front)); err != nil {
+		return stopped()
 	}
 	if err := comp.writeViews(dir, res); err != nil {
+		if we := (*WriteError)(nil); errors.As(err, &we) {
+			failures.add(err)
+			return stopped()
+		}
+		state.Status, state.Error = StateFailed, err.Error()
+		_ = writeState()
 		return nil, err
 	}
 	if err := writeState(); err != nil {
-		return nil, err
+		return stopped()
 	}
 	log.Info("session end", "status", outcome.Status, "stop", res.Status, "evaluations", res.Evaluations,
 		"failed", res.Failed, "front", len(front.Members), "replayed", ev.replayed, "evaluated", ev.evaluated)
@@ -485,7 +549,29 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 		}
 		f.Members = append(f.Members, m)
 	}
+	if c.scal != nil {
+		f.Scalarization = scalarizeFront(f.Members, *c.scal, c.directions)
+	}
 	return f, nil
+}
+
+// scalarizeFront gives each member its scalarised cost and names the
+// lowest (ties to the smaller id).
+func scalarizeFront(members []FrontMember, s search.Scalarization, dirs []fitness.Direction) *FrontScalarization {
+	s = s.Resolved(len(dirs))
+	out := &FrontScalarization{Method: cmpOr(s.Method, search.WeightedSum), Weights: s.Weights, Ideal: s.Ideal, Rho: s.Rho}
+	for i := range members {
+		m := &members[i]
+		cost := s.Cost(&population.Candidate{Scores: m.Validation, Status: population.StatusOK}, dirs)
+		if math.IsNaN(cost) || math.IsInf(cost, 0) {
+			continue
+		}
+		m.Cost = &cost
+		if out.Cost == nil || cost < *out.Cost || (cost == *out.Cost && m.ID < out.BestID) {
+			out.Cost, out.BestID = m.Cost, m.ID
+		}
+	}
+	return out
 }
 
 // fitnessTasks derives per-task fitness-split accuracy from a candidate's

@@ -1,0 +1,126 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/data"
+)
+
+func TestMemAvailableReadsTheKernel(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("no /proc/meminfo on this system")
+	}
+	n, ok := memAvailable()
+	if !ok || n < 1<<20 {
+		t.Fatalf("memAvailable = %d, %v; want the machine's available memory", n, ok)
+	}
+}
+
+func TestAbsurdConcurrencyAndPopulationAreRefused(t *testing.T) {
+	saved := memAvailable
+	t.Cleanup(func() { memAvailable = saved })
+	memAvailable = func() (uint64, bool) { return 1 << 30, true } // 1 GiB
+
+	tests := []struct {
+		name     string
+		edit     func(string) string
+		wantKeys []string
+		want     []string
+	}{
+		{"sane values run", nil, nil, nil},
+		{"concurrency and population", func(s string) string {
+			s = strings.Replace(s, "concurrency = 1", "concurrency = 100000000", 1)
+			return strings.Replace(s, "population_size = 8", "population_size = 20000000", 1)
+		}, []string{"search.concurrency", "search.nsga2.population_size"}, []string{
+			"100000000 concurrent evaluations need about", "but 1.0 GiB is available",
+			"20000000 needs about", "non-dominated sorting",
+		}},
+		{"m2n2-sized archive in memory", func(string) string {
+			return m2n2Config(filepath.Join(t.TempDir(), "m2n2"), "m2n2-specialists", "archive_size = 100000000", 20)
+		}, []string{"search.m2n2.archive_size"}, []string{"archived model kept in memory", `"disk" keeps them on disk`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			exp := decodeSmoke(t, dir, tt.edit)
+			_, err := Start(context.Background(), exp, Options{Out: io.Discard})
+			if tt.wantKeys == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ps configs.Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error %v (%T), want configuration problems", err, err)
+			}
+			var keys []string
+			for _, p := range ps {
+				keys = append(keys, p.Key)
+			}
+			if strings.Join(keys, ",") != strings.Join(tt.wantKeys, ",") {
+				t.Errorf("problems name %v, want %v:\n%v", keys, tt.wantKeys, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if _, statErr := os.Stat(dir); statErr == nil {
+				t.Error("a refused run left its directory")
+			}
+		})
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for _, tt := range []struct {
+		n    uint64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {3 << 29, "1.5 GiB"}, {1 << 62, "4.0 EiB"}} {
+		if got := formatBytes(tt.n); got != tt.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// A benchmark config with extra experts but no models.base is refused on
+// models.base, citing the user's file and line (not the run directory's
+// copy, which is removed with the failed run).
+func TestExtraExpertsWithoutBaseCiteTheUsersFile(t *testing.T) {
+	bench, err := data.Prepare(context.Background(), "mnist-tasks", data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	src := strings.Replace(smokeConfig(filepath.Join(tmp, "run")), "\n[merge]", fmt.Sprintf("\n[[models.experts]]\nname = \"more\"\npath = %q\n\n[merge]", bench.Pool()[0].Path), 1)
+	path := filepath.Join(tmp, "mine.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := configs.LoadExperiment(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), exp, Options{Out: io.Discard})
+	var ps configs.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 {
+		t.Fatalf("error %v, want one configuration problem", err)
+	}
+	p := ps[0]
+	if p.File != path || p.Key != "models.base" || p.Line == 0 ||
+		!strings.Contains(p.Msg, "set models.base to the checkpoint the experts were fine-tuned from") || !strings.Contains(p.Msg, "own base and experts are not added") {
+		t.Errorf("problem %+v, want models.base in %s with its line", p, path)
+	}
+	if strings.Contains(err.Error(), "base_model") || strings.Contains(err.Error(), ConfigFile) {
+		t.Errorf("error cites a key or file the user does not have: %v", err)
+	}
+}
