@@ -44,40 +44,17 @@ func (d DType) rawOnly() bool { return d.Size() > 0 && !d.writable() }
 // tensor's bytes. Like WriteTensor it is safe for concurrent use with
 // different tensors, and each tensor is written once.
 func (w *ShardedWriter) WriteRaw(name string, data []byte) error {
-	w.mu.Lock()
-	if w.done {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: WriteRaw(%q) after Commit or Abort", w.dir, name)
-	}
-	p, ok := w.planned[name]
-	if !ok {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q is not in the plan", w.dir, name)
-	}
-	if n := int64(p.info.NumElements()) * int64(p.info.DType.Size()); int64(len(data)) != n {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q (%s, shape %v) has %d bytes but %d were given", w.dir, name, p.info.DType, p.info.Shape, n, len(data))
-	}
-	if p.state != pending {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q is written twice", w.dir, name)
-	}
-	p.state = writing
-	w.inFlight++
-	w.mu.Unlock()
-
-	_, err := p.shard.file.WriteAt(data, p.offset)
+	p, err := w.begin("WriteRaw", name, func(p *plannedTensor) error {
+		if n := int64(p.info.NumElements()) * int64(p.info.DType.Size()); int64(len(data)) != n {
+			return fmt.Errorf("checkpoint %s: tensor %q (%s, shape %v) has %d bytes but %d were given", w.dir, name, p.info.DType, p.info.Shape, n, len(data))
+		}
+		return nil
+	})
 	if err != nil {
+		return err
+	}
+	if _, err = p.shard.file.WriteAt(data, p.offset); err != nil {
 		err = fmt.Errorf("checkpoint %s: tensor %q: %w", p.shard.final, name, err)
 	}
-
-	w.mu.Lock()
-	w.inFlight--
-	if err != nil {
-		p.state = pending
-	} else {
-		p.state = written
-	}
-	w.mu.Unlock()
-	return err
+	return w.end(p, err)
 }

@@ -211,42 +211,56 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, writeChunkElems
 // WriteTensor encodes data at the tensor's planned place. It is safe for
 // concurrent use with different tensors; each tensor is written once.
 func (w *ShardedWriter) WriteTensor(name string, data []float32) error {
+	p, err := w.begin("WriteTensor", name, func(p *plannedTensor) error {
+		if n := p.info.NumElements(); len(data) != n {
+			return fmt.Errorf("checkpoint %s: tensor %q has shape %v (%d elements) but %d values were given", w.dir, name, p.info.Shape, n, len(data))
+		}
+		if !p.info.DType.writable() {
+			return fmt.Errorf("checkpoint %s: tensor %q is planned as %s, which WriteTensor cannot encode; write its bytes with WriteRaw", w.dir, name, p.info.DType)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return w.end(p, w.writeData(p, data))
+}
+
+// begin claims the planned tensor name for one write: it must be in the
+// plan, pass check and not be written yet. The write runs unlocked; end
+// records its outcome.
+func (w *ShardedWriter) begin(op, name string, check func(*plannedTensor) error) (*plannedTensor, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.done {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: WriteTensor(%q) after Commit or Abort", w.dir, name)
+		return nil, fmt.Errorf("checkpoint %s: %s(%q) after Commit or Abort", w.dir, op, name)
 	}
 	p, ok := w.planned[name]
 	if !ok {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q is not in the plan", w.dir, name)
+		return nil, fmt.Errorf("checkpoint %s: tensor %q is not in the plan", w.dir, name)
 	}
-	if n := p.info.NumElements(); len(data) != n {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q has shape %v (%d elements) but %d values were given", w.dir, name, p.info.Shape, n, len(data))
-	}
-	if !p.info.DType.writable() {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q is planned as %s, which WriteTensor cannot encode; write its bytes with WriteRaw", w.dir, name, p.info.DType)
+	if err := check(p); err != nil {
+		return nil, err
 	}
 	if p.state != pending {
-		w.mu.Unlock()
-		return fmt.Errorf("checkpoint %s: tensor %q is written twice", w.dir, name)
+		return nil, fmt.Errorf("checkpoint %s: tensor %q is written twice", w.dir, name)
 	}
 	p.state = writing
 	w.inFlight++
-	w.mu.Unlock()
+	return p, nil
+}
 
-	err := w.writeData(p, data)
-
+// end records the outcome of a write begun by begin: written, or pending
+// again after an error (so it can be retried).
+func (w *ShardedWriter) end(p *plannedTensor, err error) error {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.inFlight--
 	if err != nil {
 		p.state = pending
 	} else {
 		p.state = written
 	}
-	w.mu.Unlock()
 	return err
 }
 

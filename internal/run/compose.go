@@ -351,7 +351,7 @@ func (c *components) expandObjectives(tasks []string) error {
 			add(o.Task)
 		default:
 			ps = append(ps, c.exp.Problem(fmt.Sprintf("objectives[%d].task", i),
-				fmt.Sprintf("unknown task %q: use one of %s, %q or %q", o.Task, strings.Join(tasks, ", "), configs.TaskAll, configs.TaskMean)))
+				unknownTask(o.Task, tasks)))
 		}
 	}
 	if len(ps) == 0 {
@@ -636,4 +636,12 @@ func explicitRate(v *float64) float64 {
 		return -1
 	}
 	return *v
+}
+
+// unknownTask says which task names an objective may use.
+func unknownTask(task string, tasks []string) string {
+	if len(tasks) == 0 {
+		return fmt.Sprintf("unknown task %q: the run knows no tasks; name the task each expert was fine-tuned for (task = %q in its [[models.experts]] table) or use a benchmark's tasks (models.benchmark)", task, task)
+	}
+	return fmt.Sprintf("unknown task %q: use one of %s, %q or %q", task, strings.Join(tasks, ", "), configs.TaskAll, configs.TaskMean)
 }

@@ -124,3 +124,17 @@ func TestExtraExpertsWithoutBaseCiteTheUsersFile(t *testing.T) {
 		t.Errorf("error cites a key or file the user does not have: %v", err)
 	}
 }
+
+func TestUnknownTaskMessage(t *testing.T) {
+	for _, tt := range []struct {
+		tasks []string
+		want  string
+	}{
+		{nil, `the run knows no tasks; name the task each expert was fine-tuned for (task = "t" in its [[models.experts]] table)`},
+		{[]string{"a", "b"}, `unknown task "t": use one of a, b, "all" or "mean"`},
+	} {
+		if got := unknownTask("t", tt.tasks); !strings.Contains(got, tt.want) {
+			t.Errorf("unknownTask(%v) = %q, want %q", tt.tasks, got, tt.want)
+		}
+	}
+}
