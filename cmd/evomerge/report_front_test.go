@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -200,5 +201,48 @@ func TestDescribeM2N2Seeds(t *testing.T) {
 	describeM2N2Seeds(other)
 	if len(other.Dims) != 1 {
 		t.Errorf("dims of a coefficient run changed: %q", other.Dims)
+	}
+}
+
+// A front whose validation-best and test-best members differ: the report,
+// status and export's default all take the validation-best.
+func TestValidationBestIsChosenEverywhere(t *testing.T) {
+	dir := writeTestRun(t, testRunOptions{evaluations: 12, finished: true})
+	f, err := run.ReadFront(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(i int, val, test float64) run.FrontMember {
+		return run.FrontMember{
+			ID: testRecordID(i), Genome: f.Members[0].Genome, Validation: testScores(i),
+			FitnessTasks: &run.SplitScores{Split: "validation", Accuracy: []float64{val, val}, MeanNormalized: &val},
+			Test:         &run.SplitScores{Split: "test", Accuracy: []float64{test, test}, MeanNormalized: &test},
+		}
+	}
+	testBest, valBest := member(3, 0.70, 0.90), member(9, 0.75, 0.60)
+	f.Members = []run.FrontMember{testBest, valBest}
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, run.FrontFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := loadReportRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Chosen != valBest.ID || !strings.Contains(r.ChosenBy, "validation") {
+		t.Errorf("report chose %s (%s), want the validation-best %s", r.Chosen, r.ChosenBy, valBest.ID)
+	}
+	st, err := run.Status(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Chosen != valBest.ID {
+		t.Errorf("status chose %s, want %s", st.Chosen, valBest.ID)
+	}
+	if m, _, ok, err := run.ChosenMember(dir); err != nil || !ok || m.ID != valBest.ID {
+		t.Errorf("export's default %s (%v, %v), want %s", m.ID, ok, err, valBest.ID)
 	}
 }
