@@ -61,3 +61,16 @@ func TestCheckFinite(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkNonFinite(b *testing.B) {
+	x := make([]float32, 1<<22)
+	for i := range x {
+		x[i] = float32(i%1000) * 0.001
+	}
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		if _, n := NonFinite(x); n != 0 {
+			b.Fatal(n)
+		}
+	}
+}
