@@ -35,7 +35,8 @@ type Lineage struct {
 
 // Candidate is one proposed merge and, once evaluated, its results.
 type Candidate struct {
-	// ID is the candidate identity of DESIGN.md, computed by ID.
+	// ID is the candidate identity: the sha256 of the canonical genome, the
+	// evaluation spec and the evaluator and benchmark version, computed by ID.
 	ID      string  `json:"id"`
 	Genome  Genome  `json:"genome"`
 	Lineage Lineage `json:"lineage"`

@@ -26,8 +26,9 @@
 //     exact round trip), -0 written as 0, non-finite numbers rejected.
 //   - A candidate's id is the hex sha256 of the canonical JSON object
 //     {"genome":…,"spec":…,"version":…}: the canonical genome, the evaluation
-//     spec and the evaluator and benchmark version (DESIGN.md, "Candidate
-//     identity"); equal recipes get equal ids on every machine.
+//     spec and the evaluator and benchmark version; it keys the journal,
+//     the evaluation cache and the distributed result store, and equal
+//     recipes get equal ids on every machine.
 //   - Errors a user or input can cause name the dimension, parameter or
 //     target concerned; panics are reserved for programmer errors such as
 //     passing a point of the wrong length to an in-place kernel.

@@ -24,8 +24,8 @@ const (
 // AllowedImports maps a package directory (relative to the module root; a
 // trailing "/*" covers every sub-package) to the non-standard-library import
 // prefixes it may use. Project imports are written relative to the module.
-// The order of DESIGN.md's layout list is the order of this table: a package
-// imports only packages listed above it.
+// The order of this table is the layering (README's Layout section lists it):
+// a package imports only packages listed above it.
 var AllowedImports = map[string][]string{
 	"internal/rng":        {},
 	"internal/suggest":    {},

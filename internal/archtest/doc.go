@@ -1,5 +1,5 @@
-// Package archtest enforces evomerge's dependency direction (DESIGN.md,
-// "Layout and dependency direction") with an explicit allow-list per package.
+// Package archtest enforces evomerge's dependency direction (the layering
+// of README's Layout section) with an explicit allow-list per package.
 //
 // The check is a test: it parses the imports of every non-test Go file in the
 // module and fails on any project or third-party import that the importing
