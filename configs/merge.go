@@ -311,3 +311,19 @@ var byteUnits = map[string]int64{
 	"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
 	"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40,
 }
+
+// FormatByteSize writes a byte count with a binary unit ("512 B",
+// "1.5 GiB"), the way messages and summaries print sizes; ParseByteSize
+// reads it back.
+func FormatByteSize(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -197,3 +197,18 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatByteSize(t *testing.T) {
+	for _, tt := range []struct {
+		n    uint64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {3 << 29, "1.5 GiB"}, {1 << 62, "4.0 EiB"}, {^uint64(0), "16.0 EiB"}} {
+		if got := FormatByteSize(tt.n); got != tt.want {
+			t.Errorf("FormatByteSize(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	// What it prints reads back (to its rounding) with ParseByteSize.
+	if n, err := ParseByteSize(FormatByteSize(3 << 29)); err != nil || n != 3<<29 {
+		t.Errorf("ParseByteSize(FormatByteSize(1.5 GiB)) = %d, %v", n, err)
+	}
+}

@@ -123,3 +123,37 @@ func TestStreamMergeIntegerBuffers(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckpointSourceRawTensorMismatches(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	writeWithBuffer(t, base, []checkpoint.Tensor{tensorOf("layers.0.weight", []int{2}, 1, 2)}, []int64{0, 1})
+	// The same name as a float tensor in another model.
+	asFloat := filepath.Join(dir, "float.safetensors")
+	writeCheckpoint(t, asFloat, []checkpoint.Tensor{
+		tensorOf("layers.0.weight", []int{2}, 1, 2), tensorOf("pos.position_ids", []int{1, 2}, 0, 1),
+	}, nil, checkpoint.F32, 0)
+	// The same name with another shape.
+	longer := filepath.Join(dir, "longer")
+	writeWithBuffer(t, longer, []checkpoint.Tensor{tensorOf("layers.0.weight", []int{2}, 1, 2)}, []int64{0, 1, 2})
+	for _, tt := range []struct {
+		name   string
+		models []string
+		want   string
+	}{
+		{"float in a later model", []string{asFloat}, `tensor "pos.position_ids" is F32 in ` + asFloat + ` but I64 in ` + base},
+		{"other shape", []string{longer}, `tensor "pos.position_ids" is I64 [1 3] in ` + filepath.Join(longer, checkpoint.SingleFileName) + ` but I64 [1 2] in ` + filepath.Join(base, checkpoint.SingleFileName)},
+	} {
+		src, err := OpenCheckpointSource(base, tt.models)
+		if err == nil {
+			src.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "architectures differ") {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// A float tensor first, the raw one later.
+	if _, err := OpenCheckpointSource(asFloat, []string{base}); err == nil || !strings.Contains(err.Error(), `is I64 in `+filepath.Join(base, checkpoint.SingleFileName)+` but a float tensor in `+asFloat) {
+		t.Errorf("raw after float: error %v", err)
+	}
+}

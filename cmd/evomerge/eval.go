@@ -60,16 +60,15 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil || split == data.Train {
 		return usagef("--split %q: use validation or test", *splitName)
 	}
-	if !*allowNonFinite {
-		if err := checkFiniteFile(ctx, *model); err != nil {
-			return err
-		}
-	}
 	b, err := data.Prepare(ctx, *bench, data.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Log: stderr})
 	if err != nil {
 		return err
 	}
-	scores, err := b.EvaluateFile(ctx, *model, split)
+	scores, err := b.EvaluateFile(ctx, *model, split, data.FileOptions{AllowNonFinite: *allowNonFinite})
+	var nf *checkpoint.NonFiniteError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w; fix or replace the checkpoint, or pass --allow-nonfinite to evaluate it anyway", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -79,24 +78,6 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(scores)
 	}
 	return printScores(stdout, scores)
-}
-
-// checkFiniteFile refuses a checkpoint holding NaN or ±Inf weights: its
-// scores would be a loss of NaN and chance accuracy, which say nothing.
-func checkFiniteFile(ctx context.Context, path string) error {
-	r, err := checkpoint.Open(path)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := r.CheckFinite(ctx); err != nil {
-		var nf *checkpoint.NonFiniteError
-		if errors.As(err, &nf) {
-			return fmt.Errorf("%w; fix or replace the checkpoint, or pass --allow-nonfinite to evaluate it anyway", err)
-		}
-		return err
-	}
-	return nil
 }
 
 // printScores writes a human-readable table of scores.

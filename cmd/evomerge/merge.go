@@ -200,19 +200,8 @@ func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mer
 		rep.Load.Round(time.Millisecond), rep.Compute.Round(time.Millisecond), rep.Write.Round(time.Millisecond))
 }
 
-// formatBytes renders n with a binary unit.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// formatBytes prints a (non-negative) byte count of the memory figures.
+func formatBytes(n int64) string { return configs.FormatByteSize(uint64(max(n, 0))) }
 
 // memPeak holds the highest memory figures a memSampler saw.
 type memPeak struct {

@@ -89,7 +89,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	}
 
 	// Evaluating an expert reproduces the manifest's figures; other heads are borrowed.
-	s, err := b.EvaluateFile(ctx, filepath.Join(wantDir, "expert-rotated.safetensors"), Test)
+	s, err := b.EvaluateFile(ctx, filepath.Join(wantDir, "expert-rotated.safetensors"), Test, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/nn"
 )
 
@@ -48,12 +49,27 @@ type Scores struct {
 	MeanNormalized *float64 `json:"mean_normalized_accuracy,omitempty"`
 }
 
-// EvaluateFile loads a checkpoint (any path checkpoint.Open accepts) and
-// evaluates it.
-func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split) (*Scores, error) {
+// FileOptions configure EvaluateFile.
+type FileOptions struct {
+	// AllowNonFinite scores a model whose weights hold NaN or ±Inf; without
+	// it such a model is refused with a *checkpoint.NonFiniteError naming
+	// the tensor (its scores would be a loss of NaN and chance accuracy).
+	AllowNonFinite bool
+}
+
+// EvaluateFile loads a checkpoint (any path checkpoint.Open accepts),
+// checks that its weights are finite (see FileOptions) and evaluates it.
+func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split, opt FileOptions) (*Scores, error) {
 	m, err := nn.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: load model %s: %w", path, err)
+	}
+	if !opt.AllowNonFinite {
+		for _, p := range m.Params() {
+			if first, count := checkpoint.NonFinite(p.Data); count > 0 {
+				return nil, &checkpoint.NonFiniteError{Path: path, Tensor: p.Name, Index: first, Value: p.Data[first], Count: count, Total: len(p.Data)}
+			}
+		}
 	}
 	s, err := b.Evaluate(ctx, m, split)
 	if err != nil {

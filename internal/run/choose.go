@@ -44,7 +44,7 @@ func ChooseMember(f Front, by string) (Choice, error) {
 	}
 	meanNormKnown := len(f.Members) > 0
 	for _, m := range f.Members {
-		meanNormKnown = meanNormKnown && fitnessMeanNorm(m) == fitnessMeanNorm(m) // not NaN
+		meanNormKnown = meanNormKnown && !math.IsNaN(fitnessMeanNorm(m))
 	}
 	if s := f.Scalarization; by == "" && s != nil && s.Cost != nil {
 		return Choice{

@@ -80,7 +80,7 @@ func checkMemoryLimits(exp *configs.Experiment, model uint64, dims int, workers 
 		if need, over := mulBytes(workers, per); over || need > budget {
 			ps = append(ps, exp.Problem("search.concurrency", fmt.Sprintf(
 				"%d concurrent evaluations need about %s (%d × %s for a merged model and its buffers) but %s is available: lower it (each native evaluation already uses every core, so 1 or 2 is usually fastest)",
-				workers, formatNeed(need, over), workers, formatBytes(per), formatBytes(avail))))
+				workers, formatNeed(need, over), workers, configs.FormatByteSize(per), configs.FormatByteSize(avail))))
 		}
 	}
 	for _, p := range populationKeys(exp, model, dims) {
@@ -99,7 +99,7 @@ func checkMemoryLimits(exp *configs.Experiment, model uint64, dims int, workers 
 		if over || need > budget {
 			ps = append(ps, exp.Problem(p.key, fmt.Sprintf(
 				"%d needs about %s (%s per %s%s) but %s is available: give a smaller size",
-				p.size, formatNeed(need, over), formatBytes(p.each), p.what, extra, formatBytes(avail))))
+				p.size, formatNeed(need, over), configs.FormatByteSize(p.each), p.what, extra, configs.FormatByteSize(avail))))
 		}
 	}
 	if len(ps) > 0 {
@@ -161,19 +161,5 @@ func formatNeed(need uint64, over bool) string {
 	if over {
 		return "more than 16 EiB"
 	}
-	return formatBytes(need)
-}
-
-// formatBytes writes a byte count with a binary unit.
-func formatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return configs.FormatByteSize(need)
 }

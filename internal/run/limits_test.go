@@ -81,17 +81,6 @@ func TestAbsurdConcurrencyAndPopulationAreRefused(t *testing.T) {
 	}
 }
 
-func TestFormatBytes(t *testing.T) {
-	for _, tt := range []struct {
-		n    uint64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {3 << 29, "1.5 GiB"}, {1 << 62, "4.0 EiB"}} {
-		if got := formatBytes(tt.n); got != tt.want {
-			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
 // A benchmark config with extra experts but no models.base is refused on
 // models.base, citing the user's file and line (not the run directory's
 // copy, which is removed with the failed run).
@@ -136,5 +125,38 @@ func TestUnknownTaskMessage(t *testing.T) {
 		if got := unknownTask("t", tt.tasks); !strings.Contains(got, tt.want) {
 			t.Errorf("unknownTask(%v) = %q, want %q", tt.tasks, got, tt.want)
 		}
+	}
+}
+
+func TestMulBytes(t *testing.T) {
+	for _, tt := range []struct {
+		n      int
+		each   uint64
+		need   uint64
+		over   bool
+		format string
+	}{
+		{0, 10, 0, false, "0 B"},
+		{3, 1 << 30, 3 << 30, false, "3.0 GiB"},
+		{1 << 40, 1 << 30, 0, true, "more than 16 EiB"},
+	} {
+		need, over := mulBytes(tt.n, tt.each)
+		if need != tt.need || over != tt.over || formatNeed(need, over) != tt.format {
+			t.Errorf("mulBytes(%d, %d) = %d, %v (%q); want %d, %v (%q)", tt.n, tt.each, need, over, formatNeed(need, over), tt.need, tt.over, tt.format)
+		}
+	}
+}
+
+// report.choose naming no objective is refused when the run starts, before
+// any evaluation, and leaves no run behind.
+func TestReportChooseIsCheckedAtStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	exp := decodeSmoke(t, dir, func(s string) string { return s + "\n[report]\nchoose = \"digits/acuracy\"\n" })
+	_, err := Start(context.Background(), exp, Options{Out: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), `report.choose = "digits/acuracy" names no objective`) || !strings.Contains(err.Error(), "digits/accuracy") {
+		t.Fatalf("error %v, want report.choose refused with the objectives listed", err)
+	}
+	if _, statErr := os.Stat(dir); statErr == nil {
+		t.Error("a refused run left its directory")
 	}
 }

@@ -440,7 +440,7 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc, err := bench.EvaluateFile(context.Background(), ex.Files[0], data.Test)
+			sc, err := bench.EvaluateFile(context.Background(), ex.Files[0], data.Test, data.FileOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -88,7 +88,7 @@ func (p *progress) Record(e search.Event) error {
 
 // due reports whether a piped line is due after evals evaluations.
 func (p *progress) due(evals int) bool {
-	if p.printed == 0 && p.printedAt.IsZero() {
+	if p.printedAt.IsZero() {
 		return true // the first batch
 	}
 	if p.max > 0 {
