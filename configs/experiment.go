@@ -15,21 +15,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Search algorithm names accepted in search.algorithm.
-const (
-	AlgorithmRandom = "random"
-	AlgorithmNSGA2  = "nsga2"
-	AlgorithmGA     = "ga"
-	AlgorithmCMAES  = "cmaes"
-)
-
-// Algorithms lists the search algorithms an experiment may name, in the
-// order the documentation lists them.
-func Algorithms() []string {
-	return []string{AlgorithmRandom, AlgorithmNSGA2, AlgorithmGA, AlgorithmCMAES,
-		AlgorithmAdaMerging, AlgorithmFW, AlgorithmM2N2, AlgorithmMAP}
-}
-
 // Evaluator kinds accepted in evaluator.kind.
 const (
 	EvaluatorNative  = "native"
@@ -182,103 +167,17 @@ type Search struct {
 	// it.
 	Concurrency int `toml:"concurrency,omitempty"`
 
-	// Method tables, decoded only for the chosen algorithm.
-	RandomTable toml.Primitive `toml:"random,omitempty"`
-	NSGA2Table  toml.Primitive `toml:"nsga2,omitempty"`
-	GATable     toml.Primitive `toml:"ga,omitempty"`
-	CMAESTable  toml.Primitive `toml:"cmaes,omitempty"`
-	AdaTable    toml.Primitive `toml:"adamerging,omitempty"`
-	FWTable     toml.Primitive `toml:"fw,omitempty"`
-	M2N2Table   toml.Primitive `toml:"m2n2,omitempty"`
-	MAPTable    toml.Primitive `toml:"map,omitempty"`
-
-	// The decoded settings of the chosen algorithm (the others stay zero).
-	Random RandomSettings `toml:"-"`
-	NSGA2  NSGA2Settings  `toml:"-"`
-	GA     GASettings     `toml:"-"`
-	CMAES  CMAESSettings  `toml:"-"`
-	// AdaMerging, FW, M2N2 and MAP: see experiment_algorithms.go.
-	AdaMerging AdaMergingSettings `toml:"-"`
-	FW         FWSettings         `toml:"-"`
-	M2N2       M2N2Settings       `toml:"-"`
-	MAP        MAPSettings        `toml:"-"`
+	// Table is the chosen algorithm's own table ([search.<algorithm>]),
+	// decoded by the algorithm's settings type (nil when the algorithm is
+	// unknown). Its tag "*" lets [search] hold one sub-table of any name:
+	// strict decoding leaves sub-tables to DecodeExperiment, which decodes
+	// the algorithm's and rejects the others.
+	Table Table `toml:"*"`
 }
 
-// RandomSettings is [search.random]. Zero values take the method defaults.
-type RandomSettings struct {
-	// BatchSize is the number of candidates per batch (default 16).
-	BatchSize int `toml:"batch_size,omitempty"`
-	// Sampling is "uniform" (default) or "lhs" (Latin hypercube per batch).
-	Sampling string `toml:"sampling,omitempty"`
-}
-
-// NSGA2Settings is [search.nsga2]. Zero values take the defaults of Deb et
-// al. (2002).
-type NSGA2Settings struct {
-	// PopulationSize is μ = λ (default 100, at least 4).
-	PopulationSize int `toml:"population_size,omitempty"`
-	// CrossoverProb is the SBX probability per pair (default 0.9; 0: no
-	// crossover, children are mutated copies of their parents).
-	CrossoverProb *float64 `toml:"crossover_prob,omitempty"`
-	// CrossoverEta is the SBX distribution index (default 20).
-	CrossoverEta float64 `toml:"crossover_eta,omitempty"`
-	// MutationProb is the polynomial mutation probability per variable
-	// (absent: 1/n for n searched dimensions, computed when the run starts;
-	// 0: no mutation).
-	MutationProb *float64 `toml:"mutation_prob,omitempty"`
-	// MutationEta is the mutation distribution index (default 20).
-	MutationEta float64 `toml:"mutation_eta,omitempty"`
-	// StartPoints seed the first population: "defaults" (the operator's
-	// default values), "average" (every expert weighted equally: plain
-	// weight averaging where the operator can express it),
-	// "adamerging:<dir>" (the coefficients learned by the AdaMerging run in
-	// <dir>, or its adamerging.json, matched to this run's dimensions by
-	// name; a relative path is relative to the config file), any of them,
-	// or none.
-	StartPoints []string `toml:"start_points,omitempty"`
-}
-
-// Scalarization turns several objectives into one cost for single-objective
-// algorithms (ga, cmaes).
-type Scalarization struct {
-	// Method is "weighted-sum" (default) or "chebyshev".
-	Method string `toml:"method,omitempty"`
-	// Weights has one non-negative weight per objective (default: equal).
-	Weights []float64 `toml:"weights,omitempty"`
-	// Ideal is Chebyshev's reference point, one value per objective.
-	Ideal []float64 `toml:"ideal,omitempty"`
-	// Rho is Chebyshev's augmentation (default 0).
-	Rho float64 `toml:"rho,omitempty"`
-}
-
-// GASettings is [search.ga]. Zero values take the method defaults.
-type GASettings struct {
-	PopulationSize   int           `toml:"population_size,omitempty"`    // default 40
-	Tournament       int           `toml:"tournament,omitempty"`         // default 3
-	CrossoverRate    *float64      `toml:"crossover_rate,omitempty"`     // default 0.8; 0: no crossover
-	BlendAlpha       *float64      `toml:"blend_alpha,omitempty"`        // default 0.5; 0: children inside the parents' box
-	MutationRate     *float64      `toml:"mutation_rate,omitempty"`      // default 0.3; 0: no mutation
-	MutationSigma    float64       `toml:"mutation_sigma,omitempty"`     // default 0.1
-	GeneMutationProb *float64      `toml:"gene_mutation_prob,omitempty"` // absent: 1/n; 0: one gene per mutated child
-	Elite            *int          `toml:"elite,omitempty"`              // default 1; 0: no elitism
-	StartPoints      []string      `toml:"start_points,omitempty"`
-	Scalarization    Scalarization `toml:"scalarization,omitempty"`
-}
-
-// CMAESSettings is [search.cmaes]. Zero values take the method defaults.
-type CMAESSettings struct {
-	// PopulationSize is λ (default max(4 + ⌊3 ln n⌋, 4n) for the full
-	// variant, 4 + ⌊3 ln n⌋ for the diagonal one; search/cmaes
-	// DefaultPopulation).
-	PopulationSize int `toml:"population_size,omitempty"`
-	// StepSize is the initial σ in unit-cube coordinates (default 0.3).
-	StepSize float64 `toml:"step_size,omitempty"`
-	// Covariance is "auto" (default: the full covariance up to 4
-	// dimensions, search/cmaes DefaultSeparableAbove, the diagonal one
-	// above), "full" or "diagonal" (separable CMA-ES).
-	Covariance    string        `toml:"covariance,omitempty"`
-	StartPoints   []string      `toml:"start_points,omitempty"`
-	Scalarization Scalarization `toml:"scalarization,omitempty"`
+// Budget reports whether the search states a limit.
+func (s Search) Budget() bool {
+	return s.MaxEvaluations != 0 || s.MaxGenerations != 0 || s.MaxTime != 0
 }
 
 // Objective is one score the search optimises.
@@ -349,8 +248,8 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // LoadResolved reads a run directory's config.toml (the resolved
 // configuration Encode wrote): LoadExperiment, then UpgradeResolved so files
 // of older versions mean what they meant when their run started.
-func LoadResolved(path string) (*Experiment, error) {
-	e, err := LoadExperiment(path)
+func LoadResolved(path string, cat Catalog) (*Experiment, error) {
+	e, err := LoadExperiment(path, cat)
 	if err != nil {
 		return nil, err
 	}
@@ -359,8 +258,8 @@ func LoadResolved(path string) (*Experiment, error) {
 }
 
 // DecodeResolved is LoadResolved on a file's contents.
-func DecodeResolved(name string, data []byte) (*Experiment, error) {
-	e, err := DecodeExperiment(name, data)
+func DecodeResolved(name string, data []byte, cat Catalog) (*Experiment, error) {
+	e, err := DecodeExperiment(name, data, cat)
 	if err != nil {
 		return nil, err
 	}
@@ -368,15 +267,29 @@ func DecodeResolved(name string, data []byte) (*Experiment, error) {
 	return e, nil
 }
 
+// ResolvedFormat is the Format evomerge writes into a run directory's
+// config.toml.
+const ResolvedFormat = 2
+
+// UpgradeResolved reads a run directory's config.toml written before
+// ResolvedFormat as it was meant when its run started (the algorithm's
+// table says what changed). Newer files are left as they are.
+func (e *Experiment) UpgradeResolved() {
+	if e.Format >= ResolvedFormat || e.Search.Table == nil {
+		return
+	}
+	e.Search.Table.UpgradeResolved(e.Format)
+}
+
 // LoadExperiment reads, strictly decodes and validates an experiment file.
 // Relative checkpoint paths and cache_dir are resolved against the file's
 // directory; experiment.output stays relative to the working directory.
-func LoadExperiment(path string) (*Experiment, error) {
+func LoadExperiment(path string, cat Catalog) (*Experiment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
-	e, err := DecodeExperiment(path, data)
+	e, err := DecodeExperiment(path, data, cat)
 	if err != nil {
 		return nil, err
 	}
@@ -385,10 +298,10 @@ func LoadExperiment(path string) (*Experiment, error) {
 }
 
 // DecodeExperiment strictly decodes an experiment (file names it in
-// errors), decodes the chosen algorithm's table, rejects keys nobody read,
-// fills defaults and validates. All problems are returned at once as
-// Problems.
-func DecodeExperiment(file string, data []byte) (*Experiment, error) {
+// errors), decodes the chosen algorithm's table into the type cat gives for
+// it, rejects keys nobody read, fills defaults and validates. All problems
+// are returned at once as Problems.
+func DecodeExperiment(file string, data []byte, cat Catalog) (*Experiment, error) {
 	var e Experiment
 	md, err := DecodeStrict(file, data, &e)
 	var schema Problems
@@ -413,51 +326,47 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 		return nil, Problems{{File: file, Msg: err.Error()}}
 	}
 	searchRaw, _ := raw["search"].(map[string]any)
-	tables := []struct {
-		algo string
-		prim toml.Primitive
-		dst  any
-	}{
-		{AlgorithmRandom, e.Search.RandomTable, &e.Search.Random},
-		{AlgorithmNSGA2, e.Search.NSGA2Table, &e.Search.NSGA2},
-		{AlgorithmGA, e.Search.GATable, &e.Search.GA},
-		{AlgorithmCMAES, e.Search.CMAESTable, &e.Search.CMAES},
-		{AlgorithmAdaMerging, e.Search.AdaTable, &e.Search.AdaMerging},
-		{AlgorithmFW, e.Search.FWTable, &e.Search.FW},
-		{AlgorithmM2N2, e.Search.M2N2Table, &e.Search.M2N2},
-		{AlgorithmMAP, e.Search.MAPTable, &e.Search.MAP},
+	if t, ok := cat.AlgorithmTable(e.Search.Algorithm); ok {
+		e.Search.Table = t
 	}
-	for _, tb := range tables {
-		sub, present := searchRaw[tb.algo]
-		if !present {
-			continue
+	for _, name := range sortedKeys(searchRaw) {
+		sub, isTable := searchRaw[name].(map[string]any)
+		if !isTable {
+			continue // a common key, checked by the schema
 		}
-		key := "search." + tb.algo
-		if tb.algo != e.Search.Algorithm {
-			ps = append(ps, e.Problem(key, fmt.Sprintf("settings for %s, but search.algorithm is %q: remove this table or change the algorithm", tb.algo, e.Search.Algorithm)))
+		key := "search." + name
+		if name != e.Search.Algorithm || e.Search.Table == nil {
+			if _, known := cat.AlgorithmTable(name); known {
+				ps = append(ps, e.Problem(key, fmt.Sprintf("settings for %s, but search.algorithm is %q: remove this table or change the algorithm", name, e.Search.Algorithm)))
+			} else {
+				ps = append(ps, e.Problem(key, fmt.Sprintf("unknown table: search.%s names no algorithm; the algorithms are %s", name, strings.Join(cat.AlgorithmNames(), ", "))))
+			}
 			continue
 		}
 		var typeProblems Problems
-		checkValue(sub, reflect.TypeOf(tb.dst).Elem(), key, file, e.lines, &typeProblems)
+		checkValue(sub, reflect.TypeOf(e.Search.Table.Target()).Elem(), key, file, e.lines, &typeProblems)
 		if len(typeProblems) > 0 {
 			ps = append(ps, typeProblems...)
 			// Decode the rest of the table, so its other problems are
 			// listed with these.
-			if m, ok := sub.(map[string]any); ok {
-				decodeWithout(m, key, typeProblems, tb.dst)
-			}
+			decodeWithout(sub, key, typeProblems, e.Search.Table.Target())
 			continue
 		}
-		if err := md.PrimitiveDecode(tb.prim, tb.dst); err != nil {
+		var buf bytes.Buffer
+		if err := toml.NewEncoder(&buf).Encode(sub); err != nil {
+			ps = append(ps, e.Problem(key, err.Error()))
+			continue
+		}
+		if _, err := toml.Decode(buf.String(), e.Search.Table.Target()); err != nil {
 			ps = append(ps, e.Problem(key, err.Error()))
 		}
 	}
 	if len(ps) == 0 && len(schema) == 0 {
 		if err := CheckUndecoded(file, data, md); err != nil {
 			if more, ok := err.(Problems); ok {
-				// Keys inside tables of another algorithm were reported above.
+				// Keys inside algorithm tables were checked above.
 				for _, p := range more {
-					if !strings.HasPrefix(p.Key, "search.") || !isAlgorithmTable(p.Key) {
+					if !isSearchTable(p.Key, searchRaw) {
 						ps = append(ps, p)
 					}
 				}
@@ -465,7 +374,7 @@ func DecodeExperiment(file string, data []byte) (*Experiment, error) {
 		}
 	}
 	e.applyDefaults()
-	if err := e.Validate(); err != nil {
+	if err := e.validate(cat); err != nil {
 		if more, ok := err.(Problems); ok {
 			for _, p := range more {
 				if !relatedToAny(p.Key, schema) {
@@ -562,13 +471,15 @@ func relatedToAny(key string, ps Problems) bool {
 	return false
 }
 
-func isAlgorithmTable(key string) bool {
-	for _, a := range Algorithms() {
-		if key == "search."+a || strings.HasPrefix(key, "search."+a+".") {
-			return true
-		}
+// isSearchTable reports whether key lies inside a sub-table of [search].
+func isSearchTable(key string, searchRaw map[string]any) bool {
+	rest, ok := strings.CutPrefix(key, "search.")
+	if !ok {
+		return false
 	}
-	return false
+	name, _, _ := strings.Cut(rest, ".")
+	_, isTable := searchRaw[name].(map[string]any)
+	return isTable
 }
 
 // applyDefaults fills the documented defaults of optional fields.
@@ -585,7 +496,6 @@ func (e *Experiment) applyDefaults() {
 	if len(e.Objectives) == 0 {
 		e.Objectives = []Objective{{Task: TaskAll}}
 	}
-	e.applyAlgorithmDefaults()
 	for i := range e.Objectives {
 		o := &e.Objectives[i]
 		if o.Metric == "" {
@@ -603,18 +513,25 @@ func (e *Experiment) applyDefaults() {
 }
 
 func (e *Experiment) resolvePaths(dir string) {
-	abs := func(p string) string {
+	e.MapPaths(func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
 		}
 		return filepath.Join(dir, p)
-	}
-	e.Models.Base = abs(e.Models.Base)
-	e.Models.CacheDir = abs(e.Models.CacheDir)
+	})
+}
+
+// MapPaths rewrites every file path the experiment names (checkpoints, the
+// cache directory, and the paths in the algorithm's table) with f.
+func (e *Experiment) MapPaths(f func(string) string) {
+	e.Models.Base = f(e.Models.Base)
+	e.Models.CacheDir = f(e.Models.CacheDir)
 	for i := range e.Models.Experts {
-		e.Models.Experts[i].Path = abs(e.Models.Experts[i].Path)
+		e.Models.Experts[i].Path = f(e.Models.Experts[i].Path)
 	}
-	e.MapStartPointPaths(abs)
+	if e.Search.Table != nil {
+		e.Search.Table.MapPaths(f)
+	}
 }
 
 // CiteAs makes e's problems name other's file and lines: the resolved
@@ -699,9 +616,9 @@ func (e *Experiment) RunDir() string {
 	return filepath.Join(DefaultRunsDir, e.Experiment.Name)
 }
 
-// Validate checks everything that does not depend on the operator or the
+// validate checks everything that does not depend on the operator or the
 // model pool and returns all problems at once.
-func (e *Experiment) Validate() error {
+func (e *Experiment) validate(cat Catalog) error {
 	var ps Problems
 	add := func(key, format string, args ...any) {
 		ps = append(ps, e.Problem(key, fmt.Sprintf(format, args...)))
@@ -765,29 +682,6 @@ func (e *Experiment) Validate() error {
 			add(fmt.Sprintf("merge.task_tensors[%d]", i), "empty pattern; give a prefix such as \"heads.\" or a glob")
 		}
 	}
-	switch {
-	case e.Search.DerivesSpace() && len(e.Merge.Search) > 0:
-		add("merge.search", "%s derives its own coefficients: remove the [[merge.search]] tables", e.Search.Algorithm)
-	case !e.Search.DerivesSpace() && len(e.Merge.Search) == 0:
-		add("merge.search", "missing: list the searched parameters as [[merge.search]] tables, e.g. param = \"weight\", per_model = true")
-	}
-	switch e.Search.Algorithm {
-	case AlgorithmAdaMerging:
-		if e.Merge.Operator != "" && e.Merge.Operator != "task_arithmetic" {
-			add("merge.operator", "AdaMerging learns task-arithmetic coefficients: set operator = \"task_arithmetic\"")
-		}
-	case AlgorithmFW:
-		if e.Merge.Operator != "" && e.Merge.Operator != "task_arithmetic" {
-			add("merge.operator", "%q: FW-Merging's result is recorded as per-tensor task-arithmetic coefficients of the pool, which only the task-arithmetic update rule produces; set operator = \"task_arithmetic\" (the TIES update rule is available in Go through evaluate/gradient)", e.Merge.Operator)
-		}
-	case AlgorithmM2N2:
-		if e.Merge.Operator != "" && e.Merge.Operator != "m2n2" {
-			add("merge.operator", "M2N2 merges by split-point SLERP crossover: set operator = \"m2n2\"")
-		}
-	}
-	if e.Search.DerivesSpace() && (len(e.Merge.Params) > 0 || len(e.Merge.Groups) > 0) {
-		add("merge.params", "%s sets every merge coefficient itself: remove merge.params and merge.groups", e.Search.Algorithm)
-	}
 	for i, s := range e.Merge.Search {
 		key := fmt.Sprintf("merge.search[%d]", i)
 		if strings.TrimSpace(s.Param) == "" {
@@ -815,15 +709,15 @@ func (e *Experiment) Validate() error {
 	}
 	// [search]
 	sr := e.Search
-	known := false
-	for _, a := range Algorithms() {
-		known = known || sr.Algorithm == a
-	}
 	switch {
 	case sr.Algorithm == "":
-		add("search.algorithm", "missing: choose one of %s", strings.Join(Algorithms(), ", "))
-	case !known:
-		add("search.algorithm", "unknown algorithm %q: choose one of %s", sr.Algorithm, strings.Join(Algorithms(), ", "))
+		add("search.algorithm", "missing: choose one of %s", strings.Join(cat.AlgorithmNames(), ", "))
+	case sr.Table == nil:
+		add("search.algorithm", "unknown algorithm %q: choose one of %s", sr.Algorithm, strings.Join(cat.AlgorithmNames(), ", "))
+	default:
+		// The algorithm's defaults and checks, of its table and of what it
+		// constrains elsewhere (the operator, [[merge.search]], the budget).
+		sr.Table.Complete(e, func(key, msg string) { ps = append(ps, e.Problem(key, msg)) })
 	}
 	if sr.MaxEvaluations < 0 {
 		add("search.max_evaluations", "%d: give a positive count (0 means no limit)", sr.MaxEvaluations)
@@ -834,35 +728,8 @@ func (e *Experiment) Validate() error {
 	if sr.MaxTime < 0 {
 		add("search.max_time", "%v: give a positive duration such as \"10m\" (0 means no limit)", sr.MaxTime)
 	}
-	if sr.MaxEvaluations == 0 && sr.MaxGenerations == 0 && sr.MaxTime == 0 && !sr.Singular() && sr.Algorithm != AlgorithmMAP {
-		add("search", "no budget: set max_evaluations, max_generations or max_time")
-	}
 	if sr.Concurrency < 0 {
 		add("search.concurrency", "%d: give a positive count (0 means 1; each evaluation already uses every core)", sr.Concurrency)
-	}
-	switch sr.Algorithm {
-	case AlgorithmRandom:
-		validateRandom(sr.Random, add)
-	case AlgorithmNSGA2:
-		validateNSGA2(sr.NSGA2, add)
-	case AlgorithmGA:
-		validateGA(sr.GA, len(e.Objectives), add)
-	case AlgorithmCMAES:
-		validateCMAES(sr.CMAES, len(e.Objectives), add)
-	case AlgorithmAdaMerging:
-		validateAdaMerging(sr.AdaMerging, add)
-	case AlgorithmFW:
-		validateFW(sr.FW, add)
-	case AlgorithmM2N2:
-		validateM2N2(sr.M2N2, add)
-		if e.Evaluator.Kind != EvaluatorNative {
-			add("evaluator.kind", "M2N2 scores recipe genomes with its own lineage evaluator: use kind = \"native\"")
-		}
-	case AlgorithmMAP:
-		validateMAP(sr.MAP, len(e.Objectives), add)
-	}
-	if (sr.Algorithm == AlgorithmAdaMerging || sr.Algorithm == AlgorithmFW) && e.Evaluator.Kind != EvaluatorNative {
-		add("evaluator.kind", "%s needs the Go-native backend's gradients: use kind = \"native\"", sr.Algorithm)
 	}
 	// [[objectives]]
 	seen := map[string]int{}
@@ -930,197 +797,66 @@ func (e *Experiment) Validate() error {
 	return ps.Err()
 }
 
-type addFunc func(key, format string, args ...any)
-
-var startPointNames = []string{"defaults", "average"}
-
-func validateStartPoints(key string, pts []string, add addFunc) {
-	seen := map[string]bool{}
-	for i, p := range pts {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		if path, ok := strings.CutPrefix(p, StartPointAdaMerging); ok {
-			if strings.TrimSpace(path) == "" {
-				add(k, "%q names no run: write \"adamerging:<run directory>\"", p)
-			}
-		} else if p != "defaults" && p != "average" {
-			add(k, "unknown start point %q: use %q or \"%s<run directory>\"", p, strings.Join(startPointNames, "\", \""), StartPointAdaMerging)
-		}
-		if seen[p] {
-			add(k, "%q is listed twice", p)
-		}
-		seen[p] = true
-	}
-}
-
-func probIn(key string, v float64, add addFunc) {
-	if math.IsNaN(v) || v < 0 || v > 1 {
-		add(key, "%v: give a probability in [0, 1] (0 means the default)", v)
-	}
-}
-
-// probPtrIn checks an optional probability whose 0 is a real value.
-func probPtrIn(key string, v *float64, add addFunc) {
-	if v != nil && (math.IsNaN(*v) || *v < 0 || *v > 1) {
-		add(key, "%v: give a probability in [0, 1]", *v)
-	}
-}
-
-func nonNegative(key string, v float64, add addFunc) {
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		add(key, "%v: give a finite non-negative number (0 means the default)", v)
-	}
-}
-
-func validateRandom(s RandomSettings, add addFunc) {
-	if s.BatchSize < 0 {
-		add("search.random.batch_size", "%d: give a positive size (0 means 16)", s.BatchSize)
-	}
-	switch s.Sampling {
-	case "", "uniform", "lhs":
-	default:
-		add("search.random.sampling", "unknown sampling %q: use \"uniform\" or \"lhs\"", s.Sampling)
-	}
-}
-
-func validateNSGA2(s NSGA2Settings, add addFunc) {
-	if s.PopulationSize != 0 && s.PopulationSize < 4 {
-		add("search.nsga2.population_size", "%d is too small: use at least 4 (0 means 100)", s.PopulationSize)
-	}
-	probPtrIn("search.nsga2.crossover_prob", s.CrossoverProb, add)
-	probPtrIn("search.nsga2.mutation_prob", s.MutationProb, add)
-	nonNegative("search.nsga2.crossover_eta", s.CrossoverEta, add)
-	nonNegative("search.nsga2.mutation_eta", s.MutationEta, add)
-	validateStartPoints("search.nsga2.start_points", s.StartPoints, add)
-}
-
-func validateGA(s GASettings, objectives int, add addFunc) {
-	if s.PopulationSize != 0 && s.PopulationSize < 4 {
-		add("search.ga.population_size", "%d is too small: use at least 4 (0 means 40)", s.PopulationSize)
-	}
-	if s.Tournament < 0 {
-		add("search.ga.tournament", "%d: give a positive size (0 means 3)", s.Tournament)
-	}
-	probPtrIn("search.ga.crossover_rate", s.CrossoverRate, add)
-	probPtrIn("search.ga.mutation_rate", s.MutationRate, add)
-	probPtrIn("search.ga.gene_mutation_prob", s.GeneMutationProb, add)
-	if s.BlendAlpha != nil {
-		if v := *s.BlendAlpha; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			add("search.ga.blend_alpha", "%v: give a finite non-negative number (0: children inside the parents' box)", v)
-		}
-	}
-	nonNegative("search.ga.mutation_sigma", s.MutationSigma, add)
-	if s.Elite != nil && *s.Elite < 0 {
-		add("search.ga.elite", "%d: give a non-negative count (0: no elitism)", *s.Elite)
-	}
-	validateStartPoints("search.ga.start_points", s.StartPoints, add)
-	validateScalarization("search.ga.scalarization", s.Scalarization, objectives, add)
-}
-
-func validateCMAES(s CMAESSettings, objectives int, add addFunc) {
-	if s.PopulationSize != 0 && s.PopulationSize < 2 {
-		add("search.cmaes.population_size", "%d is too small: use at least 2 (0 means max(4 + ⌊3 ln n⌋, 4n) for the full variant, 4 + ⌊3 ln n⌋ for the diagonal one)", s.PopulationSize)
-	}
-	if math.IsNaN(s.StepSize) || s.StepSize < 0 || s.StepSize > 1 {
-		add("search.cmaes.step_size", "%v: give a step size in (0, 1] in unit-cube coordinates (0 means 0.3)", s.StepSize)
-	}
-	switch s.Covariance {
-	case "", "auto", "full", "diagonal":
-	default:
-		add("search.cmaes.covariance", "unknown covariance %q: use \"auto\", \"full\" or \"diagonal\"", s.Covariance)
-	}
-	validateStartPoints("search.cmaes.start_points", s.StartPoints, add)
-	validateScalarization("search.cmaes.scalarization", s.Scalarization, objectives, add)
-}
-
-func validateScalarization(key string, s Scalarization, objectives int, add addFunc) {
-	switch s.Method {
-	case "", "weighted-sum", "chebyshev":
-	default:
-		add(key+".method", "unknown scalarization %q: use \"weighted-sum\" or \"chebyshev\"", s.Method)
-	}
-	for i, w := range s.Weights {
-		if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
-			add(fmt.Sprintf("%s.weights[%d]", key, i), "%v: weights must be finite and non-negative", w)
-		}
-	}
-	if s.Method == "chebyshev" && len(s.Ideal) == 0 {
-		add(key+".ideal", "missing: chebyshev needs an ideal point, one value per objective (1 for accuracies)")
-	}
-	for i, v := range s.Ideal {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			add(fmt.Sprintf("%s.ideal[%d]", key, i), "%v is not a finite number", v)
-		}
-	}
-	nonNegative(key+".rho", s.Rho, add)
-	_ = objectives // lengths are checked against the expanded objectives in internal/run
-}
-
-// resolvedSearch is Search as written to a resolved config: the chosen
-// algorithm's decoded settings instead of the raw tables.
+// resolvedSearch is Search as written to a resolved config; the chosen
+// algorithm's settings follow as [search.<algorithm>].
 type resolvedSearch struct {
-	Algorithm      string              `toml:"algorithm"`
-	MaxEvaluations int                 `toml:"max_evaluations,omitzero"`
-	MaxGenerations int                 `toml:"max_generations,omitzero"`
-	MaxTime        time.Duration       `toml:"max_time,omitzero"`
-	Concurrency    int                 `toml:"concurrency,omitzero"`
-	Random         *RandomSettings     `toml:"random,omitempty"`
-	NSGA2          *NSGA2Settings      `toml:"nsga2,omitempty"`
-	GA             *GASettings         `toml:"ga,omitempty"`
-	CMAES          *CMAESSettings      `toml:"cmaes,omitempty"`
-	AdaMerging     *AdaMergingSettings `toml:"adamerging,omitempty"`
-	FW             *FWSettings         `toml:"fw,omitempty"`
-	M2N2           *M2N2Settings       `toml:"m2n2,omitempty"`
-	MAP            *MAPSettings        `toml:"map,omitempty"`
+	Algorithm      string        `toml:"algorithm"`
+	MaxEvaluations int           `toml:"max_evaluations,omitzero"`
+	MaxGenerations int           `toml:"max_generations,omitzero"`
+	MaxTime        time.Duration `toml:"max_time,omitzero"`
+	Concurrency    int           `toml:"concurrency,omitzero"`
 }
 
-type resolvedExperiment struct {
+// resolvedHead and resolvedTail are the resolved config before and after
+// the algorithm's table.
+type resolvedHead struct {
 	Format     int            `toml:"format"`
 	Experiment ExperimentInfo `toml:"experiment"`
 	Models     Models         `toml:"models"`
 	Merge      MergeSearch    `toml:"merge"`
 	Search     resolvedSearch `toml:"search"`
-	Objectives []Objective    `toml:"objectives"`
-	Evaluator  Evaluator      `toml:"evaluator"`
-	Report     Report         `toml:"report"`
+}
+
+type resolvedTail struct {
+	Objectives []Objective `toml:"objectives"`
+	Evaluator  Evaluator   `toml:"evaluator"`
+	Report     Report      `toml:"report"`
 }
 
 // Encode renders the experiment, defaults filled in, as TOML that
 // DecodeExperiment reads back to the same values: the run directory's
 // config.toml.
 func (e *Experiment) Encode() ([]byte, error) {
-	out := resolvedExperiment{
+	head := resolvedHead{
 		Format:     ResolvedFormat,
 		Experiment: e.Experiment, Models: e.Models, Merge: e.Merge,
-		Objectives: e.Objectives, Evaluator: e.Evaluator, Report: e.Report,
 		Search: resolvedSearch{
 			Algorithm: e.Search.Algorithm, MaxEvaluations: e.Search.MaxEvaluations,
 			MaxGenerations: e.Search.MaxGenerations, MaxTime: e.Search.MaxTime,
 			Concurrency: e.Search.Concurrency,
 		},
 	}
-	switch e.Search.Algorithm {
-	case AlgorithmRandom:
-		out.Search.Random = &e.Search.Random
-	case AlgorithmNSGA2:
-		out.Search.NSGA2 = &e.Search.NSGA2
-	case AlgorithmGA:
-		out.Search.GA = &e.Search.GA
-	case AlgorithmCMAES:
-		out.Search.CMAES = &e.Search.CMAES
-	case AlgorithmAdaMerging:
-		out.Search.AdaMerging = &e.Search.AdaMerging
-	case AlgorithmFW:
-		out.Search.FW = &e.Search.FW
-	case AlgorithmM2N2:
-		out.Search.M2N2 = &e.Search.M2N2
-	case AlgorithmMAP:
-		out.Search.MAP = &e.Search.MAP
-	}
 	var buf bytes.Buffer
 	buf.WriteString("# Resolved experiment configuration: defaults filled in (settings whose default\n# depends on the search space, such as mutation_prob = 1/n, stay absent and are\n# computed when the run starts). `evomerge resume` rebuilds the run from this\n# file; do not edit it.\n\n")
-	enc := toml.NewEncoder(&buf)
-	enc.Indent = ""
-	if err := enc.Encode(out); err != nil {
+	encode := func(w *bytes.Buffer, v any) error {
+		enc := toml.NewEncoder(w)
+		enc.Indent = ""
+		return enc.Encode(v)
+	}
+	if err := encode(&buf, head); err != nil {
+		return nil, fmt.Errorf("experiment: encode: %w", err)
+	}
+	if e.Search.Table != nil {
+		var table bytes.Buffer
+		if err := encode(&table, map[string]map[string]any{"search": {e.Search.Algorithm: e.Search.Table.Target()}}); err != nil {
+			return nil, fmt.Errorf("experiment: encode search.%s: %w", e.Search.Algorithm, err)
+		}
+		// [search] is above already; its sub-table follows it.
+		buf.WriteString("\n")
+		buf.Write(bytes.TrimPrefix(table.Bytes(), []byte("[search]\n")))
+	}
+	buf.WriteString("\n")
+	if err := encode(&buf, resolvedTail{Objectives: e.Objectives, Evaluator: e.Evaluator, Report: e.Report}); err != nil {
 		return nil, fmt.Errorf("experiment: encode: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"sort"
@@ -130,6 +131,10 @@ func CheckUndecoded(file string, data []byte, md toml.MetaData) error {
 	return problems.Err()
 }
 
+// openTables is the toml tag of a field that stands for sub-tables of any
+// name, each decoded later by the component it names (Search.Table).
+const openTables = "*"
+
 // fieldsOf maps the TOML names of a struct's fields to their types.
 func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
@@ -155,14 +160,22 @@ func checkTable(raw map[string]any, t reflect.Type, prefix, file string, lines *
 	for _, key := range sortedKeys(raw) {
 		path := joinKey(prefix, key)
 		ft, ok := fields[key]
+		if _, isTable := raw[key].(map[string]any); !ok && isTable && fields[openTables] != nil {
+			continue // a component's own table, decoded by its type
+		}
 		if !ok {
+			named := fields
+			if fields[openTables] != nil {
+				named = maps.Clone(fields)
+				delete(named, openTables)
+			}
 			msg := "unknown key"
-			if match := sameIgnoringCase(key, fields); match != "" {
+			if match := sameIgnoringCase(key, named); match != "" {
 				msg = fmt.Sprintf("keys are case-sensitive: write %q", match)
-			} else if near := nearestKey(key, fields); near != "" {
+			} else if near := nearestKey(key, named); near != "" {
 				msg = fmt.Sprintf("unknown key; did you mean %q?", near)
 			} else {
-				msg = fmt.Sprintf("unknown key; allowed here: %s", strings.Join(sortedKeys(fields), ", "))
+				msg = fmt.Sprintf("unknown key; allowed here: %s", strings.Join(sortedKeys(named), ", "))
 			}
 			*problems = append(*problems, Problem{File: file, Key: path, Line: lines.findPath(path), Msg: msg})
 			continue

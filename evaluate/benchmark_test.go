@@ -14,6 +14,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -28,9 +29,9 @@ func groupTaskArithmetic(tb testing.TB, pool *Pool) MergeConfig {
 		}
 	}
 	op := operators.TaskArithmetic()
-	_, mapping, err := population.DeriveSpace(op.Params(), population.SearchSpec{
+	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),
-		Targets: []population.Target{{Param: "lambda", Groups: groups}},
+		Targets: []searchspace.Target{{Param: "lambda", Groups: groups}},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -16,7 +16,7 @@
 //     checkpoints (the nn spec in their metadata); BenchmarkPool takes a
 //     prepared built-in benchmark (internal/data). Pool.Version hashes the
 //     files' contents.
-//   - Merger: operator + population.Mapping (genome values -> settings,
+//   - Merger: operator + searchspace.Mapping (genome values -> settings,
 //     fixed settings included) + seed + per-task tensor patterns over a
 //     pool. Plan/Materialize build the merged weights; Recipe gives the
 //     equivalent operators.Recipe over the pool's files; Export writes the

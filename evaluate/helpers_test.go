@@ -10,6 +10,7 @@ import (
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -99,9 +100,9 @@ func linearMerge(t testing.TB, pool *Pool, normalize bool) MergeConfig {
 	t.Helper()
 	op := operators.Linear()
 	lo, hi := -2.0, 2.0
-	_, mapping, err := population.DeriveSpace(op.Params(), population.SearchSpec{
+	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),
-		Targets: []population.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
+		Targets: []searchspace.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
 		Fixed:   operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"normalize": operators.B(normalize)}}},
 	})
 	if err != nil {
@@ -114,9 +115,9 @@ func linearMerge(t testing.TB, pool *Pool, normalize bool) MergeConfig {
 func taskArithmeticGroups(t testing.TB, pool *Pool) MergeConfig {
 	t.Helper()
 	op := operators.TaskArithmetic()
-	_, mapping, err := population.DeriveSpace(op.Params(), population.SearchSpec{
+	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),
-		Targets: []population.Target{{Param: "lambda", Groups: []string{"layers.1", "layers.3"}}},
+		Targets: []searchspace.Target{{Param: "lambda", Groups: []string{"layers.1", "layers.3"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -19,8 +20,8 @@ type MergeConfig struct {
 	Pool     *Pool
 	Operator operators.Operator
 	// Mapping turns a genome's values into operators.Settings (the fixed
-	// settings are part of it, see population.SearchSpec.Fixed).
-	Mapping *population.Mapping
+	// settings are part of it, see searchspace.Spec.Fixed).
+	Mapping *searchspace.Mapping
 	// Seed drives stochastic operators (DARE, DELLA).
 	Seed uint64
 	// TaskTensors are the per-task tensor patterns (copied from their owner,
@@ -34,7 +35,7 @@ type MergeConfig struct {
 type Merger struct {
 	pool    *Pool
 	op      operators.Operator
-	mapping *population.Mapping
+	mapping *searchspace.Mapping
 	seed    uint64
 	tasks   operators.TaskTensors
 	desc    string

@@ -14,6 +14,7 @@ import (
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -80,9 +81,9 @@ func TestNativeWorkerCountIndependence(t *testing.T) {
 	// Three dimensions: layers.1/lambda, layers.3/lambda; add a method-level
 	// lambda through a second target.
 	op := operators.TaskArithmetic()
-	_, mapping, err := population.DeriveSpace(op.Params(), population.SearchSpec{
+	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),
-		Targets: []population.Target{{Param: "lambda", Groups: []string{"layers.1", "layers.3"}}, {Param: "weight", PerModel: false}},
+		Targets: []searchspace.Target{{Param: "lambda", Groups: []string{"layers.1", "layers.3"}}, {Param: "weight", PerModel: false}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/evomerge/evomerge/internal/rng"
-	"github.com/evomerge/evomerge/internal/tensor"
 )
 
 // Shared parameter specs. Per-model weights and λ are layered: they may vary
@@ -84,7 +83,7 @@ func taskVectors(s *Scratch, in *TensorInputs) [][]float32 {
 	views := s.modelSlices(len(in.Models))
 	for i, m := range in.Models {
 		buf := s.Floats(bankSlot(0, len(in.Models), i), len(m))
-		tensor.Sub(buf, m, in.Base)
+		TaskVector(buf, m, in.Base)
 		views[i] = buf
 	}
 	return views

@@ -64,8 +64,7 @@ func (consensusOp) mergeDelta(dst []float32, in *TensorInputs, env *Env, _ any, 
 		trimmed := s.modelSlices(n) // reuse views for the trimmed copies
 		for i := range taus {
 			buf := s.Floats(bankSlot(1, n, i), len(dst))
-			k := int(math.Floor(p.ModelFloat("density", i) * float64(len(dst))))
-			tensor.TopKMagnitude(buf, taus[i], k, s.Floats(slotSelect, len(dst)))
+			TrimTopK(buf, taus[i], KeepCount(p.ModelFloat("density", i), len(dst), false), s.Floats(slotSelect, len(dst)))
 			trimmed[i] = buf
 		}
 		tensor.DisjointMerge(mtl, ones, trimmed, false)

@@ -76,6 +76,18 @@
 //	                1 − ratio after; one global angle (reference code) or one per
 //	                segment
 //
+// # Kernels
+//
+// The task-vector and TIES math is exported for code that runs it on
+// resident tensors (AdaMerging++, FW-Merging), so it has one home:
+// TaskVector (τ = θ − θ0 into a buffer), AddTaskVector (dst += w·(θ − θ0)),
+// KeepCount (⌊keep·n⌋ as the ties operator, or ⌈keep·n⌉), TrimTopK (one
+// tensor) and Trim (a task vector with scope TrimTensor or TrimModel; the
+// model scope selects what trim_scope = model selects while streaming),
+// ElectSign (weighted election with a chosen sign for zero sums),
+// DropDisagreeing (the disjoint step without the merge) and MassSign. They
+// do not allocate (Trim only when its scratch is short).
+//
 // # Differences from mergekit and FusionBench (and how to get each)
 //
 //   - Top-k trimming keeps exactly k = floor(density·n) entries, ties at the

@@ -44,11 +44,6 @@ type gtaOp struct {
 	stochastic    bool
 }
 
-const (
-	trimTensor = "tensor"
-	trimModel  = "model"
-)
-
 // TIES is TIES-Merging: trim each τ_i to its top density fraction by
 // magnitude (per tensor, mergekit; or over the whole model with trim_scope =
 // model, as the paper and FusionBench — an exact model-wide k-th value), elect
@@ -62,7 +57,7 @@ func TIES() Operator {
 		params: []ParamSpec{
 			weightSpec,
 			densitySpec(0.2, "fraction of each task vector kept by magnitude (paper 0.2; mergekit default 1)"),
-			{Name: "trim_scope", Kind: KindChoice, Scope: ScopeGlobal, Default: C(trimTensor), Choices: []string{trimTensor, trimModel},
+			{Name: "trim_scope", Kind: KindChoice, Scope: ScopeGlobal, Default: C(TrimTensor), Choices: []string{TrimTensor, TrimModel},
 				Doc: "top-k per tensor (mergekit) or over the whole model (paper, FusionBench)"},
 			mergeModeSpec(mergeMean),
 			lambdaSpec,
@@ -264,8 +259,7 @@ func (o *gtaOp) sparsify(tau []float32, i int, in *TensorInputs, env *Env, state
 			keepTopWithTies(tau, tau, st.thr[i], st.ties[i][idx])
 			return nil
 		}
-		k := int(math.Floor(density * float64(numel)))
-		tensor.TopKMagnitude(tau, tau, k, buf)
+		TrimTopK(tau, tau, KeepCount(density, numel, false), buf)
 	case sparsifyBand:
 		keep := int(math.Floor(density * float64(numel)))
 		top := int(math.Floor(p.ModelFloat("gamma", i) * float64(numel)))
@@ -428,9 +422,9 @@ type tiesOp struct{ *gtaOp }
 // trim_scope = tensor it reads nothing.
 func (o tiesOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error) {
 	def := plan.Resolved.def
-	if def.Choice("trim_scope") != trimModel {
+	if def.Choice("trim_scope") != TrimModel {
 		for i := range plan.Tensors {
-			if tp := &plan.Tensors[i]; !tp.PerTask && tp.Env.Params.Choice("trim_scope") == trimModel {
+			if tp := &plan.Tensors[i]; !tp.PerTask && tp.Env.Params.Choice("trim_scope") == TrimModel {
 				return nil, fmt.Errorf("%s: trim_scope = model must be set at the method level, not per group or tensor", o.name)
 			}
 		}
@@ -476,7 +470,7 @@ func (o tiesOp) Prepare(ctx context.Context, src Source, plan *Plan) (any, error
 	}
 	qs := make([]int, n)
 	for m := range n {
-		k := int64(math.Floor(def.ModelFloat("density", m) * float64(total)))
+		k := int64(KeepCount(def.ModelFloat("density", m), int(total), false))
 		if k <= 0 {
 			qs[m] = -1
 			continue

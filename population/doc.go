@@ -1,11 +1,9 @@
 // Package population describes what a search explores and what it has found.
 //
 // A Space is a list of named, bounded dimensions (float, int or choice) with
-// defaults. DeriveSpace builds one from an operator's parameter
-// specifications and a SearchSpec (which parameters are searched, per model
-// and/or per layer group, with bounds that narrow the spec's range), and
-// returns a Mapping that turns a point of the space back into
-// operators.Settings for the merge. Methods search in the unit cube: EncodeTo
+// defaults (operators/searchspace derives one from an operator's parameter
+// specifications; population itself knows nothing of operators, models or
+// tensors). Methods search in the unit cube: EncodeTo
 // and DecodeTo map between it and the space (int and choice dimensions use
 // equal cells per level, so uniform samples give uniform levels).
 //

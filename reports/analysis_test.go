@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -176,10 +177,10 @@ func TestFrontMembers(t *testing.T) {
 
 func TestCoefficientGrid(t *testing.T) {
 	dims := []string{
-		population.DimName("weight", "layers.0", "a"),
-		population.DimName("weight", "layers.0", "b[x]"),
-		population.DimName("density", "layers.0", ""),
-		population.DimName("weight", "layers.1", "a"),
+		searchspace.DimName("weight", "layers.0", "a"),
+		searchspace.DimName("weight", "layers.0", "b[x]"),
+		searchspace.DimName("density", "layers.0", ""),
+		searchspace.DimName("weight", "layers.1", "a"),
 		"t",
 	}
 	cols, rows, cell := coefficientGrid(dims)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -42,7 +43,7 @@ func sampleRun(m, n int) *Run {
 	var dims []string
 	for _, g := range []string{"layers.0", "layers.1"} {
 		for _, md := range models {
-			dims = append(dims, population.DimName("weight", g, md))
+			dims = append(dims, searchspace.DimName("weight", g, md))
 		}
 	}
 	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)

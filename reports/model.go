@@ -34,7 +34,7 @@ type Run struct {
 	// Objectives are the scores every candidate carries, in score order.
 	Objectives []fitness.Objective
 	// Dims are the coefficient dimension names of vector genomes, in genome
-	// order ("group/param[model]", see population.DimName).
+	// order ("group/param[model]", see searchspace.DimName).
 	Dims []string
 	// Candidates are the evaluated candidates in journal (evaluation) order,
 	// failed ones included.

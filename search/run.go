@@ -32,6 +32,9 @@ type Settings struct {
 	// evaluation spec (tasks, splits, metrics) and the evaluator and
 	// benchmark version.
 	EvalSpec, Version string
+	// MethodState is the last state a Stateful method saved in an earlier
+	// session (through Problem.Checkpoint); Run restores it after Init.
+	MethodState []byte
 }
 
 // Validate checks the settings.
@@ -162,9 +165,24 @@ func (r *runner) loop(ctx context.Context, m Method, ev Evaluator) {
 			return
 		}
 	}
+	if err := checkNeeds(m, r.p); err != nil {
+		r.fail(err)
+		return
+	}
 	if err := m.Init(r.p); err != nil {
 		r.fail(fmt.Errorf("search: initialising the method: %w", err))
 		return
+	}
+	if len(r.s.MethodState) > 0 {
+		st, ok := m.(Stateful)
+		if !ok {
+			r.fail(fmt.Errorf("search: a method state was saved, but the method (%T) cannot restore one", m))
+			return
+		}
+		if err := st.Restore(r.s.MethodState); err != nil {
+			r.fail(fmt.Errorf("search: restoring the method's saved state: %w", err))
+			return
+		}
 	}
 	for {
 		if st, stop := r.limitReached(ctx); stop {
@@ -174,9 +192,16 @@ func (r *runner) loop(ctx context.Context, m Method, ev Evaluator) {
 			}
 			return
 		}
-		batch, err := m.Ask()
+		batch, err := r.ask(ctx, m)
 		if err != nil {
-			r.fail(fmt.Errorf("search: generation %d: ask: %w", r.stats.Generations, err))
+			switch {
+			case ctx.Err() != nil:
+				r.res.Status, r.res.Err = StatusCancelled, ctx.Err()
+			case errors.Is(err, errRuntime):
+				r.res.Status = StatusRuntimeLimit
+			default:
+				r.fail(fmt.Errorf("search: generation %d: ask: %w", r.stats.Generations, err))
+			}
 			return
 		}
 		if len(batch) == 0 {
@@ -220,6 +245,29 @@ func (r *runner) loop(ctx context.Context, m Method, ev Evaluator) {
 		}
 		r.stats.Generations++
 	}
+}
+
+// errRuntime is the cause of an ask cut at the run's time limit.
+var errRuntime = errors.New("search: the run's time limit was reached")
+
+// ask asks the method for a batch: with the run's context, cut at the time
+// limit, when the method does long work itself (ContextAsker).
+func (r *runner) ask(ctx context.Context, m Method) ([]*population.Candidate, error) {
+	ca, ok := m.(ContextAsker)
+	if !ok {
+		return m.Ask()
+	}
+	if r.s.Runtime <= 0 {
+		return ca.AskContext(ctx)
+	}
+	left := r.s.Runtime - r.clock().Sub(r.start)
+	actx, cancel := context.WithTimeoutCause(ctx, left, errRuntime)
+	defer cancel()
+	batch, err := ca.AskContext(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errRuntime) {
+		return nil, errRuntime
+	}
+	return batch, err
 }
 
 // limitReached checks cancellation and limits before asking.

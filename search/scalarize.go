@@ -19,17 +19,50 @@ const (
 // equally weighted sum.
 type Scalarization struct {
 	// Method is WeightedSum (default when empty) or Chebyshev.
-	Method string
+	Method string `toml:"method,omitempty"`
 	// Weights has one non-negative weight per objective; nil means equal
 	// weights of 1.
-	Weights []float64
+	Weights []float64 `toml:"weights,omitempty"`
 	// Ideal is the reference point of Chebyshev scalarisation, in score
 	// units (for accuracies, 1). It is required for Chebyshev and fixed for
 	// the whole run, so costs of old candidates never go stale.
-	Ideal []float64
+	Ideal []float64 `toml:"ideal,omitempty"`
 	// Rho is the augmentation of Chebyshev scalarisation (e.g. 1e-4); 0 gives
 	// the plain weighted Chebyshev function.
-	Rho float64
+	Rho float64 `toml:"rho,omitempty"`
+}
+
+// CheckSettings reports the problems of a scalarization table at key that
+// do not depend on the number of objectives (Validate checks those once
+// the objectives are expanded).
+func (s Scalarization) CheckSettings(key string, report func(key, msg string)) {
+	c := Checker(report)
+	switch s.Method {
+	case "", WeightedSum, Chebyshev:
+	default:
+		c.Addf(key+".method", "unknown scalarization %q: use %q or %q", s.Method, WeightedSum, Chebyshev)
+	}
+	for i, w := range s.Weights {
+		if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
+			c.Addf(fmt.Sprintf("%s.weights[%d]", key, i), "%v: weights must be finite and non-negative", w)
+		}
+	}
+	if s.Method == Chebyshev && len(s.Ideal) == 0 {
+		c.Addf(key+".ideal", "missing: chebyshev needs an ideal point, one value per objective (1 for accuracies)")
+	}
+	for i, v := range s.Ideal {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			c.Addf(fmt.Sprintf("%s.ideal[%d]", key, i), "%v is not a finite number", v)
+		}
+	}
+	c.NonNegative(key+".rho", s.Rho)
+}
+
+// Defaults fills the default method.
+func (s *Scalarization) Defaults() {
+	if s.Method == "" {
+		s.Method = WeightedSum
+	}
 }
 
 // Validate checks the scalarisation for a problem with the given number of

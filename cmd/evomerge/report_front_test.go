@@ -10,9 +10,11 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
+	"github.com/evomerge/evomerge/search/adamerging"
 )
 
 func floatPtr(x float64) *float64 { return &x }
@@ -152,11 +154,13 @@ func TestReportAdaptationInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := configs.DecodeExperiment(cfg, text)
+	exp, err := configs.DecodeExperiment(cfg, text, registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp.Search.AdaMerging.Inputs = "validation"
+	tab, _ := registry.Catalog().AlgorithmTable(adamerging.Name)
+	tab.Target().(*adamerging.Settings).Inputs = "validation"
+	exp.Search.Algorithm, exp.Search.Table = adamerging.Name, tab
 	got, err := adaptationInputs(dir, exp)
 	if err != nil || got != "validation" {
 		t.Errorf("inputs from the config: %q, %v", got, err)

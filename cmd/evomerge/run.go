@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/run"
 )
 
@@ -41,9 +42,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var exp *configs.Experiment
 	if len(pos) == 0 {
-		exp, err = configs.DecodeExperiment(configs.QuickstartFile+" (embedded)", configs.Quickstart())
+		exp, err = configs.DecodeExperiment(configs.QuickstartFile+" (embedded)", configs.Quickstart(), registry.Catalog())
 	} else {
-		exp, err = configs.LoadExperiment(pos[0])
+		exp, err = configs.LoadExperiment(pos[0], registry.Catalog())
 	}
 	if err != nil {
 		return err

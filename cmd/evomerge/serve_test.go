@@ -12,10 +12,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/reports"
 )
 
 func get(t *testing.T, url string) (int, string, http.Header) {
@@ -36,8 +38,13 @@ func get(t *testing.T, url string) (int, string, http.Header) {
 func TestReportServer(t *testing.T) {
 	running := writeTestRun(t, testRunOptions{evaluations: 8, experiment: `live<script>alert(1)</script>`})
 	done := writeTestRun(t, testRunOptions{evaluations: 14, finished: true})
-	s := newReportServer([]string{running, done}, 2*time.Second)
-	ts := httptest.NewServer(s)
+	var renders atomic.Int64
+	loader := reportLoader
+	loader.Load = func(dir string) (*reports.Run, string, error) {
+		renders.Add(1)
+		return reportLoader.Load(dir)
+	}
+	ts := httptest.NewServer(run.NewReportServer([]string{running, done}, 2*time.Second, loader))
 	defer ts.Close()
 
 	code, body, hdr := get(t, ts.URL+"/")
@@ -53,7 +60,7 @@ func TestReportServer(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("index contains a hostile name unescaped")
 	}
-	rendersAfterIndex := s.renders
+	rendersAfterIndex := renders.Load()
 
 	code, page, hdr := get(t, ts.URL+"/runs/0/")
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
@@ -62,17 +69,17 @@ func TestReportServer(t *testing.T) {
 	if !strings.Contains(page, `var url = "status.json"`) || !strings.Contains(page, "every = 2000;") {
 		t.Error("running report does not poll its status")
 	}
-	if s.renders != rendersAfterIndex {
-		t.Errorf("report rendered again without a change (%d renders, want %d)", s.renders, rendersAfterIndex)
+	if renders.Load() != rendersAfterIndex {
+		t.Errorf("report rendered again without a change (%d renders, want %d)", renders.Load(), rendersAfterIndex)
 	}
 	_, finishedPage, _ := get(t, ts.URL+"/runs/1/")
 	if strings.Contains(finishedPage, "fetch(") {
 		t.Error("finished run's report polls")
 	}
 
-	status := func() runStatus {
+	status := func() run.ReportStatus {
 		_, body, _ := get(t, ts.URL+"/runs/0/status.json")
-		var st runStatus
+		var st run.ReportStatus
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("status %q: %v", body, err)
 		}

@@ -160,6 +160,29 @@ func (a *AdaMerging) SetCoefficients(c []float64) error {
 	return nil
 }
 
+// ResumeAt implements search.StepResumer: the next LossGrad draws the
+// batches the (calls+1)-th call since construction draws, so an
+// optimisation continued from a saved step sees the batches an
+// uninterrupted one sees.
+func (a *AdaMerging) ResumeAt(calls int) error {
+	if calls < 0 {
+		return fmt.Errorf("gradient: resume at call %d: use a non-negative count", calls)
+	}
+	a.r = rng.New(a.opt.Seed, "gradient", "adamerging", "batches")
+	if a.opt.Full {
+		return nil
+	}
+	n := a.opt.Batch * a.opt.Batches
+	for range calls {
+		for _, t := range a.tasks {
+			for range n {
+				a.r.IntN(t.N)
+			}
+		}
+	}
+	return nil
+}
+
 // LossGrad implements search.GradientEvaluator.
 func (a *AdaMerging) LossGrad(ctx context.Context, values, grad []float64) (float64, error) {
 	if len(values) != a.lay.Len() || len(grad) != len(values) {

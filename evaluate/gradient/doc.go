@@ -7,9 +7,12 @@
 //
 //   - TaskVectors are the resident base θ0 and task vectors τk = θk − θ0 of
 //     every mergeable tensor (per-task heads excluded, never merged). TIES
-//     gives AdaMerging++'s trimmed, sign-elected vectors (keep fraction,
-//     model-wide as the reference or per tensor; zero sums take the
-//     majority sign). A Layout maps coefficients to (task vector, tensor):
+//     gives AdaMerging++'s trimmed, sign-elected vectors (⌈keep·n⌉ entries,
+//     model-wide as the reference or per tensor; zero sums take the sign of
+//     the total trimmed mass). The task-vector and TIES math is the
+//     operators package's kernels (TaskVector, AddTaskVector, Trim,
+//     ElectSign, DropDisagreeing, MassSign); this package keeps no copy of
+//     it. A Layout maps coefficients to (task vector, tensor):
 //     task-wise, per tensor (the paper's "layer-wise") or per layer group.
 //   - AdaMerging implements search.GradientEvaluator: θ(c) = θ0 + Σk c·τk is
 //     written into a working model that keeps every task's head; for each
@@ -26,9 +29,9 @@
 //     constant in the pool size (measured in the tests and benchmarks with
 //     pools of 4 and 24). The alignment of vertex s is cos(g, s − θt) per
 //     tensor (or the reference's cos(g, s)); the base θ0 is the null
-//     vertex. Steps follow task arithmetic or TIES (top fraction of the
-//     step kept model-wide). FW-Soft's Adapt loads only the selected
-//     members' directions.
+//     vertex. Steps follow task arithmetic or TIES (the ⌈keep·n⌉ largest
+//     entries of the step kept model-wide, operators.Trim). FW-Soft's Adapt
+//     loads only the selected members' directions.
 //   - Batch draws come from internal/rng streams of the given seed, so a
 //     run is reproducible; the backend's kernels make results independent
 //     of the thread count.

@@ -12,6 +12,7 @@ import (
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tensor"
+	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -327,7 +328,7 @@ func (f *FrankWolfe) Step(ctx context.Context, vertex []int, scale float64) erro
 		case v == search.VertexStay:
 			clear(f.delta[l])
 		case v == search.VertexBase:
-			tensor.Sub(f.delta[l], f.base[l], f.theta[l])
+			operators.TaskVector(f.delta[l], f.base[l], f.theta[l])
 		case v < 0 || v >= len(f.pool):
 			return fmt.Errorf("gradient: FW vertex %d of tensor %q is not a pool member (pool of %d)", v, f.names[l], len(f.pool))
 		}
@@ -346,7 +347,7 @@ func (f *FrankWolfe) Step(ctx context.Context, vertex []int, scale float64) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := f.forEachTensor(path, want, func(l int, s []float32) { tensor.Sub(f.delta[l], s, f.theta[l]) })
+		err := f.forEachTensor(path, want, func(l int, s []float32) { operators.TaskVector(f.delta[l], s, f.theta[l]) })
 		if err != nil {
 			return fmt.Errorf("gradient: pool member %d: %w", k, err)
 		}
@@ -360,31 +361,13 @@ func (f *FrankWolfe) Step(ctx context.Context, vertex []int, scale float64) erro
 	return nil
 }
 
-// tiesTrim applies TIES to the single step direction: keep the TIESKeep
-// fraction of its entries largest in magnitude over the whole model. With
-// one vector the elected sign of every entry is its own, so the disjoint
-// mean leaves the kept entries unchanged.
+// tiesTrim applies TIES to the single step direction: keep the ⌈TIESKeep·n⌉
+// entries of largest magnitude over the whole model (operators.Trim with
+// TrimModel), in place, reusing f.scr. With one vector the elected sign of
+// every entry is its own, so the disjoint mean leaves the kept entries
+// unchanged.
 func (f *FrankWolfe) tiesTrim() {
-	total := 0
-	for _, d := range f.delta {
-		total += len(d)
-	}
-	if cap(f.scr) < 2*total {
-		f.scr = make([]float32, 2*total)
-	}
-	flat, scratch := f.scr[:total], f.scr[total:2*total]
-	off := 0
-	for _, d := range f.delta {
-		copy(flat[off:], d)
-		off += len(d)
-	}
-	k := int(math.Ceil(f.opt.TIESKeep * float64(total)))
-	tensor.TopKMagnitude(flat, flat, k, scratch)
-	off = 0
-	for _, d := range f.delta {
-		copy(d, flat[off:off+len(d)])
-		off += len(d)
-	}
+	f.scr = operators.Trim(f.delta, f.delta, f.opt.TIESKeep, operators.TrimModel, true, f.scr)
 }
 
 // Adapt implements search.SoftAlignmentEvaluator: it loads the selected
@@ -406,7 +389,7 @@ func (f *FrankWolfe) Adapt(ctx context.Context, selected []int) (search.Gradient
 		vec := make([][]float32, len(f.names))
 		err := f.forEachTensor(f.pool[k], nil, func(l int, s []float32) {
 			vec[l] = make([]float32, len(s))
-			tensor.Sub(vec[l], s, f.theta[l])
+			operators.TaskVector(vec[l], s, f.theta[l])
 		})
 		if err != nil {
 			return nil, fmt.Errorf("gradient: pool member %d: %w", k, err)
@@ -461,10 +444,7 @@ func (f *FrankWolfe) InitTaskArithmetic(ctx context.Context, lambda float64) err
 			return err
 		}
 		err := f.forEachTensor(path, nil, func(l int, s []float32) {
-			th, b := f.theta[l], f.base[l]
-			for i, v := range s {
-				th[i] += float32(lambda) * (v - b[i])
-			}
+			operators.AddTaskVector(f.theta[l], float32(lambda), s, f.base[l])
 		})
 		if err != nil {
 			return fmt.Errorf("gradient: pool member %d: %w", k, err)

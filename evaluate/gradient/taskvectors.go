@@ -3,7 +3,6 @@ package gradient
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/evomerge/evomerge/internal/tensor"
@@ -66,7 +65,7 @@ func NewTaskVectors(src operators.Source, task operators.TaskTensors) (*TaskVect
 				return nil, fmt.Errorf("gradient: model %d lacks tensor %q (or has %d values, want %d): every expert needs every mergeable tensor", k+1, meta.Name, len(m), size)
 			}
 			t := make([]float32, size)
-			tensor.Sub(t, m, in.Base)
+			operators.TaskVector(t, m, in.Base)
 			tv.Tau[k] = append(tv.Tau[k], t)
 		}
 	}
@@ -76,19 +75,21 @@ func NewTaskVectors(src operators.Source, task operators.TaskTensors) (*TaskVect
 	return tv, nil
 }
 
-// TIES trim scopes.
+// TIES trim scopes (operators.TrimModel and operators.TrimTensor).
 const (
-	TrimModel  = "model"  // top fraction of each task vector as a whole (reference AdaMerging++)
-	TrimTensor = "tensor" // top fraction of each tensor of each task vector
+	TrimModel  = operators.TrimModel  // top fraction of each task vector as a whole (reference AdaMerging++)
+	TrimTensor = operators.TrimTensor // top fraction of each tensor of each task vector
 )
 
-// TIES returns the TIES-processed task vectors of AdaMerging++: each task
-// vector keeps the keep fraction of its entries largest in magnitude (over
-// the whole flattened vector with TrimModel, the reference's "keep top
-// 20%"; per tensor with TrimTensor), a sign is elected per coordinate as
-// the sign of the sum of the trimmed vectors (a zero sum takes the sign of
-// the total mass over all coordinates, the reference's majority sign), and
-// entries disagreeing with it are dropped. tv is not modified.
+// TIES returns the TIES-processed task vectors of AdaMerging++, computed
+// with the operators package's TIES kernels: each task vector keeps the
+// ⌈keep·n⌉ entries largest in magnitude (over the whole flattened vector
+// with TrimModel, the reference's "keep top 20%"; per tensor with
+// TrimTensor; operators.Trim), a sign is elected per coordinate as the sign
+// of the sum of the trimmed vectors (operators.ElectSign; a zero sum takes
+// the sign of the total trimmed mass over all coordinates,
+// operators.MassSign), and entries disagreeing with it are dropped
+// (operators.DropDisagreeing). tv is not modified.
 func (tv *TaskVectors) TIES(keep float64, scope string) (*TaskVectors, error) {
 	if !(keep > 0 && keep <= 1) {
 		return nil, fmt.Errorf("gradient: TIES keep fraction %v: use a value in (0, 1] (the reference keeps 0.2)", keep)
@@ -97,67 +98,35 @@ func (tv *TaskVectors) TIES(keep float64, scope string) (*TaskVectors, error) {
 		return nil, fmt.Errorf("gradient: TIES trim scope %q: use %q or %q", scope, TrimModel, TrimTensor)
 	}
 	out := &TaskVectors{Names: tv.Names, Shapes: tv.Shapes, Base: tv.Base, Models: tv.Models, Tau: make([][][]float32, len(tv.Tau))}
+	var scratch []float32
 	for k, vecs := range tv.Tau {
-		out.Tau[k] = make([][]float32, len(vecs))
-		switch scope {
-		case TrimTensor:
-			for l, t := range vecs {
-				dst := make([]float32, len(t))
-				kk := int(math.Ceil(keep * float64(len(t))))
-				tensor.TopKMagnitude(dst, t, kk, make([]float32, len(t)))
-				out.Tau[k][l] = dst
-			}
-		case TrimModel:
-			total := 0
-			for _, t := range vecs {
-				total += len(t)
-			}
-			flat := make([]float32, 0, total)
-			for _, t := range vecs {
-				flat = append(flat, t...)
-			}
-			kept := make([]float32, total)
-			tensor.TopKMagnitude(kept, flat, int(math.Ceil(keep*float64(total))), make([]float32, total))
-			off := 0
-			for l, t := range vecs {
-				out.Tau[k][l] = kept[off : off+len(t) : off+len(t)]
-				off += len(t)
-			}
-		}
-	}
-	// Majority sign: the sign of the summed trimmed mass over everything.
-	var mass float64
-	for _, vecs := range out.Tau {
+		total := 0
 		for _, t := range vecs {
-			for _, v := range t {
-				mass += float64(v)
-			}
+			total += len(t)
 		}
+		kept := make([]float32, total)
+		out.Tau[k] = make([][]float32, len(vecs))
+		off := 0
+		for l, t := range vecs {
+			out.Tau[k][l] = kept[off : off+len(t) : off+len(t)]
+			off += len(t)
+		}
+		scratch = operators.Trim(out.Tau[k], vecs, keep, scope, true, scratch)
 	}
-	majority := float32(1)
-	if mass < 0 {
-		majority = -1
+	zero := operators.MassSign(out.Tau)
+	maxLen := 0
+	for _, b := range tv.Base {
+		maxLen = max(maxLen, len(b))
 	}
+	sign := make([]float32, maxLen)
+	xs := make([][]float32, len(out.Tau))
 	for l := range tv.Names {
-		size := len(tv.Base[l])
-		for e := range size {
-			var s float32
-			for k := range out.Tau {
-				s += out.Tau[k][l][e]
-			}
-			sign := majority
-			switch {
-			case s > 0:
-				sign = 1
-			case s < 0:
-				sign = -1
-			}
-			for k := range out.Tau {
-				if out.Tau[k][l][e]*sign < 0 {
-					out.Tau[k][l][e] = 0
-				}
-			}
+		for k := range out.Tau {
+			xs[k] = out.Tau[k][l]
 		}
+		s := sign[:len(tv.Base[l])]
+		operators.ElectSign(s, nil, xs, zero)
+		operators.DropDisagreeing(xs, nil, s)
 	}
 	return out, nil
 }
@@ -229,7 +198,7 @@ func (l *Layout) Index(k, t int) int {
 	return k*l.tensors + t
 }
 
-// Names names the coefficients like population.DimName("weight", level,
+// Names names the coefficients like searchspace.DimName("weight", level,
 // model): "weight[m]" (task), "<tensor>/weight[m]" (tensor) or
 // "<group>/weight[m]" (group), so a learned result can seed a search space
 // derived with the same names.

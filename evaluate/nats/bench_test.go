@@ -14,6 +14,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -68,7 +69,7 @@ func mnistSetup(tb testing.TB, b *data.Benchmark) *Setup {
 	return &Setup{
 		V: SetupVersion, Benchmark: &BenchmarkRef{Name: b.Name}, Base: base, Experts: experts,
 		Operator: "task_arithmetic", Seed: 1, Objectives: objs,
-		Search: population.SearchSpec{Operator: "task_arithmetic", Models: names, Targets: []population.Target{{Param: "lambda", Groups: groups}}},
+		Search: searchspace.Spec{Operator: "task_arithmetic", Models: names, Targets: []searchspace.Target{{Param: "lambda", Groups: groups}}},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/nsga2"
@@ -48,7 +49,7 @@ func searchRun(t *testing.T, s *Setup, ev search.Evaluator, spec, version string
 	if err != nil {
 		t.Fatal(err)
 	}
-	space, _, err := population.DeriveSpace(op.Params(), s.Search)
+	space, _, err := searchspace.Derive(op.Params(), s.Search)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/evomerge/evomerge/internal/nn"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -183,9 +184,9 @@ func writePool(t testing.TB, dir string, examples int) *Setup {
 		s.Objectives = append(s.Objectives, fitness.Objective{Name: h.Name + "/accuracy", Task: h.Name, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
 	}
 	lo, hi := -2.0, 2.0
-	s.Search = population.SearchSpec{
+	s.Search = searchspace.Spec{
 		Operator: "linear", Models: names,
-		Targets: []population.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
+		Targets: []searchspace.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
 		Fixed:   operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"normalize": operators.B(false)}}},
 	}
 	return s

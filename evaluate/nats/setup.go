@@ -16,7 +16,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/operators"
-	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/operators/searchspace"
 )
 
 // SetupVersion is the schema version of Setup.
@@ -60,9 +60,9 @@ type Setup struct {
 	// Operator is a builtin operator name (operators.Builtin).
 	Operator string `json:"operator"`
 	// Search is the searched space and fixed settings over the pool.
-	Search      population.SearchSpec `json:"search"`
-	Seed        uint64                `json:"seed"`
-	TaskTensors []string              `json:"task_tensors,omitempty"`
+	Search      searchspace.Spec `json:"search"`
+	Seed        uint64           `json:"seed"`
+	TaskTensors []string         `json:"task_tensors,omitempty"`
 	// Tasks are the scored task names (empty: all of the benchmark's);
 	// Split is the fitness split ("" the benchmark's); Examples keeps the
 	// first examples of each task's fitness data (0: all).
@@ -317,7 +317,7 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 	if err != nil {
 		return nil, fmt.Errorf("nats: setup operator: %w", err)
 	}
-	_, mapping, err := population.DeriveSpace(op.Params(), s.Search)
+	_, mapping, err := searchspace.Derive(op.Params(), s.Search)
 	if err != nil {
 		return nil, fmt.Errorf("nats: setup search space: %w", err)
 	}

@@ -22,28 +22,47 @@ const (
 )
 
 // AllowedImports maps a package directory (relative to the module root; a
-// trailing "/*" covers every sub-package) to the non-standard-library import
-// prefixes it may use. Project imports are written relative to the module.
-// The order of this table is the layering (README's Layout section lists it):
-// a package imports only packages listed above it.
+// trailing "/*" covers every sub-package) to the non-standard-library
+// prefixes it may depend on: its direct imports, and every project package
+// it reaches through them. Project packages are written relative to the
+// module. The order of this table is the layering (README's Layout section
+// lists it): a package depends only on packages listed above it.
 var AllowedImports = map[string][]string{
-	"internal/rng":        {},
-	"internal/suggest":    {},
-	"internal/atomicfile": {},
-	"internal/tensor":     {xsys, gonumBLAS},
-	"internal/checkpoint": {"internal/tensor", "internal/atomicfile", xsys},
-	"configs":             {tomlLib, "internal/suggest"},
-	"operators":           {"internal/tensor", "internal/rng", "internal/checkpoint", gonumMat, gonumFloat},
-	"internal/nn":         {"internal/tensor", "internal/rng", "internal/checkpoint", "operators"},
-	"internal/data":       {"internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/nn", goMNIST},
-	"population":          {"internal/rng", "operators"},
-	"fitness":             {"internal/rng", "population", gonumStat, gonumFloat},
-	"search":              {"internal/rng", "population", "fitness"},
-	"search/*":            {"internal/rng", "population", "fitness", "search", eaopt, gonum},
-	"evaluate":            {"internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search"},
-	"evaluate/*":          {"internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "evaluate", natsServer, natsClient},
-	"reports":             {"configs", "population", "fitness", "search", echarts, statsview},
-	"internal/run":        {"internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "search/", "evaluate", "reports"},
-	"cmd/evomerge":        {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports"},
-	"internal/archtest":   {},
+	"internal/rng":          {},
+	"internal/suggest":      {},
+	"internal/atomicfile":   {},
+	"internal/par":          {},
+	"internal/tensor":       {"internal/par", xsys, gonumBLAS},
+	"internal/checkpoint":   {"internal/par", "internal/tensor", "internal/atomicfile", xsys},
+	"configs":               {tomlLib, "internal/suggest"},
+	"operators":             {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", gonumMat, gonumFloat},
+	"internal/nn":           {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "operators"},
+	"internal/data":         {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/nn", goMNIST},
+	"population":            {"internal/rng"},
+	"operators/searchspace": {"internal/par", "internal/tensor", "internal/rng", "internal/atomicfile", "internal/checkpoint", "operators", "population", gonumMat, gonumFloat},
+	"fitness":               {"internal/rng", "population", gonumStat, gonumFloat},
+	"search":                {"internal/rng", "population", "fitness"},
+	"search/*":              {"internal/rng", "population", "fitness", "search", eaopt, gonum},
+	"evaluate":              {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search"},
+	"evaluate/*":            {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "evaluate", natsServer, natsClient},
+	"reports":               {"internal/rng", "configs", "population", "fitness", "search", echarts, statsview},
+	"internal/registry":     {"internal/rng", "internal/suggest", "configs", "population", "fitness", "search", "search/"},
+	"internal/run":          {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry"},
+	"internal/lab":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports", gonum},
+	"cmd/evomerge":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports"},
+	"internal/archtest":     {},
 }
+
+// SiblingFamilies are the component families whose members must not import
+// one another, directly or through other packages: what two members share
+// belongs in the family's parent package.
+var SiblingFamilies = []string{"search", "internal/model"}
+
+// SharedMembers are sub-packages of a family that every member may use
+// (test kits).
+var SharedMembers = []string{"search/searchtest"}
+
+// CompositionRoots are the packages that may know several components of a
+// family: the registry, which lists them, the run that composes them, and
+// the experiments that compare them.
+var CompositionRoots = []string{"internal/registry", "internal/run", "internal/lab", "cmd/evomerge"}

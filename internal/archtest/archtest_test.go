@@ -1,13 +1,12 @@
 package archtest
 
 import (
-	"go/parser"
-	"go/token"
-	"io/fs"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,59 +30,114 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-// packageImports returns, for every directory with non-test Go files, the
-// sorted set of its imports. Directories the go tool ignores (names starting
-// with "." or "_", and testdata) are skipped.
-func packageImports(t *testing.T, root string) map[string][]string {
+// pkg is a package of the module: its directory (relative to the module
+// root), its direct imports and its transitive dependencies (non-test).
+type pkg struct {
+	dir     string
+	imports []string
+	deps    []string
+}
+
+// listPackages asks the go tool for every package of the module with its
+// imports and its transitive dependencies (`go list -deps` closure).
+func listPackages(t *testing.T, root string) []pkg {
 	t.Helper()
-	imports := map[string]map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "runs") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, filepath.Dir(path))
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if imports[rel] == nil {
-			imports[rel] = map[string]bool{}
-		}
-		for _, spec := range f.Imports {
-			p, err := strconv.Unquote(spec.Path.Value)
-			if err != nil {
-				return err
-			}
-			imports[rel][p] = true
-		}
-		return nil
-	})
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \",\"}}|{{join .Deps \",\"}}", "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("go list: %v", err)
 	}
-	out := map[string][]string{}
-	for dir, set := range imports {
-		for p := range set {
-			out[dir] = append(out[dir], p)
+	var pkgs []pkg
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(line, "|")
+		if len(parts) != 3 {
+			t.Fatalf("go list printed %q", line)
 		}
-		sort.Strings(out[dir])
+		dir := strings.TrimPrefix(strings.TrimPrefix(parts[0], Module), "/")
+		if dir == "" {
+			dir = "."
+		}
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, ",")
+		}
+		pkgs = append(pkgs, pkg{dir: dir, imports: split(parts[1]), deps: split(parts[2])})
 	}
+	return pkgs
+}
+
+// problems lists every broken rule of the packages: a direct import its
+// allow-list does not permit, a project package reached transitively that
+// the allow-list does not permit (so a package cannot reach through another
+// what it may not import itself), and an import, direct or not, between
+// siblings of a component family (only the composition roots may know
+// several components of a family).
+func problems(pkgs []pkg) []string {
+	var out []string
+	for _, p := range pkgs {
+		for _, imp := range p.imports {
+			if msg := violation(p.dir, imp); msg != "" {
+				out = append(out, msg)
+			}
+		}
+		direct := map[string]bool{}
+		for _, imp := range p.imports {
+			direct[imp] = true
+		}
+		for _, dep := range p.deps {
+			rel, ok := strings.CutPrefix(dep, Module+"/")
+			if !ok || direct[dep] {
+				continue
+			}
+			if msg := violation(p.dir, dep); msg != "" {
+				out = append(out, p.dir+" depends on "+rel+" through its imports, which its allow-list does not permit (find the import chain with `go list -deps`)")
+			}
+		}
+		if isCompositionRoot(p.dir) {
+			continue
+		}
+		for _, dep := range p.deps {
+			rel, ok := strings.CutPrefix(dep, Module+"/")
+			if !ok {
+				continue
+			}
+			if fam, a, b, sib := siblings(p.dir, rel); sib {
+				out = append(out, fmt.Sprintf("%s depends on %s: %s/%s and %s/%s are siblings of the %s family and must not import one another; move what they share into %s", p.dir, rel, fam, a, fam, b, fam, fam))
+			}
+		}
+	}
+	sort.Strings(out)
 	return out
+}
+
+// siblings reports whether dir and dep are different members of one
+// component family (e.g. search/fw and search/adamerging).
+func siblings(dir, dep string) (family, a, b string, ok bool) {
+	for _, fam := range SiblingFamilies {
+		x, okA := strings.CutPrefix(dir, fam+"/")
+		y, okB := strings.CutPrefix(dep, fam+"/")
+		if !okA || !okB {
+			continue
+		}
+		x, _, _ = strings.Cut(x, "/")
+		y, _, _ = strings.Cut(y, "/")
+		if x != y && !slices.Contains(SharedMembers, fam+"/"+y) {
+			return fam, x, y, true
+		}
+	}
+	return "", "", "", false
+}
+
+func isCompositionRoot(dir string) bool {
+	for _, r := range CompositionRoots {
+		if dir == r || strings.HasPrefix(dir, r+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // rulesFor returns the allow-list entry of a package directory: its own entry,
@@ -133,21 +187,52 @@ func violation(dir, path string) string {
 
 func TestImportsFollowTheLayering(t *testing.T) {
 	root := moduleRoot(t)
-	pkgs := packageImports(t, root)
-	if len(pkgs) == 0 {
-		t.Fatal("archtest: found no Go packages")
+	pkgs := listPackages(t, root)
+	if len(pkgs) < 10 {
+		t.Fatalf("archtest: found only %d Go packages", len(pkgs))
 	}
-	var problems []string
-	for dir, imps := range pkgs {
-		for _, p := range imps {
-			if msg := violation(dir, p); msg != "" {
-				problems = append(problems, msg)
-			}
-		}
-	}
-	sort.Strings(problems)
-	for _, p := range problems {
+	for _, p := range problems(pkgs) {
 		t.Error(p)
+	}
+}
+
+// TestPlantedViolationsAreFound plants the imports the rules exist for and
+// checks each is reported.
+func TestPlantedViolationsAreFound(t *testing.T) {
+	m := func(rel string) string { return Module + "/" + rel }
+	tests := []struct {
+		name string
+		pkgs []pkg
+		want string // a fragment of the one problem reported; "" for none
+	}{
+		{"clean", []pkg{{dir: "search/ga", imports: []string{m("population"), m("search")}, deps: []string{m("population"), m("search"), m("internal/rng"), m("fitness")}}}, ""},
+		{"transitive: search reaches operators through population",
+			[]pkg{{dir: "search", imports: []string{m("population")}, deps: []string{m("population"), m("operators"), m("internal/tensor")}}},
+			"search depends on operators through its imports"},
+		{"direct sibling import", []pkg{{dir: "search/fw", imports: []string{m("search/adamerging")}, deps: []string{m("search/adamerging"), m("search")}}},
+			"search/fw and search/adamerging are siblings"},
+		{"transitive sibling import", []pkg{{dir: "search/fw", imports: []string{m("search")}, deps: []string{m("search"), m("search/nsga2")}}},
+			"search/fw and search/nsga2 are siblings"},
+		{"the composition root may know every component", []pkg{{dir: "internal/registry", imports: []string{m("search/fw"), m("search/nsga2")}, deps: []string{m("search/fw"), m("search/nsga2"), m("search")}}}, ""},
+		{"a sub-package of one member is not a sibling", []pkg{{dir: "search/mapmerge", imports: []string{m("search")}, deps: []string{m("search")}}}, ""},
+		{"direct import outside the allow-list", []pkg{{dir: "population", imports: []string{m("operators")}, deps: []string{m("operators")}}},
+			"population imports " + Module + "/operators"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range problems(tt.pkgs) {
+				// Rules about a package's own third-party or std imports are
+				// not what this test plants.
+				got = append(got, p)
+			}
+			switch {
+			case tt.want == "" && len(got) > 0:
+				t.Errorf("problems %v, want none", got)
+			case tt.want != "" && (len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), tt.want)):
+				t.Errorf("problems %v, want one containing %q", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -2,14 +2,14 @@ package checkpoint
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"unsafe"
+
+	"github.com/evomerge/evomerge/internal/tensor"
 )
 
 // hostLittleEndian is true on little-endian machines, where F32 data can be
@@ -78,39 +78,53 @@ func decode(dst []float32, src []byte, dt DType) {
 	}
 }
 
-// decodeChunk is the number of elements one worker converts at a time.
+// decodeChunk is the number of elements one goroutine converts at a time.
 const decodeChunk = 1 << 18
 
-// decodeParallel runs decode over fixed chunks on all cores. Memory-mapped
-// input can fault (a file truncated under the map); such a fault becomes an
-// error instead of crashing the process.
+// decodeParallel runs decode over fixed chunks on all cores (through
+// tensor.ForEach, on the helpers shared with the other parallel kernels).
+// Memory-mapped input can fault (a file truncated under the map); such a fault
+// becomes an error instead of crashing the process. The error reported is the
+// one of the first chunk that failed, in chunk order.
 func decodeParallel(dst []float32, src []byte, dt DType) error {
-	size := dt.Size()
 	chunks := (len(dst) + decodeChunk - 1) / decodeChunk
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	if workers <= 1 {
+	if chunks <= 1 || runtime.GOMAXPROCS(0) == 1 {
 		return decodeGuarded(dst, src, dt)
 	}
-	var next atomic.Int64
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks {
-					return
-				}
-				lo, hi := c*decodeChunk, min((c+1)*decodeChunk, len(dst))
-				if err := decodeGuarded(dst[lo:hi], src[lo*size:hi*size], dt); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
+	t := &decodeTask{dst: dst, src: src, dt: dt, bad: chunks}
+	tensor.ForEach(chunks, t)
+	return t.err
+}
+
+// decodeTask is one decodeParallel call; its items are chunks of decodeChunk
+// elements.
+type decodeTask struct {
+	dst []float32
+	src []byte
+	dt  DType
+
+	mu  sync.Mutex
+	bad int   // the first chunk that failed so far
+	err error // its error
+}
+
+// Run decodes chunk c, unless an earlier chunk already failed.
+func (t *decodeTask) Run(c int) {
+	t.mu.Lock()
+	skip := c > t.bad
+	t.mu.Unlock()
+	if skip {
+		return
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	size := t.dt.Size()
+	lo, hi := c*decodeChunk, min((c+1)*decodeChunk, len(t.dst))
+	if err := decodeGuarded(t.dst[lo:hi], t.src[lo*size:hi*size], t.dt); err != nil {
+		t.mu.Lock()
+		if c < t.bad {
+			t.bad, t.err = c, err
+		}
+		t.mu.Unlock()
+	}
 }
 
 // decodeGuarded is decode with memory faults turned into an error.

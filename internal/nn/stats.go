@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/par"
 )
 
 // FisherLabels selects which labels y the diagonal Fisher information
@@ -338,32 +337,50 @@ func LinearGrams(ctx context.Context, m *Model, d TaskData, batch int) (map[stri
 }
 
 // accumulateGram adds Σ_rows xᵀx to the upper triangle of g (n×n) from rows
-// of x (rows × n). Rows of g are dealt to goroutines round-robin; each entry
-// is summed by one goroutine in row order, so results are deterministic.
+// of x (rows × n). Rows of g are shared among goroutines (one chunk per row of
+// g); each entry is summed by one goroutine in row order, so results are
+// deterministic.
 func accumulateGram(g []float64, x []float32, rows, n int) {
 	if len(x) != rows*n || len(g) != n*n {
 		panic("nn: accumulateGram: mismatched lengths")
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, n*n*rows/(1<<16)))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for a := w; a < n; a += workers {
-				ga := g[a*n : (a+1)*n]
-				for r := range rows {
-					row := x[r*n : (r+1)*n]
-					xa := float64(row[a])
-					if xa == 0 {
-						continue // ReLU outputs are often zero
-					}
-					for b := a; b < n; b++ {
-						ga[b] += xa * float64(row[b])
-					}
-				}
-			}
-		}()
+	t := gramTasks.Get()
+	t.g, t.x, t.rows, t.n = g, x, rows, n
+	if n*n*rows < gramParallelWork {
+		t.runRange(0, n)
+	} else {
+		parallelRange(t, n, 1)
 	}
-	wg.Wait()
+	t.g, t.x = nil, nil
+	gramTasks.Put(t)
+}
+
+// gramParallelWork is the number of multiply-adds from which accumulateGram
+// runs in parallel.
+const gramParallelWork = 1 << 17
+
+// gramTask is one accumulateGram call; its items are the rows of g.
+type gramTask struct {
+	g       []float64
+	x       []float32
+	rows, n int
+}
+
+var gramTasks par.FreeList[gramTask]
+
+func (t *gramTask) runRange(lo, hi int) {
+	g, x, n := t.g, t.x, t.n
+	for a := lo; a < hi; a++ {
+		ga := g[a*n : (a+1)*n]
+		for r := range t.rows {
+			row := x[r*n : (r+1)*n]
+			xa := float64(row[a])
+			if xa == 0 {
+				continue // ReLU outputs are often zero
+			}
+			for b := a; b < n; b++ {
+				ga[b] += xa * float64(row[b])
+			}
+		}
+	}
 }

@@ -11,7 +11,10 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search/adamerging"
+	"github.com/evomerge/evomerge/search/fw"
 )
 
 // TestEveryAlgorithmRunsAndReplays runs each search algorithm on the smoke
@@ -129,7 +132,7 @@ func TestExampleExperimentsCompose(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			exp, err := configs.DecodeExperiment(name, files[name])
+			exp, err := configs.DecodeExperiment(name, files[name], registry.Catalog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,10 +145,17 @@ func TestExampleExperimentsCompose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if exp.Search.Algorithm == configs.AlgorithmAdaMerging || exp.Search.Algorithm == configs.AlgorithmFW {
-				exp.Search.AdaMerging.Steps = min(exp.Search.AdaMerging.Steps, 3)
-				exp.Search.FW.Iterations = min(exp.Search.FW.Iterations, 2)
-				exp.Search.FW.AdaSteps = min(exp.Search.FW.AdaSteps, 3)
+			settings, _ := registry.Settings(exp)
+			ada, isAda := settings.(*adamerging.Settings)
+			fws, isFW := settings.(*fw.Settings)
+			if isAda || isFW {
+				if isAda {
+					ada.Steps = min(ada.Steps, 3)
+				}
+				if isFW {
+					fws.Iterations = min(fws.Iterations, 2)
+					fws.AdaSteps = min(fws.AdaSteps, 3)
+				}
 				log := slog.New(slog.NewTextHandler(io.Discard, nil))
 				if err := c.prepareGradient(context.Background(), t.TempDir(), io.Discard, log); err != nil {
 					t.Fatal(err)
@@ -156,7 +166,7 @@ func TestExampleExperimentsCompose(t *testing.T) {
 			}
 		})
 	}
-	q, err := configs.DecodeExperiment(configs.QuickstartFile, configs.Quickstart())
+	q, err := configs.DecodeExperiment(configs.QuickstartFile, configs.Quickstart(), registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +181,7 @@ func TestExampleExperimentsCompose(t *testing.T) {
 	}; !reflect.DeepEqual(got, want) {
 		t.Errorf("quickstart dimensions %v, want %v", got, want)
 	}
-	if n < len(configs.Algorithms()) {
+	if n < len(registry.AlgorithmNames()) {
 		t.Errorf("composed %d example experiments, want at least one per algorithm", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/registry"
 )
 
 // ChooseMeanNormalized is the [report] choose value that picks the front
@@ -156,7 +157,7 @@ func ChosenMember(dir string) (m FrontMember, c Choice, ok bool, err error) {
 	if err != nil {
 		return FrontMember{}, Choice{Index: -1}, false, err
 	}
-	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile))
+	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile), registry.Catalog())
 	if err != nil {
 		return FrontMember{}, Choice{Index: -1}, false, err
 	}

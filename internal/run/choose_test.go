@@ -134,18 +134,6 @@ func TestSummaryNamesTheValidationBestMember(t *testing.T) {
 	}
 }
 
-func TestExplicitRate(t *testing.T) {
-	f := func(v float64) *float64 { return &v }
-	for _, tt := range []struct {
-		in   *float64
-		want float64
-	}{{nil, 0}, {f(0), -1}, {f(0.25), 0.25}, {f(1), 1}} {
-		if got := explicitRate(tt.in); got != tt.want {
-			t.Errorf("explicitRate(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 // An experiment with crossover_prob = 0 and mutation_prob = 0 makes no
 // crossover child: every NSGA-II child is a copy of a parent, so it has the
 // parent's id and is answered from the journal; only the first population

@@ -18,15 +18,16 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search"
-	"github.com/evomerge/evomerge/search/cmaes"
-	"github.com/evomerge/evomerge/search/ga"
+	"github.com/evomerge/evomerge/search/adamerging"
+	"github.com/evomerge/evomerge/search/fw"
+	"github.com/evomerge/evomerge/search/m2n2"
 	"github.com/evomerge/evomerge/search/mapmerge"
-	"github.com/evomerge/evomerge/search/nsga2"
-	"github.com/evomerge/evomerge/search/random"
 )
 
 // components are everything a run is built from, derived from the
@@ -38,7 +39,7 @@ type components struct {
 	pool       *evaluate.Pool
 	op         operators.Operator
 	space      *population.Space
-	mapping    *population.Mapping
+	mapping    *searchspace.Mapping
 	objectives []fitness.Objective
 	directions []fitness.Direction
 	tasks      []evaluate.Task
@@ -60,6 +61,16 @@ type components struct {
 	lineage *lineage.Evaluator
 	// poolFiles are the checkpoint files of the pool's models, in order.
 	poolFiles []string
+	// gradients is the gradient evaluator of a method that needs loss
+	// gradients (search.Problem.Gradients); methodState is a state to
+	// restore the method from when state.json has none (an older run
+	// directory's result file).
+	gradients   search.GradientEvaluator
+	methodState []byte
+	// adaMethod is AdaMerging's method (for adamerging.json and its view)
+	// and adaInputs the split it adapts on.
+	adaMethod *adamerging.Method
+	adaInputs string
 	// scal is the scalarisation a single-objective method (ga, cmaes)
 	// minimises; nil for the others.
 	scal *search.Scalarization
@@ -119,16 +130,20 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		}
 		c.bench = b
 	}
-	if exp.Search.Algorithm == configs.AlgorithmM2N2 {
-		if err := composeM2N2(ctx, exp, c, opt); err != nil {
+	settings, err := registry.Settings(exp)
+	if err != nil {
+		return nil, err
+	}
+	if m2, ok := settings.(*m2n2.Settings); ok {
+		if err := composeM2N2(ctx, exp, m2, c, opt); err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
-	var err error
+	_, isFW := settings.(*fw.Settings)
 	if len(m.Experts) > 0 {
 		f := evaluate.PoolFiles{Base: m.Base}
-		if exp.Search.Algorithm == configs.AlgorithmFW && c.bench != nil && m.Base == "" {
+		if isFW && c.bench != nil && m.Base == "" {
 			// FW-Merging's pool: the checkpoints given join the
 			// benchmark's base and experts (e.g. irrelevant or noisy ones).
 			if base, ok := c.bench.Base(); ok {
@@ -171,12 +186,11 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		}
 		return nil, configs.Problems{exp.Problem("models.base", msg)}
 	}
-	var spec population.SearchSpec
-	switch exp.Search.Algorithm {
-	case configs.AlgorithmAdaMerging:
-		a := exp.Search.AdaMerging
+	var spec searchspace.Spec
+	switch a := settings.(type) {
+	case *adamerging.Settings:
 		spec = derivedSpec(exp, c.pool, a.Granularity, *a.Lower, *a.Upper)
-	case configs.AlgorithmFW:
+	case *fw.Settings:
 		// FW's merge is a per-tensor combination of the pool; soft steps
 		// can leave [0, 1], so the weight's whole range is allowed.
 		spec = derivedSpec(exp, c.pool, "tensor", -10, 10)
@@ -186,7 +200,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	if err != nil {
 		return nil, err
 	}
-	c.space, c.mapping, err = population.DeriveSpace(op.Params(), spec)
+	c.space, c.mapping, err = searchspace.Derive(op.Params(), spec)
 	if err != nil {
 		return nil, configs.Problems{exp.Problem("merge.search", err.Error())}
 	}
@@ -264,9 +278,9 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	return c, nil
 }
 
-// searchSpec turns [merge] into a population.SearchSpec, checking the fixed
+// searchSpec turns [merge] into a searchspace.Spec, checking the fixed
 // values against the operator and the layer groups against the pool.
-func searchSpec(exp *configs.Experiment, op operators.Operator, pool *evaluate.Pool) (population.SearchSpec, error) {
+func searchSpec(exp *configs.Experiment, op operators.Operator, pool *evaluate.Pool) (searchspace.Spec, error) {
 	var ps configs.Problems
 	names := pool.ModelNames()
 	recipe := &operators.Recipe{Method: op.Name(), Params: exp.Merge.Params, Groups: exp.Merge.Groups}
@@ -277,16 +291,16 @@ func searchSpec(exp *configs.Experiment, op operators.Operator, pool *evaluate.P
 	if err != nil {
 		es, ok := operators.AsRecipeErrors(err)
 		if !ok {
-			return population.SearchSpec{}, err
+			return searchspace.Spec{}, err
 		}
 		for _, e := range es {
 			ps = append(ps, exp.Problem("merge."+e.Key, e.Err.Error()))
 		}
 	}
 	groups := mergeableGroups(pool, exp.Merge.TaskTensors)
-	spec := population.SearchSpec{Operator: op.Name(), Models: names, Fixed: fixed}
+	spec := searchspace.Spec{Operator: op.Name(), Models: names, Fixed: fixed}
 	for i, s := range exp.Merge.Search {
-		t := population.Target{Param: s.Param, PerModel: s.PerModel, Lower: s.Lower, Upper: s.Upper}
+		t := searchspace.Target{Param: s.Param, PerModel: s.PerModel, Lower: s.Lower, Upper: s.Upper}
 		switch {
 		case s.PerGroup:
 			t.Groups = slices.Clone(groups)
@@ -302,7 +316,7 @@ func searchSpec(exp *configs.Experiment, op operators.Operator, pool *evaluate.P
 		spec.Targets = append(spec.Targets, t)
 	}
 	if len(ps) > 0 {
-		return population.SearchSpec{}, ps
+		return searchspace.Spec{}, ps
 	}
 	return spec, nil
 }
@@ -362,85 +376,40 @@ func (c *components) expandObjectives(tasks []string) error {
 	return ps.Err()
 }
 
-// buildMethod makes the configured search method.
+// buildMethod makes the configured search method through its registry
+// entry. Methods built by the composition root itself (gradient-based and
+// recipe methods, which have no factory yet) are set elsewhere.
 func (c *components) buildMethod() (search.Method, error) {
-	s := c.exp.Search
-	switch s.Algorithm {
-	case configs.AlgorithmRandom:
-		return random.New(random.Options{BatchSize: s.Random.BatchSize, Sampling: s.Random.Sampling})
-	case configs.AlgorithmNSGA2:
-		init, err := c.startPoints("search.nsga2.start_points", s.NSGA2.StartPoints)
-		if err != nil {
-			return nil, err
-		}
-		return nsga2.New(nsga2.Options{
-			PopulationSize: s.NSGA2.PopulationSize, CrossoverProb: explicitRate(s.NSGA2.CrossoverProb),
-			CrossoverEta: s.NSGA2.CrossoverEta, MutationProb: explicitRate(s.NSGA2.MutationProb),
-			MutationEta: s.NSGA2.MutationEta, Initial: init,
-		})
-	case configs.AlgorithmGA:
-		init, err := c.startPoints("search.ga.start_points", s.GA.StartPoints)
-		if err != nil {
-			return nil, err
-		}
-		scal, err := c.scalarization("search.ga.scalarization", s.GA.Scalarization)
-		if err != nil {
-			return nil, err
-		}
-		c.scal = &scal
-		g := s.GA
-		elite := 0 // absent: the method's default
-		if g.Elite != nil {
-			elite = *g.Elite
-			if elite == 0 {
-				elite = -1 // none
-			}
-		}
-		return ga.New(ga.Options{
-			PopulationSize: g.PopulationSize, Tournament: g.Tournament, CrossoverRate: explicitRate(g.CrossoverRate),
-			BlendAlpha: explicitRate(g.BlendAlpha), MutationRate: explicitRate(g.MutationRate), MutationSigma: g.MutationSigma,
-			GeneMutationProb: explicitRate(g.GeneMutationProb), Elite: elite, Scalarization: scal, Initial: init,
-		})
-	case configs.AlgorithmAdaMerging, configs.AlgorithmFW:
+	name := c.exp.Search.Algorithm
+	alg, ok := registry.Algorithm(name)
+	if !ok {
+		return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q: choose one of %s", name, strings.Join(registry.AlgorithmNames(), ", ")))}
+	}
+	if alg.New == nil {
 		// Set by prepareGradient once the optimisation has run.
 		return nil, nil
-	case configs.AlgorithmMAP:
-		return c.buildMAP(s.MAP)
-	case configs.AlgorithmCMAES:
-		init, err := c.startPoints("search.cmaes.start_points", s.CMAES.StartPoints)
-		if err != nil {
-			return nil, err
-		}
-		if len(init) > 1 {
-			return nil, configs.Problems{c.exp.Problem("search.cmaes.start_points", "CMA-ES starts from one mean: list one start point")}
-		}
-		scal, err := c.scalarization("search.cmaes.scalarization", s.CMAES.Scalarization)
-		if err != nil {
-			return nil, err
-		}
+	}
+	settings, err := registry.Settings(c.exp)
+	if err != nil {
+		return nil, err
+	}
+	s := c.exp.Search
+	m, err := alg.New(settings, search.Env{
+		Space: c.space, Objectives: c.objectives, Seed: c.exp.Experiment.Seed,
+		Budget:     search.Budget{MaxEvaluations: s.MaxEvaluations, MaxGenerations: s.MaxGenerations, MaxTime: s.MaxTime},
+		StartPoint: c.startPoint, MultiObjective: registry.MultiObjective,
+	})
+	if err != nil {
+		return nil, c.settingProblems("search."+name, err)
+	}
+	if sc, ok := m.(interface{ Scalarization() search.Scalarization }); ok {
+		scal := sc.Scalarization()
 		c.scal = &scal
-		variant := cmaes.Auto
-		switch s.CMAES.Covariance {
-		case "full":
-			variant = cmaes.Full
-		case "diagonal":
-			variant = cmaes.Separable
-		}
-		opts := cmaes.Options{Variant: variant, Population: s.CMAES.PopulationSize, StepSize: s.CMAES.StepSize, Scalarization: scal}
-		if len(init) == 1 {
-			opts.Initial = init[0]
-		}
-		return cmaes.New(opts)
 	}
-	return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q", s.Algorithm))}
-}
-
-func (c *components) scalarization(key string, s configs.Scalarization) (search.Scalarization, error) {
-	out := search.Scalarization{Method: s.Method, Weights: s.Weights, Ideal: s.Ideal, Rho: s.Rho}
-	if err := out.Validate(len(c.objectives)); err != nil {
-		return out, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v (the objectives expand to %d: %s)", err, len(c.objectives), objectiveNames(c.objectives)))}
+	if mm, ok := m.(*mapmerge.Method); ok {
+		c.mapMethod = mm
 	}
-	return out, nil
+	return m, nil
 }
 
 func objectiveNames(objs []fitness.Objective) string {
@@ -451,30 +420,50 @@ func objectiveNames(objs []fitness.Objective) string {
 	return strings.Join(names, ", ")
 }
 
-// startPoints returns the named initial points in space units.
-func (c *components) startPoints(key string, names []string) ([][]float64, error) {
-	var out [][]float64
-	for i, n := range names {
-		if path, ok := strings.CutPrefix(n, configs.StartPointAdaMerging); ok {
-			x, err := c.adaMergingStart(fmt.Sprintf("%s[%d]", key, i), path)
-			if err != nil {
-				return nil, err
+// settingProblems turns the errors a factory returned (SettingErrors,
+// joined or alone, and Problems) into Problems naming the user's keys under
+// table.
+func (c *components) settingProblems(table string, err error) error {
+	var ps configs.Problems
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
 			}
-			out = append(out, x)
-			continue
+			return
 		}
-		switch n {
-		case "defaults":
-			out = append(out, c.space.Defaults())
-		case "average":
-			x, err := averagePoint(c.space, c.op.Name(), c.exp.Merge.Params, c.pool.NumModels())
-			if err != nil {
-				return nil, configs.Problems{c.exp.Problem(key, err.Error())}
-			}
-			out = append(out, x)
+		var se *search.SettingError
+		var more configs.Problems
+		switch {
+		case errors.As(err, &more):
+			ps = append(ps, more...)
+		case errors.As(err, &se):
+			ps = append(ps, c.exp.Problem(table+"."+se.Key, se.Msg))
+		default:
+			ps = append(ps, c.exp.Problem(table, err.Error()))
 		}
 	}
-	return out, nil
+	walk(err)
+	return ps
+}
+
+// startPoint resolves a start point named at key (relative to the
+// algorithm's table) in space units.
+func (c *components) startPoint(key string, p search.StartPoint) ([]float64, error) {
+	switch p.Kind {
+	case search.StartAdaMerging:
+		return c.adaMergingStart("search."+c.exp.Search.Algorithm+"."+key, p.Path)
+	case search.StartDefaults:
+		return c.space.Defaults(), nil
+	case search.StartAverage:
+		x, err := averagePoint(c.space, c.op.Name(), c.exp.Merge.Params, c.pool.NumModels())
+		if err != nil {
+			return nil, &search.SettingError{Key: key, Msg: err.Error()}
+		}
+		return x, nil
+	}
+	return nil, &search.SettingError{Key: key, Msg: fmt.Sprintf("unknown start point kind %q", p.Kind)}
 }
 
 // averagePoint is the point of the space where the merge is plain weight
@@ -555,7 +544,7 @@ func evaluateExportOptions() evaluate.ExportOptions { return evaluate.ExportOpti
 
 // natsSetup describes the run's native evaluation to NATS workers: the pool
 // by content, the merge, the benchmark and the objectives.
-func natsSetup(exp *configs.Experiment, c *components, spec population.SearchSpec) (*natsev.Setup, error) {
+func natsSetup(exp *configs.Experiment, c *components, spec searchspace.Spec) (*natsev.Setup, error) {
 	s := &natsev.Setup{
 		V: natsev.SetupVersion, Operator: c.op.Name(), Search: spec, Seed: exp.Experiment.Seed,
 		TaskTensors: exp.Merge.TaskTensors, Examples: exp.Evaluator.Examples, Objectives: c.objectives,
@@ -578,64 +567,6 @@ func natsSetup(exp *configs.Experiment, c *components, spec population.SearchSpe
 		return nil, err
 	}
 	return s, s.Validate()
-}
-
-// buildMAP builds MAP (or nested MAP) from [search.map].
-func (c *components) buildMAP(s configs.MAPSettings) (search.Method, error) {
-	var ps configs.Problems
-	for i, p := range s.Preferences {
-		if len(p) != len(c.objectives) {
-			ps = append(ps, c.exp.Problem(fmt.Sprintf("search.map.preferences[%d]", i),
-				fmt.Sprintf("%d weights for %d objectives (%s): give one weight per objective", len(p), len(c.objectives), objectiveNames(c.objectives))))
-		}
-	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
-	if s.Nested {
-		cfg := mapmerge.NestedConfig{PointsPerMerge: s.PointsPerMerge, Isotropic: s.Isotropic, GridPoints: s.GridPoints}
-		if len(s.Preferences) == 1 {
-			cfg.Preferences = s.Preferences[0]
-		}
-		m, err := mapmerge.NewNested(cfg)
-		if err != nil {
-			return nil, configs.Problems{c.exp.Problem("search.map", err.Error())}
-		}
-		return m, nil
-	}
-	cfg := mapmerge.Config{
-		Budget: s.Budget, NoOneHots: !*s.OneHots, Schedule: s.Schedule, Preferences: s.Preferences, Reevaluate: s.Reevaluate,
-		Front: mapmerge.FrontOptions{GridPoints: s.GridPoints, Seed: c.exp.Experiment.Seed},
-	}
-	switch s.Front {
-	case "grid":
-		cfg.Front.Method = mapmerge.FrontGrid
-	case "nsga2":
-		cfg.Front.Method = mapmerge.FrontNSGA2
-	}
-	if s.Activation != "auto" {
-		for range c.objectives {
-			cfg.Activations = append(cfg.Activations, mapmerge.Activation(s.Activation))
-		}
-	}
-	m, err := mapmerge.New(cfg)
-	if err != nil {
-		return nil, configs.Problems{c.exp.Problem("search.map", err.Error())}
-	}
-	c.mapMethod = m
-	return m, nil
-}
-
-// explicitRate maps a config rate onto the search packages' convention:
-// absent (nil) is 0, their "default"; an explicit 0 is -1, their "never".
-func explicitRate(v *float64) float64 {
-	switch {
-	case v == nil:
-		return 0
-	case *v == 0:
-		return -1
-	}
-	return *v
 }
 
 // unknownTask says which task names an objective may use.

@@ -17,6 +17,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/atomicfile"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -78,6 +79,9 @@ type State struct {
 	Elapsed float64   `json:"elapsed_seconds"`
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
+	// MethodState is the last state a method that saves one mid-way
+	// (AdaMerging's Adam steps) saved; a resumed run continues from it.
+	MethodState json.RawMessage `json:"method_state,omitempty"`
 }
 
 // FrontVersion is the version of front.json.
@@ -350,7 +354,7 @@ func floatPtrs(xs []float64) []*float64 {
 // they can be told (journalObjectives).
 func stateFromJournal(dir string, j JournalContents) State {
 	st := State{V: StateVersion, Status: StateUnknown, Evaluations: len(j.Records)}
-	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile))
+	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile), registry.Catalog())
 	if err == nil {
 		st.Experiment, st.Algorithm, st.MaxEvaluations = exp.Experiment.Name, exp.Search.Algorithm, exp.Search.MaxEvaluations
 	} else {
@@ -458,7 +462,7 @@ func Verify(dir string) (*VerifyReport, error) {
 	}
 	v := &VerifyReport{Dir: dir, Checked: []string{}, Problems: []string{}}
 
-	exp, err := configs.LoadResolved(cfgPath)
+	exp, err := configs.LoadResolved(cfgPath, registry.Catalog())
 	if err != nil {
 		v.problem("%v", err)
 		exp = nil

@@ -18,21 +18,21 @@ import (
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
-	"github.com/evomerge/evomerge/search/cmaes"
 	"github.com/evomerge/evomerge/search/fw"
-	"github.com/evomerge/evomerge/search/nsga2"
 )
 
 // Files of the gradient-based methods in a run directory: the result of the
 // one optimisation each runs, written once it has finished and read back by
 // a resumed run instead of optimising again.
 const (
-	AdaMergingFile = configs.AdaMergingFile
+	AdaMergingFile = "adamerging.json"
 	FWFile         = "fw.json"
 )
 
@@ -66,12 +66,12 @@ type FWRecord struct {
 // arithmetic (λ = 1) with one weight per pool model at the granularity of
 // the learned coefficients, named as gradient.Layout names them, within
 // [lower, upper].
-func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity string, lower, upper float64) population.SearchSpec {
-	spec := population.SearchSpec{
+func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity string, lower, upper float64) searchspace.Spec {
+	spec := searchspace.Spec{
 		Operator: "task_arithmetic", Models: pool.ModelNames(),
 		Fixed: operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"lambda": operators.F(1)}}},
 	}
-	t := population.Target{Param: "weight", PerModel: true, Lower: &lower, Upper: &upper}
+	t := searchspace.Target{Param: "weight", PerModel: true, Lower: &lower, Upper: &upper}
 	switch granularity {
 	case gradient.LayoutGroup:
 		t.Groups = mergeableGroups(pool, exp.Merge.TaskTensors)
@@ -84,7 +84,7 @@ func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity strin
 		}
 		t.Groups = names
 	}
-	spec.Targets = []population.Target{t}
+	spec.Targets = []searchspace.Target{t}
 	return spec
 }
 
@@ -210,114 +210,129 @@ func (s *singular) Tell(batch []*population.Candidate) error {
 // from a previous session) and sets the run's method to the candidate they
 // found. It returns the algorithm view data.
 func (c *components) prepareGradient(ctx context.Context, dir string, out io.Writer, log *slog.Logger) error {
-	switch c.exp.Search.Algorithm {
-	case configs.AlgorithmAdaMerging:
-		rec, err := c.adaMerging(ctx, dir, out, log)
-		if err != nil {
-			return err
-		}
-		x, err := rec.Seed(c.space)
-		if err != nil {
-			return err
-		}
-		m := &singular{point: x, operator: "adamerging"}
-		a := c.exp.Search.AdaMerging
-		switch a.SeedSearch {
-		case configs.AlgorithmNSGA2:
-			m.next, err = nsga2.New(nsga2.Options{Initial: [][]float64{x}})
-		case configs.AlgorithmCMAES:
-			m.next, err = cmaes.New(cmaes.Options{Initial: x})
-		}
-		if err != nil {
-			return err
-		}
-		c.method = m
-		c.views.Trajectory = trajectoryView(&rec.Result, c.space)
-		c.note = rec.Note
-	case configs.AlgorithmFW:
-		rec, err := c.frankWolfe(ctx, dir, out, log)
+	settings, err := registry.Settings(c.exp)
+	if err != nil {
+		return err
+	}
+	switch a := settings.(type) {
+	case *adamerging.Settings:
+		return c.adaMerging(a, dir, out, log)
+	case *fw.Settings:
+		rec, err := c.frankWolfe(ctx, a, dir, out, log)
 		if err != nil {
 			return err
 		}
 		c.method = &singular{point: rec.Coefficients, operator: "fw"}
-		c.views.FrankWolfe = fwView(rec, c.exp.Search.FW.Scale)
+		c.views.FrankWolfe = fwView(rec, a.Scale)
 		c.note = rec.Note
 	}
 	return nil
 }
 
-// adaMerging runs AdaMerging, or reads adamerging.json of an earlier
-// session: the optimisation is deterministic, so a resumed run would learn
-// the same coefficients; it is not resumed mid-way (an interrupted
-// optimisation starts over).
-func (c *components) adaMerging(ctx context.Context, dir string, out io.Writer, log *slog.Logger) (*AdaMergingRecord, error) {
-	a := c.exp.Search.AdaMerging
-	path := filepath.Join(dir, AdaMergingFile)
-	if rec, err := ReadAdaMerging(path); err == nil {
-		fmt.Fprintf(out, "adamerging: using the coefficients learned in an earlier session (%s)\n", path)
-		return rec, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+// seededSearch builds the named algorithm with its default settings,
+// starting from x.
+func (c *components) seededSearch(name string, x []float64) (search.Method, error) {
+	alg, ok := registry.Algorithm(name)
+	if !ok || alg.New == nil {
+		return nil, configs.Problems{c.exp.Problem("search.adamerging.seed_search", fmt.Sprintf("%q cannot continue from learned coefficients", name))}
 	}
+	s := c.exp.Search
+	budget := search.Budget{MaxEvaluations: s.MaxEvaluations, MaxGenerations: s.MaxGenerations, MaxTime: s.MaxTime}
+	settings := alg.NewSettings()
+	settings.Defaults(budget)
+	return alg.New(settings, search.Env{
+		Space: c.space, Objectives: c.objectives, Seed: c.exp.Experiment.Seed, Budget: budget,
+		StartPoint: c.startPoint, Initial: [][]float64{x},
+	})
+}
+
+// adaMerging builds AdaMerging as the run's method: the gradient evaluator
+// on the unlabelled inputs it adapts on, and the method, which takes its
+// Adam steps inside the search loop (saving its state in state.json, so an
+// interrupted run continues from its last saved step). A run directory of
+// an older version holds adamerging.json instead: the method then starts
+// from the coefficients it learned.
+func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Writer, log *slog.Logger) error {
 	tv, err := gradient.NewTaskVectors(c.pool.Source(), taskTensors(c.exp.Merge.TaskTensors))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tv.Models = c.pool.ModelNames()
 	if a.PlusPlus {
 		if tv, err = tv.TIES(a.TIESKeep, a.TIESTrim); err != nil {
-			return nil, configs.Problems{c.exp.Problem("search.adamerging.ties_keep", err.Error())}
+			return configs.Problems{c.exp.Problem("search.adamerging.ties_keep", err.Error())}
 		}
 		tv.Models = c.pool.ModelNames()
 	}
 	lay, err := gradient.NewLayout(a.Granularity, tv, checkpoint.LayerGroup)
 	if err != nil {
-		return nil, configs.Problems{c.exp.Problem("search.adamerging.granularity", err.Error())}
+		return configs.Problems{c.exp.Problem("search.adamerging.granularity", err.Error())}
 	}
 	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	split := data.Split(a.Inputs)
 	tasks, err := gradientTasks(c.bench, c.tasks, split, false, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ev, err := gradient.NewAdaMerging(model, tv, lay, tasks, gradient.AdaMergingOptions{
 		Batch: a.BatchSize, Batches: a.Batches, Seed: rng.Derive(c.exp.Experiment.Seed, "run", "adamerging"),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	note := ""
+	cfg := adamerging.MethodConfig{
+		Adam: a.Options(lay.Names(tv)),
+		Progress: func(step, steps int, loss float64) {
+			log.Info("adamerging step", "step", step, "loss", loss)
+			fmt.Fprintf(out, "adamerging: step %d/%d entropy %.4f\n", step, steps, loss)
+		},
+	}
+	if a.SeedSearch != "" {
+		// The search that continues from the learned coefficients, with its
+		// default settings.
+		cfg.Continue = func(x []float64) (search.Method, error) { return c.seededSearch(a.SeedSearch, x) }
+	}
+	m, err := adamerging.NewMethod(cfg)
+	if err != nil {
+		return err
+	}
+	c.method, c.adaMethod, c.gradients = m, m, ev
+	c.adaInputs = string(split)
 	if split == data.Test {
-		note = adamerging.Note
-		fmt.Fprintf(out, "note: %s\n", note)
-		log.Warn("test-time adaptation", "note", note)
+		c.note = adamerging.Note
+		fmt.Fprintf(out, "note: %s\n", c.note)
+		log.Warn("test-time adaptation", "note", c.note)
+	}
+	path := filepath.Join(dir, AdaMergingFile)
+	if rec, err := ReadAdaMerging(path); err == nil {
+		// Learned by an earlier session of an older version.
+		if c.methodState, err = adamerging.ResultState(&rec.Result); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(out, "adamerging: using the coefficients learned in an earlier session (%s)\n", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	fmt.Fprintf(out, "adamerging: %d coefficients (%s), %d Adam steps on unlabelled %s inputs\n", lay.Len(), a.Granularity, a.Steps, split)
-	every := max(a.Steps/10, 1)
-	res, err := adamerging.Optimize(ctx, ev, lay.Len(), adamerging.Options{
-		Steps: a.Steps, LR: a.LearningRate, Init: a.Init, Lower: *a.Lower, Upper: *a.Upper, Names: lay.Names(tv),
-		Observe: func(s adamerging.Step) error {
-			if (s.Iteration+1)%every == 0 {
-				log.Info("adamerging step", "step", s.Iteration+1, "loss", s.Loss)
-				fmt.Fprintf(out, "adamerging: step %d/%d entropy %.4f\n", s.Iteration+1, a.Steps, s.Loss)
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// writeAdaMerging writes adamerging.json once the optimisation has
+// finished, and the trajectory view.
+func (c *components) writeAdaMerging(dir string) error {
+	if c.adaMethod == nil || !c.adaMethod.Done() {
+		return nil
 	}
-	rec := &AdaMergingRecord{V: 1, Inputs: string(split), Note: note, Result: *res}
-	if note == "" {
-		rec.Result.Note = ""
+	res := c.adaMethod.Result()
+	if c.note == "" {
+		res.Note = ""
 	}
-	if err := writeJSON(path, rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	c.views.Trajectory = trajectoryView(res, c.space)
+	rec := &AdaMergingRecord{V: 1, Inputs: c.adaInputs, Note: c.note, Result: *res}
+	return writeJSON(filepath.Join(dir, AdaMergingFile), rec)
 }
 
 // ReadAdaMerging reads an adamerging.json.
@@ -338,8 +353,7 @@ func ReadAdaMerging(path string) (*AdaMergingRecord, error) {
 
 // frankWolfe runs FW-Merging, or reads fw.json of an earlier session (the
 // method is deterministic; an interrupted run starts the iterations over).
-func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, log *slog.Logger) (*FWRecord, error) {
-	s := c.exp.Search.FW
+func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string, out io.Writer, log *slog.Logger) (*FWRecord, error) {
 	path := filepath.Join(dir, FWFile)
 	if b, err := os.ReadFile(path); err == nil {
 		var rec FWRecord
@@ -428,7 +442,7 @@ func (c *components) frankWolfe(ctx context.Context, dir string, out io.Writer, 
 	genome := c.space.Defaults()
 	for k := range n {
 		for l, t := range ev.Names() {
-			name := population.DimName("weight", t, models[k])
+			name := searchspace.DimName("weight", t, models[k])
 			i, ok := c.space.Index(name)
 			if !ok {
 				return nil, fmt.Errorf("fw: the run's space has no dimension %s", name)

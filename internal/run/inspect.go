@@ -12,6 +12,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -185,7 +186,7 @@ func Export(ctx context.Context, dir, idPrefix, out string) (*ExportResult, erro
 	if match.Status != population.StatusOK {
 		return nil, fmt.Errorf("candidate %s failed its evaluation (%s): it has no scores worth exporting", short(match.ID), match.Error)
 	}
-	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile))
+	exp, err := configs.LoadResolved(filepath.Join(dir, ConfigFile), registry.Catalog())
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/search"
 )
 
 // Memory limits of configuration values. Every concurrent evaluation holds
@@ -117,33 +119,28 @@ type populationKey struct {
 }
 
 // populationKeys lists the population-like sizes of the chosen algorithm
-// with the memory each unit costs.
+// (its Traits) with the memory each unit costs.
 func populationKeys(exp *configs.Experiment, model uint64, dims int) []populationKey {
+	settings, err := registry.Settings(exp)
+	if err != nil {
+		return nil
+	}
 	member := 2 * (memberVectors*8*uint64(max(dims, 1)) + memberOverhead)
 	what := fmt.Sprintf("member over %d searched dimensions, parents and offspring", dims)
-	s := exp.Search
-	switch s.Algorithm {
-	case configs.AlgorithmNSGA2:
-		return []populationKey{{"search.nsga2.population_size", s.NSGA2.PopulationSize, member, what, true}}
-	case configs.AlgorithmGA:
-		return []populationKey{{"search.ga.population_size", s.GA.PopulationSize, member, what, false}}
-	case configs.AlgorithmCMAES:
-		return []populationKey{{"search.cmaes.population_size", s.CMAES.PopulationSize, member, what, false}}
-	case configs.AlgorithmRandom:
-		return []populationKey{{"search.random.batch_size", s.Random.BatchSize, member, what, false}}
-	case configs.AlgorithmM2N2:
-		// M2N2's members are whole models: the archive keeps their
-		// weights (in memory with storage = "ram"), and each child of a
-		// batch is built as a merged model.
-		keys := []populationKey{{"search.m2n2.batch_size", s.M2N2.BatchSize, evalBuffersPerModel * model, "child model being built and scored", false}}
-		if s.M2N2.Storage == "" || s.M2N2.Storage == "ram" {
-			keys = append(keys, populationKey{"search.m2n2.archive_size", s.M2N2.ArchiveSize, model, "archived model kept in memory (storage = \"ram\"; \"disk\" keeps them on disk)", false})
+	var keys []populationKey
+	for _, sz := range settings.Traits().Sizes {
+		k := populationKey{key: "search." + exp.Search.Algorithm + "." + sz.Key, size: sz.N, each: member, what: cmpOr(sz.What, what)}
+		switch sz.Kind {
+		case search.SizeSortedMembers:
+			k.sorted = true
+		case search.SizeChildModels:
+			k.each = evalBuffersPerModel * model
+		case search.SizeArchivedModels:
+			k.each = model
 		}
-		return keys
-	case configs.AlgorithmMAP:
-		return []populationKey{{"search.map.budget", s.MAP.Budget, member, "design point", false}}
+		keys = append(keys, k)
 	}
-	return nil
+	return keys
 }
 
 // mulBytes is n × each, with over reporting an overflow of uint64.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/registry"
 )
 
 func TestMemAvailableReadsTheKernel(t *testing.T) {
@@ -95,7 +96,7 @@ func TestExtraExpertsWithoutBaseCiteTheUsersFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	exp, err := configs.LoadExperiment(path)
+	exp, err := configs.LoadExperiment(path, registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}

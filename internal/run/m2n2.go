@@ -24,8 +24,7 @@ const M2N2Dir = "m2n2-archive"
 // split, the seed space and the method. Every objective must be one task's
 // accuracy: per-example correctness is the resource M2N2's competition
 // shares.
-func composeM2N2(ctx context.Context, exp *configs.Experiment, c *components, opt composeOptions) error {
-	s := exp.Search.M2N2
+func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings, c *components, opt composeOptions) error {
 	if c.bench == nil {
 		return configs.Problems{exp.Problem("models.benchmark", "M2N2 runs on a built-in benchmark: set benchmark = \"m2n2-specialists\" or \"m2n2-scratch\"")}
 	}

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -241,8 +243,9 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(views.FrankWolfe) != exp.Search.FW.Iterations {
-				t.Fatalf("%d FW iterations in views.json, want %d", len(views.FrankWolfe), exp.Search.FW.Iterations)
+			fwSettings, _ := registry.Settings(exp)
+			if iters := fwSettings.(*fw.Settings).Iterations; len(views.FrankWolfe) != iters {
+				t.Fatalf("%d FW iterations in views.json, want %d", len(views.FrankWolfe), iters)
 			}
 			b, err := os.ReadFile(filepath.Join(dir, FWFile))
 			if err != nil {
@@ -406,7 +409,7 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 	} {
 		t.Run(tt.benchmark, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "m2n2")
-			exp, err := configs.DecodeExperiment("m2n2.toml", []byte(m2n2Config(dir, tt.benchmark, tt.table, 20)))
+			exp, err := configs.DecodeExperiment("m2n2.toml", []byte(m2n2Config(dir, tt.benchmark, tt.table, 20)), registry.Catalog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -478,4 +481,82 @@ func smokeRecipe(t *testing.T, benchmark string) *data.Recipe {
 		t.Fatal(err)
 	}
 	return &r
+}
+
+// cancelOnLine is an output that cancels a run once it has printed a line
+// containing marker.
+type cancelOnLine struct {
+	marker string
+	cancel context.CancelFunc
+	seen   bool
+}
+
+func (w *cancelOnLine) Write(p []byte) (int, error) {
+	if !w.seen && strings.Contains(string(p), w.marker) {
+		w.seen = true
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+// TestAdaMergingInterruptedResumesWhereItStopped interrupts AdaMerging in
+// the middle of its Adam steps, as Ctrl-C does: the resumed run continues
+// from the last saved step (it does not take the earlier steps again) and
+// ends with exactly the coefficients, trajectory and front of an
+// uninterrupted run.
+func TestAdaMergingInterruptedResumesWhereItStopped(t *testing.T) {
+	table := "[search.adamerging]\nsteps = 12\nbatch_size = 4\nlearning_rate = 0.02"
+	whole := filepath.Join(t.TempDir(), "whole")
+	ref, err := Start(context.Background(), decodeSmoke(t, whole, derivedConfig("adamerging", table)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadAdaMerging(filepath.Join(whole, AdaMergingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "cut")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Steps are saved every 12/10 = 1 step; stop after step 5.
+	out := &cancelOnLine{marker: "adamerging: step 5/12", cancel: cancel}
+	cut, err := Start(ctx, decodeSmoke(t, dir, derivedConfig("adamerging", table)), Options{Out: out})
+	if !errors.Is(err, context.Canceled) || cut == nil {
+		t.Fatalf("interrupted run: %v, want it cancelled", err)
+	}
+	if cut.Status != StateInterrupted || cut.Result.Evaluations != 0 {
+		t.Fatalf("interrupted run: status %s, %d evaluations; want interrupted before its candidate", cut.Status, cut.Result.Evaluations)
+	}
+	st, _, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved struct {
+		Adam struct {
+			Step int `json:"step"`
+		} `json:"adam"`
+	}
+	if err := json.Unmarshal(st.MethodState, &saved); err != nil || saved.Adam.Step < 5 || saved.Adam.Step >= 12 {
+		t.Fatalf("state.json method state: step %d (%v), want the step the run stopped at", saved.Adam.Step, err)
+	}
+
+	var log strings.Builder
+	again, err := Resume(context.Background(), dir, Options{Out: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "adamerging: step 1/12") || !strings.Contains(log.String(), "adamerging: step 12/12") {
+		t.Errorf("the resumed run did not continue from step %d:\n%s", saved.Adam.Step, log.String())
+	}
+	got, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Result, want.Result) {
+		t.Errorf("resumed AdaMerging learned\n%+v\nwant (uninterrupted)\n%+v", got.Result, want.Result)
+	}
+	if again.Status != StateFinished || !reflect.DeepEqual(frontKey(again.Front), frontKey(ref.Front)) {
+		t.Errorf("resumed front %v (%s), want %v", frontKey(again.Front), again.Status, frontKey(ref.Front))
+	}
 }

@@ -9,12 +9,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -103,7 +105,7 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), text); err != nil {
 		return nil, err
 	}
-	resolved, err := configs.DecodeResolved(filepath.Join(dir, ConfigFile), text)
+	resolved, err := configs.DecodeResolved(filepath.Join(dir, ConfigFile), text, registry.Catalog())
 	if err != nil {
 		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
 	}
@@ -140,7 +142,7 @@ func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer lock.Release()
-	exp, err := configs.LoadResolved(path)
+	exp, err := configs.LoadResolved(path, registry.Catalog())
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +196,7 @@ func absolute(exp *configs.Experiment) {
 		}
 		return p
 	}
-	exp.Models.CacheDir = abs(exp.Models.CacheDir)
-	exp.Models.Base = abs(exp.Models.Base)
-	for i := range exp.Models.Experts {
-		exp.Models.Experts[i].Path = abs(exp.Models.Experts[i].Path)
-	}
-	exp.MapStartPointPaths(abs)
+	exp.MapPaths(abs)
 }
 
 // execute runs one session in dir.
@@ -336,7 +333,17 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		EvalSpec:       comp.eval.EvalSpec(),
 		Version:        comp.eval.Version(),
 	}
-	problem := search.Problem{Space: comp.space, Directions: comp.directions, Seed: exp.Experiment.Seed}
+	settings.MethodState = state.MethodState
+	if len(settings.MethodState) == 0 {
+		settings.MethodState = comp.methodState
+	}
+	problem := search.Problem{Space: comp.space, Directions: comp.directions, Seed: exp.Experiment.Seed,
+		Gradients: comp.gradients,
+		Checkpoint: func(b []byte) error {
+			state.MethodState = slices.Clone(b)
+			return writeState()
+		},
+	}
 	res, err := search.Run(ctx, comp.method, ev, problem, settings)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -89,7 +90,7 @@ func decodeSmoke(t *testing.T, out string, edit func(string) string) *configs.Ex
 	if edit != nil {
 		src = edit(src)
 	}
-	exp, err := configs.DecodeExperiment("smoke.toml", []byte(src))
+	exp, err := configs.DecodeExperiment("smoke.toml", []byte(src), registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func referenceRun(t *testing.T) *Outcome {
 			referenceErr = err
 			return
 		}
-		exp, err := configs.DecodeExperiment("smoke.toml", []byte(smokeConfig(dir)))
+		exp, err := configs.DecodeExperiment("smoke.toml", []byte(smokeConfig(dir)), registry.Catalog())
 		if err != nil {
 			referenceErr = err
 			return
@@ -157,7 +158,7 @@ func TestRunWritesRunDirectory(t *testing.T) {
 		}
 	}
 	// The resolved config reads back with defaults filled in.
-	exp, err := configs.LoadExperiment(filepath.Join(ref.Dir, ConfigFile))
+	exp, err := configs.LoadExperiment(filepath.Join(ref.Dir, ConfigFile), registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestComposeProblemsNameKeys(t *testing.T) {
 		}, []string{"merge.operator"}},
 		{"average start point outside the bounds", func(s string) string {
 			return strings.Replace(s, "lower = 0.0", "lower = 0.5", 1)
-		}, []string{"search.nsga2.start_points"}},
+		}, []string{"search.nsga2.start_points[0]"}},
 		{"unknown task", func(s string) string {
 			return strings.Replace(s, `task = "all"`, `task = "colour"`, 1)
 		}, []string{"objectives[0].task"}},

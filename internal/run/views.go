@@ -131,6 +131,9 @@ func (a *archiveRecorder) snapshot(evals int) error {
 
 // writeViews writes views.json when the method has algorithm views.
 func (c *components) writeViews(dir string, res *search.Result) error {
+	if err := c.writeAdaMerging(dir); err != nil {
+		return err
+	}
 	if c.mapMethod != nil {
 		c.views.Surrogate = surrogateView(c.mapMethod.Outcome())
 	}

@@ -24,9 +24,11 @@
 //     adding it, so their results are the same bits on every machine.
 //   - Top-k magnitude selection is exact whichever internal path finds the
 //     threshold (a sampled bracket, or a histogram when the sample misleads).
-//   - Kernels are safe for concurrent use on disjoint destinations. Gemm runs large
-//     products on up to GOMAXPROCS goroutines (the caller plus persistent helpers that
-//     are started on first use and stay parked when idle).
+//   - Kernels are safe for concurrent use on disjoint destinations. Gemm, the large
+//     vector kernels and ForEach run on up to GOMAXPROCS goroutines: the caller plus
+//     the persistent helpers of internal/par, shared with the other parallel kernels,
+//     started on first use and parked when idle. Calls may nest (a parallel kernel
+//     inside a ForEach body) without waiting for busy helpers.
 //   - Shape mismatches (slices too short for the stated dimensions, negative sizes) are
 //     programming errors and panic with a message starting with "tensor:"; kernels do not
 //     validate user input, which is checked by the packages that read it.

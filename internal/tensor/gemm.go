@@ -2,8 +2,8 @@ package tensor
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/evomerge/evomerge/internal/par"
 )
 
 // gemmKernel is one implementation of the register-blocked inner product: a
@@ -85,7 +85,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if m*n*k >= gemmSerialWork {
 		procs = runtime.GOMAXPROCS(0)
 	}
-	job := gemmJobs.get()
+	job := gemmJobs.Get()
 	job.kern = kern
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
@@ -116,23 +116,18 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		job.runPhase(procs, job.rowTiles*job.colTiles)
 	}
 	job.a, job.b, job.c = nil, nil, nil
-	gemmJobs.put(job)
+	gemmJobs.Put(job)
 }
 
-// runPhase runs the current phase's units on the caller and up to procs-1 helpers.
+// runPhase runs the current phase's units, one unit per chunk, on the caller
+// and the shared helpers; with procs == 1 the caller runs them all in one go
+// (one scratch block for every tile).
 func (j *gemmJob) runPhase(procs, units int) {
-	j.units = int64(units)
-	j.next.Store(0)
-	helpers := min(procs-1, units-1)
-	if helpers > 0 {
-		workers.ensure(helpers)
-		j.wg.Add(helpers)
-		for range helpers {
-			workers.jobs <- j
-		}
+	if procs > 1 {
+		par.Range(j, units, 1)
+	} else {
+		j.RunRange(0, units)
 	}
-	j.run()
-	j.wg.Wait()
 }
 
 // tileSizes returns the tile shape for an m×n product shared by up to workers
@@ -205,8 +200,8 @@ func scaleMatrix(beta float32, c []float32, ldc, i0, i1, j0, j1 int) {
 	}
 }
 
-// gemmJob is one Gemm call shared by the caller and its helpers. Tiles are claimed
-// through an atomic counter; which goroutine computes a tile does not change its value.
+// gemmJob is one Gemm call shared by the caller and its helpers. Each phase is one
+// par.Range over its units; which goroutine computes a tile does not change its value.
 type gemmJob struct {
 	kern               *gemmKernel
 	transA, transB     bool
@@ -221,9 +216,6 @@ type gemmJob struct {
 	packed             []float32 // op(B) for chunks [c0, c1), chunk by chunk
 	c0, c1             int
 	phase              gemmPhase
-	units              int64
-	next               atomic.Int64
-	wg                 sync.WaitGroup
 }
 
 type gemmPhase uint8
@@ -240,7 +232,7 @@ const gemmPackedBFloats = 4 << 20
 // gemmPackGroup is the number of column panels one packing unit handles.
 const gemmPackGroup = 8
 
-var gemmJobs freeList[gemmJob]
+var gemmJobs par.FreeList[gemmJob]
 
 // gemmScratch holds the packed block of op(A) of one goroutine working on one
 // tile, and a block of C for edge blocks.
@@ -249,73 +241,22 @@ type gemmScratch struct {
 	c [gemmMaxMRNR]float32
 }
 
-var gemmScratches freeList[gemmScratch]
+// gemmScratches recycles scratch blocks; after warm-up it holds one per
+// goroutine that ever needed one at the same time, so Gemm does not allocate.
+var gemmScratches par.FreeList[gemmScratch]
 
-// freeList recycles records and scratch buffers. Unlike sync.Pool it never drops
-// items (not at garbage collection, not under the race detector), so after warm-up
-// it holds one item per goroutine that ever needed one at the same time and Gemm
-// does not allocate.
-type freeList[T any] struct {
-	mu    sync.Mutex
-	items []*T
-}
-
-func (f *freeList[T]) get() *T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n := len(f.items); n > 0 {
-		it := f.items[n-1]
-		f.items = f.items[:n-1]
-		return it
-	}
-	return new(T)
-}
-
-func (f *freeList[T]) put(it *T) {
-	f.mu.Lock()
-	f.items = append(f.items, it)
-	f.mu.Unlock()
-}
-
-// workerPool is a set of persistent goroutines that help with large Gemm calls. It grows
-// to GOMAXPROCS-1 goroutines and never shrinks; idle helpers block on a channel.
-type workerPool struct {
-	mu    sync.Mutex
-	count int
-	jobs  chan *gemmJob
-}
-
-var workers = workerPool{jobs: make(chan *gemmJob, 64)}
-
-func (p *workerPool) ensure(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for p.count < n {
-		p.count++
-		go func() {
-			for job := range p.jobs {
-				job.run()
-				job.wg.Done()
-			}
-		}()
-	}
-}
-
-func (j *gemmJob) run() {
+// RunRange runs the units [lo, hi) of the current phase (par.Task).
+func (j *gemmJob) RunRange(lo, hi int) {
 	var s *gemmScratch
 	if j.phase == gemmPhaseCompute {
-		s = gemmScratches.get()
+		s = gemmScratches.Get()
 	}
 	nr, kcMax := j.kern.nr, j.kc
-	for {
-		u := j.next.Add(1) - 1
-		if u >= j.units {
-			break
-		}
+	for u := lo; u < hi; u++ {
 		if j.phase == gemmPhasePack {
 			perChunk := ceilDiv(j.colPanels, gemmPackGroup)
-			chunk := j.c0 + int(u)/perChunk
-			g0 := int(u) % perChunk * gemmPackGroup
+			chunk := j.c0 + u/perChunk
+			g0 := u % perChunk * gemmPackGroup
 			g1 := min(g0+gemmPackGroup, j.colPanels)
 			p0 := chunk * kcMax
 			kc := min(kcMax, j.k-p0)
@@ -324,13 +265,13 @@ func (j *gemmJob) run() {
 			packB(dst, nr, j.transB, j.b, j.ldb, g0*nr, min(g1*nr, j.n), p0, kc)
 			continue
 		}
-		rt, ct := int(u)/j.colTiles, int(u)%j.colTiles
+		rt, ct := u/j.colTiles, u%j.colTiles
 		i0 := rt * j.tileRows
 		j0 := ct * j.tileCols
 		j.tile(s, i0, min(i0+j.tileRows, j.m), j0, min(j0+j.tileCols, j.n))
 	}
 	if s != nil {
-		gemmScratches.put(s)
+		gemmScratches.Put(s)
 	}
 }
 

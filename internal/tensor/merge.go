@@ -3,6 +3,8 @@ package tensor
 import (
 	"math"
 	"runtime"
+
+	"github.com/evomerge/evomerge/internal/par"
 )
 
 // Merge kernels: k-th value selection (quickselect, no sorting), magnitude
@@ -77,8 +79,8 @@ func KthLargestMagnitude(x []float32, k int, scratch []float32) float32 {
 		AbsInto(mag, x)
 		return SelectKthLargest(mag, k)
 	}
-	t := topKTasks.get()
-	defer topKTasks.put(t)
+	t := topKTasks.Get()
+	defer topKTasks.Put(t)
 	thr, _ := t.kth(x, k, scratch, false)
 	return thr
 }
@@ -121,7 +123,7 @@ type topKTask struct {
 	bCount  [maxTopKParts]int // topKBracket: values collected per part
 }
 
-var topKTasks freeList[topKTask]
+var topKTasks par.FreeList[topKTask]
 
 func (t *topKTask) partRange(p int) (lo, hi int) {
 	n := len(t.x)
@@ -408,8 +410,8 @@ func TopKMagnitude(dst, x []float32, k int, scratch []float32) {
 		}
 		return
 	}
-	t := topKTasks.get()
-	defer topKTasks.put(t)
+	t := topKTasks.Get()
+	defer topKTasks.Put(t)
 	thr, counted := t.kth(x, k, scratch, true)
 	t.thr = thr
 	t.setup(x)

@@ -59,9 +59,6 @@ func TestTopKMagnitudeParallelMatchesRankReference(t *testing.T) {
 }
 
 func TestTopKMagnitudeDoesNotAllocate(t *testing.T) {
-	if vecRaceEnabled {
-		t.Skip("allocation counts are not meaningful under the race detector")
-	}
 	n := 2*topKParallelMin + 7
 	x := vecRandom(1, "a", n)
 	dst := make([]float32, n)

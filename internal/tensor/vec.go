@@ -3,8 +3,8 @@ package tensor
 import (
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/evomerge/evomerge/internal/par"
 )
 
 // Vector kernels for merging: weighted sums, task-vector sums, dot products and
@@ -31,7 +31,8 @@ const (
 	vecForEach
 )
 
-// vecJob is one parallel vector kernel call.
+// vecJob is one parallel vector kernel call: a par.Task over elements in chunks
+// of vecBlock (over items, one per chunk, for ForEach).
 type vecJob struct {
 	kind    vecKind
 	n       int
@@ -43,129 +44,57 @@ type vecJob struct {
 	m       int
 	mean    bool
 	body    Runner
-	blocks  int64
-	next    atomic.Int64
-
-	// Helpers join a job only while it is open; the caller closes it once every
-	// block is claimed and waits for the helpers inside to leave. A helper that
-	// arrives late (still busy elsewhere when the job was offered, for example
-	// in a ForEach body that itself calls a parallel kernel) finds the job closed
-	// and drops it, so nested calls never wait for a busy helper.
-	mu     sync.Mutex
-	left   sync.Cond
-	open   bool
-	active int
 }
 
-var vecJobPool = sync.Pool{New: func() any {
-	j := new(vecJob)
-	j.left.L = &j.mu
-	return j
-}}
+var vecJobs par.FreeList[vecJob]
 
-type vecWorkerPool struct {
-	mu    sync.Mutex
-	count int
-	jobs  chan *vecJob
-}
-
-var vecWorkers = vecWorkerPool{jobs: make(chan *vecJob, 64)}
-
-func (p *vecWorkerPool) ensure(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for p.count < n {
-		p.count++
-		go func() {
-			for job := range p.jobs {
-				job.mu.Lock()
-				if !job.open {
-					job.mu.Unlock()
-					continue
-				}
-				job.active++
-				job.mu.Unlock()
-				job.run()
-				job.mu.Lock()
-				job.active--
-				if job.active == 0 {
-					job.left.Broadcast()
-				}
-				job.mu.Unlock()
-			}
-		}()
-	}
-}
-
-// start runs j over all its blocks with whatever helpers are free and waits until
-// every block is done.
+// start runs j over all its blocks (items for ForEach) with whatever helpers
+// are free and returns when every block is done.
 func (j *vecJob) start() {
-	j.blocks = int64((j.n + vecBlock - 1) / vecBlock)
 	if j.kind == vecForEach {
-		j.blocks = int64(j.n)
-	}
-	j.next.Store(0)
-	helpers := min(runtime.GOMAXPROCS(0), int(j.blocks)) - 1
-	if j.n < vecParallelMin && j.kind != vecForEach {
-		helpers = 0
-	}
-	if helpers <= 0 {
-		j.run()
+		par.Range(j, j.n, 1)
 		return
 	}
-	vecWorkers.ensure(helpers)
-	j.mu.Lock()
-	j.open = true
-	j.mu.Unlock()
-	for range helpers {
-		select {
-		case vecWorkers.jobs <- j:
-		default: // every helper is busy and the queue is full: go on alone
-		}
+	if j.n < vecParallelMin {
+		par.Serial(j, j.n, vecBlock)
+		return
 	}
-	j.run()
-	j.mu.Lock()
-	j.open = false
-	for j.active > 0 {
-		j.left.Wait()
-	}
-	j.mu.Unlock()
+	par.Range(j, j.n, vecBlock)
 }
 
-func (j *vecJob) run() {
-	for {
-		b := j.next.Add(1) - 1
-		if b >= j.blocks {
-			return
+// RunRange runs the blocks (ForEach items) in [lo, hi); lo is a multiple of
+// vecBlock (par.Task).
+func (j *vecJob) RunRange(lo, hi int) {
+	if j.kind == vecForEach {
+		for i := lo; i < hi; i++ {
+			j.body.Run(i)
 		}
-		if j.kind == vecForEach {
-			j.body.Run(int(b))
-			continue
-		}
-		lo := int(b) * vecBlock
-		hi := min(lo+vecBlock, j.n)
+		return
+	}
+	for ; lo < hi; lo += vecBlock {
+		b, end := lo/vecBlock, min(lo+vecBlock, hi)
 		switch j.kind {
 		case vecWeightedSum:
-			weightedSumBlock(j.dst[lo:hi], j.w, j.xs, lo)
+			weightedSumBlock(j.dst[lo:end], j.w, j.xs, lo)
 		case vecTaskSum:
-			taskSumBlock(j.dst[lo:hi], j.base[lo:hi], j.w, j.xs, lo)
+			taskSumBlock(j.dst[lo:end], j.base[lo:end], j.w, j.xs, lo)
 		case vecGram:
-			gramBlock(j.partial[int(b)*j.m*j.m:(int(b)+1)*j.m*j.m], j.base, j.xs, j.m, lo, hi)
+			gramBlock(j.partial[b*j.m*j.m:(b+1)*j.m*j.m], j.base, j.xs, j.m, lo, end)
 		case vecDisjoint:
-			disjointBlock(j.dst[lo:hi], j.w, j.xs, j.mean, lo)
+			disjointBlock(j.dst[lo:end], j.w, j.xs, j.mean, lo)
 		}
 	}
 }
 
 func getVecJob(kind vecKind, n int) *vecJob {
-	j := vecJobPool.Get().(*vecJob)
+	j := vecJobs.Get()
 	j.kind, j.n = kind, n
 	return j
 }
 
 func putVecJob(j *vecJob) {
 	j.dst, j.base, j.xs, j.w, j.body = nil, nil, nil, nil, nil
-	vecJobPool.Put(j)
+	vecJobs.Put(j)
 }
 
 func checkVecs(n int, xs [][]float32, w []float32, what string) {

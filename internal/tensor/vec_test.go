@@ -79,22 +79,36 @@ func TestVecKernelsDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	}
 }
 
+// sumRunner is a ForEach body: item i sums row i.
+type sumRunner struct {
+	x    []float32
+	sums []float64
+}
+
+func (r *sumRunner) Run(i int) {
+	n := len(r.x) / len(r.sums)
+	r.sums[i] = Dot(r.x[i*n:(i+1)*n], r.x[i*n:(i+1)*n])
+}
+
 func TestVecKernelsDoNotAllocate(t *testing.T) {
-	if vecRaceEnabled {
-		t.Skip("allocation counts are not meaningful under the race detector")
-	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	n := 2*vecParallelMin + 5
 	base := vecRandom(1, "base", n)
 	xs := [][]float32{vecRandom(2, "a", n), vecRandom(3, "b", n)}
 	w := []float32{0.3, 0.9}
 	dst := make([]float32, n)
 	g := make([]float64, 4)
+	body := &sumRunner{x: base, sums: make([]float64, 5)}
 	TaskSum(dst, base, w, xs)
 	Gram(g, base, xs)
+	DisjointMerge(dst, w, xs, true)
+	ForEach(len(body.sums), body)
 	if a := testing.AllocsPerRun(20, func() {
 		TaskSum(dst, base, w, xs)
 		WeightedSum(dst, w, xs)
 		Gram(g, base, xs)
+		DisjointMerge(dst, w, xs, true)
+		ForEach(len(body.sums), body)
 	}); a != 0 {
 		t.Fatalf("%v allocations per run", a)
 	}

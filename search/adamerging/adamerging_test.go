@@ -10,37 +10,6 @@ import (
 	"github.com/evomerge/evomerge/population"
 )
 
-func TestAdamStepsHandComputed(t *testing.T) {
-	// Two PyTorch Adam steps on one parameter, lr 0.1, x0 = 1, g = 0.5 then −1:
-	// step 1: m̂ = 0.5, v̂ = 0.25, x = 1 − 0.1·0.5/(0.5+1e-8) = 0.900000002;
-	// step 2: m = −0.055, v = 0.00124975, m̂ = −0.055/0.19, v̂ = 0.00124975/0.001999,
-	// x = 0.9 + 0.1·0.2894737/0.7906880 = 0.93661035424.
-	a := NewAdam(1, 0.1, 0.9, 0.999, 1e-8)
-	x := []float64{1}
-	want := []float64{0.900000002, 0.9366103542405654}
-	for i, g := range []float64{0.5, -1} {
-		a.Step(x, []float64{g})
-		if math.Abs(x[0]-want[i]) > 1e-12 {
-			t.Fatalf("step %d: x = %.15g, want %.15g", i+1, x[0], want[i])
-		}
-	}
-}
-
-func TestClampAndMask(t *testing.T) {
-	raw := []float64{-0.5, 0, 0.3, 1, 1.2}
-	eff := make([]float64, len(raw))
-	Clamp(eff, raw, 0, 1)
-	wantEff := []float64{0, 0, 0.3, 1, 1}
-	grad := []float64{1, 1, 1, 1, 1}
-	MaskClampedGrad(grad, raw, 0, 1)
-	wantGrad := []float64{0, 1, 1, 1, 0}
-	for i := range raw {
-		if eff[i] != wantEff[i] || grad[i] != wantGrad[i] {
-			t.Fatalf("index %d: clamp %v grad %v, want %v %v", i, eff[i], grad[i], wantEff[i], wantGrad[i])
-		}
-	}
-}
-
 // quadratic is L(c) = Σ (c_i − target_i)²; it records every value it sees.
 type quadratic struct {
 	target []float64

@@ -12,6 +12,8 @@
 //
 // # Contract
 //
+//   - The optimiser is search.OptimizeAdam, which FW-Soft (search/fw) runs
+//     too; Optimize adds the test-time adaptation note and the seeding.
 //   - Optimize keeps raw coefficients Λ (initialised to Options.Init, 0.3 by
 //     default) and hands the evaluator the effective coefficients
 //     clamp(Λ, Lower, Upper) ([0, 1] by default). The gradient reaching Λ is

@@ -115,7 +115,7 @@ func New(opts Options) (*Method, error) {
 		opts.SeparableAbove = DefaultSeparableAbove
 	}
 	if opts.StepSize == 0 {
-		opts.StepSize = 0.3
+		opts.StepSize = DefaultStepSize
 	}
 	return &Method{opts: opts}, nil
 }
@@ -125,6 +125,10 @@ func (m *Method) Variant() string { return m.variant }
 
 // Restarts counts the restarts after convergence or stagnation so far.
 func (m *Method) Restarts() int { return m.restarts }
+
+// Scalarization is the scalarization CMA-ES was configured with (its
+// weights as given: nil means equal weights).
+func (m *Method) Scalarization() search.Scalarization { return m.opts.Scalarization }
 
 // Init resets the method for p.
 func (m *Method) Init(p search.Problem) error {

@@ -22,7 +22,7 @@
 //   - Hard (default): T iterations of one LMO step with scale λ·γt.
 //   - Soft: per iteration, one gradient per target task; each task selects
 //     the best whole-model vertex among pool members not yet selected in
-//     that iteration; AdaMerging (search/adamerging) then learns per-tensor
+//     that iteration; AdaMerging (search.OptimizeAdam) then learns per-tensor
 //     coefficients of the selected members' directions (θk − θt), started
 //     at 0.3 in the first iteration and at AdaInit afterwards, and the
 //     evaluator applies them.

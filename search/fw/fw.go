@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/evomerge/evomerge/search"
-	"github.com/evomerge/evomerge/search/adamerging"
 )
 
 // Granularities of the LMO.
@@ -21,14 +20,6 @@ const (
 const (
 	VariantHard = "hard"
 	VariantSoft = "soft"
-)
-
-// Defaults.
-const (
-	DefaultIterations = 10
-	DefaultStepSize   = 0.1
-	DefaultScale      = 1.0
-	DefaultAdaInit    = 1e-8
 )
 
 // Options configure Merge. Zero values take the defaults.
@@ -44,9 +35,10 @@ type Options struct {
 	Granularity string
 	// Variant is "hard" (default) or "soft".
 	Variant string
-	// Ada configures the inner AdaMerging of the soft variant (its Init and
-	// InitValues are set by Merge).
-	Ada adamerging.Options
+	// Ada configures the inner AdaMerging of the soft variant
+	// (search.OptimizeAdam, the optimiser of search/adamerging; its Init,
+	// InitValues and Names are set by Merge).
+	Ada search.AdamOptions
 	// AdaInit is the initial coefficient of soft iterations after the first
 	// (the first starts at 0.3); 0 means 1e-8, the reference default.
 	AdaInit float64
@@ -65,10 +57,10 @@ func (o Options) withDefaults() Options {
 		o.Scale = DefaultScale
 	}
 	if o.Granularity == "" {
-		o.Granularity = GranularityLayer
+		o.Granularity = DefaultGranularity
 	}
 	if o.Variant == "" {
-		o.Variant = VariantHard
+		o.Variant = DefaultVariant
 	}
 	if o.AdaInit == 0 {
 		o.AdaInit = DefaultAdaInit
@@ -293,12 +285,12 @@ func softIteration(ctx context.Context, ev search.SoftAlignmentEvaluator, o Opti
 		return err
 	}
 	ada := o.Ada
-	init := adamerging.DefaultInit
+	init := search.DefaultAdamInit
 	if it.T > 0 {
 		init = o.AdaInit
 	}
 	ada.Init, ada.InitValues, ada.Names = &init, nil, nil
-	ar, err := adamerging.Optimize(ctx, gev, len(selected)*L, ada)
+	ar, err := search.OptimizeAdam(ctx, gev, len(selected)*L, ada)
 	if err != nil {
 		return err
 	}

@@ -64,20 +64,20 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	if o.PopulationSize == 0 {
-		o.PopulationSize = 40
+		o.PopulationSize = DefaultPopulation
 	}
 	if o.Tournament == 0 {
-		o.Tournament = 3
+		o.Tournament = DefaultTournament
 	}
-	def(&o.CrossoverRate, 0.8)
-	def(&o.BlendAlpha, 0.5)
-	def(&o.MutationRate, 0.3)
+	def(&o.CrossoverRate, DefaultCrossoverRate)
+	def(&o.BlendAlpha, DefaultBlendAlpha)
+	def(&o.MutationRate, DefaultMutationRate)
 	if o.MutationSigma == 0 {
-		o.MutationSigma = 0.1
+		o.MutationSigma = DefaultMutationSigma
 	}
 	switch {
 	case o.Elite == 0:
-		o.Elite = 1
+		o.Elite = DefaultElite
 	case o.Elite < 0:
 		o.Elite = 0
 	}
@@ -226,6 +226,10 @@ func New(opts Options) (*Method, error) {
 	}
 	return &Method{opts: opts.withDefaults()}, nil
 }
+
+// Scalarization is the scalarization the GA was configured with (its
+// weights as given: nil means equal weights).
+func (m *Method) Scalarization() search.Scalarization { return m.opts.Scalarization }
 
 // Init resets the method for p. A running engine from an earlier run is
 // stopped first.

@@ -33,8 +33,16 @@ const (
 	AngleSegment = "segment"
 )
 
-// DefaultArchiveSize is P of the reference code.
-const DefaultArchiveSize = 20
+// Defaults of the reference code, used by DefaultConfig, New and Settings.
+const (
+	// DefaultArchiveSize is P.
+	DefaultArchiveSize = 20
+	// DefaultAlpha is the competition exponent of M2N2 (0 is the GA
+	// ablation).
+	DefaultAlpha = 1.0
+	// DefaultBatchSize is one child per round: the steady-state loop.
+	DefaultBatchSize = 1
+)
 
 // maxParameters keeps split indexes exact in a float64 recipe parameter.
 const maxParameters = 1 << 53
@@ -116,7 +124,7 @@ type Config struct {
 // parameters parameters evolved from pre-trained seeds (no mutation); set
 // MutationSigma = 0.01 for from-scratch runs.
 func DefaultConfig(parameters int64) Config {
-	return Config{ArchiveSize: DefaultArchiveSize, Alpha: 1, Angle: AngleGlobal, Parameters: parameters, BatchSize: 1}
+	return Config{ArchiveSize: DefaultArchiveSize, Alpha: DefaultAlpha, Angle: AngleGlobal, Parameters: parameters, BatchSize: DefaultBatchSize}
 }
 
 // Validate checks the configuration.
@@ -205,7 +213,7 @@ func New(cfg Config) (*Method, error) {
 		cfg.ArchiveSize = DefaultArchiveSize
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 1
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.Angle == "" {
 		cfg.Angle = AngleGlobal

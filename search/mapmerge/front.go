@@ -9,7 +9,6 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
-	"github.com/evomerge/evomerge/search/nsga2"
 )
 
 // Front methods.
@@ -31,6 +30,9 @@ type FrontOptions struct {
 	Population, Generations int
 	// Seed of NSGA-II's streams.
 	Seed uint64
+	// Inner builds the multi-objective method of FrontNSGA2 (search/nsga2
+	// with the given population; the composition root supplies it).
+	Inner func(population int) (search.Method, error)
 }
 
 // FrontPoint is one point of a MAP front.
@@ -188,7 +190,10 @@ func nsgaFront(ctx context.Context, set surrogateSet, dirs []fitness.Direction, 
 	if err != nil {
 		return nil, fmt.Errorf("mapmerge: surrogate box: %w", err)
 	}
-	m, err := nsga2.New(nsga2.Options{PopulationSize: pop})
+	if opt.Inner == nil {
+		return nil, fmt.Errorf("mapmerge: the NSGA-II front over %d coefficients needs FrontOptions.Inner, the multi-objective method to run on the surrogates", len(lo))
+	}
+	m, err := opt.Inner(pop)
 	if err != nil {
 		return nil, err
 	}

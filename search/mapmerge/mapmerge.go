@@ -389,7 +389,7 @@ func (m *Method) finishDesign() error {
 	}
 	k := m.cfg.Reevaluate
 	if k == 0 {
-		k = 8
+		k = DefaultReevaluate
 	}
 	if k > 0 {
 		for _, i := range spreadIndexes(len(front), k) {

@@ -11,6 +11,7 @@ import (
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/nsga2"
 )
 
 func TestFeatures(t *testing.T) {
@@ -383,7 +384,8 @@ func TestBayesianMAPAndNSGAFront(t *testing.T) {
 			coefs[k][14] -= 2 * target * target
 		}
 	}
-	m, _, ev = runMAP(t, Config{Front: FrontOptions{Population: 40, Generations: 30}}, coefs, 3)
+	inner := func(pop int) (search.Method, error) { return nsga2.New(nsga2.Options{PopulationSize: pop}) }
+	m, _, ev = runMAP(t, Config{Front: FrontOptions{Population: 40, Generations: 30, Inner: inner}}, coefs, 3)
 	out = m.Outcome()
 	if len(out.Design) != 30 {
 		t.Errorf("design of %d points, want (N+1)(N+2) = 30", len(out.Design))

@@ -90,10 +90,10 @@ var _ search.Method = (*Nested)(nil)
 // NewNested returns nested MAP.
 func NewNested(cfg NestedConfig) (*Nested, error) {
 	if cfg.PointsPerMerge == 0 {
-		cfg.PointsPerMerge = 20
+		cfg.PointsPerMerge = DefaultPointsPerMerge
 	}
 	if cfg.Isotropic == 0 {
-		cfg.Isotropic = 0.2
+		cfg.Isotropic = DefaultIsotropic
 	}
 	if cfg.GridPoints == 0 {
 		cfg.GridPoints = 201

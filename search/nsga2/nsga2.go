@@ -110,16 +110,16 @@ func New(opts Options) (*Method, error) {
 		return nil, err
 	}
 	if opts.PopulationSize == 0 {
-		opts.PopulationSize = 100
+		opts.PopulationSize = DefaultPopulation
 	}
 	if opts.CrossoverProb == 0 {
-		opts.CrossoverProb = 0.9
+		opts.CrossoverProb = DefaultCrossoverProb
 	}
 	if opts.CrossoverEta == 0 {
-		opts.CrossoverEta = 20
+		opts.CrossoverEta = DefaultEta
 	}
 	if opts.MutationEta == 0 {
-		opts.MutationEta = 20
+		opts.MutationEta = DefaultEta
 	}
 	return &Method{opts: opts}, nil
 }

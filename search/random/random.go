@@ -56,7 +56,7 @@ func New(opts Options) (*Method, error) {
 		return nil, err
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = 16
+		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.Sampling == "" {
 		opts.Sampling = Uniform

@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func TestMMWriteResultsKeepsOtherSections(t *testing.T) {
 	if !strings.HasPrefix(text, other) {
 		t.Errorf("the operators section changed:\n%s", text)
 	}
-	for _, want := range []string{"MAP v2", "scratch v1", mmResultsStart, mmResultsEnd} {
+	for _, want := range []string{"MAP v2", "scratch v1", M2N2MAPBegin, M2N2MAPEnd} {
 		if strings.Count(text, want) != 1 {
 			t.Errorf("%q appears %d times:\n%s", want, strings.Count(text, want), text)
 		}
@@ -47,7 +47,7 @@ func TestMMWriteResultsKeepsOtherSections(t *testing.T) {
 	if err := mmWriteResults(fresh, "map", "x"); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(fresh); !strings.Contains(string(b), mmResultsStart+"\n<!-- map:start -->\nx\n<!-- map:end -->\n"+mmResultsEnd) {
+	if b, _ := os.ReadFile(fresh); !strings.Contains(string(b), M2N2MAPBegin+"\n<!-- map:start -->\nx\n<!-- map:end -->\n"+M2N2MAPEnd) {
 		t.Errorf("fresh file:\n%s", b)
 	}
 }
@@ -61,12 +61,29 @@ func TestMMMeanSD(t *testing.T) {
 	}
 }
 
-func TestMMClaimFlags(t *testing.T) {
-	var stderr bytes.Buffer
-	for _, args := range [][]string{{"--evals", "3"}, {"--seeds", "0"}, {"extra"}, {"--nope"}} {
-		if err := runClaimM2N2Scratch(context.Background(), args, &bytes.Buffer{}, &stderr); err == nil {
-			t.Errorf("%v accepted", args)
+func TestMMClaimsRejectBadOptions(t *testing.T) {
+	good := ClaimOptions{CacheDir: t.TempDir(), Evaluations: 10, Seeds: 1, FitnessExamples: 1, Sweep: 2, Grid2: 3, Grid3: 3}
+	for _, tc := range []struct {
+		claim string
+		edit  func(*ClaimOptions)
+		want  string
+	}{
+		{"m2n2-scratch", func(o *ClaimOptions) { o.Evaluations = 3 }, "Evaluations 3"},
+		{"m2n2-scratch", func(o *ClaimOptions) { o.Seeds = 0 }, "Seeds 0"},
+		{"m2n2-scratch", func(o *ClaimOptions) { o.TestExamples = -1 }, "TestExamples -1"},
+		{"m2n2-specialists", func(o *ClaimOptions) { o.Sweep = 1 }, "Sweep 1"},
+		{"map", func(o *ClaimOptions) { o.Grid3 = 2 }, "Grid3 2"},
+		{"map", func(o *ClaimOptions) { o.FitnessExamples = 0 }, "FitnessExamples 0"},
+	} {
+		o := good
+		tc.edit(&o)
+		err := RunClaim(context.Background(), tc.claim, o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "claim "+tc.claim) {
+			t.Errorf("%s: error %v, want one naming the claim and %q", tc.claim, err, tc.want)
 		}
+	}
+	if err := RunClaim(context.Background(), "nope", good); err == nil || !strings.Contains(err.Error(), `unknown claim "nope"`) {
+		t.Errorf("unknown claim: %v", err)
 	}
 }
 
@@ -80,31 +97,30 @@ func TestMMClaimsSmoke(t *testing.T) {
 		t.Skipf("MNIST not available: %v", err)
 	}
 	out := filepath.Join(t.TempDir(), "results.md")
-	common := []string{"--smoke", "--cache-dir", testCache, "--out", out, "--fitness-examples", "50", "--test-examples", "100"}
+	common := ClaimOptions{Smoke: true, CacheDir: testCache, ResultsFile: out, FitnessExamples: 50, TestExamples: 100}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		run  func(context.Context, []string, *bytes.Buffer, *bytes.Buffer) error
-		args []string
+		edit func(*ClaimOptions)
 		want []string
 	}{
-		{"m2n2-scratch", func(ctx context.Context, a []string, o, e *bytes.Buffer) error {
-			return runClaimM2N2Scratch(ctx, a, o, e)
-		},
-			[]string{"--seeds", "2", "--evals", "40"}, []string{"| M2N2 |", "| GA (α = 0, no attraction) |", "| sep-CMA-ES |", "| 40 |"}},
-		{"m2n2-specialists", func(ctx context.Context, a []string, o, e *bytes.Buffer) error {
-			return runClaimM2N2Specialists(ctx, a, o, e)
-		}, []string{"--seeds", "2", "--evals", "30", "--sweep", "11"}, []string{"brute-force SLERP sweep (11 evaluations)", "| M2N2 w/o split point |"}},
-		{"map", func(ctx context.Context, a []string, o, e *bytes.Buffer) error { return runClaimMAP(ctx, a, o, e) },
-			// One seed: MAP's dense predicted front dominates the time.
-			[]string{"--seeds", "1", "--grid2", "5", "--grid3", "3"}, []string{"#### 2 tasks", "#### 3 tasks", "| MAP predicted front |", "| NSGA-II |"}},
+		{"m2n2-scratch", func(o *ClaimOptions) { o.Seeds, o.Evaluations = 2, 40 },
+			[]string{"| M2N2 |", "| GA (α = 0, no attraction) |", "| sep-CMA-ES |", "| 40 |"}},
+		{"m2n2-specialists", func(o *ClaimOptions) { o.Seeds, o.Evaluations, o.Sweep = 2, 30, 11 },
+			[]string{"brute-force SLERP sweep (11 evaluations)", "| M2N2 w/o split point |"}},
+		// One seed: MAP's dense predicted front dominates the time.
+		{"map", func(o *ClaimOptions) { o.Seeds, o.Evaluations, o.Grid2, o.Grid3 = 1, 100, 5, 3 },
+			[]string{"#### 2 tasks", "#### 3 tasks", "| MAP predicted front |", "| NSGA-II |"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if err := tc.run(ctx, append(append([]string{}, common...), tc.args...), &stdout, &stderr); err != nil {
+			o := common
+			tc.edit(&o)
+			o.Output, o.Log, o.Command = &stdout, &stderr, "evomerge claims "+tc.name+" (test)"
+			if err := RunClaim(ctx, tc.name, o); err != nil {
 				t.Fatalf("%v\n%s", err, stderr.String())
 			}
-			for _, w := range tc.want {
+			for _, w := range append(tc.want, "`evomerge claims "+tc.name+" (test)`") {
 				if !strings.Contains(stdout.String(), w) {
 					t.Errorf("output lacks %q:\n%s", w, stdout.String())
 				}

@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bytes"
@@ -28,12 +28,12 @@ func TestWriteAdaFWSection(t *testing.T) {
 	got, _ := os.ReadFile(p)
 	aB, aE := afSubMarkers("adamerging")
 	fB, fE := afSubMarkers("fw")
-	want := before + "\n" + adaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n\n" + fB + "\ntable F1\n" + fE + "\n" + adaFWEnd + "\n"
+	want := before + "\n" + AdaFWBegin + "\n" + aB + "\ntable A2\n" + aE + "\n\n" + fB + "\ntable F1\n" + fE + "\n" + AdaFWEnd + "\n"
 	if string(got) != want {
 		t.Fatalf("file =\n%s\nwant\n%s", got, want)
 	}
 	broken := filepath.Join(dir, "broken.md")
-	os.WriteFile(broken, []byte(adaFWBegin+"\n"), 0o644)
+	os.WriteFile(broken, []byte(AdaFWBegin+"\n"), 0o644)
 	if err := writeAdaFWSection(broken, "fw", "x\n"); err == nil || !strings.Contains(err.Error(), "only one of the markers") {
 		t.Errorf("one marker: %v", err)
 	}
@@ -72,17 +72,18 @@ func TestClaimAdaMergingSmoke(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "results.md")
 	var stdout, stderr bytes.Buffer
-	err := runClaimAdaMerging(context.Background(), []string{"--smoke", "--cache-dir", testCache, "--out", out,
-		"--seeds", "2", "--steps", "4", "--evo-evals", "6"}, &stdout, &stderr)
+	const command = "evomerge claims adamerging --out results.md --seeds 2 --steps 4 --smoke --evo-evals 6"
+	err := RunClaim(context.Background(), "adamerging", ClaimOptions{Output: &stdout, Log: &stderr, Smoke: true, CacheDir: testCache,
+		ResultsFile: out, Seeds: 2, Steps: 4, EvoEvaluations: 6, Command: command})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text, _ := os.ReadFile(out)
-	for _, want := range []string{adaFWBegin, "## AdaMerging on mnist-tasks", "| weight averaging |", "| task arithmetic | λ = ",
+	for _, want := range []string{AdaFWBegin, "## AdaMerging on mnist-tasks", "| weight averaging |", "| task arithmetic | λ = ",
 		"| TIES | λ = ", "| Fisher |", "| RegMean |", "| task-wise AdaMerging |", "| task-wise AdaMerging++ |", "| layer-wise AdaMerging |",
 		"| layer-wise AdaMerging++ |", "| CMA-ES, per-tensor coefficients |", "| CMA-ES seeded by layer-wise AdaMerging |",
-		"test-time adaptation", "--seeds 2 --steps 4 --smoke --evo-evals 6", "layer-wise AdaMerging above task arithmetic",
-		"Why entropy misleads", adaFWEnd} {
+		"test-time adaptation", "Produced by `" + command + "`", "layer-wise AdaMerging above task arithmetic",
+		"Why entropy misleads", AdaFWEnd} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("results lack %q", want)
 		}
@@ -90,25 +91,50 @@ func TestClaimAdaMergingSmoke(t *testing.T) {
 	if !strings.Contains(stderr.String(), "test-time adaptation") {
 		t.Error("the log does not say AdaMerging reads the test inputs")
 	}
+	if got, want := stdout.String(), "wrote the adamerging results to "+out+"\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
 }
 
 func TestClaimFWScalingSmoke(t *testing.T) {
 	skipWithoutMNIST(t)
 	var stdout, stderr bytes.Buffer
-	err := runClaimFWScaling(context.Background(), []string{"--smoke", "--cache-dir", testCache,
-		"--seeds", "2", "--steps", "3", "--added", "0,2", "--proxy", "20", "--iterations", "3"}, &stdout, &stderr)
+	err := RunClaim(context.Background(), "fw-scaling", ClaimOptions{Output: &stdout, Log: &stderr, Smoke: true, CacheDir: testCache,
+		Seeds: 2, Steps: 3, Added: []int{0, 2}, Proxy: 20, Iterations: 3, Eta: 1, Command: "evomerge claims fw-scaling (test)"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text := stdout.String()
 	for _, want := range []string{"## FW-Merging scaling", "| method | +0 | +2 |", "| FW-Merging (hard, layer-wise) |",
 		"| task arithmetic (λ on validation) |", "| TIES (λ on validation) |", "| layer-wise AdaMerging |",
-		"FW with +2 irrelevant models within 2 points", "other-task expert, noisy copy of expert-digits", "- +2: t0 R"} {
+		"FW with +2 irrelevant models within 2 points", "other-task expert, noisy copy of expert-digits", "- +2: t0 R", "Produced by `evomerge claims fw-scaling (test)`"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if err := runClaimFWScaling(context.Background(), []string{"--added", "x"}, &stdout, &stderr); err == nil {
-		t.Error("a bad --added list was accepted")
+}
+
+// Options outside their ranges are refused before anything is prepared.
+func TestAdaFWClaimsRejectBadOptions(t *testing.T) {
+	good := ClaimOptions{CacheDir: t.TempDir(), Seeds: 1, Steps: 1, EvoEvaluations: 1, Added: []int{0}, Proxy: 1, Iterations: 1, Eta: 1}
+	for _, tc := range []struct {
+		claim string
+		edit  func(*ClaimOptions)
+		want  string
+	}{
+		{"adamerging", func(o *ClaimOptions) { o.Seeds = 0 }, "Seeds 0"},
+		{"adamerging", func(o *ClaimOptions) { o.Steps = 0 }, "Steps 0"},
+		{"adamerging", func(o *ClaimOptions) { o.EvoEvaluations = 0 }, "EvoEvaluations 0"},
+		{"fw-scaling", func(o *ClaimOptions) { o.Added = nil }, "Added []"},
+		{"fw-scaling", func(o *ClaimOptions) { o.Added = []int{0, -1} }, "Added [0 -1]"},
+		{"fw-scaling", func(o *ClaimOptions) { o.Eta = 0 }, "Eta 0 must be positive"},
+		{"fw-scaling", func(o *ClaimOptions) { o.Proxy = 0 }, "Proxy 0"},
+	} {
+		o := good
+		tc.edit(&o)
+		err := RunClaim(context.Background(), tc.claim, o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "claim "+tc.claim) {
+			t.Errorf("%s: error %v, want one naming the claim and %q", tc.claim, err, tc.want)
+		}
 	}
 }

@@ -1,4 +1,20 @@
-package population
+// Package searchspace derives the search space of a merge from an
+// operator's parameter specifications: a Spec says which parameters are
+// searched, per model and/or per layer group, with bounds that narrow the
+// specification's range, and Derive returns the population.Space with a
+// Mapping that turns a point of it back into operators.Settings.
+//
+// # Contract
+//
+//   - Dimensions are ordered by target, then group, then model, and named
+//     with DimName ("param", "group/param", "param[model]"), so names are
+//     stable keys of a run's dimensions.
+//   - A searched value replaces a fixed one at its level; everything else
+//     keeps the fixed settings of the Spec, which a point never modifies.
+//   - Derive's errors (an unknown parameter, bounds outside the
+//     specification's range, a per-model target of a global parameter)
+//     name the target and say how to fix it.
+package searchspace
 
 import (
 	"errors"
@@ -6,9 +22,11 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
 )
 
 // Target says that one operator parameter is searched, and at which level.
@@ -28,9 +46,9 @@ type Target struct {
 	Lower, Upper *float64
 }
 
-// SearchSpec describes what is searched: plain data that the config layer
-// fills in and DeriveSpace checks against the operator's parameter specs.
-type SearchSpec struct {
+// Spec describes what is searched: plain data that the config layer
+// fills in and Derive checks against the operator's parameter specs.
+type Spec struct {
 	// Operator names the operator, for messages.
 	Operator string
 	// Models names the expert models θ1..θN in model order. Their number is
@@ -55,14 +73,14 @@ type binding struct {
 // Mapping turns points of a derived space back into operators.Settings. It is
 // immutable and safe for concurrent use.
 type Mapping struct {
-	space     *Space
+	space     *population.Space
 	bindings  []binding
 	numModels int
 	fixed     operators.Settings
 }
 
-// Space returns the space the mapping was derived with.
-func (m *Mapping) Space() *Space { return m.space }
+// population.Space returns the space the mapping was derived with.
+func (m *Mapping) Space() *population.Space { return m.space }
 
 // DimName is the canonical name of a searched value: "param" at the default
 // level, "group/param" for a layer group, with "[model]" appended for a
@@ -83,7 +101,7 @@ func DimName(param, group, model string) string {
 // Dimensions come in target order; within a target, default level or groups in
 // the given order, and models in model order. Bool parameters become choice
 // dimensions over {"false", "true"}. Every problem is reported at once.
-func DeriveSpace(specs []operators.ParamSpec, spec SearchSpec) (*Space, *Mapping, error) {
+func Derive(specs []operators.ParamSpec, spec Spec) (*population.Space, *Mapping, error) {
 	op := spec.Operator
 	if op == "" {
 		op = "the operator"
@@ -96,7 +114,7 @@ func DeriveSpace(specs []operators.ParamSpec, spec SearchSpec) (*Space, *Mapping
 		byName[s.Name] = s
 	}
 	var (
-		dims     []Dim
+		dims     []population.Dim
 		bindings []binding
 		errs     []error
 		levels   = map[string]bool{} // param + "\x00" + group
@@ -162,7 +180,7 @@ func DeriveSpace(specs []operators.ParamSpec, spec SearchSpec) (*Space, *Mapping
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	space, err := NewSpace(dims)
+	space, err := population.NewSpace(dims)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,58 +195,58 @@ func levelName(group string) string {
 }
 
 // dimForSpec makes the dimension (without its name) for one parameter.
-func dimForSpec(ps operators.ParamSpec, t Target) (Dim, error) {
+func dimForSpec(ps operators.ParamSpec, t Target) (population.Dim, error) {
 	switch ps.Kind {
 	case operators.KindBool:
 		if t.Lower != nil || t.Upper != nil {
-			return Dim{}, errors.New("bounds do not apply to a bool parameter: remove them")
+			return population.Dim{}, errors.New("bounds do not apply to a bool parameter: remove them")
 		}
 		def := 0.0
 		if ps.Default.Bool {
 			def = 1
 		}
-		return Dim{Kind: KindChoice, Choices: []string{"false", "true"}, Default: def}, nil
+		return population.Dim{Kind: population.KindChoice, Choices: []string{"false", "true"}, Default: def}, nil
 	case operators.KindChoice:
 		if t.Lower != nil || t.Upper != nil {
-			return Dim{}, errors.New("bounds do not apply to a choice parameter: remove them")
+			return population.Dim{}, errors.New("bounds do not apply to a choice parameter: remove them")
 		}
 		def := slices.Index(ps.Choices, ps.Default.Choice)
 		if def < 0 {
 			def = 0
 		}
-		return Dim{Kind: KindChoice, Choices: slices.Clone(ps.Choices), Default: float64(def)}, nil
+		return population.Dim{Kind: population.KindChoice, Choices: slices.Clone(ps.Choices), Default: float64(def)}, nil
 	case operators.KindFloat, operators.KindInt:
 	default:
-		return Dim{}, fmt.Errorf("unknown parameter kind %q", ps.Kind)
+		return population.Dim{}, fmt.Errorf("unknown parameter kind %q", ps.Kind)
 	}
 	lo, hi := ps.Min, ps.Max
 	if t.Lower != nil {
 		if *t.Lower < ps.Min || *t.Lower > ps.Max || math.IsNaN(*t.Lower) {
-			return Dim{}, fmt.Errorf("lower bound %s is outside the parameter's range: want %s", fmtFloat(*t.Lower), ps.Allowed())
+			return population.Dim{}, fmt.Errorf("lower bound %s is outside the parameter's range: want %s", fmtFloat(*t.Lower), ps.Allowed())
 		}
 		lo = *t.Lower
 	}
 	if t.Upper != nil {
 		if *t.Upper < ps.Min || *t.Upper > ps.Max || math.IsNaN(*t.Upper) {
-			return Dim{}, fmt.Errorf("upper bound %s is outside the parameter's range: want %s", fmtFloat(*t.Upper), ps.Allowed())
+			return population.Dim{}, fmt.Errorf("upper bound %s is outside the parameter's range: want %s", fmtFloat(*t.Upper), ps.Allowed())
 		}
 		hi = *t.Upper
 	}
 	if !finite(lo) || !finite(hi) || math.Abs(lo) >= math.MaxInt64 || math.Abs(hi) >= math.MaxInt64 {
-		return Dim{}, fmt.Errorf("the range [%s, %s] is unbounded: give finite lower and upper bounds", fmtFloat(lo), fmtFloat(hi))
+		return population.Dim{}, fmt.Errorf("the range [%s, %s] is unbounded: give finite lower and upper bounds", fmtFloat(lo), fmtFloat(hi))
 	}
 	if lo > hi {
-		return Dim{}, fmt.Errorf("lower bound %s is above upper bound %s: swap them", fmtFloat(lo), fmtFloat(hi))
+		return population.Dim{}, fmt.Errorf("lower bound %s is above upper bound %s: swap them", fmtFloat(lo), fmtFloat(hi))
 	}
-	kind := KindFloat
+	kind := population.KindFloat
 	if ps.Kind == operators.KindInt {
-		kind = KindInt
+		kind = population.KindInt
 		if lo != math.Trunc(lo) || hi != math.Trunc(hi) {
-			return Dim{}, fmt.Errorf("bounds [%s, %s] of an int parameter must be integers", fmtFloat(lo), fmtFloat(hi))
+			return population.Dim{}, fmt.Errorf("bounds [%s, %s] of an int parameter must be integers", fmtFloat(lo), fmtFloat(hi))
 		}
 	}
 	def := min(max(ps.Default.Float, lo), hi)
-	return Dim{Kind: kind, Lower: lo, Upper: hi, Default: def}, nil
+	return population.Dim{Kind: kind, Lower: lo, Upper: hi, Default: def}, nil
 }
 
 // Settings lays the values of point x (a point of the mapping's space, in
@@ -271,7 +289,7 @@ func (m *Mapping) Settings(x []float64) (operators.Settings, error) {
 // GenomeSettings is Settings for a coefficient-vector genome. A recipe
 // genome is an error: it is materialised by its crossover operator from its
 // parents, not through a Mapping.
-func (m *Mapping) GenomeSettings(g Genome) (operators.Settings, error) {
+func (m *Mapping) GenomeSettings(g population.Genome) (operators.Settings, error) {
 	if g.Recipe != nil {
 		return operators.Settings{}, fmt.Errorf("population: genome is a %q recipe, not a coefficient vector: build it from its parents with that crossover", g.Recipe.Operator)
 	}
@@ -348,3 +366,6 @@ func cloneSettings(s operators.Settings) operators.Settings {
 	}
 	return out
 }
+
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+func finite(x float64) bool     { return !math.IsNaN(x) && !math.IsInf(x, 0) }

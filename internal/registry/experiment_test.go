@@ -1,4 +1,4 @@
-package configs
+package registry_test
 
 import (
 	"errors"
@@ -9,13 +9,32 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/search"
+	"github.com/evomerge/evomerge/search/ga"
+	"github.com/evomerge/evomerge/search/nsga2"
+	"github.com/evomerge/evomerge/search/random"
 )
+
+var catalog = registry.Catalog()
+
+// settingsOf returns the decoded settings of e's algorithm.
+func settingsOf(t *testing.T, e *Experiment) search.MethodSettings {
+	t.Helper()
+	s, err := registry.Settings(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // exampleExperiments lists every example experiment (all examples but the
 // merge recipes).
 func exampleExperiments(t *testing.T) []string {
 	t.Helper()
-	all, err := filepath.Glob(filepath.Join("examples", "*.toml"))
+	all, err := filepath.Glob(filepath.Join("..", "..", "configs", "examples", "*.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,22 +49,22 @@ func exampleExperiments(t *testing.T) []string {
 
 func TestExperimentExamplesLoad(t *testing.T) {
 	files := exampleExperiments(t)
-	if len(files) < len(Algorithms()) {
+	if len(files) < len(registry.AlgorithmNames()) {
 		t.Fatalf("found %d example experiments, want one per algorithm", len(files))
 	}
 	algos := map[string]bool{}
 	for _, f := range files {
-		e, err := LoadExperiment(f)
+		e, err := LoadExperiment(f, catalog)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
 		algos[e.Search.Algorithm] = true
-		if e.Experiment.Name == "" || (len(e.Merge.Search) == 0) != e.Search.DerivesSpace() || len(e.Objectives) == 0 {
+		if e.Experiment.Name == "" || (len(e.Merge.Search) == 0) != settingsOf(t, e).Traits().DerivesSpace || len(e.Objectives) == 0 {
 			t.Errorf("%s: incomplete after decoding: %+v", f, e)
 		}
 	}
-	for _, a := range Algorithms() {
+	for _, a := range registry.AlgorithmNames() {
 		if !algos[a] {
 			t.Errorf("no example experiment uses algorithm %q", a)
 		}
@@ -53,18 +72,19 @@ func TestExperimentExamplesLoad(t *testing.T) {
 }
 
 func TestQuickstartDecodes(t *testing.T) {
-	e, err := DecodeExperiment(QuickstartFile, Quickstart())
+	e, err := DecodeExperiment(QuickstartFile, Quickstart(), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Models.Benchmark != "mnist-tasks" || e.Models.Recipe != RecipeFull {
 		t.Errorf("models = %+v, want mnist-tasks with the full recipe", e.Models)
 	}
-	if e.Search.Algorithm != AlgorithmNSGA2 || e.Search.NSGA2.PopulationSize != 32 || e.Search.MaxEvaluations != 480 {
-		t.Errorf("search = %+v", e.Search)
+	n, ok := settingsOf(t, e).(*nsga2.Settings)
+	if !ok || e.Search.Algorithm != nsga2.Name || n.PopulationSize != 32 || e.Search.MaxEvaluations != 480 {
+		t.Fatalf("search = %+v", e.Search)
 	}
-	if !reflect.DeepEqual(e.Search.NSGA2.StartPoints, []string{"average"}) {
-		t.Errorf("start points = %v", e.Search.NSGA2.StartPoints)
+	if !reflect.DeepEqual(n.StartPoints, []string{"average"}) {
+		t.Errorf("start points = %v", n.StartPoints)
 	}
 	s := e.Merge.Search[0]
 	if e.Merge.Operator != "task_arithmetic" || s.Param != "weight" || !s.PerModel || !s.PerGroup || *s.Lower != 0 || *s.Upper != 1 {
@@ -79,27 +99,6 @@ func TestQuickstartDecodes(t *testing.T) {
 	}
 	if !e.Report.WantTestScores() || !e.Report.WantHTML() || e.Report.Top != 10 {
 		t.Errorf("report = %+v", e.Report)
-	}
-}
-
-func TestEmbeddedExamplesMatchFiles(t *testing.T) {
-	files, names := Examples()
-	onDisk, _ := filepath.Glob(filepath.Join("examples", "*.toml"))
-	if len(names) != len(onDisk) {
-		t.Fatalf("embedded %d examples, %d on disk", len(names), len(onDisk))
-	}
-	for _, f := range onDisk {
-		want, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := files[filepath.Base(f)]; string(got) != string(want) {
-			t.Errorf("embedded %s differs from the file", filepath.Base(f))
-		}
-	}
-	q, _ := os.ReadFile(QuickstartFile)
-	if string(q) != string(Quickstart()) {
-		t.Error("embedded quickstart differs from the file")
 	}
 }
 
@@ -123,7 +122,7 @@ max_evaluations = 10
 `
 
 func TestExperimentDefaults(t *testing.T) {
-	e, err := DecodeExperiment("x.toml", []byte(minimalExperiment))
+	e, err := DecodeExperiment("x.toml", []byte(minimalExperiment), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +144,7 @@ func TestExperimentDefaults(t *testing.T) {
 		}
 	}
 	cmd := strings.Replace(minimalExperiment, "[search]", "[evaluator]\nkind = \"command\"\ncommand = [\"score\"]\n\n[search]", 1)
-	e, err = DecodeExperiment("x.toml", []byte(cmd))
+	e, err = DecodeExperiment("x.toml", []byte(cmd), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func TestExperimentDefaults(t *testing.T) {
 		t.Errorf("command timeout = %v, want %v", e.Evaluator.Timeout, DefaultCommandTimeout)
 	}
 	loss := strings.Replace(minimalExperiment, "[search]", "[[objectives]]\ntask = \"digits\"\nmetric = \"loss\"\n\n[search]", 1)
-	e, err = DecodeExperiment("x.toml", []byte(loss))
+	e, err = DecodeExperiment("x.toml", []byte(loss), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,19 +167,19 @@ func TestExperimentMethodTable(t *testing.T) {
 batch_size = 8
 sampling = "lhs"
 `
-	e, err := DecodeExperiment("x.toml", []byte(src))
+	e, err := DecodeExperiment("x.toml", []byte(src), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Search.Random != (RandomSettings{BatchSize: 8, Sampling: "lhs"}) {
-		t.Errorf("random settings = %+v", e.Search.Random)
+	if r := settingsOf(t, e).(*random.Settings); *r != (random.Settings{BatchSize: 8, Sampling: "lhs"}) {
+		t.Errorf("random settings = %+v", *r)
 	}
 }
 
 // problemKeys decodes src and returns "key@line" of every problem.
 func problemKeys(t *testing.T, src string) []string {
 	t.Helper()
-	_, err := DecodeExperiment("bad.toml", []byte(src))
+	_, err := DecodeExperiment("bad.toml", []byte(src), catalog)
 	var ps Problems
 	if !errors.As(err, &ps) {
 		t.Fatalf("error %v (%T), want Problems", err, err)
@@ -479,7 +478,7 @@ func TestExperimentEncodeRoundTrip(t *testing.T) {
 		srcs[f] = data
 	}
 	for name, data := range srcs {
-		e, err := DecodeExperiment(name, data)
+		e, err := DecodeExperiment(name, data, catalog)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -487,66 +486,61 @@ func TestExperimentEncodeRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		back, err := DecodeExperiment("config.toml", enc)
+		back, err := DecodeExperiment("config.toml", enc, catalog)
 		if err != nil {
 			t.Fatalf("%s: re-decoding the resolved config: %v\n%s", name, err, enc)
 		}
-		e.file, e.lines, back.file, back.lines = "", nil, "", nil
 		if back.Format != ResolvedFormat {
 			t.Errorf("%s: resolved config has format %d, want %d", name, back.Format, ResolvedFormat)
 		}
-		e.Format = ResolvedFormat
-		clearPrimitives(e)
-		clearPrimitives(back)
-		if !reflect.DeepEqual(e, back) {
-			t.Errorf("%s: resolved config decodes to\n%+v\nwant\n%+v\n%s", name, back, e, enc)
+		if !reflect.DeepEqual(settingsOf(t, e), settingsOf(t, back)) {
+			t.Errorf("%s: settings decode to %+v, want %+v", name, settingsOf(t, back), settingsOf(t, e))
+		}
+		again, err := back.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(again) != string(enc) {
+			t.Errorf("%s: the resolved config does not encode to itself:\n%s\nwant\n%s", name, again, enc)
 		}
 	}
 }
 
-func clearPrimitives(e *Experiment) {
-	var zero Experiment
-	e.Search.RandomTable, e.Search.NSGA2Table = zero.Search.RandomTable, zero.Search.NSGA2Table
-	e.Search.GATable, e.Search.CMAESTable = zero.Search.GATable, zero.Search.CMAESTable
-	e.Search.AdaTable, e.Search.FWTable = zero.Search.AdaTable, zero.Search.FWTable
-	e.Search.M2N2Table, e.Search.MAPTable = zero.Search.M2N2Table, zero.Search.MAPTable
-}
-
 func TestExplicitZerosAndResolvedDefaults(t *testing.T) {
 	nsga := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "nsga2"`, 1)
-	ga := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "ga"`, 1)
+	gaSrc := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "ga"`, 1)
 	f := func(v float64) *float64 { return &v }
 	i := func(v int) *int { return &v }
 	tests := []struct {
 		name  string
 		src   string
-		check func(e *Experiment) (got, want any)
+		check func(t *testing.T, e *Experiment) (got, want any)
 		// lines the resolved config must hold, and must not
 		has, hasNot []string
 	}{
-		{"nsga2 defaults filled", nsga + "\n[search.nsga2]\n", func(e *Experiment) (any, any) {
-			n := e.Search.NSGA2
+		{"nsga2 defaults filled", nsga + "\n[search.nsga2]\n", func(t *testing.T, e *Experiment) (any, any) {
+			n := settingsOf(t, e).(*nsga2.Settings)
 			return []any{n.PopulationSize, *n.CrossoverProb, n.CrossoverEta, n.MutationEta, n.MutationProb}, []any{100, 0.9, 20.0, 20.0, (*float64)(nil)}
 		}, []string{"population_size = 100", "crossover_prob = 0.9", "crossover_eta = 20.0", "mutation_eta = 20.0"}, []string{"\nmutation_prob ="}},
-		{"nsga2 explicit zeros", nsga + "\n[search.nsga2]\ncrossover_prob = 0.0\nmutation_prob = 0.0\n", func(e *Experiment) (any, any) {
-			return []any{e.Search.NSGA2.CrossoverProb, e.Search.NSGA2.MutationProb}, []any{f(0), f(0)}
+		{"nsga2 explicit zeros", nsga + "\n[search.nsga2]\ncrossover_prob = 0.0\nmutation_prob = 0.0\n", func(t *testing.T, e *Experiment) (any, any) {
+			return []any{settingsOf(t, e).(*nsga2.Settings).CrossoverProb, settingsOf(t, e).(*nsga2.Settings).MutationProb}, []any{f(0), f(0)}
 		}, []string{"crossover_prob = 0.0", "mutation_prob = 0.0"}, nil},
-		{"ga defaults filled", ga + "\n[search.ga]\n", func(e *Experiment) (any, any) {
-			g := e.Search.GA
+		{"ga defaults filled", gaSrc + "\n[search.ga]\n", func(t *testing.T, e *Experiment) (any, any) {
+			g := settingsOf(t, e).(*ga.Settings)
 			return []any{g.PopulationSize, g.Tournament, g.CrossoverRate, g.BlendAlpha, g.MutationRate, g.MutationSigma, g.Elite, g.GeneMutationProb},
 				[]any{40, 3, f(0.8), f(0.5), f(0.3), 0.1, i(1), (*float64)(nil)}
 		}, []string{"crossover_rate = 0.8", "elite = 1", `method = "weighted-sum"`}, []string{"\ngene_mutation_prob ="}},
-		{"ga explicit zeros", ga + "\n[search.ga]\ncrossover_rate = 0.0\nelite = 0\nblend_alpha = 0.0\n", func(e *Experiment) (any, any) {
-			return []any{e.Search.GA.CrossoverRate, e.Search.GA.Elite, e.Search.GA.BlendAlpha}, []any{f(0), i(0), f(0)}
+		{"ga explicit zeros", gaSrc + "\n[search.ga]\ncrossover_rate = 0.0\nelite = 0\nblend_alpha = 0.0\n", func(t *testing.T, e *Experiment) (any, any) {
+			return []any{settingsOf(t, e).(*ga.Settings).CrossoverRate, settingsOf(t, e).(*ga.Settings).Elite, settingsOf(t, e).(*ga.Settings).BlendAlpha}, []any{f(0), i(0), f(0)}
 		}, []string{"crossover_rate = 0.0", "elite = 0", "blend_alpha = 0.0"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := DecodeExperiment("x.toml", []byte(tt.src))
+			e, err := DecodeExperiment("x.toml", []byte(tt.src), catalog)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := tt.check(e); !reflect.DeepEqual(got, want) {
+			if got, want := tt.check(t, e); !reflect.DeepEqual(got, want) {
 				t.Errorf("settings %v, want %v", got, want)
 			}
 			enc, err := e.Encode()
@@ -564,11 +558,11 @@ func TestExplicitZerosAndResolvedDefaults(t *testing.T) {
 				}
 			}
 			// The resolved file reads back to the same explicit values.
-			back, err := DecodeResolved("config.toml", enc)
+			back, err := DecodeResolved("config.toml", enc, catalog)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := tt.check(back); !reflect.DeepEqual(got, want) {
+			if got, want := tt.check(t, back); !reflect.DeepEqual(got, want) {
 				t.Errorf("resolved config reads back as %v, want %v", got, want)
 			}
 		})
@@ -580,29 +574,29 @@ func TestUpgradeResolvedReadsOldZerosAsDefaults(t *testing.T) {
 	// setting written, 0.0 standing for the default.
 	old := strings.Replace(minimalExperiment, `algorithm = "random"`, `algorithm = "nsga2"`, 1) +
 		"\n[search.nsga2]\npopulation_size = 8\ncrossover_prob = 0.0\ncrossover_eta = 0.0\nmutation_prob = 0.0\nmutation_eta = 20.0\n"
-	e, err := DecodeResolved("config.toml", []byte(old))
+	e, err := DecodeResolved("config.toml", []byte(old), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := e.Search.NSGA2
-	if n.CrossoverProb == nil || *n.CrossoverProb != DefaultNSGA2CrossoverProb || n.MutationProb != nil || n.CrossoverEta != DefaultNSGA2Eta {
+	n := settingsOf(t, e).(*nsga2.Settings)
+	if n.CrossoverProb == nil || *n.CrossoverProb != nsga2.DefaultCrossoverProb || n.MutationProb != nil || n.CrossoverEta != nsga2.DefaultEta {
 		t.Errorf("old resolved config read as crossover %v mutation %v eta %v; want the defaults it meant", n.CrossoverProb, n.MutationProb, n.CrossoverEta)
 	}
 	// The same text as a user's config means what it says.
-	u, err := DecodeExperiment("mine.toml", []byte(old))
+	u, err := DecodeExperiment("mine.toml", []byte(old), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Search.NSGA2.CrossoverProb == nil || *u.Search.NSGA2.CrossoverProb != 0 || u.Search.NSGA2.MutationProb == nil || *u.Search.NSGA2.MutationProb != 0 {
-		t.Errorf("a user's explicit zeros were not kept: %+v", u.Search.NSGA2)
+	if settingsOf(t, u).(*nsga2.Settings).CrossoverProb == nil || *settingsOf(t, u).(*nsga2.Settings).CrossoverProb != 0 || settingsOf(t, u).(*nsga2.Settings).MutationProb == nil || *settingsOf(t, u).(*nsga2.Settings).MutationProb != 0 {
+		t.Errorf("a user's explicit zeros were not kept: %+v", settingsOf(t, u).(*nsga2.Settings))
 	}
 	// A current resolved file keeps its explicit zeros.
 	cur := "format = 2\n" + old
-	c, err := DecodeResolved("config.toml", []byte(cur))
+	c, err := DecodeResolved("config.toml", []byte(cur), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *c.Search.NSGA2.CrossoverProb != 0 || c.Search.NSGA2.MutationProb == nil {
-		t.Errorf("format 2 resolved config lost its explicit zeros: %+v", c.Search.NSGA2)
+	if *settingsOf(t, c).(*nsga2.Settings).CrossoverProb != 0 || settingsOf(t, c).(*nsga2.Settings).MutationProb == nil {
+		t.Errorf("format 2 resolved config lost its explicit zeros: %+v", settingsOf(t, c).(*nsga2.Settings))
 	}
 }

@@ -1,4 +1,4 @@
-package population
+package searchspace
 
 import (
 	"math"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/operators"
+	"github.com/evomerge/evomerge/population"
 )
 
 func testSpecs() []operators.ParamSpec {
@@ -22,8 +23,8 @@ func testSpecs() []operators.ParamSpec {
 
 func fp(x float64) *float64 { return &x }
 
-func TestDeriveSpace(t *testing.T) {
-	spec := SearchSpec{
+func TestDerive(t *testing.T) {
+	spec := Spec{
 		Operator: "ties",
 		Models:   []string{"m1", "m2"},
 		Targets: []Target{
@@ -39,7 +40,7 @@ func TestDeriveSpace(t *testing.T) {
 			Groups:  map[string]operators.Values{"layers.1": {Global: map[string]operators.Value{"weight": operators.F(0.3)}}},
 		},
 	}
-	space, m, err := DeriveSpace(testSpecs(), spec)
+	space, m, err := Derive(testSpecs(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,16 +53,16 @@ func TestDeriveSpace(t *testing.T) {
 		t.Fatalf("names = %q\nwant %q", names, wantNames)
 	}
 	d := space.Dim(0)
-	if d.Lower != 0 || d.Upper != 1.5 || d.Default != 1 || d.Kind != KindFloat {
+	if d.Lower != 0 || d.Upper != 1.5 || d.Default != 1 || d.Kind != population.KindFloat {
 		t.Errorf("weight dim = %+v", d)
 	}
-	if d := space.Dim(6); d.Kind != KindChoice || d.Default != 1 || !slices.Equal(d.Choices, []string{"false", "true"}) {
+	if d := space.Dim(6); d.Kind != population.KindChoice || d.Default != 1 || !slices.Equal(d.Choices, []string{"false", "true"}) {
 		t.Errorf("bool dim = %+v", d)
 	}
 	if d := space.Dim(7); d.Default != 1 || d.Upper != 1 {
 		t.Errorf("choice dim = %+v", d)
 	}
-	if d := space.Dim(8); d.Kind != KindInt || d.Lower != 1 || d.Upper != 4 || d.Default != 3 {
+	if d := space.Dim(8); d.Kind != population.KindInt || d.Lower != 1 || d.Upper != 4 || d.Default != 3 {
 		t.Errorf("int dim = %+v", d)
 	}
 	x := []float64{0.1, 0.2, 0.3, 0.4, 0.7, 1.25, 0, 0, 4}
@@ -109,10 +110,10 @@ func TestDeriveSpace(t *testing.T) {
 	if got := res.For("layers.0.w").Float("density"); got != 0.7 {
 		t.Errorf("resolved density = %v", got)
 	}
-	if gs, err := m.GenomeSettings(VectorGenome(x)); err != nil || gs.Default.Global["k"].Float != 4 {
+	if gs, err := m.GenomeSettings(population.VectorGenome(x)); err != nil || gs.Default.Global["k"].Float != 4 {
 		t.Errorf("GenomeSettings: %v", err)
 	}
-	if _, err := m.GenomeSettings(Genome{Recipe: &Recipe{Operator: "split-slerp", Parents: []string{"a"}}}); err == nil || !strings.Contains(err.Error(), "split-slerp") {
+	if _, err := m.GenomeSettings(population.Genome{Recipe: &population.Recipe{Operator: "split-slerp", Parents: []string{"a"}}}); err == nil || !strings.Contains(err.Error(), "split-slerp") {
 		t.Errorf("recipe genome: err = %v", err)
 	}
 	if _, err := m.Settings([]float64{0.1, 0.2, 0.3, 0.4, 0.7, 1.25, 0, 0, 5}); err == nil || !strings.Contains(err.Error(), `"k"`) {
@@ -141,7 +142,7 @@ func TestDeriveSpaceErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := DeriveSpace(testSpecs(), SearchSpec{Operator: "ties", Models: c.models, Targets: c.targets})
+			_, _, err := Derive(testSpecs(), Spec{Operator: "ties", Models: c.models, Targets: c.targets})
 			if err == nil {
 				t.Fatal("want error")
 			}

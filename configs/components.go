@@ -1,0 +1,33 @@
+package configs
+
+// Catalog is what the configuration needs to know of the components an
+// experiment can name: the search algorithms and their settings tables.
+// The registry (internal/registry) implements it; configs itself knows no
+// algorithm by name.
+type Catalog interface {
+	// AlgorithmNames lists the algorithms in the order documentation
+	// lists them.
+	AlgorithmNames() []string
+	// AlgorithmTable returns a fresh settings table of the named
+	// algorithm, or false when there is no such algorithm.
+	AlgorithmTable(name string) (Table, bool)
+}
+
+// Table is a component's own settings table ([search.<algorithm>]): a
+// typed value the table is decoded into strictly, which then completes
+// itself.
+type Table interface {
+	// Target is the pointer to the struct (with toml tags) the table is
+	// decoded into and encoded from.
+	Target() any
+	// Complete fills the defaults of absent settings and reports every
+	// problem, of the table and of the rest of the experiment that the
+	// component constrains, with absolute dotted keys.
+	Complete(e *Experiment, problem func(key, msg string))
+	// UpgradeResolved reads a resolved configuration of an older format as
+	// it was meant when its run started.
+	UpgradeResolved(format int)
+	// MapPaths rewrites the file paths the table names (e.g. against the
+	// configuration file's directory).
+	MapPaths(f func(string) string)
+}
