@@ -66,7 +66,12 @@ type components struct {
 	// restore the method from when state.json has none (an older run
 	// directory's result file).
 	gradients   search.GradientEvaluator
+	alignment   search.AlignmentEvaluator
 	methodState []byte
+	// fwRecord is what FW-Merging found (for fw.json and its view), once
+	// it has asked its merge, and fwScale its step scale λ.
+	fwRecord *FWRecord
+	fwScale  float64
 	// adaMethod is AdaMerging's method (for adamerging.json and its view)
 	// and adaInputs the split it adapts on.
 	adaMethod *adamerging.Method

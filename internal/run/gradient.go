@@ -22,7 +22,6 @@ import (
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
-	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -165,50 +164,9 @@ func gradientTasks(b *data.Benchmark, tasks []evaluate.Task, split data.Split, l
 	return out, nil
 }
 
-// singular is the method of a run whose search is one optimisation: it asks
-// the optimisation's result as one candidate, then (when next is set)
-// hands over to an evolutionary method seeded with it.
-type singular struct {
-	point    []float64
-	operator string
-	next     search.Method
-	asked    bool
-}
-
-func (s *singular) Init(p search.Problem) error {
-	if err := p.Space.Validate(s.point); err != nil {
-		return fmt.Errorf("the learned coefficients are not a point of the run's space: %w", err)
-	}
-	if s.next != nil {
-		return s.next.Init(p)
-	}
-	return nil
-}
-
-func (s *singular) Ask() ([]*population.Candidate, error) {
-	if !s.asked {
-		s.asked = true
-		return []*population.Candidate{{
-			Genome:  population.Genome{Values: slices.Clone(s.point)},
-			Lineage: population.Lineage{Operator: s.operator},
-		}}, nil
-	}
-	if s.next != nil {
-		return s.next.Ask()
-	}
-	return nil, nil
-}
-
-func (s *singular) Tell(batch []*population.Candidate) error {
-	if s.next != nil && !(len(batch) == 1 && batch[0].Lineage.Operator == s.operator && slices.Equal(batch[0].Genome.Values, s.point)) {
-		return s.next.Tell(batch)
-	}
-	return nil
-}
-
-// prepareGradient runs AdaMerging or FW-Merging (or reads their result
-// from a previous session) and sets the run's method to the candidate they
-// found. It returns the algorithm view data.
+// prepareGradient builds the gradient-based methods (AdaMerging,
+// FW-Merging) with the evaluators they need; their optimisation runs inside
+// the search loop.
 func (c *components) prepareGradient(ctx context.Context, dir string, out io.Writer, log *slog.Logger) error {
 	settings, err := registry.Settings(c.exp)
 	if err != nil {
@@ -218,13 +176,7 @@ func (c *components) prepareGradient(ctx context.Context, dir string, out io.Wri
 	case *adamerging.Settings:
 		return c.adaMerging(a, dir, out, log)
 	case *fw.Settings:
-		rec, err := c.frankWolfe(ctx, a, dir, out, log)
-		if err != nil {
-			return err
-		}
-		c.method = &singular{point: rec.Coefficients, operator: "fw"}
-		c.views.FrankWolfe = fwView(rec, a.Scale)
-		c.note = rec.Note
+		return c.frankWolfe(ctx, a, dir, out, log)
 	}
 	return nil
 }
@@ -351,32 +303,25 @@ func ReadAdaMerging(path string) (*AdaMergingRecord, error) {
 	return &rec, nil
 }
 
-// frankWolfe runs FW-Merging, or reads fw.json of an earlier session (the
-// method is deterministic; an interrupted run starts the iterations over).
-func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string, out io.Writer, log *slog.Logger) (*FWRecord, error) {
-	path := filepath.Join(dir, FWFile)
-	if b, err := os.ReadFile(path); err == nil {
-		var rec FWRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, fmt.Errorf("%s: %v (remove the file to run FW-Merging again)", path, err)
-		}
-		fmt.Fprintf(out, "fw: using the merge found in an earlier session (%s)\n", path)
-		return &rec, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
+// frankWolfe builds FW-Merging as the run's method: the alignment
+// evaluator over the pool (streamed from disk; only θ0 stays resident) and
+// the method, whose iterations run inside the search loop (saved in
+// state.json after each, so an interrupted run continues). A run directory
+// of an older version holds fw.json instead: the method then replays the
+// iterations it records.
+func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string, out io.Writer, log *slog.Logger) error {
 	pool := c.poolFiles
 	if len(pool) != c.pool.NumModels() {
-		return nil, fmt.Errorf("fw: %d checkpoint files for a pool of %d models", len(pool), c.pool.NumModels())
+		return fmt.Errorf("fw: %d checkpoint files for a pool of %d models", len(pool), c.pool.NumModels())
 	}
 	tv, err := gradient.NewTaskVectors(c.pool.Source(), taskTensors(c.exp.Merge.TaskTensors))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tv.Tau = nil // FW streams the pool from disk; only θ0 stays resident
 	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	loss := nn.CrossEntropy
 	if s.Loss == "entropy" {
@@ -384,81 +329,109 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 	}
 	proxy, err := gradientTasks(c.bench, c.tasks, c.tasks[0].FitnessSplit, loss == nn.CrossEntropy, s.ProxyExamples)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	opt := gradient.FWOptions{Loss: loss, Rule: gradient.RuleTaskArithmetic, TIESKeep: s.TIESKeep, Align: s.Alignment}
-	note := ""
 	if s.Variant == fw.VariantSoft {
 		split := data.Split(s.AdaInputs)
 		if opt.Unlabelled, err = gradientTasks(c.bench, c.tasks, split, false, 0); err != nil {
-			return nil, err
+			return err
 		}
 		opt.Ada = gradient.AdaMergingOptions{Seed: rng.Derive(c.exp.Experiment.Seed, "run", "fw", "adamerging")}
 		if split == data.Test {
-			note = "FW-Soft's inner AdaMerging is test-time adaptation: it reads the unlabelled inputs of every task's test split (labels are never read)"
-			fmt.Fprintf(out, "note: %s\n", note)
-			log.Warn("test-time adaptation", "note", note)
+			c.note = "FW-Soft's inner AdaMerging is test-time adaptation: it reads the unlabelled inputs of every task's test split (labels are never read)"
+			fmt.Fprintf(out, "note: %s\n", c.note)
+			log.Warn("test-time adaptation", "note", c.note)
 		}
 	}
 	ev, err := gradient.NewFrankWolfe(model, tv, nil, pool, proxy, opt)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n, L := len(pool), ev.NumTensors()
-	w := make([]float64, n*L) // model-major, as the derived space
 	if s.Init == "task_arithmetic" {
 		if err := ev.InitTaskArithmetic(ctx, s.InitLambda); err != nil {
+			return err
+		}
+	}
+	fo := s.Options()
+	fo.Observe = func(it fw.Iteration) error {
+		log.Info("fw iteration", "t", it.T, "loss", it.Loss, "gamma", it.Gamma)
+		fmt.Fprintf(out, "fw: iteration %d/%d loss %.4f γ %.4f\n", it.T+1, s.Iterations, it.Loss, it.Gamma)
+		return nil
+	}
+	models := c.pool.ModelNames()
+	genome := func(res *fw.Result) ([]float64, error) {
+		// The merge as per-tensor task-arithmetic weights of the pool,
+		// model-major as the derived space, checked against the merged
+		// model itself.
+		w := make([]float64, n*L)
+		if s.Init == "task_arithmetic" {
+			for i := range w {
+				w[i] = s.InitLambda
+			}
+		}
+		for _, it := range res.Iterations {
+			if err := trackFW(w, n, L, it, s.Scale); err != nil {
+				return nil, err
+			}
+		}
+		dev, err := genomeDeviation(ctx, tv.Base, ev.Theta(), ev.Names(), pool, w)
+		if err != nil {
 			return nil, err
 		}
-		for i := range w {
-			w[i] = s.InitLambda
+		if dev > maxGenomeDeviation {
+			return nil, fmt.Errorf("fw: the tracked coefficients rebuild the merged model only to a relative deviation of %.3g (above %g): this is a bug, please report it", dev, maxGenomeDeviation)
 		}
+		log.Info("fw genome", "deviation", dev)
+		x := c.space.Defaults()
+		for k := range n {
+			for l, t := range ev.Names() {
+				name := searchspace.DimName("weight", t, models[k])
+				i, ok := c.space.Index(name)
+				if !ok {
+					return nil, fmt.Errorf("fw: the run's space has no dimension %s", name)
+				}
+				v := w[k*L+l]
+				if d := c.space.Dim(i); v < d.Lower || v > d.Upper || math.IsNaN(v) {
+					return nil, fmt.Errorf("fw: the merge's coefficient %s = %g lies outside [%g, %g]", name, v, d.Lower, d.Upper)
+				}
+				x[i] = v
+			}
+		}
+		c.fwRecord = &FWRecord{V: 1, Pool: models, Note: c.note, Coefficients: x, Deviation: dev, Result: *res}
+		return x, nil
+	}
+	m, err := fw.NewMethod(fw.MethodConfig{Options: fo, Genome: genome})
+	if err != nil {
+		return err
+	}
+	c.method, c.alignment, c.fwScale = m, ev, s.Scale
+	path := filepath.Join(dir, FWFile)
+	if b, err := os.ReadFile(path); err == nil {
+		// Merged by an earlier session of an older version.
+		var rec FWRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("%s: %v (remove the file to run FW-Merging again)", path, err)
+		}
+		if c.methodState, err = fw.ResultState(&rec.Result); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "fw: using the merge found in an earlier session (%s)\n", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	fmt.Fprintf(out, "fw: %s variant, %d iterations over a pool of %d checkpoints streamed from disk\n", s.Variant, s.Iterations, n)
-	res, err := fw.Merge(ctx, ev, fw.Options{
-		Iterations: s.Iterations, StepSize: s.StepSize, Scale: s.Scale, Granularity: s.Granularity, Variant: s.Variant,
-		Ada: adamerging.Options{Steps: s.AdaSteps, LR: s.AdaLearningRate}, AdaInit: s.AdaInit,
-		Observe: func(it fw.Iteration) error {
-			if err := trackFW(w, n, L, it, s.Scale); err != nil {
-				return err
-			}
-			log.Info("fw iteration", "t", it.T, "loss", it.Loss, "gamma", it.Gamma)
-			fmt.Fprintf(out, "fw: iteration %d/%d loss %.4f γ %.4f\n", it.T+1, s.Iterations, it.Loss, it.Gamma)
-			return nil
-		},
-	})
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// writeFW writes fw.json once the merge has been asked, and the FW view.
+func (c *components) writeFW(dir string) error {
+	if c.fwRecord == nil {
+		return nil
 	}
-	dev, err := genomeDeviation(ctx, tv.Base, ev.Theta(), ev.Names(), pool, w)
-	if err != nil {
-		return nil, err
-	}
-	if dev > maxGenomeDeviation {
-		return nil, fmt.Errorf("fw: the tracked coefficients rebuild the merged model only to a relative deviation of %.3g (above %g): this is a bug, please report it", dev, maxGenomeDeviation)
-	}
-	log.Info("fw genome", "deviation", dev)
-	models := c.pool.ModelNames()
-	genome := c.space.Defaults()
-	for k := range n {
-		for l, t := range ev.Names() {
-			name := searchspace.DimName("weight", t, models[k])
-			i, ok := c.space.Index(name)
-			if !ok {
-				return nil, fmt.Errorf("fw: the run's space has no dimension %s", name)
-			}
-			v := w[k*L+l]
-			if d := c.space.Dim(i); v < d.Lower || v > d.Upper || math.IsNaN(v) {
-				return nil, fmt.Errorf("fw: the merge's coefficient %s = %g lies outside [%g, %g]", name, v, d.Lower, d.Upper)
-			}
-			genome[i] = v
-		}
-	}
-	rec := &FWRecord{V: 1, Pool: models, Note: note, Coefficients: genome, Deviation: dev, Result: *res}
-	if err := writeJSON(path, rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	c.views.FrankWolfe = fwView(c.fwRecord, c.fwScale)
+	return writeJSON(filepath.Join(dir, FWFile), c.fwRecord)
 }
 
 // trackFW follows the merged model as task-arithmetic coefficients of the

@@ -560,3 +560,56 @@ func TestAdaMergingInterruptedResumesWhereItStopped(t *testing.T) {
 		t.Errorf("resumed front %v (%s), want %v", frontKey(again.Front), again.Status, frontKey(ref.Front))
 	}
 }
+
+// TestFWInterruptedResumesWhereItStopped interrupts FW-Merging between
+// iterations, hard and soft: the resumed run replays the saved iterations'
+// moves, computes only the remaining ones and ends with the merge, record
+// and front of an uninterrupted run.
+func TestFWInterruptedResumesWhereItStopped(t *testing.T) {
+	for _, tt := range []struct{ name, table string }{
+		{"hard", "[search.fw]\niterations = 4\nstep_size = 1.0\nproxy_examples = 40"},
+		{"soft", "[search.fw]\nvariant = \"soft\"\niterations = 4\nproxy_examples = 40\nada_steps = 3\nada_inputs = \"validation\""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			whole := filepath.Join(t.TempDir(), "whole")
+			ref, err := Start(context.Background(), decodeSmoke(t, whole, derivedConfig("fw", tt.table)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			readRecord := func(dir string) FWRecord {
+				b, err := os.ReadFile(filepath.Join(dir, FWFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rec FWRecord
+				if err := json.Unmarshal(b, &rec); err != nil {
+					t.Fatal(err)
+				}
+				return rec
+			}
+			want := readRecord(whole)
+
+			dir := filepath.Join(t.TempDir(), "cut")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := &cancelOnLine{marker: "fw: iteration 2/4", cancel: cancel}
+			if _, err := Start(ctx, decodeSmoke(t, dir, derivedConfig("fw", tt.table)), Options{Out: out}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run: %v, want it cancelled", err)
+			}
+			var log strings.Builder
+			again, err := Resume(context.Background(), dir, Options{Out: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(log.String(), "fw: iteration 1/4") || !strings.Contains(log.String(), "fw: iteration 4/4") {
+				t.Errorf("the resumed run did not continue after the saved iterations:\n%s", log.String())
+			}
+			if got := readRecord(dir); !reflect.DeepEqual(got, want) {
+				t.Errorf("resumed FW record\n%+v\nwant (uninterrupted)\n%+v", got, want)
+			}
+			if !reflect.DeepEqual(frontKey(again.Front), frontKey(ref.Front)) {
+				t.Errorf("resumed front %v, want %v", frontKey(again.Front), frontKey(ref.Front))
+			}
+		})
+	}
+}

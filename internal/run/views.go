@@ -134,6 +134,9 @@ func (c *components) writeViews(dir string, res *search.Result) error {
 	if err := c.writeAdaMerging(dir); err != nil {
 		return err
 	}
+	if err := c.writeFW(dir); err != nil {
+		return err
+	}
 	if c.mapMethod != nil {
 		c.views.Surrogate = surrogateView(c.mapMethod.Outcome())
 	}

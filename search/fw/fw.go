@@ -200,43 +200,10 @@ func Merge(ctx context.Context, ev search.AlignmentEvaluator, opt Options) (*Res
 		soft = s
 	}
 	for t := range o.Iterations {
-		if err := ctx.Err(); err != nil {
+		it, err := iterate(ctx, ev, soft, o, align, t, res)
+		if err != nil {
 			return nil, err
 		}
-		it := Iteration{T: t, Gamma: StepSize(o.StepSize, t)}
-		if soft != nil {
-			if err := softIteration(ctx, soft, o, align, &it, res); err != nil {
-				return nil, fmt.Errorf("fw: iteration %d: %w", t, err)
-			}
-		} else {
-			loss, err := ev.Align(ctx, -1, align)
-			if err != nil {
-				return nil, fmt.Errorf("fw: iteration %d: %w", t, err)
-			}
-			it.Loss = loss
-			it.Vertex = make([]int, L)
-			it.Alignment = make([]float64, L)
-			LMO(it.Vertex, it.Alignment, align, o.Granularity)
-			if err := ev.Step(ctx, it.Vertex, o.Scale*it.Gamma); err != nil {
-				return nil, fmt.Errorf("fw: iteration %d: %w", t, err)
-			}
-			counted := map[int]bool{}
-			for _, v := range it.Vertex {
-				if o.Granularity == GranularityTask && counted[v] {
-					continue
-				}
-				counted[v] = true
-				switch {
-				case v == search.VertexBase:
-					res.ChosenBase++
-				case v == search.VertexStay:
-					res.Stayed++
-				default:
-					res.Chosen[v]++
-				}
-			}
-		}
-		res.Iterations = append(res.Iterations, it)
 		if o.Observe != nil {
 			if err := o.Observe(it); err != nil {
 				return nil, fmt.Errorf("fw: iteration %d: observer: %w", t, err)
@@ -244,6 +211,71 @@ func Merge(ctx context.Context, ev search.AlignmentEvaluator, opt Options) (*Res
 		}
 	}
 	return res, nil
+}
+
+// iterate runs iteration t against ev (soft: ev as a
+// SoftAlignmentEvaluator), appends it to res and counts its choices.
+func iterate(ctx context.Context, ev search.AlignmentEvaluator, soft search.SoftAlignmentEvaluator, o Options, align [][]float64, t int, res *Result) (Iteration, error) {
+	if err := ctx.Err(); err != nil {
+		return Iteration{}, err
+	}
+	L := ev.NumTensors()
+	it := Iteration{T: t, Gamma: StepSize(o.StepSize, t)}
+	if soft != nil {
+		if err := softIteration(ctx, soft, o, align, &it, res); err != nil {
+			return Iteration{}, fmt.Errorf("fw: iteration %d: %w", t, err)
+		}
+	} else {
+		loss, err := ev.Align(ctx, -1, align)
+		if err != nil {
+			return Iteration{}, fmt.Errorf("fw: iteration %d: %w", t, err)
+		}
+		it.Loss = loss
+		it.Vertex = make([]int, L)
+		it.Alignment = make([]float64, L)
+		LMO(it.Vertex, it.Alignment, align, o.Granularity)
+		if err := ev.Step(ctx, it.Vertex, o.Scale*it.Gamma); err != nil {
+			return Iteration{}, fmt.Errorf("fw: iteration %d: %w", t, err)
+		}
+		counted := map[int]bool{}
+		for _, v := range it.Vertex {
+			if o.Granularity == GranularityTask && counted[v] {
+				continue
+			}
+			counted[v] = true
+			switch {
+			case v == search.VertexBase:
+				res.ChosenBase++
+			case v == search.VertexStay:
+				res.Stayed++
+			default:
+				res.Chosen[v]++
+			}
+		}
+	}
+	res.Iterations = append(res.Iterations, it)
+	return it, nil
+}
+
+// replay moves ev's merged model as a recorded iteration did, without
+// computing any gradient: the step toward the chosen vertices (hard), or
+// the adaptation of the selected members with the learned coefficients
+// (soft). Replaying a run's iterations in order rebuilds its merged model.
+func replay(ctx context.Context, ev search.AlignmentEvaluator, o Options, it Iteration) error {
+	if o.Variant == VariantSoft {
+		if len(it.Selected) == 0 {
+			return nil
+		}
+		soft, ok := ev.(search.SoftAlignmentEvaluator)
+		if !ok {
+			return errors.New("fw: the soft variant needs an evaluator that learns coefficients (search.SoftAlignmentEvaluator)")
+		}
+		if _, err := soft.Adapt(ctx, it.Selected); err != nil {
+			return err
+		}
+		return soft.Apply(ctx, it.Selected, it.Coefficients)
+	}
+	return ev.Step(ctx, it.Vertex, o.Scale*it.Gamma)
 }
 
 // softIteration is one FW-Soft iteration: per-task selection, then
