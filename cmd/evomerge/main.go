@@ -61,6 +61,7 @@ func commands() []command {
 		{"eval", "score a checkpoint on a benchmark's tasks", cmdEval},
 		{"merge", "merge checkpoints on disk as a TOML recipe says", cmdMerge},
 		{"methods", "list the merge operators with their parameters", cmdMethods},
+		{"algorithms", "list the search algorithms with their needs and defaults", cmdAlgorithms},
 		{"run", "run a search experiment (no argument: the embedded quickstart)", cmdRun},
 		{"resume", "continue an interrupted run from its run directory", cmdResume},
 		{"status", "show the progress and best scores of a run, even mid-run", cmdStatus},

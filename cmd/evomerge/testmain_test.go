@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
 // runAsEvomergeEnv makes the test binary behave as the evomerge command
@@ -22,25 +22,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	dir, err := os.MkdirTemp("", "evomerge-cmd-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testCache = filepath.Join(dir, "cache")
-	mnist := filepath.Join(dir, "mnist")
-	err = os.Mkdir(mnist, 0o755)
-	if err == nil {
-		err = unpackMNIST(mnist)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "unpacking MNIST:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.Main(m, "cmd", &testCache))
 }
 
 // evomergeCommand returns the test binary set up to run as evomerge with

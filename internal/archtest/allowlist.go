@@ -48,6 +48,7 @@ var AllowedImports = map[string][]string{
 	"reports":               {"internal/rng", "configs", "population", "fitness", "search", echarts, statsview},
 	"internal/registry":     {"internal/rng", "internal/suggest", "configs", "population", "fitness", "search", "search/"},
 	"internal/run":          {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry"},
+	"internal/testkit":      {"internal/", "operators"},
 	"internal/lab":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports", gonum},
 	"cmd/evomerge":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports"},
 	"internal/archtest":     {},

@@ -1,10 +1,10 @@
 package lab
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
 // testCache is a benchmark cache shared by the package's tests: each smoke
@@ -12,23 +12,5 @@ import (
 var testCache string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "evomerge-lab-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testCache = filepath.Join(dir, "cache")
-	mnist := filepath.Join(dir, "mnist")
-	err = os.Mkdir(mnist, 0o755)
-	if err == nil {
-		err = unpackMNIST(mnist)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "unpacking MNIST:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.Main(m, "lab", &testCache))
 }

@@ -2,8 +2,6 @@ package run
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -119,12 +117,14 @@ echo "{\"scores\": {\"digits/accuracy\": 0.$((s % 1000 + 1000))}}"
 	}
 }
 
-// TestExampleExperimentsCompose builds every example experiment (all
-// examples but the merge recipes) that runs on a built-in benchmark, on its
-// smoke recipe: operator parameters, layer groups, objectives, start points
-// and method settings must all fit. AdaMerging and FW-Merging also run
-// their optimisation (a few steps) to produce the candidate they ask.
-func TestExampleExperimentsCompose(t *testing.T) {
+// TestExampleExperimentsRunOnASmokeBudget runs every example experiment
+// (all examples but the merge recipes) that runs on a built-in benchmark,
+// as shipped but on the benchmark's smoke recipe and a budget of a few
+// evaluations (AdaMerging a few Adam steps, FW-Merging two iterations):
+// operator parameters, layer groups, objectives, start points and method
+// settings must all fit, and the run must end with a front. The NATS
+// example, which needs worker processes, is composed only.
+func TestExampleExperimentsRunOnASmokeBudget(t *testing.T) {
 	files, names := configs.Examples()
 	n := 0
 	for _, name := range names {
@@ -141,28 +141,34 @@ func TestExampleExperimentsCompose(t *testing.T) {
 			}
 			n++
 			exp.Models.Recipe, exp.Models.CacheDir = configs.RecipeSmoke, smokeCache
-			c, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
+			exp.Experiment.Output = filepath.Join(t.TempDir(), "run")
+			exp.Search.MaxEvaluations, exp.Search.MaxTime = 6, 0
+			exp.Report.HTML = new(bool)
+			settings, _ := registry.Settings(exp)
+			switch s := settings.(type) {
+			case *adamerging.Settings:
+				s.Steps = min(s.Steps, 3)
+			case *fw.Settings:
+				s.Iterations = min(s.Iterations, 2)
+				s.AdaSteps = min(s.AdaSteps, 3)
+			}
+			if exp.Evaluator.Kind == configs.EvaluatorNATS {
+				c, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.method == nil || c.space.Len() == 0 || len(c.objectives) == 0 {
+					t.Errorf("incomplete components: method %v, %d dimensions, %d objectives", c.method, c.space.Len(), len(c.objectives))
+				}
+				return
+			}
+			out, err := Start(context.Background(), exp, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			settings, _ := registry.Settings(exp)
-			ada, isAda := settings.(*adamerging.Settings)
-			fws, isFW := settings.(*fw.Settings)
-			if isAda || isFW {
-				if isAda {
-					ada.Steps = min(ada.Steps, 3)
-				}
-				if isFW {
-					fws.Iterations = min(fws.Iterations, 2)
-					fws.AdaSteps = min(fws.AdaSteps, 3)
-				}
-				log := slog.New(slog.NewTextHandler(io.Discard, nil))
-				if err := c.prepareGradient(context.Background(), t.TempDir(), io.Discard, log); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if c.method == nil || c.space.Len() == 0 || len(c.objectives) == 0 {
-				t.Errorf("incomplete components: method %v, %d dimensions, %d objectives", c.method, c.space.Len(), len(c.objectives))
+			if out.Status != StateFinished || out.Result.Evaluations < 1 || out.Result.Evaluations > 6 || len(out.Front.Members) == 0 {
+				t.Errorf("status %s, %d evaluations, front of %d; want a finished run of 1 to 6 evaluations with a front",
+					out.Status, out.Result.Evaluations, len(out.Front.Members))
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -22,25 +23,7 @@ import (
 var smokeCache string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "evomerge-run-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	smokeCache = dir
-	mnist := filepath.Join(dir, "mnist")
-	err = os.Mkdir(mnist, 0o755)
-	if err == nil {
-		err = unpackMNIST(mnist)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "unpacking MNIST:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.Main(m, "run", &smokeCache))
 }
 
 // smokeConfig is a run on the smoke recipe of mnist-tasks (a few hundred
