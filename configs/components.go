@@ -1,9 +1,9 @@
 package configs
 
 // Catalog is what the configuration needs to know of the components an
-// experiment can name: the search algorithms and their settings tables.
-// The registry (internal/registry) implements it; configs itself knows no
-// algorithm by name.
+// experiment can name: the search algorithms and the evaluator kinds, and
+// their settings tables. The registry (internal/registry) implements it;
+// configs itself knows no algorithm or evaluator kind by name.
 type Catalog interface {
 	// AlgorithmNames lists the algorithms in the order documentation
 	// lists them.
@@ -11,11 +11,18 @@ type Catalog interface {
 	// AlgorithmTable returns a fresh settings table of the named
 	// algorithm, or false when there is no such algorithm.
 	AlgorithmTable(name string) (Table, bool)
+	// EvaluatorNames lists the evaluator kinds in the order documentation
+	// lists them; the first is the kind of an experiment that names none.
+	EvaluatorNames() []string
+	// EvaluatorTable returns fresh settings of the named evaluator kind,
+	// decoded from the keys of [evaluator] besides kind, or false when
+	// there is no such kind.
+	EvaluatorTable(kind string) (Table, bool)
 }
 
-// Table is a component's own settings table ([search.<algorithm>]): a
-// typed value the table is decoded into strictly, which then completes
-// itself.
+// Table is a component's own settings table ([search.<algorithm>], or the
+// evaluator kind's keys of [evaluator]): a typed value the table is decoded
+// into strictly, which then completes itself.
 type Table interface {
 	// Target is the pointer to the struct (with toml tags) the table is
 	// decoded into and encoded from.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // toySettings is a component table for tests: one count with a default
@@ -45,6 +46,71 @@ func (toyCatalog) AlgorithmNames() []string { return []string{"toy", "other"} }
 func (toyCatalog) AlgorithmTable(name string) (Table, bool) {
 	if name == "toy" || name == "other" {
 		return &toyTable{}, true
+	}
+	return nil, false
+}
+
+// The toy evaluator kinds: "local" (the default) with a count of examples,
+// "remote" with an address and a timeout that defaults to 5s, and "both"
+// with both keys, so a key can belong to several kinds.
+type localSettings struct {
+	Examples int `toml:"examples,omitempty"`
+}
+
+type remoteSettings struct {
+	Address string        `toml:"address,omitempty"`
+	Timeout time.Duration `toml:"timeout,omitempty"`
+	Retries []int         `toml:"retries,omitempty"`
+}
+
+type bothSettings struct {
+	Examples int    `toml:"examples,omitempty"`
+	Address  string `toml:"address,omitempty"`
+}
+
+// toyKind is a toy evaluator kind's table: its Complete reports with
+// absolute keys, as the registry's adapter does.
+type toyKind struct {
+	settings any
+	mapped   []string
+	upgraded int
+}
+
+func (t *toyKind) Target() any { return t.settings }
+
+func (t *toyKind) Complete(e *Experiment, problem func(key, msg string)) {
+	switch s := t.settings.(type) {
+	case *localSettings:
+		if s.Examples < 0 {
+			problem("evaluator.examples", "negative")
+		}
+		if e.Models.Benchmark == "" {
+			problem("evaluator.kind", "local needs a benchmark")
+		}
+	case *remoteSettings:
+		if s.Timeout == 0 {
+			s.Timeout = 5 * time.Second
+		}
+		if s.Address == "" {
+			problem("evaluator.address", "missing")
+		}
+	}
+}
+
+func (t *toyKind) UpgradeResolved(format int) { t.upgraded = format }
+
+func (t *toyKind) MapPaths(f func(string) string) { t.mapped = append(t.mapped, f("q")) }
+
+func (toyCatalog) EvaluatorNames() []string { return []string{"local", "remote", "both"} }
+
+func (toyCatalog) EvaluatorTable(kind string) (Table, bool) {
+	switch kind {
+	case "local":
+		return &toyKind{settings: new(localSettings)}, true
+	case "remote":
+		return &toyKind{settings: new(remoteSettings)}, true
+	case "both":
+		return &toyKind{settings: new(bothSettings)}, true
 	}
 	return nil, false
 }
@@ -148,3 +214,157 @@ func TestComponentTableProblems(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestEvaluatorKindTableDecodedByItsType(t *testing.T) {
+	base := toyExperiment + "[search.toy]\nname = \"n\"\n"
+	e, err := DecodeExperiment("x.toml", []byte(base), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := e.Evaluator.Table.(*toyKind); e.Evaluator.Kind != "local" || !ok || *k.settings.(*localSettings) != (localSettings{}) {
+		t.Errorf("no [evaluator]: kind %q, table %+v; want the catalog's first kind with empty settings", e.Evaluator.Kind, e.Evaluator.Table)
+	}
+	src := base + "[evaluator]\nkind = \"remote\"\naddress = \"a:1\"\nretries = [1, 2]\n"
+	e, err = DecodeExperiment("x.toml", []byte(src), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := e.Evaluator.Table.(*toyKind)
+	want := remoteSettings{Address: "a:1", Timeout: 5 * time.Second, Retries: []int{1, 2}}
+	if got := *k.settings.(*remoteSettings); got.Address != want.Address || got.Timeout != want.Timeout || len(got.Retries) != 2 {
+		t.Errorf("settings %+v, want %+v (the timeout completed)", got, want)
+	}
+	e.MapPaths(func(p string) string {
+		if p == "" {
+			return p
+		}
+		return "/abs/" + p
+	})
+	if len(k.mapped) != 1 || k.mapped[0] != "/abs/q" {
+		t.Errorf("MapPaths did not reach the evaluator's table: %v", k.mapped)
+	}
+	enc, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(enc), "\n[evaluator]\nkind = \"remote\"\naddress = \"a:1\"\ntimeout = \"5s\"\nretries = [1, 2]\n") {
+		t.Errorf("resolved config lacks [evaluator] with its kind first and the completed settings:\n%s", enc)
+	}
+	back, err := DecodeResolved("config.toml", enc, toyCatalog{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, enc)
+	}
+	if got := *back.Evaluator.Table.(*toyKind).settings.(*remoteSettings); got.Address != want.Address || got.Timeout != want.Timeout {
+		t.Errorf("resolved settings read back as %+v", got)
+	}
+	old := strings.Replace(string(enc), "format = 2\n", "", 1)
+	back, err = DecodeResolved("config.toml", []byte(old), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Evaluator.Table.(*toyKind).upgraded; got != 0 || back.Format != 0 {
+		t.Errorf("format-less file: evaluator upgrade called with format %d", got)
+	}
+	var n int
+	for _, line := range strings.Split(string(enc), "\n") {
+		if line == "[evaluator]" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("[evaluator] written %d times:\n%s", n, enc)
+	}
+}
+
+func TestEvaluatorKindProblems(t *testing.T) {
+	base := toyExperiment + "[search.toy]\nname = \"n\"\n" // 13 lines
+	tests := []struct {
+		name string
+		src  string
+		// want are "key@line: message part" of every problem.
+		want []string
+	}{
+		{"keys of other kinds, unknown keys, wrong types and the kind's checks at once",
+			base + "[evaluator]\nkind = \"remote\"\nexamples = 3\ntimeout = true\nadress = \"x\"\nexampels = 1\nretries = [\"a\"]\nAddress = \"y\"\nzzz = 1\n",
+			[]string{
+				`evaluator.examples@16: only used by kind = "local" or "both" (this evaluator is kind = "remote")`,
+				`evaluator.timeout@17: wrong type: want a duration`,
+				`evaluator.adress@18: unknown key; did you mean "address"?`,
+				`evaluator.exampels@19: unknown key; did you mean "examples" (used by kind = "local" or "both")?`,
+				`evaluator.retries[0]@20: wrong type: want an integer`,
+				`evaluator.Address@21: keys are case-sensitive: write "address"`,
+				`evaluator.zzz@22: unknown key; allowed here: address, kind, retries, timeout`,
+				`evaluator.address@14: missing`,
+			}},
+		{"the default kind reports another kind's key and its own checks",
+			base + "[evaluator]\naddress = \"a\"\nexamples = -1\n",
+			[]string{
+				`evaluator.address@15: only used by kind = "remote" or "both" (this evaluator is kind = "local")`,
+				`evaluator.examples@16: negative`,
+			}},
+		{"a kind's check of the rest of the experiment",
+			strings.Replace(base, "benchmark = \"b\"", "base = \"x\"\n[[models.experts]]\nname = \"e\"\npath = \"p\"", 1),
+			[]string{`evaluator.kind@0: local needs a benchmark`}},
+		{"an unknown kind: its keys are not judged, others are",
+			base + "[evaluator]\nkind = \"grpc\"\naddress = \"a\"\nzzz = 1\nadres = 2\n",
+			[]string{
+				`evaluator.kind@15: unknown evaluator "grpc": use "local", "remote" or "both"`,
+				`evaluator.zzz@17: unknown key; allowed here: address, examples, kind, retries, timeout`,
+				`evaluator.adres@18: unknown key; did you mean "address"?`,
+			}},
+		{"a kind of the wrong type", base + "[evaluator]\nkind = 3\naddress = \"a\"\n",
+			[]string{`evaluator.kind@15: wrong type: want a string`}},
+		{"a value of the wrong type is not also reported missing", base + "[evaluator]\nkind = \"remote\"\naddress = 4\n",
+			[]string{`evaluator.address@16: wrong type: want a string`}},
+		{"with problems elsewhere", strings.Replace(base, "max_evaluations = 3", "max_evaluations = \"3\"", 1) + "[evaluator]\nkind = \"remote\"\naddress = \"a\"\nexamples = 1\n",
+			[]string{`search.max_evaluations@11: wrong type`, `evaluator.examples@17: only used by kind = "local" or "both"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeExperiment("bad.toml", []byte(tt.src), toyCatalog{})
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error %v, want Problems", err)
+			}
+			var got []string
+			for _, p := range ps {
+				if p.File != "bad.toml" {
+					t.Errorf("%v does not name the file", p)
+				}
+				got = append(got, p.Key+"@"+itoa(p.Line)+": "+p.Msg)
+			}
+			for _, w := range tt.want {
+				found := false
+				for _, g := range got {
+					found = found || strings.Contains(g, w)
+				}
+				if !found {
+					t.Errorf("missing %s in\n  %s", w, strings.Join(got, "\n  "))
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n  %s", len(got), len(tt.want), strings.Join(got, "\n  "))
+			}
+		})
+	}
+}
+
+func TestResolvedEvaluatorIgnoresOtherKindsKeys(t *testing.T) {
+	// A run directory's config.toml from before kinds owned their keys:
+	// every kind's keys written, those of other kinds without effect.
+	src := "format = 2\n" + toyExperiment + "[search.toy]\nname = \"n\"\n[evaluator]\nkind = \"remote\"\naddress = \"a\"\nexamples = 0\n"
+	e, err := DecodeResolved("config.toml", []byte(src), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Evaluator.Table.(*toyKind).settings.(*remoteSettings); got.Address != "a" {
+		t.Errorf("settings %+v", got)
+	}
+	// A user's file is strict; and a resolved one still rejects keys of no kind.
+	if _, err := DecodeExperiment("mine.toml", []byte(src), toyCatalog{}); err == nil || !strings.Contains(err.Error(), `evaluator.examples: only used by kind = "local" or "both"`) {
+		t.Errorf("a user's file: %v, want the other kind's key reported", err)
+	}
+	if _, err := DecodeResolved("config.toml", []byte(src+"zzz = 1\n"), toyCatalog{}); err == nil || !strings.Contains(err.Error(), "evaluator.zzz") {
+		t.Errorf("a resolved file with a key of no kind: %v", err)
+	}
+}

@@ -15,15 +15,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Evaluator kinds accepted in evaluator.kind.
-const (
-	EvaluatorNative  = "native"
-	EvaluatorCommand = "command"
-	// EvaluatorNATS sends candidates to `evomerge worker` processes through
-	// NATS JetStream; workers score them natively.
-	EvaluatorNATS = "nats"
-)
-
 // Objective metrics accepted in objectives[].metric.
 const (
 	MetricAccuracy   = "accuracy"
@@ -191,24 +182,20 @@ type Objective struct {
 	Direction string `toml:"direction,omitempty"`
 }
 
-// Evaluator says how candidates are scored.
+// Evaluator says how candidates are scored: Kind selects an evaluator kind
+// and the other keys of [evaluator] are that kind's own settings.
 type Evaluator struct {
-	// Kind is native (default: Go-native inference on the benchmark's fitness
-	// split) or command.
+	// Kind names an evaluator kind of the catalog (native, command, nats);
+	// absent, the catalog's first (native: Go-native inference on the
+	// benchmark's fitness split).
 	Kind string `toml:"kind,omitempty"`
-	// Command is the argv of the command evaluator (no shell); "{model}" is
-	// replaced by the merged checkpoint file, "{dir}" by its directory.
-	Command []string `toml:"command,omitempty"`
-	// Timeout bounds one evaluation: of the command evaluator (default
-	// 10m), or one attempt on a NATS worker (default 30m).
-	Timeout time.Duration `toml:"timeout,omitempty"`
-	// Server is the NATS server or cluster of the nats evaluator, e.g.
-	// "nats://n1:4222,nats://n2:4222"; empty when the run serves one itself
-	// (`evomerge run --serve-nats HOST:PORT`).
-	Server string `toml:"server,omitempty"`
-	// Examples limits the fitness split to its first Examples examples per
-	// task (0: all).
-	Examples int `toml:"examples,omitempty"`
+
+	// Table is the kind's own settings: the keys of [evaluator] besides
+	// kind, decoded by the kind's settings type (nil when the kind is
+	// unknown). Its tag "+" lets [evaluator] hold keys of any name: strict
+	// decoding leaves them to DecodeExperiment, which decodes the kind's
+	// and names the kind that uses each of the others.
+	Table Table `toml:"+"`
 }
 
 // Report controls the end-of-run outputs.
@@ -238,18 +225,16 @@ func (r Report) WantTestScores() bool { return r.TestScores == nil || *r.TestSco
 // WantHTML reports whether report.html is wanted.
 func (r Report) WantHTML() bool { return r.HTML == nil || *r.HTML }
 
-// Defaults applied by DecodeExperiment.
-const (
-	DefaultCommandTimeout = 10 * time.Minute
-)
-
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // LoadResolved reads a run directory's config.toml (the resolved
 // configuration Encode wrote): LoadExperiment, then UpgradeResolved so files
-// of older versions mean what they meant when their run started.
+// of older versions mean what they meant when their run started. Files
+// written before each evaluator kind owned its keys hold the keys of every
+// kind in [evaluator], those of other kinds without effect: they are
+// ignored.
 func LoadResolved(path string, cat Catalog) (*Experiment, error) {
-	e, err := LoadExperiment(path, cat)
+	e, err := loadExperiment(path, cat, true)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +244,7 @@ func LoadResolved(path string, cat Catalog) (*Experiment, error) {
 
 // DecodeResolved is LoadResolved on a file's contents.
 func DecodeResolved(name string, data []byte, cat Catalog) (*Experiment, error) {
-	e, err := DecodeExperiment(name, data, cat)
+	e, err := decodeExperiment(name, data, cat, true)
 	if err != nil {
 		return nil, err
 	}
@@ -272,24 +257,34 @@ func DecodeResolved(name string, data []byte, cat Catalog) (*Experiment, error) 
 const ResolvedFormat = 2
 
 // UpgradeResolved reads a run directory's config.toml written before
-// ResolvedFormat as it was meant when its run started (the algorithm's
-// table says what changed). Newer files are left as they are.
+// ResolvedFormat as it was meant when its run started (the component
+// tables say what changed). Newer files are left as they are.
 func (e *Experiment) UpgradeResolved() {
-	if e.Format >= ResolvedFormat || e.Search.Table == nil {
+	if e.Format >= ResolvedFormat {
 		return
 	}
-	e.Search.Table.UpgradeResolved(e.Format)
+	for _, t := range []Table{e.Search.Table, e.Evaluator.Table} {
+		if t != nil {
+			t.UpgradeResolved(e.Format)
+		}
+	}
 }
 
 // LoadExperiment reads, strictly decodes and validates an experiment file.
 // Relative checkpoint paths and cache_dir are resolved against the file's
 // directory; experiment.output stays relative to the working directory.
 func LoadExperiment(path string, cat Catalog) (*Experiment, error) {
+	return loadExperiment(path, cat, false)
+}
+
+// loadExperiment is LoadExperiment, of a resolved configuration when
+// resolved is set.
+func loadExperiment(path string, cat Catalog, resolved bool) (*Experiment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
-	e, err := DecodeExperiment(path, data, cat)
+	e, err := decodeExperiment(path, data, cat, resolved)
 	if err != nil {
 		return nil, err
 	}
@@ -298,10 +293,16 @@ func LoadExperiment(path string, cat Catalog) (*Experiment, error) {
 }
 
 // DecodeExperiment strictly decodes an experiment (file names it in
-// errors), decodes the chosen algorithm's table into the type cat gives for
-// it, rejects keys nobody read, fills defaults and validates. All problems
-// are returned at once as Problems.
+// errors), decodes the chosen algorithm's table and the evaluator kind's
+// keys into the types cat gives for them, rejects keys nobody read, fills
+// defaults and validates. All problems are returned at once as Problems.
 func DecodeExperiment(file string, data []byte, cat Catalog) (*Experiment, error) {
+	return decodeExperiment(file, data, cat, false)
+}
+
+// decodeExperiment is DecodeExperiment, of a resolved configuration when
+// resolved is set (see LoadResolved).
+func decodeExperiment(file string, data []byte, cat Catalog, resolved bool) (*Experiment, error) {
 	var e Experiment
 	md, err := DecodeStrict(file, data, &e)
 	var schema Problems
@@ -361,12 +362,17 @@ func DecodeExperiment(file string, data []byte, cat Catalog) (*Experiment, error
 			ps = append(ps, e.Problem(key, err.Error()))
 		}
 	}
+	// The evaluator kind's keys are typed the same way.
+	evRaw, _ := raw["evaluator"].(map[string]any)
+	evProblems, evTyped := e.decodeEvaluator(evRaw, schema, cat, resolved)
+	ps = append(ps, evProblems...)
 	if len(ps) == 0 && len(schema) == 0 {
 		if err := CheckUndecoded(file, data, md); err != nil {
 			if more, ok := err.(Problems); ok {
-				// Keys inside algorithm tables were checked above.
+				// Keys inside algorithm tables and the evaluator kind's keys
+				// were checked above.
 				for _, p := range more {
-					if !isSearchTable(p.Key, searchRaw) {
+					if !isSearchTable(p.Key, searchRaw) && !strings.HasPrefix(p.Key, "evaluator.") {
 						ps = append(ps, p)
 					}
 				}
@@ -377,7 +383,9 @@ func DecodeExperiment(file string, data []byte, cat Catalog) (*Experiment, error
 	if err := e.validate(cat); err != nil {
 		if more, ok := err.(Problems); ok {
 			for _, p := range more {
-				if !relatedToAny(p.Key, schema) {
+				// A value left out for its type is not also reported as
+				// missing or out of range.
+				if !relatedToAny(p.Key, schema) && !isOrInside(p.Key, evTyped) {
 					ps = append(ps, p)
 				}
 			}
@@ -471,6 +479,17 @@ func relatedToAny(key string, ps Problems) bool {
 	return false
 }
 
+// isOrInside reports whether key is one of the problems' keys or lies
+// inside one.
+func isOrInside(key string, ps Problems) bool {
+	for _, p := range ps {
+		if key == p.Key || strings.HasPrefix(key, p.Key+".") || strings.HasPrefix(key, p.Key+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // isSearchTable reports whether key lies inside a sub-table of [search].
 func isSearchTable(key string, searchRaw map[string]any) bool {
 	rest, ok := strings.CutPrefix(key, "search.")
@@ -486,12 +505,6 @@ func isSearchTable(key string, searchRaw map[string]any) bool {
 func (e *Experiment) applyDefaults() {
 	if e.Models.Benchmark != "" && e.Models.Recipe == "" {
 		e.Models.Recipe = RecipeFull
-	}
-	if e.Evaluator.Kind == "" {
-		e.Evaluator.Kind = EvaluatorNative
-	}
-	if e.Evaluator.Kind == EvaluatorCommand && e.Evaluator.Timeout == 0 {
-		e.Evaluator.Timeout = DefaultCommandTimeout
 	}
 	if len(e.Objectives) == 0 {
 		e.Objectives = []Objective{{Task: TaskAll}}
@@ -522,15 +535,18 @@ func (e *Experiment) resolvePaths(dir string) {
 }
 
 // MapPaths rewrites every file path the experiment names (checkpoints, the
-// cache directory, and the paths in the algorithm's table) with f.
+// cache directory, and the paths in the algorithm's and the evaluator's
+// tables) with f.
 func (e *Experiment) MapPaths(f func(string) string) {
 	e.Models.Base = f(e.Models.Base)
 	e.Models.CacheDir = f(e.Models.CacheDir)
 	for i := range e.Models.Experts {
 		e.Models.Experts[i].Path = f(e.Models.Experts[i].Path)
 	}
-	if e.Search.Table != nil {
-		e.Search.Table.MapPaths(f)
+	for _, t := range []Table{e.Search.Table, e.Evaluator.Table} {
+		if t != nil {
+			t.MapPaths(f)
+		}
 	}
 }
 
@@ -757,38 +773,12 @@ func (e *Experiment) validate(cat Catalog) error {
 		}
 		seen[id] = i
 	}
-	// [evaluator]
-	ev := e.Evaluator
-	switch ev.Kind {
-	case EvaluatorNative:
-		if m.Benchmark == "" {
-			add("evaluator.kind", "the native evaluator scores on a built-in benchmark's task data: set models.benchmark, or use kind = \"command\"")
-		}
-		if len(ev.Command) > 0 {
-			add("evaluator.command", "a command is only used by kind = \"command\"")
-		}
-	case EvaluatorCommand:
-		if len(ev.Command) == 0 || strings.TrimSpace(ev.Command[0]) == "" {
-			add("evaluator.command", "missing: give the argv of the scoring command, e.g. [\"python\", \"score.py\", \"{model}\"]")
-		}
-	case EvaluatorNATS:
-		if m.Benchmark == "" {
-			add("evaluator.kind", "NATS workers score natively on a built-in benchmark's task data: set models.benchmark")
-		}
-		if len(ev.Command) > 0 {
-			add("evaluator.command", "a command is only used by kind = \"command\"")
-		}
-	default:
-		add("evaluator.kind", "unknown evaluator %q: use %q, %q or %q", ev.Kind, EvaluatorNative, EvaluatorCommand, EvaluatorNATS)
-	}
-	if ev.Server != "" && ev.Kind != EvaluatorNATS {
-		add("evaluator.server", "a server is only used by kind = \"nats\"")
-	}
-	if ev.Timeout < 0 {
-		add("evaluator.timeout", "%v: give a positive duration", ev.Timeout)
-	}
-	if ev.Examples < 0 {
-		add("evaluator.examples", "%d: give a positive count (0 means the whole fitness split)", ev.Examples)
+	// [evaluator]: the kind's defaults and checks, of its keys and of what
+	// it needs elsewhere (a benchmark's task data).
+	if ev := e.Evaluator; ev.Table == nil {
+		add("evaluator.kind", "unknown evaluator %q: use %s", ev.Kind, quotedList(cat.EvaluatorNames(), "or"))
+	} else {
+		ev.Table.Complete(e, func(key, msg string) { ps = append(ps, e.Problem(key, msg)) })
 	}
 	// [report]
 	if e.Report.Top < 0 {
@@ -807,8 +797,7 @@ type resolvedSearch struct {
 	Concurrency    int           `toml:"concurrency,omitzero"`
 }
 
-// resolvedHead and resolvedTail are the resolved config before and after
-// the algorithm's table.
+// resolvedHead is the resolved config before the algorithm's table.
 type resolvedHead struct {
 	Format     int            `toml:"format"`
 	Experiment ExperimentInfo `toml:"experiment"`
@@ -817,10 +806,14 @@ type resolvedHead struct {
 	Search     resolvedSearch `toml:"search"`
 }
 
-type resolvedTail struct {
+// resolvedObjectives and resolvedReport are the tables around
+// [evaluator], which holds the evaluator kind's settings.
+type resolvedObjectives struct {
 	Objectives []Objective `toml:"objectives"`
-	Evaluator  Evaluator   `toml:"evaluator"`
-	Report     Report      `toml:"report"`
+}
+
+type resolvedReport struct {
+	Report Report `toml:"report"`
 }
 
 // Encode renders the experiment, defaults filled in, as TOML that
@@ -856,7 +849,25 @@ func (e *Experiment) Encode() ([]byte, error) {
 		buf.Write(bytes.TrimPrefix(table.Bytes(), []byte("[search]\n")))
 	}
 	buf.WriteString("\n")
-	if err := encode(&buf, resolvedTail{Objectives: e.Objectives, Evaluator: e.Evaluator, Report: e.Report}); err != nil {
+	if err := encode(&buf, resolvedObjectives{Objectives: e.Objectives}); err != nil {
+		return nil, fmt.Errorf("experiment: encode: %w", err)
+	}
+	var ev bytes.Buffer
+	if err := encode(&ev, map[string]any{"evaluator": e.Evaluator.target()}); err != nil {
+		return nil, fmt.Errorf("experiment: encode evaluator: %w", err)
+	}
+	// kind comes first in [evaluator], before the kind's settings.
+	var kind bytes.Buffer
+	if err := encode(&kind, struct {
+		Kind string `toml:"kind"`
+	}{e.Evaluator.Kind}); err != nil {
+		return nil, fmt.Errorf("experiment: encode evaluator: %w", err)
+	}
+	buf.WriteString("\n[evaluator]\n")
+	buf.Write(kind.Bytes())
+	buf.Write(bytes.TrimPrefix(ev.Bytes(), []byte("[evaluator]\n")))
+	buf.WriteString("\n")
+	if err := encode(&buf, resolvedReport{Report: e.Report}); err != nil {
 		return nil, fmt.Errorf("experiment: encode: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -135,6 +135,11 @@ func CheckUndecoded(file string, data []byte, md toml.MetaData) error {
 // name, each decoded later by the component it names (Search.Table).
 const openTables = "*"
 
+// openKeys is the toml tag of a field that stands for the other keys of its
+// table, of any name, decoded later by the component the table selects
+// (Evaluator.Table).
+const openKeys = "+"
+
 // fieldsOf maps the TOML names of a struct's fields to their types.
 func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
@@ -160,8 +165,14 @@ func checkTable(raw map[string]any, t reflect.Type, prefix, file string, lines *
 	for _, key := range sortedKeys(raw) {
 		path := joinKey(prefix, key)
 		ft, ok := fields[key]
+		if key == openTables || key == openKeys {
+			ok = false // a marker, not a key
+		}
 		if _, isTable := raw[key].(map[string]any); !ok && isTable && fields[openTables] != nil {
 			continue // a component's own table, decoded by its type
+		}
+		if !ok && fields[openKeys] != nil {
+			continue // a component's own key, decoded by its type
 		}
 		if !ok {
 			named := fields
@@ -169,19 +180,24 @@ func checkTable(raw map[string]any, t reflect.Type, prefix, file string, lines *
 				named = maps.Clone(fields)
 				delete(named, openTables)
 			}
-			msg := "unknown key"
-			if match := sameIgnoringCase(key, named); match != "" {
-				msg = fmt.Sprintf("keys are case-sensitive: write %q", match)
-			} else if near := nearestKey(key, named); near != "" {
-				msg = fmt.Sprintf("unknown key; did you mean %q?", near)
-			} else {
-				msg = fmt.Sprintf("unknown key; allowed here: %s", strings.Join(sortedKeys(named), ", "))
-			}
-			*problems = append(*problems, Problem{File: file, Key: path, Line: lines.findPath(path), Msg: msg})
+			*problems = append(*problems, Problem{File: file, Key: path, Line: lines.findPath(path), Msg: unknownKey(key, named)})
 			continue
 		}
 		checkValue(raw[key], ft, path, file, lines, problems)
 	}
+}
+
+// unknownKey says what is wrong with a key that is not one of the named
+// fields: its case, the field it is a misspelling of, or the fields
+// allowed.
+func unknownKey(key string, named map[string]reflect.Type) string {
+	if match := sameIgnoringCase(key, named); match != "" {
+		return fmt.Sprintf("keys are case-sensitive: write %q", match)
+	}
+	if near := nearestKey(key, named); near != "" {
+		return fmt.Sprintf("unknown key; did you mean %q?", near)
+	}
+	return fmt.Sprintf("unknown key; allowed here: %s", strings.Join(sortedKeys(named), ", "))
 }
 
 func checkValue(val any, t reflect.Type, path, file string, lines *lineIndex, problems *Problems) {

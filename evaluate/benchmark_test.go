@@ -22,12 +22,7 @@ import (
 // arithmetic on an MLP pool (groups layers.1, layers.3, ...).
 func groupTaskArithmetic(tb testing.TB, pool *Pool) MergeConfig {
 	tb.Helper()
-	var groups []string
-	for i, l := range pool.Spec().Layers {
-		if l.Kind == "linear" {
-			groups = append(groups, "layers."+itoa(i))
-		}
-	}
+	groups := pool.Config().Groups()
 	op := operators.TaskArithmetic()
 	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),
@@ -37,11 +32,6 @@ func groupTaskArithmetic(tb testing.TB, pool *Pool) MergeConfig {
 		tb.Fatal(err)
 	}
 	return MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: 1}
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // The native evaluator on a prepared (smoke) mnist-tasks agrees with the

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model/all"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -81,7 +81,7 @@ printf '{"scores": {"acc": 0.75, "size": %s, "extra": 1}}\n' "$size"`
 		if cand.Scores[0] != 0.75 || cand.Scores[1] != float64(st.Size()) {
 			t.Errorf("candidate %d scores %v, want [0.75 %d]", i, cand.Scores, st.Size())
 		}
-		if _, err := nn.Load(dir); err != nil {
+		if _, err := all.Load(dir); err != nil {
 			t.Errorf("the merged checkpoint does not load as a model: %v", err)
 		}
 	}

@@ -3,8 +3,8 @@
 // Evaluators implement the interfaces that package search defines. The native
 // evaluator materialises a genome with the merge operators into a per-worker
 // weight buffer that is reused across candidates (no disk I/O per
-// evaluation), runs the Go-native backend (internal/nn) on each task's fitness
-// split, and returns metrics and per-example correctness. The command
+// evaluation), runs the Go-native backend (internal/model) on each task's
+// fitness split, and returns metrics and per-example correctness. The command
 // evaluator writes the merged checkpoint to a temporary directory, runs a user
 // command with a timeout and reads JSON scores from its standard output. The
 // nats evaluator sends recipes, never weights, to remote workers.
@@ -12,10 +12,10 @@
 // # Pieces
 //
 //   - Pool: the base (optional) and expert checkpoints, read once and kept
-//     resident (operators.MemSource). LoadPool takes paths of internal/nn
-//     checkpoints (the nn spec in their metadata); BenchmarkPool takes a
-//     prepared built-in benchmark (internal/data). Pool.Version hashes the
-//     files' contents.
+//     resident (operators.MemSource). LoadPool takes paths of checkpoints
+//     of an architecture internal/model/all detects (evomerge.spec in their
+//     metadata); BenchmarkPool takes a prepared built-in benchmark
+//     (internal/data). Pool.Version hashes the files' contents.
 //   - Merger: operator + searchspace.Mapping (genome values -> settings,
 //     fixed settings included) + seed + per-task tensor patterns over a
 //     pool. Plan/Materialize build the merged weights; Recipe gives the
@@ -23,8 +23,8 @@
 //     merged checkpoint with operators.StreamMerge, the executor of
 //     `evomerge merge`, so the recipe merged by `evomerge merge` gives the
 //     same bytes. Per-task tensors (heads) are copied from their owner, never
-//     merged; the pool's metadata (nn spec included) is inherited.
-//   - Native: per worker an nn.Model whose parameter slices are the merge
+//     merged; the pool's metadata (evomerge.spec included) is inherited.
+//   - Native: per worker a model.Network whose parameter slices are the merge
 //     destinations, a reused operators.Scratch and TensorInputs. Objectives
 //     are (task or MeanTask) × (accuracy, loss, normalized_accuracy) with a
 //     direction. Score re-scores a genome on the held-out test split for the
@@ -47,7 +47,7 @@
 //     reason; it never aborts the batch.
 //   - Results are written to the candidate at the same batch index and do
 //     not depend on the number of workers or the forward batch size: the
-//     merge kernels and internal/nn are deterministic for any thread count,
+//     merge kernels and internal/model are deterministic for any thread count,
 //     and losses are summed in example order in float64.
 //   - EvalSpec (tasks, heads, split, example counts and data hashes,
 //     objectives, operator, seed, task tensors, search space and fixed

@@ -7,7 +7,8 @@ import (
 
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
@@ -21,14 +22,14 @@ type synthetic struct {
 	dir     string
 	base    string
 	experts []string
-	models  []*nn.Model // the experts as loaded
+	models  []model.Network // the experts as loaded
 	tasks   []Task
 }
 
-var synthTasks = []nn.HeadSpec{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
+var synthTasks = []model.Head{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
 
-func synthSpec(heads ...nn.HeadSpec) nn.Spec {
-	return nn.MLPSpec([3]int{1, 3, 3}, []int{6, 5}, heads)
+func synthSpec(heads ...model.Head) model.Config {
+	return mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{6, 5}, Heads: heads}
 }
 
 // newSynthetic writes the pool into t.TempDir(). n is the number of
@@ -36,16 +37,16 @@ func synthSpec(heads ...nn.HeadSpec) nn.Spec {
 func newSynthetic(t testing.TB, n int) *synthetic {
 	t.Helper()
 	s := &synthetic{dir: t.TempDir()}
-	base, err := nn.New(synthSpec(nn.HeadSpec{Name: "pretrain", Classes: 3}), 1)
+	base, err := synthSpec(model.Head{Name: "pretrain", Classes: 3}).New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.base = filepath.Join(s.dir, "base.safetensors")
-	if err := base.Save(s.base, nil); err != nil {
+	if err := model.Save(s.base, base, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, h := range synthTasks {
-		fresh, err := nn.New(synthSpec(h), uint64(10+i))
+		fresh, err := synthSpec(h).New(uint64(10 + i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +60,7 @@ func newSynthetic(t testing.TB, n int) *synthetic {
 			}
 		}
 		path := filepath.Join(s.dir, "expert-"+h.Name+".safetensors")
-		if err := fresh.Save(path, map[string]string{"role": "expert"}); err != nil {
+		if err := model.Save(path, fresh, map[string]string{"role": "expert"}); err != nil {
 			t.Fatal(err)
 		}
 		s.experts = append(s.experts, path)

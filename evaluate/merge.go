@@ -9,7 +9,7 @@ import (
 	"sort"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -268,8 +268,8 @@ func (m *Merger) Export(ctx context.Context, g population.Genome, dir string, op
 }
 
 // Materialize returns the genome's merged model (heads included) as a new
-// internal/nn model.
-func (m *Merger) Materialize(ctx context.Context, g population.Genome) (*nn.Model, error) {
+// network of the pool's architecture.
+func (m *Merger) Materialize(ctx context.Context, g population.Genome) (model.Network, error) {
 	model, err := m.newModel()
 	if err != nil {
 		return nil, err
@@ -287,25 +287,25 @@ func (m *Merger) Materialize(ctx context.Context, g population.Genome) (*nn.Mode
 
 // newModel builds a model of the pool's architecture with a parameter for
 // every tensor of the pool (heads discovered from the tensors present).
-func (m *Merger) newModel() (*nn.Model, error) {
+func (m *Merger) newModel() (model.Network, error) {
 	metas := m.pool.src.Tensors()
 	tensors := make([]checkpoint.Tensor, len(metas))
 	for i, t := range metas {
 		tensors[i] = checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: make([]float32, t.NumElements())}
 	}
-	model, err := nn.FromTensors(m.pool.Spec(), tensors)
+	net, err := m.pool.Config().FromTensors(tensors)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: the pool's tensors do not form a model of its architecture: %w", err)
 	}
-	return model, nil
+	return net, nil
 }
 
 // destinations returns, for each tensor of the plan, the model parameter
 // slice it is merged into.
-func destinations(model *nn.Model, p *operators.Plan) [][]float32 {
+func destinations(net model.Network, p *operators.Plan) [][]float32 {
 	dst := make([][]float32, len(p.Tensors))
 	for i, tp := range p.Tensors {
-		prm := model.Param(tp.Meta.Name)
+		prm := net.Param(tp.Meta.Name)
 		if prm == nil {
 			panic("evaluate: plan tensor without a model parameter")
 		}

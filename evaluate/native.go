@@ -15,7 +15,7 @@ import (
 
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -132,7 +132,7 @@ func BenchmarkTasksWith(b *data.Benchmark, opt TaskOptions) ([]Task, error) {
 				if err != nil {
 					return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
 				}
-				m, err := shared.Clone().Evaluate(fit.X, fit.Y, fit.Len(), t.Head, 500)
+				m, err := model.Evaluate(shared.Clone(), fit.X, fit.Y, fit.Len(), t.Head, 500)
 				if err != nil {
 					return nil, fmt.Errorf("evaluate: task %s: expert %s: %w", name, exp.Name, err)
 				}
@@ -165,7 +165,7 @@ type NativeConfig struct {
 }
 
 // Native is the Go-native evaluator: it merges each genome straight into the
-// parameters of a per-worker internal/nn model (the pool resident in memory,
+// parameters of a per-worker internal/model network (the pool resident in memory,
 // no disk I/O per evaluation) and scores every task on the fitness split.
 // Native implements search.Evaluator and is safe for concurrent use.
 type Native struct {
@@ -189,7 +189,7 @@ type objective struct {
 // nativeWorker owns a model whose parameter slices are the merge
 // destinations, and the merge temporaries.
 type nativeWorker struct {
-	model *nn.Model
+	model model.Network
 	dst   [][]float32 // indexed like the pool's tensors (= plan tensors)
 	buf   mergeBuffers
 }
@@ -287,16 +287,16 @@ func taskNames(tasks []Task) []string {
 }
 
 // checkTask verifies a task's data fits the model and its head.
-func checkTask(t Task, model *nn.Model) error {
+func checkTask(t Task, net model.Network) error {
 	if t.Name == "" || t.Name == MeanTask {
 		return fmt.Errorf("evaluate: task name %q is reserved or empty: name every task", t.Name)
 	}
 	if t.FitnessSplit == data.Test {
 		return fmt.Errorf("evaluate: task %s: the test split cannot be the fitness split: it is held out to score the final front", t.Name)
 	}
-	classes := model.Classes(t.Head)
+	classes := net.Classes(t.Head)
 	if classes == 0 {
-		return fmt.Errorf("evaluate: task %s: the pool has no head %q (tensors heads.%s.weight and .bias): add the task's expert to the pool or fix the head name (heads: %s)", t.Name, t.Head, t.Head, strings.Join(model.Heads(), ", "))
+		return fmt.Errorf("evaluate: task %s: the pool has no head %q (tensors heads.%s.weight and .bias): add the task's expert to the pool or fix the head name (heads: %s)", t.Name, t.Head, t.Head, strings.Join(net.Heads(), ", "))
 	}
 	for _, d := range []*data.Dataset{t.Fitness, t.Test} {
 		if d == nil {
@@ -308,8 +308,8 @@ func checkTask(t Task, model *nn.Model) error {
 		if err := d.Validate(); err != nil {
 			return fmt.Errorf("evaluate: task %s: %w", t.Name, err)
 		}
-		if d.Features() != model.InputSize() {
-			return fmt.Errorf("evaluate: task %s: dataset %q has %v (C,H,W) images but the models take %v", t.Name, d.Name, d.Shape(), model.Spec().Input)
+		if d.Features() != net.InputSize() {
+			return fmt.Errorf("evaluate: task %s: dataset %q has %v (C,H,W) images but the models take %v", t.Name, d.Name, d.Shape(), net.Config().InputShape())
 		}
 		for i, y := range d.Y {
 			if int(y) >= classes {
@@ -324,14 +324,14 @@ func checkTask(t Task, model *nn.Model) error {
 }
 
 func (e *Native) newWorker() (*nativeWorker, error) {
-	model, err := e.merger.newModel()
+	net, err := e.merger.newModel()
 	if err != nil {
 		return nil, err
 	}
 	metas := e.merger.pool.src.Tensors()
-	w := &nativeWorker{model: model, dst: make([][]float32, len(metas))}
+	w := &nativeWorker{model: net, dst: make([][]float32, len(metas))}
 	for i, t := range metas {
-		w.dst[i] = model.Param(t.Name).Data
+		w.dst[i] = net.Param(t.Name).Data
 	}
 	return w, nil
 }
@@ -477,7 +477,7 @@ func (e *Native) Score(ctx context.Context, g population.Genome, split data.Spli
 
 // Materialize returns the genome's merged model, heads included, with the
 // pool's architecture.
-func (e *Native) Materialize(ctx context.Context, g population.Genome) (*nn.Model, error) {
+func (e *Native) Materialize(ctx context.Context, g population.Genome) (model.Network, error) {
 	return e.merger.Materialize(ctx, g)
 }
 
@@ -497,26 +497,26 @@ func (e *Native) evaluate(ctx context.Context, w *nativeWorker, g population.Gen
 // evaluator's objectives: for models built outside the evaluator, such as
 // crossovers of materialised parents. The model needs each task's head with
 // the pool's class count and the pool's input size.
-func (e *Native) ScoreModel(ctx context.Context, model *nn.Model, split data.Split) (*Result, error) {
+func (e *Native) ScoreModel(ctx context.Context, net model.Network, split data.Split) (*Result, error) {
 	test := split == data.Test
 	if !test && split != e.tasks[0].FitnessSplit {
 		return nil, fmt.Errorf("evaluate: split %q: score on the fitness split %q or on %q", split, e.tasks[0].FitnessSplit, data.Test)
 	}
-	if model.InputSize() != e.tasks[0].Fitness.Features() {
-		return nil, fmt.Errorf("evaluate: the model takes %v (C,H,W) inputs, the tasks have %v", model.Spec().Input, e.tasks[0].Fitness.Shape())
+	if net.InputSize() != e.tasks[0].Fitness.Features() {
+		return nil, fmt.Errorf("evaluate: the model takes %v (C,H,W) inputs, the tasks have %v", net.Config().InputShape(), e.tasks[0].Fitness.Shape())
 	}
 	for i, t := range e.tasks {
-		if got := model.Classes(t.Head); got != e.classes[i] {
-			return nil, fmt.Errorf("evaluate: task %s: the model's head %q has %d classes, want %d (heads: %s)", t.Name, t.Head, got, e.classes[i], strings.Join(model.Heads(), ", "))
+		if got := net.Classes(t.Head); got != e.classes[i] {
+			return nil, fmt.Errorf("evaluate: task %s: the model's head %q has %d classes, want %d (heads: %s)", t.Name, t.Head, got, e.classes[i], strings.Join(net.Heads(), ", "))
 		}
 		if test && t.Test == nil {
 			return nil, fmt.Errorf("evaluate: task %s has no test data", t.Name)
 		}
 	}
-	return e.scoreModel(ctx, model, test)
+	return e.scoreModel(ctx, net, test)
 }
 
-func (e *Native) scoreModel(ctx context.Context, model *nn.Model, test bool) (*Result, error) {
+func (e *Native) scoreModel(ctx context.Context, net model.Network, test bool) (*Result, error) {
 	res := &Result{
 		Scores:  make([]float64, len(e.objs)),
 		Tasks:   make([]TaskResult, len(e.tasks)),
@@ -529,7 +529,7 @@ func (e *Native) scoreModel(ctx context.Context, model *nn.Model, test bool) (*R
 			d, split = t.Test, data.Test
 		}
 		bits := population.NewBitset(d.Len())
-		acc, loss, err := score(ctx, model, d, t.Head, e.batch, bits)
+		acc, loss, err := score(ctx, net, d, t.Head, e.batch, bits)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
 		}
@@ -576,8 +576,8 @@ func (r *TaskResult) metric(name string) float64 {
 
 // score runs model on d in batches, sets bits of correct examples and
 // returns accuracy and mean cross-entropy (float64, summed in example order,
-// as nn.Model.Evaluate).
-func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
+// as model.Evaluate).
+func score(ctx context.Context, net model.Network, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
 	n, size := d.Len(), d.Features()
 	correct := 0
 	var lossSum float64
@@ -586,7 +586,7 @@ func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, b
 			return 0, 0, err
 		}
 		i1 := min(n, i0+batch)
-		logits, err := model.Logits(d.X[i0*size:i1*size], i1-i0, head)
+		logits, err := net.Logits(d.X[i0*size:i1*size], i1-i0, head)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -600,7 +600,7 @@ func score(ctx context.Context, model *nn.Model, d *data.Dataset, head string, b
 				}
 			}
 			y := d.Y[i]
-			lossSum += nn.LogSumExp(row) - float64(row[y])
+			lossSum += model.LogSumExp(row) - float64(row[y])
 			if int32(best) == y {
 				bits.Words[i>>6] |= 1 << (uint(i) & 63)
 				correct++

@@ -12,7 +12,9 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -28,7 +30,7 @@ func newNative(t *testing.T, s *synthetic, merge MergeConfig, objs []fitness.Obj
 }
 
 // A one-hot linear merge is the expert itself: on the expert's own task the
-// evaluator must give exactly what nn.Model.Evaluate gives for the expert.
+// evaluator must give exactly what model.Evaluate gives for the expert.
 func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
 	s := newSynthetic(t, 70)
 	pool := s.pool(t)
@@ -48,7 +50,7 @@ func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
 			t.Fatalf("candidate %d failed: %s", k, c.Error)
 		}
 		task := s.tasks[k]
-		want, err := s.models[k].Evaluate(task.Fitness.X, task.Fitness.Y, task.Fitness.Len(), task.Head, 500)
+		want, err := model.Evaluate(s.models[k], task.Fitness.X, task.Fitness.Y, task.Fitness.Len(), task.Head, 500)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,13 +248,13 @@ func TestNativeFailedCandidates(t *testing.T) {
 	}
 
 	// A merge producing non-finite weights fails with the tensor's name.
-	huge, err := nn.Load(s.experts[1])
+	huge, err := all.Load(s.experts[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	huge.Param("layers.1.weight").Data[0] = 3e38
 	path := filepath.Join(t.TempDir(), "huge.safetensors")
-	if err := huge.Save(path, nil); err != nil {
+	if err := model.Save(path, huge, nil); err != nil {
 		t.Fatal(err)
 	}
 	hp, err := LoadPool(PoolFiles{Models: []string{s.experts[0], path}})
@@ -314,13 +316,13 @@ func TestNativeScoreSplits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := e.Materialize(context.Background(), g)
+	net, err := e.Materialize(context.Background(), g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sum float64
 	for i, task := range s.tasks {
-		m, err := model.Evaluate(task.Test.X, task.Test.Y, task.Test.Len(), task.Head, 500)
+		m, err := model.Evaluate(net, task.Test.X, task.Test.Y, task.Test.Len(), task.Head, 500)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +340,7 @@ func TestNativeScoreSplits(t *testing.T) {
 	}
 	// A model built outside the evaluator scores the same way.
 	for _, split := range []data.Split{data.Validation, data.Test} {
-		got, err := e.ScoreModel(context.Background(), model, split)
+		got, err := e.ScoreModel(context.Background(), net, split)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,7 +414,7 @@ func TestExportMatchesRecipeMerge(t *testing.T) {
 			t.Fatalf("%s: export (%d bytes) differs from the recipe merge (%d bytes)", merge.Operator.Name(), len(a), len(b))
 		}
 		// The export loads as a model that scores like the evaluator.
-		loaded, err := nn.Load(dir)
+		loaded, err := all.Load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +422,7 @@ func TestExportMatchesRecipeMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(loaded.Tensors(), mat.Tensors()) {
+		if !reflect.DeepEqual(model.Tensors(loaded), model.Tensors(mat)) {
 			t.Errorf("%s: exported tensors differ from the materialised model", merge.Operator.Name())
 		}
 		if got := loaded.Heads(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"alpha", "beta", "pretrain"}) {
@@ -474,12 +476,12 @@ func TestLoadPoolErrors(t *testing.T) {
 	if err := checkpoint.Write(plain, []checkpoint.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}, nil, checkpoint.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	other, err := nn.New(nn.MLPSpec([3]int{1, 3, 3}, []int{4}, []nn.HeadSpec{{Name: "alpha", Classes: 3}}), 1)
+	other, err := mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{4}, Heads: []model.Head{{Name: "alpha", Classes: 3}}}.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherPath := filepath.Join(t.TempDir(), "other.safetensors")
-	if err := other.Save(otherPath, nil); err != nil {
+	if err := model.Save(otherPath, other, nil); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {

@@ -3,7 +3,7 @@ package evaluate
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +13,8 @@ import (
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
 	"github.com/evomerge/evomerge/operators"
 )
 
@@ -31,21 +32,23 @@ type PoolFiles struct {
 }
 
 // Pool is a model pool held resident in memory: a base (optional) and N
-// expert checkpoints of one internal/nn architecture, read once. It is
-// immutable and safe for concurrent use.
+// expert checkpoints of one architecture the native backend knows
+// (internal/model/all), read once. It is immutable and safe for concurrent
+// use.
 type Pool struct {
 	basePath string
 	paths    []string
 	names    []string
-	spec     nn.Spec
+	cfg      model.Config
 	src      *operators.MemSource
 	metadata map[string]string
 	version  string
 }
 
-// LoadPool reads the pool's checkpoints into memory. Every checkpoint must
-// carry an internal/nn spec in its metadata (nn.SpecMetadataKey) and all of
-// them must share one backbone; heads may differ (they are per task).
+// LoadPool reads the pool's checkpoints into memory. Every checkpoint must be
+// of an architecture internal/model/all detects (from its metadata and
+// config.json) and all of them must share one backbone; heads may differ
+// (they are per task).
 func LoadPool(f PoolFiles) (*Pool, error) {
 	if len(f.Models) == 0 {
 		return nil, fmt.Errorf("evaluate: the model pool has no expert checkpoints: give at least one model path")
@@ -76,6 +79,7 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 		base     []checkpoint.Tensor
 		firstMD  map[string]string
 		specFrom string
+		backbone string
 	)
 	load := func(role, path string) ([]checkpoint.Tensor, error) {
 		tensors, meta, err := checkpoint.LoadAll(path)
@@ -87,14 +91,14 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
 		}
 		fmt.Fprintf(h, "%s %s\n", role, sum)
-		spec, err := specOf(meta, path)
+		cfg, err := configOf(meta, path)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
 		}
 		if firstMD == nil {
-			firstMD, p.spec, specFrom = meta, spec, path
-		} else if err := sameBackbone(p.spec, spec); err != nil {
-			return nil, fmt.Errorf("evaluate: %s (%s) and %s have different architectures: %v; a pool's models must share one backbone", role, path, specFrom, err)
+			firstMD, p.cfg, specFrom, backbone = meta, cfg, path, cfg.Backbone()
+		} else if b := cfg.Backbone(); b != backbone {
+			return nil, fmt.Errorf("evaluate: %s (%s) and %s have different architectures: %s vs %s; a pool's models must share one backbone", role, path, specFrom, b, backbone)
 		}
 		return tensors, nil
 	}
@@ -122,7 +126,7 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 			p.metadata[k] = v
 		}
 	}
-	p.spec.Heads = nil // heads are discovered from the tensors present
+	p.cfg = p.cfg.WithHeads(nil) // heads are discovered from the tensors present
 	p.version = hex.EncodeToString(h.Sum(nil))[:16]
 	return p, nil
 }
@@ -162,13 +166,10 @@ func (p *Pool) ModelNames() []string { return slices.Clone(p.names) }
 // HasBase reports whether the pool has a base model.
 func (p *Pool) HasBase() bool { return p.basePath != "" }
 
-// Spec returns the pool's architecture without heads (heads are per task
-// and taken from the tensors present).
-func (p *Pool) Spec() nn.Spec {
-	s := p.spec
-	s.Layers = slices.Clone(s.Layers)
-	return s
-}
+// Config returns the pool's architecture without heads (heads are per task
+// and taken from the tensors present: Config().FromTensors builds a network
+// of the pool's tensors).
+func (p *Pool) Config() model.Config { return p.cfg }
 
 // Source returns the resident pool as an operators.Source.
 func (p *Pool) Source() operators.Source { return p.src }
@@ -189,29 +190,21 @@ func (p *Pool) Metadata() map[string]string {
 	return out
 }
 
-func specOf(meta map[string]string, path string) (nn.Spec, error) {
-	text, ok := meta[nn.SpecMetadataKey]
-	if !ok {
-		return nn.Spec{}, fmt.Errorf("checkpoint %s has no %s metadata, so its architecture is unknown to the native backend: save it with evomerge (internal/nn) or use the command evaluator", path, nn.SpecMetadataKey)
+// configOf detects the architecture of the checkpoint at path from its
+// metadata and config.json.
+func configOf(meta map[string]string, path string) (model.Config, error) {
+	config, err := model.ConfigFile(path)
+	if err != nil {
+		return nil, err
 	}
-	var s nn.Spec
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return nn.Spec{}, fmt.Errorf("checkpoint %s: metadata %s is not a valid model spec: %v", path, nn.SpecMetadataKey, err)
+	cfg, err := all.Detect(path, meta, config)
+	if errors.Is(err, model.ErrUnknownArchitecture) {
+		return nil, fmt.Errorf("%w: the native backend runs only these architectures (evomerge writes the metadata of the models it trains and merges); use the command evaluator for others", err)
 	}
-	if err := s.Validate(); err != nil {
-		return nn.Spec{}, fmt.Errorf("checkpoint %s: %w", path, err)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
-}
-
-func sameBackbone(a, b nn.Spec) error {
-	switch {
-	case a.Input != b.Input:
-		return fmt.Errorf("input %v vs %v", b.Input, a.Input)
-	case !slices.Equal(a.Layers, b.Layers):
-		return fmt.Errorf("backbone layers %+v vs %+v", b.Layers, a.Layers)
-	}
-	return nil
+	return cfg, nil
 }
 
 func fileSum(path string) (string, error) {

@@ -53,8 +53,8 @@ type TensorInputs struct {
 }
 
 // StatsSource provides data-derived statistics to data-aware operators. It is
-// implemented outside operators (internal/nn computes the statistics on a
-// task's data); model indexes are 0-based positions in θ1..θN.
+// implemented outside operators (internal/model computes the statistics on
+// a task's data); model indexes are 0-based positions in θ1..θN.
 type StatsSource interface {
 	// Fisher writes model's diagonal Fisher information E[(∂ log p/∂θ)²] for
 	// the tensor into dst (len(dst) = number of elements). ok is false when the

@@ -230,7 +230,7 @@ func (s *CheckpointSource) InputName(model int) string {
 // Metadata returns the metadata the merged checkpoint inherits: the base's
 // __metadata__ (the first model's when there is no base), without the
 // sharding bookkeeping key total_size. It carries e.g. evomerge.spec, so a
-// merged internal/nn model loads like its inputs.
+// merged internal/model network loads like its inputs.
 func (s *CheckpointSource) Metadata() map[string]string {
 	r := s.base
 	if r == nil {

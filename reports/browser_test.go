@@ -28,7 +28,7 @@ func TestReportInChromium(t *testing.T) {
 		t.Skip("no Chromium found (install Debian's chromium, or set EVOMERGE_CHROMIUM to the binary): the browser test is skipped")
 	}
 	empty := sampleRun(2, 0)
-	empty.Views = Views{}
+	empty.Sections = nil
 	common := []string{"progress_hv", "progress_best", "progress_time", "coefficients_0", "coefficients_1",
 		"m2n2_coverage", "m2n2_solved", "map_surrogate", "adamerging_loss", "adamerging_coefficients", "fw_selected", "fw_steps"}
 	cases := []struct {

@@ -335,17 +335,9 @@ type fixedOptions struct{ obj map[string]any }
 func (fixedOptions) Validate()              {}
 func (f fixedOptions) JSON() map[string]any { return f.obj }
 
-// lineSeries is one curve of a line chart over a value x axis.
-type lineSeries struct {
-	Name   string
-	X, Y   []float64
-	Color  string
-	Dashed bool
-}
-
 // lineChart draws curves over a value x axis. Points with a NaN coordinate
 // are left out.
-func lineChart(id, title, subtitle, xName, yName string, series []lineSeries) (chartBlock, error) {
+func lineChart(id, title, subtitle, xName, yName string, series []LineSeries) (chartBlock, error) {
 	ln := charts.NewLine()
 	g := base(id, title, subtitle)
 	g = append(g, plotGrid, valueAxisX(xName), valueAxisY(yName),
@@ -372,15 +364,9 @@ func lineChart(id, title, subtitle, xName, yName string, series []lineSeries) (c
 	return chartBlock{ID: id, Height: 400, Script: js}, err
 }
 
-// heatCell is one cell of a heatmap: column, row and value.
-type heatCell struct {
-	X, Y  int
-	Value float64
-}
-
 // heatmapChart draws cells over category axes with a continuous colour
 // scale from lo to hi.
-func heatmapChart(id, title, subtitle string, xs, ys []string, cells []heatCell, lo, hi float64, height int) (chartBlock, error) {
+func heatmapChart(id, title, subtitle string, xs, ys []string, cells []HeatCell, lo, hi float64, height int) (chartBlock, error) {
 	hm := charts.NewHeatMap()
 	g := base(id, title, subtitle)
 	g = append(g,

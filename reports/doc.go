@@ -2,15 +2,28 @@
 //
 // A report shows the Pareto front, progress (hypervolume and best scores
 // against evaluations and wall time), the front as a sortable table with
-// validation and held-out test scores, per-layer coefficients,
-// algorithm-specific views and run facts. Pages are built with go-echarts;
-// the ECharts script is inlined from the statsview module so a report opens
-// from disk with no network.
+// validation and held-out test scores, per-layer coefficients, the
+// sections the search method contributes and run facts. Pages are built
+// with go-echarts; the ECharts script is inlined from the statsview module
+// so a report opens from disk with no network.
 //
 // The input is plain data (Run): the caller converts a run directory into
 // it, so this package reads no files and does not depend on the run
 // package. Render writes the page; RenderOptions adds the live view's
 // polling.
+//
+// # Sections
+//
+// What is particular to a search method is a list of Sections in the Run
+// (Run.Sections), plus method facts (Run.Facts): the page has no field and
+// no branch per algorithm. A Section is a title, an explanation, charts
+// (LineChart, HeatmapChart, ScatterChart) and tables, drawn in order after
+// the coefficients. The built-in methods' sections are made by one builder
+// each, from the data a run records in views.json (Views):
+// ArchiveSection (M2N2), SurrogateSection (MAP), TrajectorySection
+// (AdaMerging) and FrankWolfeSection (FW-Merging). Run.Validate checks
+// every section (kinds unique, chart ids unique and not the page's own,
+// chart data consistent).
 //
 // # Contract
 //
@@ -34,8 +47,8 @@
 //     only for final front members). Methods that read unlabelled test
 //     inputs (AdaMerging) are flagged in their section, and Run.Note (a
 //     caveat the method attaches to every output) is shown under the page
-//     header; the AdaMerging section names the split it adapted on
-//     (Run.AdaptationInputs).
+//     header; the AdaMerging section and its run fact (AdaptationFact)
+//     name the split it adapted on.
 //   - A score that is not known is NaN. Tables show a test or reference
 //     column only when some row has a score there (no column of dashes).
 //     A reference scored on both objectives of a Pareto chart is a point;

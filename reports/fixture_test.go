@@ -126,9 +126,35 @@ func sampleRun(m, n int) *Run {
 	}
 	r.References = append(r.References, Reference{Name: "plain average", Kind: ReferenceAverage, Validation: avg})
 	if n >= 30 {
-		r.Views = sampleViews(r, m)
+		r.Sections = sampleSections(r, sampleViews(r, m), "")
 	}
 	return r
+}
+
+// sampleSections builds the run's sections from views the way the run
+// package does: one per part present, in the order of Views' fields.
+// inputs names the split AdaMerging adapted on ("" unknown).
+func sampleSections(r *Run, v Views, inputs string) []Section {
+	var out []Section
+	add := func(s Section, err error) {
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, s)
+	}
+	if len(v.Archive) > 0 {
+		add(ArchiveSection(v.Archive))
+	}
+	if len(v.Surrogate) > 0 {
+		add(SurrogateSection(r.Objectives, v.Surrogate))
+	}
+	if len(v.Trajectory) > 0 {
+		add(TrajectorySection(v.Trajectory, r.Dims, inputs, r.Note))
+	}
+	if len(v.FrankWolfe) > 0 {
+		add(FrankWolfeSection(v.FrankWolfe))
+	}
+	return out
 }
 
 func sampleViews(r *Run, m int) Views {

@@ -55,17 +55,16 @@ type Run struct {
 	// ("finished", "interrupted", ...), why the search stopped
 	// ("evaluation-limit", ...) and the error that ended it; all optional.
 	State, StopReason, Error string
-	// Views holds algorithm-specific data; each part that is present is
-	// rendered as its own section.
-	Views Views
 	// Note is a caveat the method attaches to every output (front.json's
 	// note), e.g. that AdaMerging adapted on unlabelled test inputs; shown
-	// with the run facts and in the method's section. Empty: none.
+	// under the page header and with the run facts. Empty: none.
 	Note string
-	// AdaptationInputs names the split whose unlabelled inputs AdaMerging
-	// read ("test": test-time adaptation; "validation"); empty when
-	// unknown. The AdaMerging section says which inputs were read.
-	AdaptationInputs string
+	// Sections are the method-specific parts of the report (see Section),
+	// drawn in this order after the coefficients.
+	Sections []Section
+	// Facts are method-specific run facts (what AdaMerging adapted on,
+	// ...), listed with the run facts after the note.
+	Facts []Fact
 	// Chosen is the id of the front member the run recommends (picked on
 	// fitness-split scores, never on test), ChosenBy what it was picked
 	// on; the front table marks it and puts it first. Empty: none.
@@ -131,64 +130,6 @@ type Budget struct {
 	Elapsed time.Duration
 }
 
-// Views holds data for algorithm-specific sections. A nil or empty field
-// omits its section. Its JSON form is what a run directory's views.json
-// holds.
-type Views struct {
-	// Archive holds M2N2 archive snapshots in evaluation order.
-	Archive []ArchiveSnapshot `json:"m2n2_archive,omitempty"`
-	// Surrogate holds MAP surrogate predictions next to measured scores.
-	Surrogate []SurrogatePoint `json:"map_surrogate,omitempty"`
-	// Trajectory holds AdaMerging steps in order.
-	Trajectory []TrajectoryStep `json:"adamerging_trajectory,omitempty"`
-	// FrankWolfe holds FW-Merging iterations in order.
-	FrankWolfe []FWIteration `json:"fw_iterations,omitempty"`
-}
-
-// ArchiveSnapshot is the M2N2 archive after some number of evaluations.
-type ArchiveSnapshot struct {
-	Evaluations int             `json:"evaluations"`
-	Members     []ArchiveMember `json:"members"`
-}
-
-// ArchiveMember is one archive member and the fitness examples it solves.
-type ArchiveMember struct {
-	ID     string            `json:"id"`
-	Solved population.Bitset `json:"solved"`
-}
-
-// SurrogatePoint is a surrogate prediction of one objective of one
-// candidate next to the score the evaluator measured.
-type SurrogatePoint struct {
-	ID        string  `json:"id"`
-	Objective int     `json:"objective"`
-	Predicted float64 `json:"predicted"`
-	Measured  float64 `json:"measured"`
-	// HeldOut marks a point the surrogate was not fitted on (a re-evaluated
-	// front point); the others are its design points.
-	HeldOut bool `json:"held_out,omitempty"`
-}
-
-// TrajectoryStep is one AdaMerging optimisation step: the unsupervised loss
-// and the coefficients (in Run.Dims order) after the step.
-type TrajectoryStep struct {
-	Step         int       `json:"step"`
-	Loss         float64   `json:"loss"`
-	Coefficients []float64 `json:"coefficients"`
-}
-
-// FWIteration is one Frank-Wolfe iteration: the pool members the linear
-// minimisation oracle chose and the step size taken.
-type FWIteration struct {
-	Iteration int `json:"iteration"`
-	// Selected names the pool member chosen for each tensor (hard, layer
-	// granularity) or each selection (task granularity, soft variant);
-	// a member chosen for several tensors appears several times.
-	Selected []string `json:"selected"`
-	StepSize float64  `json:"step_size"`
-	Loss     float64  `json:"loss"`
-}
-
 // Validate checks the run for inconsistencies that would make the report
 // wrong, naming the offending candidate or field.
 func (r *Run) Validate() error {
@@ -224,15 +165,8 @@ func (r *Run) Validate() error {
 			return fmt.Errorf("reports: run %q: reference %q has %d test scores but the run has %d objectives", r.Name, ref.Name, len(ref.Test), m)
 		}
 	}
-	for _, s := range r.Views.Surrogate {
-		if s.Objective < 0 || s.Objective >= m {
-			return fmt.Errorf("reports: run %q: surrogate point of candidate %s names objective %d but the run has %d objectives", r.Name, s.ID, s.Objective, m)
-		}
-	}
-	for _, st := range r.Views.Trajectory {
-		if len(r.Dims) > 0 && len(st.Coefficients) != len(r.Dims) {
-			return fmt.Errorf("reports: run %q: AdaMerging step %d has %d coefficients but the run names %d dimensions", r.Name, st.Step, len(st.Coefficients), len(r.Dims))
-		}
+	if err := checkSections(r.Sections); err != nil {
+		return fmt.Errorf("reports: run %q: %w", r.Name, err)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func TestAdaptationNote(t *testing.T) {
 		{"", "", []string{"this run does not record which split they came from"}, []string{"test-time"}},
 	}
 	for _, c := range cases {
-		got := adaptationNote(&Run{AdaptationInputs: c.inputs, Note: c.note})
+		got := adaptationNote(c.inputs, c.note)
 		for _, w := range c.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("inputs %q note %q: %q lacks %q", c.inputs, c.note, got, w)
@@ -37,7 +37,9 @@ func TestAdaptationNote(t *testing.T) {
 func TestRunNoteAndInputsOnThePage(t *testing.T) {
 	r := sampleRun(2, 40)
 	r.Method = "adamerging"
-	r.AdaptationInputs = "validation"
+	v := sampleViews(r, 2)
+	r.Sections = sampleSections(r, v, "validation")
+	r.Facts = []Fact{AdaptationFact("validation")}
 	plain := render(t, r, Options{})
 	if bytes.Contains(plain, []byte(`id="run-note"`)) {
 		t.Error("a run without a note shows one")
@@ -47,8 +49,9 @@ func TestRunNoteAndInputsOnThePage(t *testing.T) {
 			t.Errorf("page lacks %q", s)
 		}
 	}
-	r.AdaptationInputs = "test"
 	r.Note = "reads the <unlabelled> test inputs"
+	r.Sections = sampleSections(r, v, "test")
+	r.Facts = []Fact{AdaptationFact("test")}
 	page := render(t, r, Options{})
 	esc := html.EscapeString(r.Note)
 	for _, s := range []string{`id="run-note"`, "<strong>Note:</strong> " + esc, "<dt>note</dt>", "test-time adaptation"} {

@@ -98,20 +98,13 @@ type page struct {
 	References    table
 	Coefficients  []chartBlock
 	CoeffNote     string
-	Views         []viewSection
-	Facts         []fact
+	Sections      []sectionBlock
+	Facts         []Fact
 	Failures      []failure
 	Config        string
 	Items         template.JS
 	ECharts       template.JS
 }
-
-type viewSection struct {
-	Title, Note string
-	Charts      []chartBlock
-}
-
-type fact struct{ Key, Value string }
 
 type failure struct {
 	Evaluation int
@@ -194,8 +187,8 @@ func buildPage(r *Run, o Options) (*page, error) {
 	if err := p.addCoefficients(r, front); err != nil {
 		return nil, err
 	}
-	if err := p.addViews(r, tips); err != nil {
-		return nil, err
+	if p.Sections, err = drawSections(r.Sections, tips); err != nil {
+		return nil, fmt.Errorf("reports: run %q: %w", r.Name, err)
 	}
 	p.Facts, p.Failures = runFacts(r)
 	items, err := scriptJSON(tips.lines)
@@ -273,18 +266,18 @@ func (p *page) addProgress(r *Run, ok []int) error {
 	refText := formatScores(ref)
 	b, err := lineChart("progress_hv", "Hypervolume (validation) against evaluations",
 		"reference point "+refText, "evaluations", "hypervolume",
-		[]lineSeries{{Name: "hypervolume", X: evals, Y: hv, Color: colorFront}})
+		[]LineSeries{{Name: "hypervolume", X: evals, Y: hv, Color: colorFront}})
 	if err != nil {
 		return err
 	}
 	p.Progress = append(p.Progress, b)
-	series := make([]lineSeries, len(r.Objectives))
+	series := make([]LineSeries, len(r.Objectives))
 	for j, o := range r.Objectives {
 		y := make([]float64, len(pts))
 		for k, pt := range pts {
 			y[k] = pt.Best[j]
 		}
-		series[j] = lineSeries{Name: "best " + objectiveLabel(o), X: evals, Y: y}
+		series[j] = LineSeries{Name: "best " + objectiveLabel(o), X: evals, Y: y}
 	}
 	b, err = lineChart("progress_best", "Best validation score per objective against evaluations", "", "evaluations", "score", series)
 	if err != nil {
@@ -293,7 +286,7 @@ func (p *page) addProgress(r *Run, ok []int) error {
 	p.Progress = append(p.Progress, b)
 	if hasTime {
 		b, err = lineChart("progress_time", "Hypervolume (validation) against wall time", "reference point "+refText, "seconds since the first evaluation", "hypervolume",
-			[]lineSeries{{Name: "hypervolume", X: secs, Y: hv, Color: colorFront}})
+			[]LineSeries{{Name: "hypervolume", X: secs, Y: hv, Color: colorFront}})
 		if err != nil {
 			return err
 		}
@@ -350,9 +343,9 @@ func (p *page) addCoefficients(r *Run, front []FrontMember) error {
 	}
 	for n, k := range chosen {
 		g := genomes[front[k].ID]
-		cells := make([]heatCell, len(g))
+		cells := make([]HeatCell, len(g))
 		for i, v := range g {
-			cells[i] = heatCell{X: cell[i][0], Y: cell[i][1], Value: v}
+			cells[i] = HeatCell{X: cell[i][0], Y: cell[i][1], Value: v}
 		}
 		title := "Coefficients of " + shortID(front[k].ID)
 		sub := "validation " + formatScores(front[k].Validation)
@@ -373,39 +366,6 @@ func containsInt(xs []int, x int) bool {
 		}
 	}
 	return false
-}
-
-func (p *page) addViews(r *Run, tips *tipItems) error {
-	v := &r.Views
-	if len(v.Archive) > 0 {
-		sec, err := archiveView(v.Archive)
-		if err != nil {
-			return err
-		}
-		p.Views = append(p.Views, sec)
-	}
-	if len(v.Surrogate) > 0 {
-		sec, err := surrogateView(r, tips)
-		if err != nil {
-			return err
-		}
-		p.Views = append(p.Views, sec)
-	}
-	if len(v.Trajectory) > 0 {
-		sec, err := trajectoryView(r)
-		if err != nil {
-			return err
-		}
-		p.Views = append(p.Views, sec)
-	}
-	if len(v.FrankWolfe) > 0 {
-		sec, err := frankWolfeView(v.FrankWolfe)
-		if err != nil {
-			return err
-		}
-		p.Views = append(p.Views, sec)
-	}
-	return nil
 }
 
 // frontTable builds the sortable table of front members. A test column
@@ -675,7 +635,7 @@ func runStatus(r *Run) string {
 }
 
 // runFacts lists the run facts and failed evaluations.
-func runFacts(r *Run) ([]fact, []failure) {
+func runFacts(r *Run) ([]Fact, []failure) {
 	var fails []failure
 	okCount := 0
 	var first, last time.Time
@@ -701,7 +661,7 @@ func runFacts(r *Run) ([]fact, []failure) {
 	if n > len(r.Candidates) {
 		budget += fmt.Sprintf("; %d evaluated, %d repeats answered from the journal", len(r.Candidates), n-len(r.Candidates))
 	}
-	facts := []fact{
+	facts := []Fact{
 		{"run", r.Name},
 		{"status", runStatus(r)},
 		{"method", orDefault(r.Method, "–")},
@@ -717,15 +677,13 @@ func runFacts(r *Run) ([]fact, []failure) {
 	for j, o := range r.Objectives {
 		objs[j] = o.Name + " (" + o.Direction.String() + ")"
 	}
-	facts = append(facts, fact{"objectives", strings.Join(objs, ", ")})
+	facts = append(facts, Fact{"objectives", strings.Join(objs, ", ")})
 	if r.Note != "" {
-		facts = append(facts, fact{"note", r.Note})
+		facts = append(facts, Fact{"note", r.Note})
 	}
-	if r.AdaptationInputs != "" {
-		facts = append(facts, fact{"AdaMerging adapted on", "unlabelled " + r.AdaptationInputs + " inputs"})
-	}
+	facts = append(facts, r.Facts...)
 	if r.Error != "" {
-		facts = append(facts, fact{"error", r.Error})
+		facts = append(facts, Fact{"error", r.Error})
 	}
 	start, end := r.Budget.Started, r.Budget.Updated
 	if start.IsZero() {
@@ -744,10 +702,10 @@ func runFacts(r *Run) ([]fact, []failure) {
 			wall += " of " + r.Budget.MaxDuration.String()
 		}
 		facts = append(facts,
-			fact{"started (UTC)", start.UTC().Format(time.RFC3339)},
-			fact{"last record (UTC)", end.UTC().Format(time.RFC3339)},
-			fact{"wall time", wall},
-			fact{"evaluations/s", strconv.FormatFloat(float64(n)/d.Seconds(), 'f', 3, 64)})
+			Fact{"started (UTC)", start.UTC().Format(time.RFC3339)},
+			Fact{"last record (UTC)", end.UTC().Format(time.RFC3339)},
+			Fact{"wall time", wall},
+			Fact{"evaluations/s", strconv.FormatFloat(float64(n)/d.Seconds(), 'f', 3, 64)})
 	}
 	return facts, fails
 }

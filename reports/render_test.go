@@ -95,7 +95,7 @@ func TestPageStructure(t *testing.T) {
 	for i := range noDims.Candidates {
 		noDims.Candidates[i].Genome = population.Genome{Recipe: &population.Recipe{Operator: "m2n2", Parents: []string{"a", "b"}, Params: map[string]float64{"split": 0.25, "mix": 0.5}}}
 	}
-	noDims.Views = Views{}
+	noDims.Sections = nil
 	cases := []struct {
 		name     string
 		run      *Run
@@ -318,8 +318,6 @@ func TestValidateErrors(t *testing.T) {
 		{"front", &Run{Name: "r", Objectives: objs, Front: []FrontMember{{ID: "f", Validation: []float64{1}}}}, "front member 1 (f) has 1 validation scores"},
 		{"front test", &Run{Name: "r", Objectives: objs, Front: []FrontMember{{ID: "f", Validation: []float64{1, 2}, Test: []float64{1}}}}, "front member 1 (f) has 1 test scores"},
 		{"reference", &Run{Name: "r", Objectives: objs, References: []Reference{{Name: "e", Validation: []float64{1, 2, 3}}}}, `reference "e" has 3 validation scores`},
-		{"surrogate", &Run{Name: "r", Objectives: objs, Views: Views{Surrogate: []SurrogatePoint{{ID: "s", Objective: 2}}}}, "surrogate point of candidate s names objective 2"},
-		{"trajectory", &Run{Name: "r", Objectives: objs, Dims: []string{"x"}, Views: Views{Trajectory: []TrajectoryStep{{Step: 3, Coefficients: []float64{1, 2}}}}}, "AdaMerging step 3 has 2 coefficients"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -385,8 +383,11 @@ func TestNonFiniteValuesStayOutOfCharts(t *testing.T) {
 		}
 		r.Candidates[1].Genome = population.VectorGenome([]float64{nan, 1, 1, 1, 1, 1})
 		r.References = append(r.References, Reference{Name: "unscored expert", Kind: ReferenceExpert, Validation: bad, Test: bad})
-		r.Views.Trajectory[0].Loss = nan
-		r.Views.FrankWolfe[0].StepSize = inf
+		v := sampleViews(r, m)
+		v.Trajectory[0].Loss = nan
+		v.FrankWolfe[0].StepSize = inf
+		v.Surrogate[0].Predicted = inf
+		r.Sections = sampleSections(r, v, "")
 		page := render(t, r, Options{})
 		if !bytes.Contains(page, []byte(`title="missing-scores"`)) {
 			t.Errorf("m=%d: the member without finite scores is missing from the table", m)

@@ -184,10 +184,16 @@ p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.fa
 {{with .CoeffNote}}<p class="note">{{.}}</p>{{else}}<p class="note">This run's genomes have no named coefficients.</p>{{end}}
 {{range .Coefficients}}<div class="chart" id="{{.ID}}" style="height:{{.Height}}px"></div>
 {{end}}</section>
-{{range .Views}}<section class="view">
+{{range .Sections}}<section class="view">
 <h2>{{.Title}}</h2>
-<p class="note">{{.Note}}</p>
-{{range .Charts}}<div class="chart" id="{{.ID}}" style="height:{{.Height}}px"></div>
+{{with .Note}}<p class="note">{{.}}</p>
+{{end}}{{range .Charts}}<div class="chart" id="{{.ID}}" style="height:{{.Height}}px"></div>
+{{end}}{{range .Tables}}<table class="section-table">{{with .Caption}}<caption>{{.}}</caption>{{end}}
+<thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
 {{end}}</section>
 {{end}}<section id="section-facts">
 <h2>Run facts</h2>
@@ -205,7 +211,7 @@ p.caveat{background:#fff4e5;border-left:4px solid #d97706;padding:6px 10px}dl.fa
 <script>{{.ECharts}}</script>
 <script>{{pageScript}}</script>
 <script>
-{{range .Pareto}}{{.Script}}{{end}}{{range .Progress}}{{.Script}}{{end}}{{range .Coefficients}}{{.Script}}{{end}}{{range .Views}}{{range .Charts}}{{.Script}}{{end}}{{end}}</script>
+{{range .Pareto}}{{.Script}}{{end}}{{range .Progress}}{{.Script}}{{end}}{{range .Coefficients}}{{.Script}}{{end}}{{range .Sections}}{{range .Charts}}{{.Script}}{{end}}{{end}}</script>
 {{if .Live}}<script>{{pollScript .}}</script>
 {{end}}</body>
 </html>

@@ -13,9 +13,10 @@ Merge figures are GB/s of input read (a copy reads one tensor; task arithmetic
 reads the base and every expert), as the Go side counts them.
 
 Every figure is the best of --repeat timed rounds. The models match
-internal/nn: the MLP is 784-512-512-10 with ReLU; the CNN is conv3x3(16, pad 1)-
-ReLU-maxpool2-conv3x3(32, pad 1)-ReLU-maxpool2-linear(128)-ReLU-linear(10), both
-in float32 on 1x28x28 inputs, evaluated in batches under torch.no_grad().
+internal/model/mlp and internal/model/cnn: the MLP is 784-512-512-10 with
+ReLU; the CNN is conv3x3(16, pad 1)-ReLU-maxpool2-conv3x3(32, pad 1)-ReLU-
+maxpool2-linear(128)-ReLU-linear(10), both in float32 on 1x28x28 inputs,
+evaluated in batches under torch.no_grad().
 
 Use Debian's python3-numpy, python3-torch and libopenblas0-pthread, and call
 /usr/bin/python3 explicitly (another python3 may come first in PATH). Thread

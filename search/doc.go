@@ -24,7 +24,8 @@
 //
 // # Contract
 //
-//   - search never imports evaluate, operators, internal/nn or internal/tensor.
+//   - search never imports evaluate, operators, internal/model or
+//     internal/tensor.
 //     It defines the interfaces it consumes (Evaluator, GradientEvaluator,
 //     Recorder) and its callers satisfy them.
 //   - Results are matched to candidates by batch index, never by completion

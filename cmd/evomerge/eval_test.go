@@ -14,7 +14,8 @@ import (
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 )
 
 func TestEvalUsageErrors(t *testing.T) {
@@ -43,12 +44,12 @@ func TestEvalUsageErrors(t *testing.T) {
 // and checks the JSON against a direct evaluation.
 func TestEvalJSON(t *testing.T) {
 	dir := t.TempDir()
-	model, err := nn.New(data.M2N2Spec(), 5)
+	net, err := data.M2N2Config().New(5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "model.safetensors")
-	if err := model.Save(path, nil); err != nil {
+	if err := model.Save(path, net, nil); err != nil {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(dir, "cache")
@@ -79,7 +80,7 @@ func TestEvalJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := model.Evaluate(val.X, val.Y, val.Len(), data.M2N2Head, 64)
+	want, err := model.Evaluate(net, val.X, val.Y, val.Len(), data.M2N2Head, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +134,12 @@ func TestEvalBadModel(t *testing.T) {
 		t.Fatalf("missing model: error %v should be a failure naming %s", err, missing)
 	}
 	// A model of another architecture is rejected, not mis-scored.
-	wrong, err := nn.New(nn.MLPSpec([3]int{1, 28, 28}, []int{4}, []nn.HeadSpec{{Name: data.M2N2Head, Classes: 10}}), 1)
+	wrong, err := mlp.Config{Input: [3]int{1, 28, 28}, Hidden: []int{4}, Heads: []model.Head{{Name: data.M2N2Head, Classes: 10}}}.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "wrong.safetensors")
-	if err := wrong.Save(path, nil); err != nil {
+	if err := model.Save(path, wrong, nil); err != nil {
 		t.Fatal(err)
 	}
 	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
@@ -149,12 +150,12 @@ func TestEvalBadModel(t *testing.T) {
 
 func TestEvalRefusesNonFiniteWeights(t *testing.T) {
 	dir := t.TempDir()
-	m, err := nn.New(nn.MLPSpec([3]int{1, 8, 8}, []int{4}, []nn.HeadSpec{{Name: data.M2N2Head, Classes: 10}}), 1)
+	m, err := mlp.Config{Input: [3]int{1, 8, 8}, Hidden: []int{4}, Heads: []model.Head{{Name: data.M2N2Head, Classes: 10}}}.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "nan.safetensors")
-	if err := m.Save(path, nil); err != nil {
+	if err := model.Save(path, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	ts, meta, err := checkpoint.LoadAll(path)

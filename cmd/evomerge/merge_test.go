@@ -14,7 +14,9 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 )
@@ -315,22 +317,22 @@ func TestCmdMethods(t *testing.T) {
 	}
 }
 
-// A merged internal/nn model loads like its inputs: the spec is inherited and
+// A merged internal/model network loads like its inputs: the spec is inherited and
 // each expert's head is carried over.
 func TestCmdMergeNNModelsLoad(t *testing.T) {
 	dir := t.TempDir()
-	spec := nn.MLPSpec([3]int{1, 2, 2}, []int{5}, nil)
+	spec := mlp.Config{Input: [3]int{1, 2, 2}, Hidden: []int{5}}
 	var paths []string
-	var models []*nn.Model
+	var models []model.Network
 	for i, head := range []string{"a", "b"} {
 		s := spec
-		s.Heads = []nn.HeadSpec{{Name: head, Classes: 3}}
-		m, err := nn.New(s, uint64(i+1))
+		s.Heads = []model.Head{{Name: head, Classes: 3}}
+		m, err := s.New(uint64(i + 1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := filepath.Join(dir, head+".safetensors")
-		if err := m.Save(p, nil); err != nil {
+		if err := model.Save(p, m, nil); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
@@ -345,7 +347,7 @@ func TestCmdMergeNNModelsLoad(t *testing.T) {
 	if err := cmdMerge(context.Background(), []string{recipe, "--out", out}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	merged, err := nn.Load(out)
+	merged, err := all.Load(out)
 	if err != nil {
 		t.Fatalf("merged checkpoint does not load as an nn model: %v", err)
 	}

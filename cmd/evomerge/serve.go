@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/run"
-	"github.com/evomerge/evomerge/reports"
 )
 
 const serveSynopsis = `serve RUN_DIR... [--addr 127.0.0.1:8080] [--allow-host NAME,...] [--refresh 5s]
@@ -71,13 +70,4 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // reportLoader reads run directories for the report server the way
 // `evomerge report` does.
-var reportLoader = run.ReportLoader{
-	Stamp: func(dir string) (string, error) {
-		stamp, err := stampRun(dir)
-		return string(stamp), err
-	},
-	Load: func(dir string) (*reports.Run, string, error) {
-		r, stamp, err := loadReportRun(dir)
-		return r, string(stamp), err
-	},
-}
+var reportLoader = run.DirReports

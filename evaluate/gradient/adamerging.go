@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/search"
@@ -46,14 +46,14 @@ type AdaMergingOptions struct {
 // dL/dc = Σ_{l in c's group} ⟨dL/dθ[l], τk[l]⟩. It is not safe for
 // concurrent use; every call draws new batches from its seeded stream.
 type AdaMerging struct {
-	model  *nn.Model
+	model  model.Network
 	tv     *TaskVectors
 	lay    *Layout
 	tasks  []Task
 	opt    AdaMergingOptions
-	params []*nn.Param // mergeable params in tv.Names order
-	dst    [][]float32 // the params' Data
-	acc    [][]float32 // summed dL/dθ per tensor
+	params []*model.Param // mergeable params in tv.Names order
+	dst    [][]float32    // the params' Data
+	acc    [][]float32    // summed dL/dθ per tensor
 	xb     []float32
 	yb     []int32
 	idx    []int
@@ -62,11 +62,11 @@ type AdaMerging struct {
 
 var _ search.GradientEvaluator = (*AdaMerging)(nil)
 
-// NewAdaMerging builds the evaluator. model must have every task's head
+// NewAdaMerging builds the evaluator. net must have every task's head
 // and every tensor of tv; it becomes the evaluator's working model (its
 // mergeable parameters are overwritten by every call; heads are kept).
-func NewAdaMerging(model *nn.Model, tv *TaskVectors, lay *Layout, tasks []Task, opt AdaMergingOptions) (*AdaMerging, error) {
-	if model == nil || tv == nil || lay == nil {
+func NewAdaMerging(net model.Network, tv *TaskVectors, lay *Layout, tasks []Task, opt AdaMergingOptions) (*AdaMerging, error) {
+	if net == nil || tv == nil || lay == nil {
 		return nil, errors.New("gradient: AdaMerging needs a model, task vectors and a coefficient layout")
 	}
 	if opt.Batch == 0 {
@@ -78,14 +78,14 @@ func NewAdaMerging(model *nn.Model, tv *TaskVectors, lay *Layout, tasks []Task, 
 	if opt.Batch < 1 || opt.Batches < 1 {
 		return nil, fmt.Errorf("gradient: batch %d × %d batches: use positive sizes (default 16 × 2)", opt.Batch, opt.Batches)
 	}
-	params, err := bindParams(model, tv.Names, tv.Shapes)
+	params, err := bindParams(net, tv.Names, tv.Shapes)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTasks(model, tasks, opt.Supervised); err != nil {
+	if err := checkTasks(net, tasks, opt.Supervised); err != nil {
 		return nil, err
 	}
-	a := &AdaMerging{model: model, tv: tv, lay: lay, tasks: tasks, opt: opt, params: params,
+	a := &AdaMerging{model: net, tv: tv, lay: lay, tasks: tasks, opt: opt, params: params,
 		r: rng.New(opt.Seed, "gradient", "adamerging", "batches")}
 	for _, p := range params {
 		a.dst = append(a.dst, p.Data)
@@ -95,10 +95,10 @@ func NewAdaMerging(model *nn.Model, tv *TaskVectors, lay *Layout, tasks []Task, 
 }
 
 // bindParams finds the model's parameter of every name, checking shapes.
-func bindParams(model *nn.Model, names []string, shapes [][]int) ([]*nn.Param, error) {
-	params := make([]*nn.Param, len(names))
+func bindParams(net model.Network, names []string, shapes [][]int) ([]*model.Param, error) {
+	params := make([]*model.Param, len(names))
 	for l, name := range names {
-		p := model.Param(name)
+		p := net.Param(name)
 		if p == nil {
 			return nil, fmt.Errorf("gradient: the model has no parameter %q: the merged checkpoints and the model architecture differ", name)
 		}
@@ -122,20 +122,20 @@ func sameShape(a, b []int) bool {
 	return true
 }
 
-func checkTasks(model *nn.Model, tasks []Task, labelled bool) error {
+func checkTasks(net model.Network, tasks []Task, labelled bool) error {
 	if len(tasks) == 0 {
 		return errors.New("gradient: no task data: give at least one task's inputs")
 	}
 	heads := map[string]bool{}
-	for _, h := range model.Heads() {
+	for _, h := range net.Heads() {
 		heads[h] = true
 	}
 	for _, t := range tasks {
 		if !heads[t.Head] {
 			return fmt.Errorf("gradient: task %s: the model has no head %q: keep every task's head on the merged model", t.Name, t.Head)
 		}
-		if t.N < 1 || len(t.X) != t.N*model.InputSize() {
-			return fmt.Errorf("gradient: task %s: %d inputs with %d values, want %d per input", t.Name, t.N, len(t.X), model.InputSize())
+		if t.N < 1 || len(t.X) != t.N*net.InputSize() {
+			return fmt.Errorf("gradient: task %s: %d inputs with %d values, want %d per input", t.Name, t.N, len(t.X), net.InputSize())
 		}
 		if labelled && len(t.Y) != t.N {
 			return fmt.Errorf("gradient: task %s: a labelled objective needs one label per input (%d labels, %d inputs)", t.Name, len(t.Y), t.N)
@@ -148,7 +148,7 @@ func checkTasks(model *nn.Model, tasks []Task, labelled bool) error {
 func (a *AdaMerging) NumCoefficients() int { return a.lay.Len() }
 
 // Model returns the working model (holding θ of the last call).
-func (a *AdaMerging) Model() *nn.Model { return a.model }
+func (a *AdaMerging) Model() model.Network { return a.model }
 
 // SetCoefficients builds θ(c) into the working model without a pass, e.g.
 // to evaluate the learned merge.
@@ -242,13 +242,13 @@ func (a *AdaMerging) taskLossGrad(t Task) (float64, error) {
 			}
 		}
 	}
-	kind := nn.Entropy
+	kind := model.Entropy
 	if a.opt.Supervised {
-		kind = nn.CrossEntropy
+		kind = model.CrossEntropy
 	} else {
 		y = nil // the entropy objective never reads labels
 	}
-	loss, err := a.model.LossAndGrad(x, n, t.Head, y, kind)
+	loss, err := model.LossAndGrad(a.model, x, n, t.Head, y, kind)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,6 @@
 // Package gradient holds the gradient-side evaluators of evomerge: what
 // AdaMerging and FW-Merging (search/adamerging, search/fw) ask of the model,
-// computed with the Go-native backend (internal/nn) and handed back as
+// computed with the Go-native backend (internal/model) and handed back as
 // numbers.
 //
 // # Contract
@@ -17,7 +17,7 @@
 //   - AdaMerging implements search.GradientEvaluator: θ(c) = θ0 + Σk c·τk is
 //     written into a working model that keeps every task's head; for each
 //     task a batch goes forward and backward through the task's head
-//     (nn.LossAndGrad, prediction entropy by default), the parameter
+//     (model.LossAndGrad, prediction entropy by default), the parameter
 //     gradients are summed over tasks, and dL/dc = Σ_{l in c} ⟨dL/dθ[l],
 //     τk[l]⟩ exactly (checked against central finite differences in the
 //     tests). With the entropy loss it reads unlabelled inputs only; fed

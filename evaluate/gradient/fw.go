@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/operators"
@@ -34,9 +34,9 @@ const (
 
 // FWOptions configure the Frank-Wolfe evaluator.
 type FWOptions struct {
-	// Loss is the proxy objective: nn.CrossEntropy (default; needs labels)
-	// or nn.Entropy (unlabelled).
-	Loss nn.LossKind
+	// Loss is the proxy objective: model.CrossEntropy (default; needs
+	// labels) or model.Entropy (unlabelled).
+	Loss model.LossKind
 	// Rule is RuleTaskArithmetic (default) or RuleTIES.
 	Rule string
 	// TIESKeep is the fraction of |s − θ| kept by the TIES rule (default
@@ -60,13 +60,13 @@ type FWOptions struct {
 // needed, so memory is constant in the pool size. The soft variant keeps
 // the task vectors of the few selected members (one per task) resident.
 type FrankWolfe struct {
-	model  *nn.Model
+	model  model.Network
 	names  []string
 	shapes [][]int
 	base   [][]float32
 	theta  [][]float32
 	grad   [][]float32
-	params []*nn.Param
+	params []*model.Param
 	pool   []string
 	proxy  []Task
 	opt    FWOptions
@@ -83,13 +83,13 @@ type FrankWolfe struct {
 
 var _ search.SoftAlignmentEvaluator = (*FrankWolfe)(nil)
 
-// NewFrankWolfe builds the evaluator. model must have every task's head and
+// NewFrankWolfe builds the evaluator. net must have every task's head and
 // every tensor of base (its mergeable parameters are overwritten); base
 // holds θ0's mergeable tensors and init θ0 of the search (nil: start at the
 // base); pool lists the member checkpoint paths, which must each hold every
 // tensor of base with the same shape (checked here, reading headers only).
-func NewFrankWolfe(model *nn.Model, base *TaskVectors, init [][]float32, pool []string, proxy []Task, opt FWOptions) (*FrankWolfe, error) {
-	if model == nil || base == nil {
+func NewFrankWolfe(net model.Network, base *TaskVectors, init [][]float32, pool []string, proxy []Task, opt FWOptions) (*FrankWolfe, error) {
+	if net == nil || base == nil {
 		return nil, errors.New("gradient: FW needs a model and the base tensors")
 	}
 	if len(pool) == 0 {
@@ -119,18 +119,18 @@ func NewFrankWolfe(model *nn.Model, base *TaskVectors, init [][]float32, pool []
 	if opt.Chunk < 1 {
 		return nil, fmt.Errorf("gradient: FW chunk %d: use a positive size", opt.Chunk)
 	}
-	if opt.Loss != nn.Entropy && opt.Loss != nn.CrossEntropy {
+	if opt.Loss != model.Entropy && opt.Loss != model.CrossEntropy {
 		return nil, fmt.Errorf("gradient: loss %v: use entropy or cross-entropy", opt.Loss)
 	}
-	params, err := bindParams(model, base.Names, base.Shapes)
+	params, err := bindParams(net, base.Names, base.Shapes)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTasks(model, proxy, opt.Loss == nn.CrossEntropy); err != nil {
+	if err := checkTasks(net, proxy, opt.Loss == model.CrossEntropy); err != nil {
 		return nil, err
 	}
 	if len(opt.Unlabelled) > 0 {
-		if err := checkTasks(model, opt.Unlabelled, false); err != nil {
+		if err := checkTasks(net, opt.Unlabelled, false); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +139,7 @@ func NewFrankWolfe(model *nn.Model, base *TaskVectors, init [][]float32, pool []
 			return nil, fmt.Errorf("gradient: pool member %d: %w", i, err)
 		}
 	}
-	f := &FrankWolfe{model: model, names: base.Names, shapes: base.Shapes, base: base.Base, params: params,
+	f := &FrankWolfe{model: net, names: base.Names, shapes: base.Shapes, base: base.Base, params: params,
 		pool: slices.Clone(pool), proxy: proxy, opt: opt}
 	maxLen := 0
 	for l, b := range base.Base {
@@ -194,7 +194,7 @@ func (f *FrankWolfe) Theta() [][]float32 { return f.theta }
 func (f *FrankWolfe) Names() []string { return f.names }
 
 // LoadTheta copies θt into the working model, e.g. for evaluation.
-func (f *FrankWolfe) LoadTheta() *nn.Model {
+func (f *FrankWolfe) LoadTheta() model.Network {
 	for l, p := range f.params {
 		copy(p.Data, f.theta[l])
 	}
@@ -220,10 +220,10 @@ func (f *FrankWolfe) gradient(ctx context.Context, task int) (float64, error) {
 			}
 			hi := min(t.N, lo+f.opt.Chunk)
 			var y []int32
-			if f.opt.Loss == nn.CrossEntropy {
+			if f.opt.Loss == model.CrossEntropy {
 				y = t.Y[lo:hi]
 			}
-			l, err := f.model.LossAndGrad(t.X[lo*size:hi*size], hi-lo, t.Head, y, f.opt.Loss)
+			l, err := model.LossAndGrad(f.model, t.X[lo*size:hi*size], hi-lo, t.Head, y, f.opt.Loss)
 			if err != nil {
 				return 0, fmt.Errorf("task %s: %w", t.Name, err)
 			}

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
@@ -21,17 +22,17 @@ import (
 
 // fixture is a tiny two-task MLP: a base and experts that perturb it.
 type fixture struct {
-	spec    nn.Spec
-	base    *nn.Model
-	experts []*nn.Model
+	spec    model.Config
+	base    model.Network
+	experts []model.Network
 	tasks   []Task
 }
 
 func newFixture(t testing.TB, experts int, hidden []int) *fixture {
 	t.Helper()
-	heads := []nn.HeadSpec{{Name: "a", Classes: 3}, {Name: "b", Classes: 4}}
-	spec := nn.MLPSpec([3]int{1, 3, 3}, hidden, heads)
-	base, err := nn.New(spec, 1)
+	heads := []model.Head{{Name: "a", Classes: 3}, {Name: "b", Classes: 4}}
+	spec := mlp.Config{Input: [3]int{1, 3, 3}, Hidden: hidden, Heads: heads}
+	base, err := spec.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +66,9 @@ func (f *fixture) taskVectors(t testing.TB) *TaskVectors {
 	t.Helper()
 	var models [][]checkpoint.Tensor
 	for _, e := range f.experts {
-		models = append(models, e.Tensors())
+		models = append(models, model.Tensors(e))
 	}
-	src, err := operators.NewMemSource(f.base.Tensors(), models...)
+	src, err := operators.NewMemSource(model.Tensors(f.base), models...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestAdaMergingErrors(t *testing.T) {
 	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, bad, AdaMergingOptions{}); err == nil || !strings.Contains(err.Error(), "head") {
 		t.Errorf("missing head: %v", err)
 	}
-	other, _ := nn.New(nn.MLPSpec([3]int{1, 3, 3}, []int{7}, []nn.HeadSpec{{Name: "a", Classes: 3}}), 1)
+	other, _ := mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{7}, Heads: []model.Head{{Name: "a", Classes: 3}}}.New(1)
 	if _, err := NewAdaMerging(other, tv, lay, f.tasks[:1], AdaMergingOptions{}); err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Errorf("shape mismatch: %v", err)
 	}
@@ -276,7 +277,7 @@ func writePool(t testing.TB, f *fixture, n int) []string {
 			}
 		}
 		path := filepath.Join(dir, fmt.Sprintf("member-%02d.safetensors", i))
-		if err := m.Save(path, nil); err != nil {
+		if err := model.Save(path, m, nil); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, path)
@@ -303,7 +304,7 @@ func TestFrankWolfeAlignAndStep(t *testing.T) {
 	m := f.base.Clone()
 	g := make([][]float32, 2)
 	for ti, task := range f.tasks {
-		if _, err := m.LossAndGrad(task.X, task.N, task.Head, task.Y, nn.CrossEntropy); err != nil {
+		if _, err := model.LossAndGrad(m, task.X, task.N, task.Head, task.Y, model.CrossEntropy); err != nil {
 			t.Fatal(err)
 		}
 		for l, name := range tv.Names {
@@ -511,10 +512,10 @@ func TestFrankWolfeMemoryFlatInPoolSize(t *testing.T) {
 func TestFrankWolfeErrors(t *testing.T) {
 	f := newFixture(t, 1, []int{5})
 	tv := f.taskVectors(t)
-	other, _ := nn.New(nn.MLPSpec([3]int{1, 3, 3}, []int{7}, []nn.HeadSpec{{Name: "a", Classes: 3}, {Name: "b", Classes: 4}}), 2)
+	other, _ := mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{7}, Heads: []model.Head{{Name: "a", Classes: 3}, {Name: "b", Classes: 4}}}.New(2)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.safetensors")
-	if err := other.Save(bad, nil); err != nil {
+	if err := model.Save(bad, other, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := NewFrankWolfe(f.base.Clone(), tv, nil, []string{bad}, f.tasks, FWOptions{})

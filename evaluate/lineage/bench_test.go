@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
@@ -25,9 +25,9 @@ func BenchmarkChild(b *testing.B) {
 	}
 	for _, st := range []Storage{StorageRAM, StorageDisk} {
 		b.Run(string(st), func(b *testing.B) {
-			var seeds []*nn.Model
+			var seeds []model.Network
 			for i := range 2 {
-				m, err := nn.New(data.M2N2Spec(), uint64(i))
+				m, err := data.M2N2Config().New(uint64(i))
 				if err != nil {
 					b.Fatal(err)
 				}

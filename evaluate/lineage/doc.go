@@ -1,7 +1,7 @@
 // Package lineage is the evaluator of M2N2's recipe genomes: it materialises
 // a child from its parents' weights with the operators' "m2n2" split-point
 // SLERP crossover (plus Gaussian mutation for from-scratch runs) into a
-// per-worker internal/nn model and scores it on the fitness examples with
+// per-worker internal/model network and scores it on the fitness examples with
 // per-example correctness.
 //
 // Genomes it understands:

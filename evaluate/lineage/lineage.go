@@ -19,7 +19,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
@@ -57,7 +57,7 @@ type Task struct {
 type Config struct {
 	// Seeds are the initial models, all of one architecture; genome [i] of
 	// m2n2.SeedSpace(len(Seeds)) is Seeds[i]. Their weights are copied.
-	Seeds []*nn.Model
+	Seeds []model.Network
 	Tasks []Task
 	// Storage of parents' weights (default StorageRAM).
 	Storage Storage
@@ -90,7 +90,7 @@ type Evaluator struct {
 	cacheSize int
 	tasks     []Task
 	batch     int
-	spec      nn.Spec
+	arch      model.Config // the seeds' architecture
 	views     []tensorView
 	byName    map[string]tensorView
 	params    int
@@ -116,7 +116,7 @@ type entry struct {
 
 // worker owns a model and merge buffers.
 type worker struct {
-	model  *nn.Model
+	model  model.Network
 	child  []float32
 	pa, pb []float32 // disk: parents read from their files
 }
@@ -162,7 +162,7 @@ func New(cfg Config) (*Evaluator, error) {
 	if e.batch == 0 {
 		e.batch = 500
 	}
-	e.spec = cfg.Seeds[0].Spec()
+	e.arch = cfg.Seeds[0].Config()
 	ref := cfg.Seeds[0].Params()
 	names := make([]string, len(ref))
 	for i, p := range ref {
@@ -177,7 +177,7 @@ func New(cfg Config) (*Evaluator, error) {
 	sorted := slices.Clone(names)
 	checkpoint.SortNames(sorted)
 	if !slices.Equal(sorted, names) {
-		panic("lineage: nn.Model.Params is not in canonical order")
+		panic("lineage: model.Network.Params is not in canonical order")
 	}
 	for s, m := range cfg.Seeds {
 		ps := m.Params()
@@ -222,7 +222,7 @@ func New(cfg Config) (*Evaluator, error) {
 	e.version = Version + "+seeds:" + hex.EncodeToString(h.Sum(nil))[:16]
 	e.workers = make(chan *worker, e.nWorkers)
 	for range e.nWorkers {
-		m, err := nn.New(e.spec, 0)
+		m, err := e.arch.New(0)
 		if err != nil {
 			return nil, fmt.Errorf("lineage: %w", err)
 		}
@@ -330,7 +330,7 @@ func (e *Evaluator) evaluate(ctx context.Context, w *worker, c *population.Candi
 	scores := make([]float64, len(e.tasks))
 	correct := make([]population.TaskCorrectness, len(e.tasks))
 	for i, t := range e.tasks {
-		met, err := w.model.Evaluate(t.Data.X, t.Data.Y, t.Data.Len(), t.Head, e.batch)
+		met, err := model.Evaluate(w.model, t.Data.X, t.Data.Y, t.Data.Len(), t.Head, e.batch)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lineage: task %s: %w", t.Name, err)
 		}
@@ -344,7 +344,7 @@ func (e *Evaluator) evaluate(ctx context.Context, w *worker, c *population.Candi
 }
 
 // load copies flattened weights into the model's parameters.
-func (e *Evaluator) load(m *nn.Model, flat []float32) {
+func (e *Evaluator) load(m model.Network, flat []float32) {
 	for i, p := range m.Params() {
 		v := e.views[i]
 		copy(p.Data, flat[v.offset:v.offset+v.n])
@@ -623,14 +623,14 @@ func (e *Evaluator) Weights(ctx context.Context, id string) ([]float32, error) {
 	return slices.Clone(out), nil
 }
 
-// Model returns an evaluated candidate as an nn model (for scoring final
-// members on test data or exporting them).
-func (e *Evaluator) Model(ctx context.Context, id string) (*nn.Model, error) {
+// Model returns an evaluated candidate as a network of the seeds'
+// architecture (for scoring final members on test data or exporting them).
+func (e *Evaluator) Model(ctx context.Context, id string) (model.Network, error) {
 	flat, err := e.Weights(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	m, err := nn.New(e.spec, 0)
+	m, err := e.arch.New(0)
 	if err != nil {
 		return nil, fmt.Errorf("lineage: %w", err)
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -19,8 +20,8 @@ import (
 )
 
 // tinySpec: 2×2 input, 3 hidden units, 2 classes: 4·3+3+3·2+2 = 23 parameters.
-func tinySpec() nn.Spec {
-	return nn.MLPSpec([3]int{1, 2, 2}, []int{3}, []nn.HeadSpec{{Name: "h", Classes: 2}})
+func tinySpec() model.Config {
+	return mlp.Config{Input: [3]int{1, 2, 2}, Hidden: []int{3}, Heads: []model.Head{{Name: "h", Classes: 2}}}
 }
 
 func tinyData(n int) *data.Dataset {
@@ -42,7 +43,7 @@ func newEvaluator(t *testing.T, cfg Config) *Evaluator {
 	t.Helper()
 	if cfg.Seeds == nil {
 		for s := range 2 {
-			m, err := nn.New(tinySpec(), uint64(10+s))
+			m, err := tinySpec().New(uint64(10 + s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +168,7 @@ func TestSplitPointSLERPThroughEvaluator(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := e.tasks[0].Data
-		met, err := m.Evaluate(d.X, d.Y, d.Len(), "h", 7)
+		met, err := model.Evaluate(m, d.X, d.Y, d.Len(), "h", 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,17 +337,17 @@ func TestBadInputs(t *testing.T) {
 	if e.Evaluate(ctx, []*population.Candidate{bad}); bad.OK() {
 		t.Error("seed index 5 of 2 accepted")
 	}
-	other, _ := nn.New(nn.MLPSpec([3]int{1, 2, 2}, []int{4}, []nn.HeadSpec{{Name: "h", Classes: 2}}), 1)
-	first, _ := nn.New(tinySpec(), 1)
+	other, _ := mlp.Config{Input: [3]int{1, 2, 2}, Hidden: []int{4}, Heads: []model.Head{{Name: "h", Classes: 2}}}.New(1)
+	first, _ := tinySpec().New(1)
 	for name, cfg := range map[string]Config{
-		"one seed":       {Seeds: []*nn.Model{first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
-		"architectures":  {Seeds: []*nn.Model{first, other}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
-		"no head":        {Seeds: []*nn.Model{first, first}, Tasks: []Task{{Name: "t", Head: "zz", Data: tinyData(4)}}},
-		"disk, no dir":   {Seeds: []*nn.Model{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: StorageDisk},
-		"unknown store":  {Seeds: []*nn.Model{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: "tape"},
-		"no tasks":       {Seeds: []*nn.Model{first, first}},
-		"empty task":     {Seeds: []*nn.Model{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: &data.Dataset{C: 1, H: 2, W: 2}}}},
-		"twice the task": {Seeds: []*nn.Model{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}, {Name: "t", Head: "h", Data: tinyData(4)}}},
+		"one seed":       {Seeds: []model.Network{first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
+		"architectures":  {Seeds: []model.Network{first, other}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
+		"no head":        {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "zz", Data: tinyData(4)}}},
+		"disk, no dir":   {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: StorageDisk},
+		"unknown store":  {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: "tape"},
+		"no tasks":       {Seeds: []model.Network{first, first}},
+		"empty task":     {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: &data.Dataset{C: 1, H: 2, W: 2}}}},
+		"twice the task": {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}, {Name: "t", Head: "h", Data: tinyData(4)}}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)

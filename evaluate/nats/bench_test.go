@@ -52,12 +52,7 @@ func mnistSetup(tb testing.TB, b *data.Benchmark) *Setup {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var groups []string
-	for i, l := range b.Spec().Layers {
-		if l.Kind == "linear" {
-			groups = append(groups, fmt.Sprintf("layers.%d", i))
-		}
-	}
+	groups := b.Config().Groups()
 	var names []string
 	for _, e := range experts {
 		names = append(names, e.Name)

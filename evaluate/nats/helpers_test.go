@@ -20,7 +20,8 @@ import (
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
@@ -133,22 +134,22 @@ func (b *behaving) Evaluate(ctx context.Context, batch []*population.Candidate) 
 }
 
 // Synthetic pool: a base and two experts of a tiny MLP on 1x3x3 inputs.
-var synthHeads = []nn.HeadSpec{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
+var synthHeads = []model.Head{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
 
-func synthSpec(heads ...nn.HeadSpec) nn.Spec {
-	return nn.MLPSpec([3]int{1, 3, 3}, []int{6, 5}, heads)
+func synthSpec(heads ...model.Head) model.Config {
+	return mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{6, 5}, Heads: heads}
 }
 
 // writePool writes the pool's checkpoints into dir and returns the setup
 // (linear merge, per-model weights searched in [-2, 2]).
 func writePool(t testing.TB, dir string, examples int) *Setup {
 	t.Helper()
-	base, err := nn.New(synthSpec(nn.HeadSpec{Name: "pretrain", Classes: 3}), 1)
+	base, err := synthSpec(model.Head{Name: "pretrain", Classes: 3}).New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	basePath := filepath.Join(dir, "base.safetensors")
-	if err := base.Save(basePath, nil); err != nil {
+	if err := model.Save(basePath, base, nil); err != nil {
 		t.Fatal(err)
 	}
 	s := &Setup{V: SetupVersion, Operator: "linear", Seed: 3, Examples: examples}
@@ -159,7 +160,7 @@ func writePool(t testing.TB, dir string, examples int) *Setup {
 	s.Base = &ref
 	var names []string
 	for i, h := range synthHeads {
-		m, err := nn.New(synthSpec(h), uint64(10+i))
+		m, err := synthSpec(h).New(uint64(10 + i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func writePool(t testing.TB, dir string, examples int) *Setup {
 			}
 		}
 		path := filepath.Join(dir, "expert-"+h.Name+".safetensors")
-		if err := m.Save(path, nil); err != nil {
+		if err := model.Save(path, m, nil); err != nil {
 			t.Fatal(err)
 		}
 		ref, err := NewModelRef(h.Name, path)

@@ -36,18 +36,21 @@ var AllowedImports = map[string][]string{
 	"internal/checkpoint":   {"internal/par", "internal/tensor", "internal/atomicfile", xsys},
 	"configs":               {tomlLib, "internal/suggest"},
 	"operators":             {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", gonumMat, gonumFloat},
-	"internal/nn":           {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "operators"},
-	"internal/data":         {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/nn", goMNIST},
+	"internal/model":        {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "operators"},
+	"internal/model/layers": {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/model"},
+	"internal/model/*":      {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/model", "internal/model/layers"},
+	"internal/model/all":    {"internal/atomicfile", "internal/par", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/model", "internal/model/"},
+	"internal/data":         {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "internal/model", goMNIST},
 	"population":            {"internal/rng"},
 	"operators/searchspace": {"internal/par", "internal/tensor", "internal/rng", "internal/atomicfile", "internal/checkpoint", "operators", "population", gonumMat, gonumFloat},
 	"fitness":               {"internal/rng", "population", gonumStat, gonumFloat},
 	"search":                {"internal/rng", "population", "fitness"},
 	"search/*":              {"internal/rng", "population", "fitness", "search", eaopt, gonum},
-	"evaluate":              {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search"},
-	"evaluate/*":            {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "evaluate", natsServer, natsClient},
+	"evaluate":              {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "population", "fitness", "search"},
+	"evaluate/*":            {"internal/par", "internal/atomicfile", "internal/tensor", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "population", "fitness", "search", "evaluate", natsServer, natsClient},
 	"reports":               {"internal/rng", "configs", "population", "fitness", "search", echarts, statsview},
-	"internal/registry":     {"internal/rng", "internal/suggest", "configs", "population", "fitness", "search", "search/"},
-	"internal/run":          {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/nn", "internal/data", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry"},
+	"internal/registry":     {"internal/par", "internal/tensor", "internal/atomicfile", "internal/rng", "internal/suggest", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "population", "fitness", "search", "search/", "evaluate"},
+	"internal/run":          {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry"},
 	"internal/testkit":      {"internal/", "operators"},
 	"internal/lab":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports", gonum},
 	"cmd/evomerge":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports"},
@@ -60,10 +63,11 @@ var AllowedImports = map[string][]string{
 var SiblingFamilies = []string{"search", "internal/model"}
 
 // SharedMembers are sub-packages of a family that every member may use
-// (test kits).
-var SharedMembers = []string{"search/searchtest"}
+// (test kits, the layers the model architectures are built of).
+var SharedMembers = []string{"search/searchtest", "internal/model/layers"}
 
 // CompositionRoots are the packages that may know several components of a
-// family: the registry, which lists them, the run that composes them, and
-// the experiments that compare them.
-var CompositionRoots = []string{"internal/registry", "internal/run", "internal/lab", "cmd/evomerge"}
+// family: the registries, which list them (internal/registry the search
+// methods, internal/model/all the model architectures), the run that
+// composes them, and the experiments that compare them.
+var CompositionRoots = []string{"internal/registry", "internal/model/all", "internal/run", "internal/lab", "cmd/evomerge"}

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/atomicfile"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
 )
 
 // CacheEnv names the environment variable holding evomerge's cache root;
@@ -166,7 +167,8 @@ type Options struct {
 type definition struct {
 	name, version, description string
 	fitness                    Split
-	spec                       nn.Spec // backbone plus one head per task with a Head
+	cfg                        model.Config // backbone plus heads
+	heads                      []model.Head // one head per task with a Head
 	tasks                      []Task
 	recipe, smoke              Recipe
 	build                      func(ctx context.Context, b *Benchmark, bd *builder) error
@@ -237,13 +239,14 @@ type Benchmark struct {
 	Members      []Member
 	Manifest     Manifest
 
-	spec     nn.Spec
+	cfg      model.Config
+	heads    []model.Head
 	mnistDir string
 
 	mu       sync.Mutex
 	mnist    *MNIST
 	data     map[dataKey]*Dataset
-	memberMd map[string]*nn.Model
+	memberMd map[string]model.Network
 }
 
 type dataKey struct {
@@ -251,9 +254,9 @@ type dataKey struct {
 	split Split
 }
 
-// Spec returns the benchmark's architecture: the shared backbone and one
+// Config returns the benchmark's architecture: the shared backbone and one
 // head per task that has a head.
-func (b *Benchmark) Spec() nn.Spec { return b.spec }
+func (b *Benchmark) Config() model.Config { return b.cfg }
 
 // Task returns the named task.
 func (b *Benchmark) Task(name string) (Task, bool) {
@@ -375,10 +378,11 @@ func newBenchmark(def definition, dir, mnistDir string) *Benchmark {
 		Dir:          dir,
 		FitnessSplit: def.fitness,
 		Tasks:        def.tasks,
-		spec:         def.spec,
+		cfg:          def.cfg,
+		heads:        def.heads,
 		mnistDir:     mnistDir,
 		data:         map[dataKey]*Dataset{},
-		memberMd:     map[string]*nn.Model{},
+		memberMd:     map[string]model.Network{},
 	}
 }
 
@@ -551,22 +555,22 @@ func (b *Benchmark) TaskNames() []string {
 	return names
 }
 
-// LoadMember returns the model of a member, loaded once and shared: callers
-// must not modify it or run it concurrently (Model.Clone gives a private
-// copy).
-func (b *Benchmark) LoadMember(name string) (*nn.Model, error) {
+// LoadMember returns the network of a member, loaded once and shared:
+// callers must not modify it or run it concurrently (Network.Clone gives a
+// private copy).
+func (b *Benchmark) LoadMember(name string) (model.Network, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.loadMemberLocked(name)
 }
 
-func (b *Benchmark) loadMemberLocked(name string) (*nn.Model, error) {
+func (b *Benchmark) loadMemberLocked(name string) (model.Network, error) {
 	if m, ok := b.memberMd[name]; ok {
 		return m, nil
 	}
 	for _, mem := range b.Members {
 		if mem.Name == name {
-			m, err := nn.Load(mem.Path)
+			m, err := all.Load(mem.Path)
 			if err != nil {
 				return nil, fmt.Errorf("data: benchmark %s member %s: %w (run `evomerge bench prepare %s --force` to rebuild)", b.Name, name, err, b.Name)
 			}

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 )
 
 func smokeOptions(t *testing.T, name, cache string) Options {
@@ -80,7 +82,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	}
 
 	// Member checkpoints reload with metadata and a single own head.
-	expert, err := nn.Load(filepath.Join(wantDir, "expert-rotated.safetensors"))
+	expert, err := all.Load(filepath.Join(wantDir, "expert-rotated.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	}
 
 	// A model without the tasks' heads borrows every expert head; its backbone is kept.
-	foreign, err := nn.New(MNISTTasksSpec([]nn.HeadSpec{{Name: "other", Classes: 5}}), 9)
+	foreign, err := MNISTTasksConfig([]model.Head{{Name: "other", Classes: 5}}).New(9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 		t.Fatal("mod3 head not taken from the mod3 expert")
 	}
 	// A model of another architecture is rejected with an explanation.
-	alien, err := nn.New(M2N2Spec(), 1)
+	alien, err := M2N2Config().New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,10 +185,10 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 }
 
 func TestCombine(t *testing.T) {
-	spec := nn.MLPSpec([3]int{1, 1, 2}, []int{2}, []nn.HeadSpec{{Name: "a", Classes: 2}})
-	m1, _ := nn.New(spec, 1)
-	m2, _ := nn.New(spec, 2)
-	got, err := combine(spec, []*nn.Model{m1, m2}, []float64{0.25, 0.75}, func(string) *nn.Model { return m2 })
+	spec := mlp.Config{Input: [3]int{1, 1, 2}, Hidden: []int{2}, Heads: []model.Head{{Name: "a", Classes: 2}}}
+	m1, _ := spec.New(1)
+	m2, _ := spec.New(2)
+	got, err := combine(spec, []model.Network{m1, m2}, []float64{0.25, 0.75}, func(string) model.Network { return m2 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func TestCombine(t *testing.T) {
 			}
 		}
 	}
-	if _, err := combine(spec, []*nn.Model{m1}, []float64{1}, func(string) *nn.Model { return nil }); err == nil {
+	if _, err := combine(spec, []model.Network{m1}, []float64{1}, func(string) model.Network { return nil }); err == nil {
 		t.Fatal("missing head source accepted")
 	}
 }

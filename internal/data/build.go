@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 )
 
 // builder accumulates what a benchmark build produces.
@@ -34,12 +34,12 @@ type trainConfig struct {
 }
 
 // train runs Adam on d and returns the number of optimizer steps.
-func (bd *builder) train(ctx context.Context, m *nn.Model, d *Dataset, cfg trainConfig) (int, error) {
+func (bd *builder) train(ctx context.Context, m model.Network, d *Dataset, cfg trainConfig) (int, error) {
 	batch := cfg.batchSize
 	if batch <= 0 || batch > d.Len() {
 		batch = d.Len()
 	}
-	err := nn.Train(ctx, m, d.X, d.Y, d.Len(), nn.TrainConfig{
+	err := model.Train(ctx, m, d.X, d.Y, d.Len(), model.TrainConfig{
 		Head:      cfg.head,
 		Epochs:    cfg.epochs,
 		BatchSize: batch,
@@ -55,7 +55,7 @@ func (bd *builder) train(ctx context.Context, m *nn.Model, d *Dataset, cfg train
 
 // save writes a trained member into the build directory and registers it
 // with the benchmark.
-func (bd *builder) save(b *Benchmark, m *nn.Model, mem Member) error {
+func (bd *builder) save(b *Benchmark, m model.Network, mem Member) error {
 	mem.File = mem.Name + ".safetensors"
 	mem.Path = filepath.Join(bd.dir, mem.File)
 	meta := map[string]string{
@@ -66,7 +66,7 @@ func (bd *builder) save(b *Benchmark, m *nn.Model, mem Member) error {
 	if mem.Task != "" {
 		meta[MetaTask] = mem.Task
 	}
-	if err := m.Save(mem.Path, meta); err != nil {
+	if err := model.Save(mem.Path, m, meta); err != nil {
 		return fmt.Errorf("save %s: %w", mem.Name, err)
 	}
 	sum, err := FileSHA256(mem.Path)
@@ -112,12 +112,12 @@ func (bd *builder) scoreMembers(ctx context.Context, b *Benchmark) error {
 	return nil
 }
 
-// combine returns a model of the benchmark's architecture whose non-head
+// combine returns a network of the config (the benchmark's architecture) whose non-head
 // parameters are Σ coef[i]·models[i] (computed in float64, one pass per
 // tensor) and whose heads are copied from headSource. It measures reference
 // merges during preparation.
-func combine(spec nn.Spec, models []*nn.Model, coef []float64, headSource func(tensor string) *nn.Model) (*nn.Model, error) {
-	out, err := nn.New(spec, 0)
+func combine(cfg model.Config, models []model.Network, coef []float64, headSource func(tensor string) model.Network) (model.Network, error) {
+	out, err := cfg.New(0)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func combine(spec nn.Spec, models []*nn.Model, coef []float64, headSource func(t
 }
 
 // mergeScore scores a merged model on the split relative to the experts.
-func mergeScore(ctx context.Context, b *Benchmark, m *nn.Model, split Split) (MergeScore, error) {
+func mergeScore(ctx context.Context, b *Benchmark, m model.Network, split Split) (MergeScore, error) {
 	s, err := b.Evaluate(ctx, m, split)
 	if err != nil {
 		return MergeScore{}, err
@@ -174,7 +174,7 @@ func mergeScore(ctx context.Context, b *Benchmark, m *nn.Model, split Split) (Me
 func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambdas []float64) error {
 	start := time.Now()
 	pool := b.Pool()
-	models := make([]*nn.Model, len(pool))
+	models := make([]model.Network, len(pool))
 	for i, mem := range pool {
 		m, err := b.LoadMember(mem.Name)
 		if err != nil {
@@ -182,7 +182,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 		}
 		models[i] = m
 	}
-	headSource := func(tensor string) *nn.Model {
+	headSource := func(tensor string) model.Network {
 		head, _ := headOf(tensor)
 		exp, ok := b.Expert(b.taskForHead(head))
 		if !ok {
@@ -204,7 +204,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 	for i := range avgCoef {
 		avgCoef[i] = 1 / float64(len(models))
 	}
-	avg, err := combine(b.spec, models, avgCoef, headSource)
+	avg, err := combine(b.cfg, models, avgCoef, headSource)
 	if err != nil {
 		return fmt.Errorf("average merge: %w", err)
 	}
@@ -219,7 +219,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 		if err != nil {
 			return err
 		}
-		all := append([]*nn.Model{base}, models...)
+		all := append([]model.Network{base}, models...)
 		taCoef := func(lambda float64) []float64 {
 			c := make([]float64, len(all))
 			c[0] = 1 - lambda*float64(len(models))
@@ -230,7 +230,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 		}
 		best := math.Inf(-1)
 		for _, lambda := range lambdas {
-			m, err := combine(b.spec, all, taCoef(lambda), headSource)
+			m, err := combine(b.cfg, all, taCoef(lambda), headSource)
 			if err != nil {
 				return fmt.Errorf("task arithmetic: %w", err)
 			}
@@ -243,7 +243,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 				best, inf.Lambda = s.MeanNormalized, lambda
 			}
 		}
-		m, err := combine(b.spec, all, taCoef(inf.Lambda), headSource)
+		m, err := combine(b.cfg, all, taCoef(inf.Lambda), headSource)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 
 // manifest assembles the manifest of a finished build.
 func (bd *builder) manifest(def definition, recipe Recipe) Manifest {
-	spec, _ := json.Marshal(def.spec) // plain data: cannot fail
+	spec := json.RawMessage(def.cfg.Metadata()[model.SpecMetadataKey])
 	return Manifest{
 		Benchmark:    def.name,
 		Version:      def.version,

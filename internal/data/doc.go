@@ -47,7 +47,7 @@
 //     initialisation, trained on digits 0-4 and on digits 5-9 (Adam, lr 3e-3,
 //     10 full-batch steps on the train split).
 //   - m2n2-scratch: the 8×8 data and the 64-256-10 model (19,210 parameters,
-//     M2N2Spec) for evolution from scratch; nothing is trained.
+//     M2N2Config) for evolution from scratch; nothing is trained.
 //
 // Heads are per task and never merged. A checkpoint that lacks a task's
 // head (heads.<task>.weight and .bias) is evaluated with the head of that
@@ -63,7 +63,7 @@
 // os.UserCacheDir()/evomerge/bench. It holds one safetensors file per member
 // (base.safetensors, expert-<task>.safetensors, specialist-*.safetensors;
 // metadata evomerge.benchmark, evomerge.benchmark_version, evomerge.role,
-// evomerge.task and the nn spec) and manifest.json: version, recipe, seeds,
+// evomerge.task and the mlp architecture's evomerge.spec) and manifest.json: version, recipe, seeds,
 // member SHA-256 sums, the accuracy and loss of every member on every task
 // on validation and test, and the interference figures. A build happens in
 // a temporary directory beside the final one and is renamed into place
@@ -76,7 +76,7 @@
 // # Determinism
 //
 // Every seed is derived from the recipe's seed with internal/rng, and
-// training and evaluation run through internal/nn, whose kernels give the
+// training and evaluation run through internal/model, whose kernels give the
 // same results for any thread count; preparing a benchmark twice gives
 // byte-identical checkpoints.
 //

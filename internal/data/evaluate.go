@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/all"
 )
 
 // HeadPrefix starts the name of every per-task head tensor
@@ -60,7 +61,7 @@ type FileOptions struct {
 // EvaluateFile loads a checkpoint (any path checkpoint.Open accepts),
 // checks that its weights are finite (see FileOptions) and evaluates it.
 func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split, opt FileOptions) (*Scores, error) {
-	m, err := nn.Load(path)
+	m, err := all.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: load model %s: %w", path, err)
 	}
@@ -84,11 +85,11 @@ func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split, 
 // with the head of that task's expert, since heads are per task and never
 // merged. m's parameters are only read, but when m has every head it is
 // run itself (its buffers are used), so m must not be in use elsewhere.
-func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Scores, error) {
+func (b *Benchmark) Evaluate(ctx context.Context, m model.Network, split Split) (*Scores, error) {
 	if _, err := ParseSplit(string(split)); err != nil {
 		return nil, err
 	}
-	if in, want := m.Spec().Input, b.spec.Input; in != want {
+	if in, want := m.Config().InputShape(), b.cfg.InputShape(); in != want {
 		return nil, fmt.Errorf("model input is %v (C,H,W), benchmark %s needs %v: the model does not belong to benchmark %s", in, b.Name, want, b.Name)
 	}
 	run, sources, err := b.WithTaskHeads(m)
@@ -106,10 +107,10 @@ func (b *Benchmark) Evaluate(ctx context.Context, m *nn.Model, split Split) (*Sc
 		if err != nil {
 			return nil, err
 		}
-		if in := run.Spec().Input; in != d.Shape() {
+		if in := run.Config().InputShape(); in != d.Shape() {
 			return nil, fmt.Errorf("model input is %v (C,H,W) but task %s has %v images", in, t.Name, d.Shape())
 		}
-		met, err := run.Evaluate(d.X, d.Y, d.Len(), t.Head, evalBatch)
+		met, err := model.Evaluate(run, d.X, d.Y, d.Len(), t.Head, evalBatch)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
 		}
@@ -144,7 +145,7 @@ func (b *Benchmark) expertAccuracy(split Split, task string) (float64, bool) {
 // each task where the head came from (HeadFromModel or HeadFromExpert). When m already has every head it is returned as is; otherwise
 // the result is a new model with m's backbone and, for each missing head,
 // the head of the task's expert.
-func (b *Benchmark) WithTaskHeads(m *nn.Model) (*nn.Model, []string, error) {
+func (b *Benchmark) WithTaskHeads(m model.Network) (model.Network, []string, error) {
 	sources := make([]string, len(b.Tasks))
 	var missing bool
 	for i, t := range b.Tasks {
@@ -162,9 +163,7 @@ func (b *Benchmark) WithTaskHeads(m *nn.Model) (*nn.Model, []string, error) {
 	if !missing {
 		return m, sources, nil
 	}
-	spec := m.Spec()
-	spec.Heads = slices.Clone(b.spec.Heads)
-	out, err := nn.New(spec, 0)
+	out, err := m.Config().WithHeads(b.heads).New(0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model architecture cannot take the benchmark's heads: %w", err)
 	}

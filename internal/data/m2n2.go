@@ -6,7 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 )
 
@@ -28,12 +29,14 @@ const (
 	M2N2Parameters = 19210
 )
 
-// M2N2Spec returns the reference code's model: 8×8 input, one hidden layer
+// M2N2Config returns the reference code's model: 8×8 input, one hidden layer
 // of 256 ReLU units, 10 logits. The output layer is the head "digits"
 // (heads.digits.*): the architecture requires every classifier to be a head.
-func M2N2Spec() nn.Spec {
-	return nn.MLPSpec([3]int{1, 8, 8}, []int{256}, []nn.HeadSpec{{Name: M2N2Head, Classes: MNISTClasses}})
+func M2N2Config() model.Config {
+	return mlp.Config{Input: [3]int{1, 8, 8}, Hidden: []int{256}, Heads: m2n2Heads()}
 }
+
+func m2n2Heads() []model.Head { return []model.Head{{Name: M2N2Head, Classes: MNISTClasses}} }
 
 // M2N2Task is the single task of both settings: ten-way digit recognition on
 // MNIST pooled to 8×8 (Pool8x8).
@@ -63,7 +66,8 @@ func m2n2ScratchDefinition() definition {
 		description: "M2N2 from-scratch setting: evolve the 64-256-10 MLP (19,210 parameters) on MNIST pooled to 8x8; " +
 			"fitness on the train split, final scores on test",
 		fitness: Train,
-		spec:    M2N2Spec(),
+		cfg:     M2N2Config(),
+		heads:   m2n2Heads(),
 		tasks:   []Task{M2N2Task()},
 		recipe:  Recipe{Name: "full"},
 		smoke:   Recipe{Name: "smoke", EvalExamples: 100},
@@ -78,7 +82,8 @@ func m2n2SpecialistsDefinition() definition {
 		description: "M2N2 pre-trained setting: two 64-256-10 MLPs on MNIST pooled to 8x8, from one initialisation, " +
 			"trained on digits 0-4 and on digits 5-9 (Adam, lr 3e-3, 10 full-batch steps); merge them into one 10-digit model",
 		fitness: Validation,
-		spec:    M2N2Spec(),
+		cfg:     M2N2Config(),
+		heads:   m2n2Heads(),
 		tasks:   []Task{M2N2Task()},
 		recipe:  Recipe{Name: "full", Seed: 1, ExpertEpochs: 10, ExpertLR: 3e-3},
 		smoke:   Recipe{Name: "smoke", Seed: 1, ExpertExamples: 400, ExpertEpochs: 2, ExpertLR: 3e-3, EvalExamples: 100},
@@ -101,7 +106,7 @@ func buildM2N2Specialists(ctx context.Context, b *Benchmark, bd *builder) error 
 		if d.Len() == 0 {
 			return fmt.Errorf("%s: no training examples with digits %v", half.name, half.digits)
 		}
-		m, err := nn.New(M2N2Spec(), initSeed)
+		m, err := M2N2Config().New(initSeed)
 		if err != nil {
 			return err
 		}
@@ -151,7 +156,7 @@ func (bd *builder) scoreDigitSubsets(ctx context.Context, b *Benchmark) error {
 		if err != nil {
 			return err
 		}
-		met, err := m.Evaluate(test.X, test.Y, test.Len(), M2N2Head, evalBatch)
+		met, err := model.Evaluate(m, test.X, test.Y, test.Len(), M2N2Head, evalBatch)
 		if err != nil {
 			return fmt.Errorf("score %s: %w", mem.Name, err)
 		}

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 )
 
 func TestM2N2SpecParameterCount(t *testing.T) {
-	m, err := nn.New(M2N2Spec(), 1)
+	m, err := M2N2Config().New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		met, err := m.Evaluate(test.X, test.Y, test.Len(), M2N2Head, 100)
+		met, err := model.Evaluate(m, test.X, test.Y, test.Len(), M2N2Head, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 	if len(scratch.Members) != 0 || scratch.FitnessSplit != Train {
 		t.Fatalf("scratch: members %d fitness %s", len(scratch.Members), scratch.FitnessSplit)
 	}
-	fresh, err := nn.New(M2N2Spec(), 3)
+	fresh, err := M2N2Config().New(3)
 	if err != nil {
 		t.Fatal(err)
 	}

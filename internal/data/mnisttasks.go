@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 )
 
@@ -45,17 +46,17 @@ func MNISTTasks() []Task {
 	}
 }
 
-// MNISTTasksSpec returns the benchmark's architecture with the given heads:
-// a 784-128-128 ReLU MLP backbone.
-func MNISTTasksSpec(heads []nn.HeadSpec) nn.Spec {
-	return nn.MLPSpec([3]int{1, MNISTHeight, MNISTWidth}, mnistTasksHidden, heads)
+// MNISTTasksConfig returns the benchmark's architecture with the given
+// heads: a 784-128-128 ReLU MLP backbone.
+func MNISTTasksConfig(heads []model.Head) model.Config {
+	return mlp.Config{Input: [3]int{1, MNISTHeight, MNISTWidth}, Hidden: mnistTasksHidden, Heads: heads}
 }
 
 func mnistTasksDefinition() definition {
 	tasks := MNISTTasks()
-	heads := make([]nn.HeadSpec, len(tasks))
+	heads := make([]model.Head, len(tasks))
 	for i, t := range tasks {
-		heads[i] = nn.HeadSpec{Name: t.Head, Classes: t.Classes}
+		heads[i] = model.Head{Name: t.Head, Classes: t.Classes}
 	}
 	return definition{
 		name:    MNISTTasksName,
@@ -63,7 +64,8 @@ func mnistTasksDefinition() definition {
 		description: "four tasks on MNIST: digits on plain, rotated and pixel-permuted images, and digit mod 3 on plain images; " +
 			"a base MLP pretrained on plain digits and one fully fine-tuned expert per task with its own head",
 		fitness: Validation,
-		spec:    MNISTTasksSpec(heads),
+		cfg:     MNISTTasksConfig(heads),
+		heads:   heads,
 		tasks:   tasks,
 		recipe: Recipe{
 			Name: "full", Seed: 1,
@@ -100,7 +102,7 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 	}
 
 	baseSeed := rng.Derive(r.Seed, MNISTTasksName, "base", "init")
-	base, err := nn.New(MNISTTasksSpec([]nn.HeadSpec{{Name: pretrainHead, Classes: MNISTClasses}}), baseSeed)
+	base, err := MNISTTasksConfig([]model.Head{{Name: pretrainHead, Classes: MNISTClasses}}).New(baseSeed)
 	if err != nil {
 		return err
 	}
@@ -130,7 +132,7 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 			return err
 		}
 		seed := rng.Derive(r.Seed, MNISTTasksName, "expert", t.Name, "train")
-		expert, err := nn.New(MNISTTasksSpec([]nn.HeadSpec{{Name: t.Head, Classes: t.Classes}}), seed)
+		expert, err := MNISTTasksConfig([]model.Head{{Name: t.Head, Classes: t.Classes}}).New(seed)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/operators"
 )
 
@@ -137,16 +137,16 @@ func runOperatorsBench(ctx context.Context, b *data.Benchmark, opt opsBenchOptio
 		return nil, err
 	}
 	pool := b.Pool()
-	var experts []*nn.Model
+	var experts []model.Network
 	var expertTensors [][]checkpoint.Tensor
-	var statsData []nn.TaskData
+	var statsData []model.TaskData
 	for _, m := range pool {
-		model, err := b.LoadMember(m.Name)
+		expert, err := b.LoadMember(m.Name)
 		if err != nil {
 			return nil, err
 		}
-		experts = append(experts, model)
-		expertTensors = append(expertTensors, model.Tensors())
+		experts = append(experts, expert)
+		expertTensors = append(expertTensors, model.Tensors(expert))
 		task, ok := b.Task(m.Task)
 		if !ok {
 			return nil, fmt.Errorf("benchmark %s: member %s has unknown task %q", b.Name, m.Name, m.Task)
@@ -155,14 +155,14 @@ func runOperatorsBench(ctx context.Context, b *data.Benchmark, opt opsBenchOptio
 		if err != nil {
 			return nil, err
 		}
-		statsData = append(statsData, nn.TaskData{Head: task.Head, X: d.X, Y: d.Y, N: d.Len()})
+		statsData = append(statsData, model.TaskData{Head: task.Head, X: d.X, Y: d.Y, N: d.Len()})
 	}
-	src, err := operators.NewMemSource(baseModel.Tensors(), expertTensors...)
+	src, err := operators.NewMemSource(model.Tensors(baseModel), expertTensors...)
 	if err != nil {
 		return nil, err
 	}
 	logf("computing Fisher information and Gram matrices on %d training images per task", opt.statsExamples)
-	stats, err := nn.ComputeStats(ctx, experts, statsData, nn.StatsOptions{Fisher: true, Gram: true})
+	stats, err := model.ComputeStats(ctx, experts, statsData, model.StatsOptions{Fisher: true, Gram: true})
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +178,11 @@ func runOperatorsBench(ctx context.Context, b *data.Benchmark, opt opsBenchOptio
 		if err != nil {
 			return nil, err
 		}
-		model, err := nn.FromTensors(b.Spec(), tensors)
+		merged, err := b.Config().FromTensors(tensors)
 		if err != nil {
 			return nil, err
 		}
-		return b.Evaluate(ctx, model, split)
+		return b.Evaluate(ctx, merged, split)
 	}
 	reg := operators.Builtin()
 	names := reg.Names()

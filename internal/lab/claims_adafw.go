@@ -17,7 +17,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -76,10 +76,10 @@ func checkAdaFW(o ClaimOptions) error {
 type afClaimEnv struct {
 	b          *data.Benchmark
 	base       []checkpoint.Tensor // backbone tensors of θ0
-	experts    []*nn.Model
+	experts    []model.Network
 	expertBone [][]checkpoint.Tensor
 	names      []string // expert member names, task order
-	work       *nn.Model
+	work       model.Network
 	test       []gradient.Task // unlabelled use only (AdaMerging)
 	valid      []gradient.Task // labelled validation (selection, proxy)
 	logf       func(string, ...any)
@@ -105,18 +105,18 @@ func afLoadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	env.base = afBackbone(baseModel.Tensors())
+	env.base = afBackbone(model.Tensors(baseModel))
 	for _, t := range b.Tasks {
 		m, ok := b.Expert(t.Name)
 		if !ok {
 			return nil, fmt.Errorf("benchmark %s has no expert for task %s", b.Name, t.Name)
 		}
-		model, err := b.LoadMember(m.Name)
+		expert, err := b.LoadMember(m.Name)
 		if err != nil {
 			return nil, err
 		}
-		env.experts = append(env.experts, model)
-		env.expertBone = append(env.expertBone, afBackbone(model.Tensors()))
+		env.experts = append(env.experts, expert)
+		env.expertBone = append(env.expertBone, afBackbone(model.Tensors(expert)))
 		env.names = append(env.names, t.Name)
 		for _, split := range []data.Split{data.Test, data.Validation} {
 			d, err := b.Data(t.Name, split)
@@ -139,16 +139,16 @@ func afLoadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*
 }
 
 // withHeads builds a model from backbone tensors and every expert's head.
-func (e *afClaimEnv) withHeads(bone []checkpoint.Tensor) (*nn.Model, error) {
+func (e *afClaimEnv) withHeads(bone []checkpoint.Tensor) (model.Network, error) {
 	ts := slices.Clone(bone)
 	for _, m := range e.experts {
-		for _, t := range m.Tensors() {
+		for _, t := range model.Tensors(m) {
 			if data.IsHeadTensor(t.Name) {
 				ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: slices.Clone(t.Data)})
 			}
 		}
 	}
-	return nn.FromTensors(e.b.Spec(), ts)
+	return e.b.Config().FromTensors(ts)
 }
 
 // taskVectors builds the task vectors of the given backbones over the base.

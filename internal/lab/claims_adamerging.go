@@ -11,7 +11,7 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate/gradient"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search/adamerging"
@@ -43,15 +43,15 @@ func runClaimAdaMerging(ctx context.Context, o ClaimOptions) error {
 		return err
 	}
 	// Fisher and RegMean statistics on 256 training images per task.
-	var statsData []nn.TaskData
+	var statsData []model.TaskData
 	for _, t := range b.Tasks {
 		d, err := b.DataRange(t.Name, data.Train, 0, 256)
 		if err != nil {
 			return err
 		}
-		statsData = append(statsData, nn.TaskData{Head: t.Head, X: d.X, Y: d.Y, N: d.Len()})
+		statsData = append(statsData, model.TaskData{Head: t.Head, X: d.X, Y: d.Y, N: d.Len()})
 	}
-	stats, err := nn.ComputeStats(ctx, env.experts, statsData, nn.StatsOptions{Fisher: true, Gram: true})
+	stats, err := model.ComputeStats(ctx, env.experts, statsData, model.StatsOptions{Fisher: true, Gram: true})
 	if err != nil {
 		return err
 	}

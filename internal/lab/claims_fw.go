@@ -17,7 +17,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate/gradient"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
@@ -64,11 +64,11 @@ func (e *afClaimEnv) irrelevantModels(ctx context.Context, dir string, n int, se
 				return nil, err
 			}
 			head := e.b.Tasks[0].Head
-			if err := nn.Train(ctx, m, d.X, d.Y, d.Len(), nn.TrainConfig{Head: head, Epochs: 2, BatchSize: 64, LR: 1e-3,
+			if err := model.Train(ctx, m, d.X, d.Y, d.Len(), model.TrainConfig{Head: head, Epochs: 2, BatchSize: 64, LR: 1e-3,
 				Seed: rng.Derive(seed, "claims", "fw", "train", fmt.Sprint(i))}); err != nil {
 				return nil, err
 			}
-			tensors, kind = afBackbone(m.Tensors()), "other-task expert"
+			tensors, kind = afBackbone(model.Tensors(m)), "other-task expert"
 		} else {
 			// A perturbed copy of an expert: Gaussian noise per tensor with
 			// the standard deviation of that expert's task vector.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
@@ -36,9 +36,9 @@ func runClaimM2N2Scratch(ctx context.Context, o ClaimOptions) error {
 	coverage := map[string][]float64{}
 	for s := 1; s <= o.Seeds; s++ {
 		seed := uint64(s)
-		var seeds []*nn.Model
+		var seeds []model.Network
 		for i := range 2 {
-			m, err := mmGaussianModel(b.Spec(), seed, "claims/m2n2-scratch", "init", fmt.Sprint(i))
+			m, err := mmGaussianModel(b.Config(), seed, "claims/m2n2-scratch", "init", fmt.Sprint(i))
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 	if err != nil {
 		return err
 	}
-	var seeds []*nn.Model
+	var seeds []model.Network
 	var seedAcc []float64
 	for _, mem := range b.Pool() {
 		m, err := b.LoadMember(mem.Name)
@@ -173,7 +173,7 @@ func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 // mmSlerpSweep evaluates whole-model SLERP of the two seeds at n evenly spaced
 // ratios in [0, 1] through the lineage evaluator and returns the test
 // accuracy of the best on fitness and its ratio.
-func mmSlerpSweep(ctx context.Context, seeds []*nn.Model, fit, test *data.Dataset, n int) (float64, float64, error) {
+func mmSlerpSweep(ctx context.Context, seeds []model.Network, fit, test *data.Dataset, n int) (float64, float64, error) {
 	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []lineage.Task{{Name: data.M2N2Head, Head: data.M2N2Head, Data: fit}}})
 	if err != nil {
 		return 0, 0, err

@@ -13,7 +13,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -23,8 +23,8 @@ import (
 
 // mmGaussianModel is the reference code's from-scratch initialisation: every
 // parameter N(0, 0.01²).
-func mmGaussianModel(spec nn.Spec, seed uint64, path ...string) (*nn.Model, error) {
-	m, err := nn.New(spec, 0)
+func mmGaussianModel(cfg model.Config, seed uint64, path ...string) (model.Network, error) {
+	m, err := cfg.New(0)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ type mmCurvePoint struct {
 
 // mmM2n2Run runs M2N2 (or an ablation) and returns the final test accuracy of
 // the archive's best member and the learning curve.
-func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []*nn.Model, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, *m2n2.Method, error) {
+func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []model.Network, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, *m2n2.Method, error) {
 	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []lineage.Task{{Name: data.M2N2Head, Head: data.M2N2Head, Data: fit}}})
 	if err != nil {
 		return 0, nil, nil, err
@@ -68,11 +68,11 @@ func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []*nn.Model, fit, tes
 		if b == nil {
 			return 0, errors.New("empty archive")
 		}
-		model, err := ev.Model(ctx, b.ID)
+		top, err := ev.Model(ctx, b.ID)
 		if err != nil {
 			return 0, err
 		}
-		return mmTestAccuracy(model, test, data.M2N2Head)
+		return mmTestAccuracy(top, test, data.M2N2Head)
 	}
 	rec := search.RecorderFunc(func(e search.Event) error {
 		if e.Kind != search.EventBatch || e.Stats.Evaluations%every != 0 || e.Stats.Evaluations == 0 || len(m.IDs()) == 0 {
@@ -113,7 +113,7 @@ func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []*nn.Model, fit, tes
 // mmWeightsEvaluator scores coefficient-vector genomes that are the flattened
 // weights themselves (CMA-ES on the raw parameters).
 type mmWeightsEvaluator struct {
-	model *nn.Model
+	model model.Network
 	fit   *data.Dataset
 }
 
@@ -145,7 +145,7 @@ func (e *mmWeightsEvaluator) Evaluate(ctx context.Context, batch []*population.C
 
 // mmCmaesRun runs separable CMA-ES on the raw weights from a Gaussian
 // initialisation with σ0 = 0.01 and λ = 20 (the reference's pycma setting).
-func mmCmaesRun(ctx context.Context, init *nn.Model, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, error) {
+func mmCmaesRun(ctx context.Context, init model.Network, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, error) {
 	var x0 []float64
 	for _, p := range init.Params() {
 		for _, v := range p.Data {

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 )
 
 // M2N2MAPBegin and M2N2MAPEnd delimit the M2N2/MAP section of a results
@@ -91,8 +91,8 @@ func mmFinishClaim(o ClaimOptions, key, body string) error {
 }
 
 // mmTestAccuracy scores m on d (digits head).
-func mmTestAccuracy(m *nn.Model, d *data.Dataset, head string) (float64, error) {
-	met, err := m.Evaluate(d.X, d.Y, d.Len(), head, 1000)
+func mmTestAccuracy(m model.Network, d *data.Dataset, head string) (float64, error) {
+	met, err := model.Evaluate(m, d.X, d.Y, d.Len(), head, 1000)
 	if err != nil {
 		return 0, err
 	}

@@ -18,7 +18,9 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/model/cnn"
+	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/operators"
@@ -66,10 +68,10 @@ func perfGemm(ctx context.Context, o PerfOptions, ref *perfReference, w io.Write
 // perfModels are the forward-pass models, as in scripts/perf_reference.py.
 var perfModels = []struct {
 	name string
-	spec nn.Spec
+	cfg  model.Config
 }{
-	{"mlp", nn.MLPSpec([3]int{1, 28, 28}, []int{512, 512}, []nn.HeadSpec{{Name: "digits", Classes: 10}})},
-	{"cnn", nn.CNNSpec([3]int{1, 28, 28}, []int{16, 32}, []int{128}, []nn.HeadSpec{{Name: "digits", Classes: 10}})},
+	{"mlp", mlp.Config{Input: [3]int{1, 28, 28}, Hidden: []int{512, 512}, Heads: []model.Head{{Name: "digits", Classes: 10}}}},
+	{"cnn", cnn.Config{Input: [3]int{1, 28, 28}, Channels: []int{16, 32}, Hidden: []int{128}, Heads: []model.Head{{Name: "digits", Classes: 10}}}},
 }
 
 func perfForward(ctx context.Context, o PerfOptions, ref *perfReference, w io.Writer) error {
@@ -82,7 +84,7 @@ func perfForward(ctx context.Context, o PerfOptions, ref *perfReference, w io.Wr
 		images[i] = float32(r.Float64())
 	}
 	for _, pm := range perfModels {
-		m, err := nn.New(pm.spec, 1)
+		m, err := pm.cfg.New(1)
 		if err != nil {
 			return fmt.Errorf("bench perf: model %s: %w", pm.name, err)
 		}
@@ -210,12 +212,7 @@ func perfEval(ctx context.Context, o PerfOptions, _ *perfReference, w io.Writer)
 	if err != nil {
 		return err
 	}
-	var groups []string
-	for i, l := range pool.Spec().Layers {
-		if l.Kind == nn.KindLinear {
-			groups = append(groups, "layers."+strconv.Itoa(i))
-		}
-	}
+	groups := pool.Config().Groups()
 	op := operators.TaskArithmetic()
 	_, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
 		Operator: op.Name(), Models: pool.ModelNames(),

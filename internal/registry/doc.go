@@ -1,6 +1,7 @@
 // Package registry lists evomerge's components, each family once and
-// literally: the search algorithms (and, through configs.Catalog, their
-// settings tables) and the evaluator kinds with what each can provide.
+// literally: the search algorithms and the evaluator kinds, with their
+// settings tables (through configs.Catalog), their factories and, for
+// evaluator kinds, what each can provide.
 //
 // Contract: a list here is the only place that names every component of
 // its family. Nothing registers itself (no init); adding a component is one

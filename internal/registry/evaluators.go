@@ -1,19 +1,32 @@
 package registry
 
 import (
+	"context"
+	"fmt"
 	"slices"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
+	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/search"
 )
 
-// Evaluator is an evaluator kind: its name in evaluator.kind and what it
-// can give a method besides scores.
+// Evaluator is an evaluator kind: its name in evaluator.kind, what it can
+// give a method besides scores, its settings (the other keys of
+// [evaluator]) and its factory.
 type Evaluator struct {
 	Name    string
 	Summary string
 	// Needs are the method needs it provides (NeedScores always).
 	Needs []search.Need
+	// Benchmark, when set, says that the kind scores on a built-in
+	// benchmark's task data, and how: the experiment must name one.
+	Benchmark string
+	// NewSettings returns empty settings to decode [evaluator] into.
+	NewSettings func() evaluate.Settings
+	// New builds the evaluator from decoded, defaulted and validated
+	// settings.
+	New func(ctx context.Context, s evaluate.Settings, env evaluate.Env) (*evaluate.Built, error)
 }
 
 // Provides reports whether the kind provides need.
@@ -21,13 +34,22 @@ func (e Evaluator) Provides(need search.Need) bool {
 	return need == search.NeedScores || slices.Contains(e.Needs, need)
 }
 
-// evaluators are the evaluator kinds.
+// evaluators are the evaluator kinds, the default (an absent
+// evaluator.kind) first.
 var evaluators = []Evaluator{
-	{Name: configs.EvaluatorNative, Summary: "Go-native inference on the benchmark's fitness split",
-		Needs: []search.Need{search.NeedLossGradients, search.NeedAlignment, search.NeedRecipes}},
-	{Name: configs.EvaluatorCommand, Summary: "a user's command scores each merged checkpoint"},
-	{Name: configs.EvaluatorNATS, Summary: "evomerge worker processes score candidates natively through NATS JetStream"},
+	{Name: evaluate.NativeKind, Summary: "Go-native inference on the benchmark's fitness split",
+		Needs:       []search.Need{search.NeedLossGradients, search.NeedAlignment, search.NeedRecipes},
+		Benchmark:   "the native evaluator scores on a built-in benchmark's task data",
+		NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
+	{Name: evaluate.CommandKind, Summary: "a user's command scores each merged checkpoint",
+		NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
+	{Name: natsev.Kind, Summary: "evomerge worker processes score candidates natively through NATS JetStream",
+		Benchmark:   "NATS workers score natively on a built-in benchmark's task data",
+		NewSettings: natsev.NewSettings, New: natsev.Build},
 }
+
+// Evaluators lists the evaluator kinds.
+func Evaluators() []Evaluator { return slices.Clone(evaluators) }
 
 // EvaluatorKind returns the named evaluator kind.
 func EvaluatorKind(name string) (Evaluator, bool) {
@@ -39,6 +61,15 @@ func EvaluatorKind(name string) (Evaluator, bool) {
 	return Evaluator{}, false
 }
 
+// EvaluatorNames lists the evaluator kinds' names, the default first.
+func EvaluatorNames() []string {
+	names := make([]string, len(evaluators))
+	for i, e := range evaluators {
+		names[i] = e.Name
+	}
+	return names
+}
+
 // providerOf names the first evaluator kind that provides need.
 func providerOf(need search.Need) string {
 	for _, e := range evaluators {
@@ -47,4 +78,104 @@ func providerOf(need search.Need) string {
 		}
 	}
 	return ""
+}
+
+func (catalog) EvaluatorNames() []string { return EvaluatorNames() }
+
+func (catalog) EvaluatorTable(kind string) (configs.Table, bool) {
+	e, ok := EvaluatorKind(kind)
+	if !ok {
+		return nil, false
+	}
+	return &evaluatorTable{kind: e, settings: e.NewSettings()}, true
+}
+
+// EvaluatorSettings returns the decoded settings of the experiment's
+// evaluator kind.
+func EvaluatorSettings(exp *configs.Experiment) (evaluate.Settings, error) {
+	t, ok := exp.Evaluator.Table.(*evaluatorTable)
+	if !ok {
+		return nil, fmt.Errorf("%s: evaluator.kind %q has no decoded settings", exp.File(), exp.Evaluator.Kind)
+	}
+	return t.settings, nil
+}
+
+// DescribeEvaluator is the line the experiment's evaluator kind describes
+// itself with (evaluate.Describer), or "" when it has none of its own.
+func DescribeEvaluator(exp *configs.Experiment) string {
+	s, err := EvaluatorSettings(exp)
+	if err != nil {
+		return ""
+	}
+	if d, ok := s.(evaluate.Describer); ok {
+		return d.Describe()
+	}
+	return ""
+}
+
+// FitnessExamples is how many fitness examples per task the experiment's
+// evaluator keeps (0: all, or a kind that does not score natively).
+func FitnessExamples(exp *configs.Experiment) int {
+	s, err := EvaluatorSettings(exp)
+	if err != nil {
+		return 0
+	}
+	if f, ok := s.(evaluate.ExampleLimiter); ok {
+		return f.FitnessExamples()
+	}
+	return 0
+}
+
+// BuildEvaluator builds the experiment's evaluator through its kind's
+// factory.
+func BuildEvaluator(ctx context.Context, exp *configs.Experiment, env evaluate.Env) (*evaluate.Built, error) {
+	t, ok := exp.Evaluator.Table.(*evaluatorTable)
+	if !ok {
+		return nil, configs.Problems{exp.Problem("evaluator.kind", fmt.Sprintf("unknown evaluator %q", exp.Evaluator.Kind))}
+	}
+	return t.kind.New(ctx, t.settings, env)
+}
+
+// evaluatorTable adapts an evaluator kind's settings to configs.Table: it
+// applies the settings' defaults and checks, and the kind's need of a
+// benchmark.
+type evaluatorTable struct {
+	kind     Evaluator
+	settings evaluate.Settings
+}
+
+func (t *evaluatorTable) Target() any { return t.settings }
+
+func (t *evaluatorTable) Complete(e *configs.Experiment, problem func(key, msg string)) {
+	t.settings.Defaults()
+	t.settings.Validate(func(key, msg string) { problem("evaluator."+key, msg) })
+	if t.kind.Benchmark != "" && e.Models.Benchmark == "" {
+		msg := t.kind.Benchmark + ": set models.benchmark"
+		if other := withoutBenchmark(); other != "" {
+			msg += fmt.Sprintf(", or use kind = %q", other)
+		}
+		problem("evaluator.kind", msg)
+	}
+}
+
+// withoutBenchmark names the first evaluator kind that needs no benchmark.
+func withoutBenchmark() string {
+	for _, e := range evaluators {
+		if e.Benchmark == "" {
+			return e.Name
+		}
+	}
+	return ""
+}
+
+func (t *evaluatorTable) UpgradeResolved(format int) {
+	if u, ok := t.settings.(interface{ UpgradeResolved(format int) }); ok {
+		u.UpgradeResolved(format)
+	}
+}
+
+func (t *evaluatorTable) MapPaths(f func(string) string) {
+	if p, ok := t.settings.(interface{ MapPaths(f func(string) string) }); ok {
+		p.MapPaths(f)
+	}
 }

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	. "github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/ga"
@@ -24,6 +24,16 @@ var catalog = registry.Catalog()
 func settingsOf(t *testing.T, e *Experiment) search.MethodSettings {
 	t.Helper()
 	s, err := registry.Settings(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// evaluatorOf returns the decoded settings of e's evaluator kind.
+func evaluatorOf(t *testing.T, e *Experiment) evaluate.Settings {
+	t.Helper()
+	s, err := registry.EvaluatorSettings(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +110,9 @@ func TestQuickstartDecodes(t *testing.T) {
 	if !e.Report.WantTestScores() || !e.Report.WantHTML() || e.Report.Top != 10 {
 		t.Errorf("report = %+v", e.Report)
 	}
+	if ev, ok := evaluatorOf(t, e).(*evaluate.NativeSettings); e.Evaluator.Kind != evaluate.NativeKind || !ok || ev.Examples != 0 {
+		t.Errorf("evaluator = %s %+v, want native on every example", e.Evaluator.Kind, evaluatorOf(t, e))
+	}
 }
 
 const minimalExperiment = `
@@ -131,8 +144,8 @@ func TestExperimentDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"recipe", e.Models.Recipe, RecipeFull},
-		{"evaluator", e.Evaluator.Kind, EvaluatorNative},
-		{"timeout", e.Evaluator.Timeout, time.Duration(0)},
+		{"evaluator", e.Evaluator.Kind, evaluate.NativeKind},
+		{"evaluator settings", evaluatorOf(t, e), evaluate.Settings(&evaluate.NativeSettings{})},
 		{"objectives", e.Objectives, []Objective{{Task: TaskAll, Metric: MetricAccuracy, Direction: "maximize"}}},
 		{"run dir", e.RunDir(), filepath.Join("runs", "t")},
 		{"seed", e.Experiment.Seed, uint64(4)},
@@ -148,8 +161,8 @@ func TestExperimentDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Evaluator.Timeout != DefaultCommandTimeout {
-		t.Errorf("command timeout = %v, want %v", e.Evaluator.Timeout, DefaultCommandTimeout)
+	if c := evaluatorOf(t, e).(*evaluate.CommandSettings); c.Timeout != evaluate.DefaultCommandTimeout {
+		t.Errorf("command timeout = %v, want %v", c.Timeout, evaluate.DefaultCommandTimeout)
 	}
 	loss := strings.Replace(minimalExperiment, "[search]", "[[objectives]]\ntask = \"digits\"\nmetric = \"loss\"\n\n[search]", 1)
 	e, err = DecodeExperiment("x.toml", []byte(loss), catalog)
@@ -495,6 +508,9 @@ func TestExperimentEncodeRoundTrip(t *testing.T) {
 		}
 		if !reflect.DeepEqual(settingsOf(t, e), settingsOf(t, back)) {
 			t.Errorf("%s: settings decode to %+v, want %+v", name, settingsOf(t, back), settingsOf(t, e))
+		}
+		if back.Evaluator.Kind != e.Evaluator.Kind || !reflect.DeepEqual(evaluatorOf(t, e), evaluatorOf(t, back)) {
+			t.Errorf("%s: evaluator %s %+v decodes to %s %+v", name, e.Evaluator.Kind, evaluatorOf(t, e), back.Evaluator.Kind, evaluatorOf(t, back))
 		}
 		again, err := back.Encode()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/adamerging"
@@ -152,13 +153,18 @@ func TestExampleExperimentsRunOnASmokeBudget(t *testing.T) {
 				s.Iterations = min(s.Iterations, 2)
 				s.AdaSteps = min(s.AdaSteps, 3)
 			}
-			if exp.Evaluator.Kind == configs.EvaluatorNATS {
+			if exp.Evaluator.Kind == natsev.Kind {
 				c, err := compose(context.Background(), exp, composeOptions{WithMethod: true})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if c.method == nil || c.space.Len() == 0 || len(c.objectives) == 0 {
 					t.Errorf("incomplete components: method %v, %d dimensions, %d objectives", c.method, c.space.Len(), len(c.objectives))
+				}
+				// Its evaluator scores through a coordinator each session
+				// starts; the local build identifies the results.
+				if c.sessions == nil || c.native == nil || c.eval == nil || len(c.tasks) == 0 {
+					t.Errorf("nats evaluator: sessions %v, native %v, %d tasks", c.sessions, c.native, len(c.tasks))
 				}
 				return
 			}

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/evaluate/lineage"
-	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
@@ -43,13 +41,14 @@ type components struct {
 	objectives []fitness.Objective
 	directions []fitness.Direction
 	tasks      []evaluate.Task
-	// eval scores candidates; native is set when it is the native evaluator
-	// (which also scores the front on test).
+	// eval scores candidates; native is set when it scores natively (it
+	// also scores the front on test).
 	eval   evaluator
 	native *evaluate.Native
-	// setup describes the native evaluator to NATS workers (kind nats).
-	setup  *natsev.Setup
-	method search.Method
+	// sessions starts the service each session scores through (the NATS
+	// coordinator); nil when eval scores by itself.
+	sessions evaluate.SessionStarter
+	method   search.Method
 	// views are the algorithm views of the report (views.json); note is a
 	// line every output carries (AdaMerging's test-time adaptation).
 	views reports.Views
@@ -146,6 +145,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		return c, nil
 	}
 	_, isFW := settings.(*fw.Settings)
+	var files *evaluate.PoolFiles
 	if len(m.Experts) > 0 {
 		f := evaluate.PoolFiles{Base: m.Base}
 		if isFW && c.bench != nil && m.Base == "" {
@@ -167,6 +167,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 			f.Benchmark, f.BenchmarkVersion = c.bench.Name, c.bench.Version
 		}
 		c.poolFiles = f.Models
+		files = &f
 		c.pool, err = evaluate.LoadPool(f)
 	} else {
 		c.pool, err = evaluate.BenchmarkPool(c.bench)
@@ -235,46 +236,19 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		Pool: c.pool, Operator: op, Mapping: c.mapping, Seed: exp.Experiment.Seed,
 		TaskTensors: exp.Merge.TaskTensors,
 	}
-	switch exp.Evaluator.Kind {
-	case configs.EvaluatorNative:
-		c.tasks, err = evaluate.BenchmarkTasks(c.bench, nil, "")
-		if err != nil {
-			return nil, err
-		}
-		if n := exp.Evaluator.Examples; n > 0 {
-			for i := range c.tasks {
-				c.tasks[i].Fitness = c.tasks[i].Fitness.Head(n)
-			}
-		}
-		c.native, err = evaluate.NewNative(evaluate.NativeConfig{
-			Merge: mergeCfg, Tasks: c.tasks, Objectives: c.objectives, Workers: workers,
-		})
-		c.eval = c.native
-	case configs.EvaluatorNATS:
-		// The coordinator's own evaluator is built from the setup exactly as
-		// workers build it, so candidate ids agree on every machine.
-		c.setup, err = natsSetup(exp, c, spec)
-		if err != nil {
-			return nil, err
-		}
-		c.native, err = c.setup.Build(ctx, natsev.BuildOptions{BenchmarkCache: c.setup.Benchmark.CacheDir, Workers: workers, Log: opt.Log})
-		if err == nil {
-			c.tasks, err = natsev.BenchmarkTasks(ctx, c.setup, c.bench)
-		}
-		c.eval = c.native
-	case configs.EvaluatorCommand:
-		var cmd *evaluate.Command
-		cmd, err = evaluate.NewCommand(evaluate.CommandConfig{
-			Merge: mergeCfg, Objectives: c.objectives, Argv: exp.Evaluator.Command,
-			Timeout: exp.Evaluator.Timeout, Workers: workers,
-		})
-		c.eval = cmd
-	default:
-		return nil, configs.Problems{exp.Problem("evaluator.kind", fmt.Sprintf("unknown evaluator %q", exp.Evaluator.Kind))}
-	}
+	// The evaluator, through its kind's registry entry.
+	built, err := registry.BuildEvaluator(ctx, exp, evaluate.Env{
+		Merge: mergeCfg, Spec: spec, Files: files, Benchmark: c.bench, Smoke: m.Recipe == configs.RecipeSmoke,
+		Objectives: c.objectives, Workers: workers, Log: opt.Log,
+	})
 	if err != nil {
+		var ps configs.Problems
+		if errors.As(err, &ps) {
+			return nil, ps
+		}
 		return nil, fmt.Errorf("%s: evaluator: %w", exp.File(), err)
 	}
+	c.eval, c.native, c.tasks, c.sessions = built.Evaluator, built.Native, built.Tasks, built.Sessions
 	if opt.WithMethod {
 		if c.method, err = c.buildMethod(); err != nil {
 			return nil, err
@@ -547,32 +521,9 @@ func averagePoint(space *population.Space, op string, fixed map[string]any, n in
 // one file, as `evomerge merge` writes by default.
 func evaluateExportOptions() evaluate.ExportOptions { return evaluate.ExportOptions{} }
 
-// natsSetup describes the run's native evaluation to NATS workers: the pool
-// by content, the merge, the benchmark and the objectives.
-func natsSetup(exp *configs.Experiment, c *components, spec searchspace.Spec) (*natsev.Setup, error) {
-	s := &natsev.Setup{
-		V: natsev.SetupVersion, Operator: c.op.Name(), Search: spec, Seed: exp.Experiment.Seed,
-		TaskTensors: exp.Merge.TaskTensors, Examples: exp.Evaluator.Examples, Objectives: c.objectives,
-		Benchmark: &natsev.BenchmarkRef{
-			Name: c.bench.Name, Smoke: exp.Models.Recipe == configs.RecipeSmoke,
-			CacheDir: filepath.Dir(c.bench.Dir),
-		},
-	}
-	var err error
-	if len(exp.Models.Experts) > 0 {
-		var paths, names []string
-		for _, x := range exp.Models.Experts {
-			paths, names = append(paths, x.Path), append(names, x.Name)
-		}
-		s.Base, s.Experts, err = natsev.PoolRefs(exp.Models.Base, paths, names)
-	} else {
-		s.Base, s.Experts, err = natsev.BenchmarkRefs(c.bench)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s, s.Validate()
-}
+// fitnessExamples is how many fitness examples per task the experiment's
+// evaluator keeps (0: all).
+func fitnessExamples(exp *configs.Experiment) int { return registry.FitnessExamples(exp) }
 
 // unknownTask says which task names an objective may use.
 func unknownTask(task string, tasks []string) string {

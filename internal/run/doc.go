@@ -11,11 +11,12 @@
 // operator from operators.Builtin, the search space derived from its
 // parameter specifications (population.DeriveSpace; per_group expands to
 // every layer group of the merged tensors), the objectives ("all" expands to
-// one per task), the evaluator wrapped by the journal (native; command; or
-// nats: an evaluate/nats coordinator whose workers build the same native
-// evaluator from a content-addressed setup, so ids agree everywhere), the
-// search method, and search.Run with recorders that write state.json,
-// log.jsonl and progress.
+// one per task), the evaluator built by its kind's registry entry
+// (internal/registry) and wrapped by the journal (native; command; or nats:
+// an evaluate/nats coordinator, started for each session, whose workers
+// build the same native evaluator from a content-addressed setup, so ids
+// agree everywhere), the search method, and search.Run with recorders that
+// write state.json, log.jsonl and progress.
 //
 // # Algorithms
 //
@@ -73,9 +74,9 @@
 //     re-scored on the held-out test split, with the experts' accuracy on
 //     both splits and plain weight averaging as references (on the fitness
 //     split when the run's space can express it).
-//   - views.json: the report's algorithm views (reports.Views): M2N2 archive
-//     snapshots, MAP surrogate predictions against measured scores,
-//     AdaMerging's coefficient trajectory, FW-Merging's selections.
+//   - views.json: the data of the report's method sections (reports.Views):
+//     M2N2 archive snapshots, MAP surrogate predictions against measured
+//     scores, AdaMerging's coefficient trajectory, FW-Merging's selections.
 //   - adamerging.json, fw.json: the result of AdaMerging's and FW-Merging's
 //     optimisation (coefficients, trajectory or iterations).
 //   - m2n2-archive/: archive checkpoints of M2N2's disk storage.
@@ -86,7 +87,12 @@
 //
 // Every file but the journal and the log is written to a temporary name,
 // fsynced and renamed. report.html is rendered by Options.RenderReport, the
-// one hook for an HTML renderer.
+// one hook for an HTML renderer (RenderReport, which WriteReport is). The
+// report model is built here (ReportModel): the run directory read into
+// reports.Run, each views.json part present turned into its section; what
+// it shows of a method is keyed on the data present, never on the
+// algorithm's name, and run directories of earlier versions render as they
+// did.
 //
 // # Contract
 //

@@ -17,7 +17,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate/gradient"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/operators"
@@ -107,9 +107,10 @@ func mergeableTensors(pool *evaluate.Pool, patterns []string) []string {
 	return names
 }
 
-// workingModel builds an nn model holding the pool's base for every merged
-// tensor and every expert's per-task tensors (heads).
-func workingModel(pool *evaluate.Pool, patterns []string) (*nn.Model, error) {
+// workingModel builds a network of the pool's architecture holding the
+// pool's base for every merged tensor and every expert's per-task tensors
+// (heads).
+func workingModel(pool *evaluate.Pool, patterns []string) (model.Network, error) {
 	src := pool.Source()
 	tasks := taskTensors(patterns)
 	var ts []checkpoint.Tensor
@@ -139,7 +140,7 @@ func workingModel(pool *evaluate.Pool, patterns []string) (*nn.Model, error) {
 		}
 		ts = append(ts, checkpoint.Tensor{Name: meta.Name, Shape: slices.Clone(meta.Shape), Data: slices.Clone(v)})
 	}
-	return nn.FromTensors(pool.Spec(), ts)
+	return pool.Config().FromTensors(ts)
 }
 
 // gradientTasks are the benchmark tasks' inputs of a split for a gradient
@@ -220,7 +221,7 @@ func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Write
 	if err != nil {
 		return configs.Problems{c.exp.Problem("search.adamerging.granularity", err.Error())}
 	}
-	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
+	work, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
 	if err != nil {
 		return err
 	}
@@ -229,7 +230,7 @@ func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Write
 	if err != nil {
 		return err
 	}
-	ev, err := gradient.NewAdaMerging(model, tv, lay, tasks, gradient.AdaMergingOptions{
+	ev, err := gradient.NewAdaMerging(work, tv, lay, tasks, gradient.AdaMergingOptions{
 		Batch: a.BatchSize, Batches: a.Batches, Seed: rng.Derive(c.exp.Experiment.Seed, "run", "adamerging"),
 	})
 	if err != nil {
@@ -319,15 +320,15 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 		return err
 	}
 	tv.Tau = nil // FW streams the pool from disk; only θ0 stays resident
-	model, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
+	work, err := workingModel(c.pool, c.exp.Merge.TaskTensors)
 	if err != nil {
 		return err
 	}
-	loss := nn.CrossEntropy
+	loss := model.CrossEntropy
 	if s.Loss == "entropy" {
-		loss = nn.Entropy
+		loss = model.Entropy
 	}
-	proxy, err := gradientTasks(c.bench, c.tasks, c.tasks[0].FitnessSplit, loss == nn.CrossEntropy, s.ProxyExamples)
+	proxy, err := gradientTasks(c.bench, c.tasks, c.tasks[0].FitnessSplit, loss == model.CrossEntropy, s.ProxyExamples)
 	if err != nil {
 		return err
 	}
@@ -344,7 +345,7 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 			log.Warn("test-time adaptation", "note", c.note)
 		}
 	}
-	ev, err := gradient.NewFrankWolfe(model, tv, nil, pool, proxy, opt)
+	ev, err := gradient.NewFrankWolfe(work, tv, nil, pool, proxy, opt)
 	if err != nil {
 		return err
 	}

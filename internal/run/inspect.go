@@ -12,6 +12,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -269,7 +270,7 @@ func exportLineage(ctx context.Context, comp *components, records []Record, matc
 	}
 	path := filepath.Join(out, "model.safetensors")
 	meta := map[string]string{"evomerge.candidate": match.ID, "evomerge.genome": string(genome), "evomerge.scores": fmtScores(match.Scores)}
-	if err := m.Save(path, meta); err != nil {
+	if err := model.Save(path, m, meta); err != nil {
 		return nil, err
 	}
 	return &ExportResult{ID: match.ID, Dir: out, Files: []string{path}}, nil

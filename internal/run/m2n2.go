@@ -10,7 +10,7 @@ import (
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/nn"
+	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
@@ -53,23 +53,23 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings,
 	var tasks []lineage.Task
 	for i := range c.tasks {
 		t := &c.tasks[i]
-		if n := exp.Evaluator.Examples; n > 0 {
+		if n := fitnessExamples(exp); n > 0 {
 			t.Fitness = t.Fitness.Head(n)
 		}
 		tasks = append(tasks, lineage.Task{Name: t.Name, Head: t.Head, Data: t.Fitness})
 	}
 	// Seeds: the benchmark's trained models, or random ones from scratch.
-	var seeds []*nn.Model
+	var seeds []model.Network
 	for _, m := range c.bench.Pool() {
-		model, err := c.bench.LoadMember(m.Name)
+		seed, err := c.bench.LoadMember(m.Name)
 		if err != nil {
 			return err
 		}
-		seeds = append(seeds, model)
+		seeds = append(seeds, seed)
 	}
 	if len(seeds) == 0 {
 		for i := range s.Seeds {
-			m, err := nn.New(c.bench.Spec(), 0)
+			m, err := c.bench.Config().New(0)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
-	natsev "github.com/evomerge/evomerge/evaluate/nats"
+	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/registry"
@@ -255,18 +255,18 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		chunk = 1
 	}
 	var inner search.Evaluator = comp.eval
-	if exp.Evaluator.Kind == configs.EvaluatorNATS {
-		coord, err := natsev.StartCoordinator(ctx, comp.setup, comp.native, natsev.CoordinatorOptions{
-			Serve: opt.ServeNATS, StoreDir: filepath.Join(dir, NATSDir), Server: exp.Evaluator.Server, Token: opt.NATSToken,
-			Evaluator: natsev.Options{Run: exp.Experiment.Name, MaxDuration: exp.Evaluator.Timeout},
+	if comp.sessions != nil {
+		// The evaluator scores through a service of this session (the NATS
+		// coordinator workers take candidates from).
+		sess, err := comp.sessions.StartSession(ctx, evaluate.SessionOptions{
+			Run: exp.Experiment.Name, StoreDir: filepath.Join(dir, NATSDir),
+			Serve: opt.ServeNATS, Token: opt.NATSToken, Out: out, Log: log,
 		})
 		if err != nil {
 			return nil, err
 		}
-		defer coord.Close()
-		inner = coord.Evaluator()
-		log.Info("nats coordinator", "workers_dial", coord.WorkerURL())
-		fmt.Fprintf(out, "evaluating on NATS workers: start them with `evomerge worker --server %s`\n", coord.WorkerURL())
+		defer sess.Close()
+		inner = sess.Evaluator()
 	}
 	ev := &journaled{inner: inner, journal: journal, chunk: chunk}
 	clock := newEvalClock()

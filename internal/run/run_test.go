@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
@@ -145,7 +146,7 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp.Evaluator.Kind != configs.EvaluatorNative || exp.Objectives[0].Direction != "maximize" {
+	if exp.Evaluator.Kind != evaluate.NativeKind || exp.Objectives[0].Direction != "maximize" {
 		t.Errorf("resolved config: evaluator %q, objectives %+v", exp.Evaluator.Kind, exp.Objectives)
 	}
 	// The journal holds every evaluation made (duplicates answered from it

@@ -2,10 +2,7 @@ package run
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/evomerge/evomerge/population"
@@ -16,29 +13,13 @@ import (
 	"github.com/evomerge/evomerge/search/mapmerge"
 )
 
-// ViewsFile holds the data of the report's algorithm views
+// ViewsFile holds the data of the report's method sections
 // (reports.Views as JSON): M2N2 archive snapshots, MAP surrogate
 // predictions against measured scores, AdaMerging's coefficient trajectory
-// and FW-Merging's selections per iteration.
+// and FW-Merging's selections per iteration. Its format is fixed: the
+// report of an existing run directory reads it as it was written
+// (ReadViews, viewSections).
 const ViewsFile = "views.json"
-
-// ReadViews reads views.json of a run directory; a run without one has no
-// algorithm views.
-func ReadViews(dir string) (reports.Views, error) {
-	path := filepath.Join(dir, ViewsFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return reports.Views{}, nil
-	}
-	if err != nil {
-		return reports.Views{}, err
-	}
-	var v reports.Views
-	if err := json.Unmarshal(b, &v); err != nil {
-		return reports.Views{}, fmt.Errorf("%s: %v", path, err)
-	}
-	return v, nil
-}
 
 // trajectoryView turns AdaMerging's steps into the report's trajectory,
 // the coefficients reordered from the layout's order into the run's
@@ -146,11 +127,10 @@ func (c *components) writeViews(dir string, res *search.Result) error {
 		}
 		c.views.Archive = c.archive.snaps
 	}
-	v := c.views
-	if len(v.Archive) == 0 && len(v.Surrogate) == 0 && len(v.Trajectory) == 0 && len(v.FrankWolfe) == 0 {
+	if c.views.Empty() {
 		return nil
 	}
-	return writeJSON(filepath.Join(dir, ViewsFile), v)
+	return writeJSON(filepath.Join(dir, ViewsFile), c.views)
 }
 
 // averageValidation scores plain weight averaging of the experts on the
