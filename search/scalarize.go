@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/population"
@@ -135,4 +136,23 @@ func NewCandidate(x []float64, operator string, parents ...string) *population.C
 		Lineage: population.Lineage{Operator: operator, Parents: append([]string(nil), parents...)},
 		Status:  population.StatusPending,
 	}
+}
+
+// ObjectiveNames lists the objectives' names, comma-separated, for
+// messages about settings that must match the expanded objectives.
+func ObjectiveNames(objs []fitness.Objective) string {
+	names := make([]string, len(objs))
+	for i, o := range objs {
+		names[i] = o.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// CheckAgainst checks the scalarization of a settings table at key against
+// the run's expanded objectives, as a *SettingError naming them.
+func (s Scalarization) CheckAgainst(key string, objs []fitness.Objective) error {
+	if err := s.Validate(len(objs)); err != nil {
+		return &SettingError{Key: key, Msg: fmt.Sprintf("%v (the objectives expand to %d: %s)", err, len(objs), ObjectiveNames(objs))}
+	}
+	return nil
 }

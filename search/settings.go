@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,9 +224,10 @@ func ValidateStartPoints(key string, pts []string, report func(key, msg string))
 	}
 }
 
-// ResolveStartPoints resolves the start points listed at key through env.
+// ResolveStartPoints returns the points a method starts from: env.Initial,
+// then the start points listed at key, resolved through env.
 func ResolveStartPoints(env Env, key string, pts []string) ([][]float64, error) {
-	var out [][]float64
+	out := slices.Clone(env.Initial)
 	for i, s := range pts {
 		k := fmt.Sprintf("%s[%d]", key, i)
 		p, err := ParseStartPoint(s)

@@ -1,12 +1,8 @@
 package cmaes
 
 import (
-	"fmt"
 	"math"
-	"slices"
-	"strings"
 
-	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -56,11 +52,10 @@ var Algorithm = search.Algorithm{
 		if err != nil {
 			return nil, err
 		}
-		init = append(slices.Clone(env.Initial), init...)
 		if len(init) > 1 {
 			return nil, &search.SettingError{Key: "start_points", Msg: "CMA-ES starts from one mean: list one start point"}
 		}
-		if err := checkScalarization("scalarization", s.Scalarization, env.Objectives); err != nil {
+		if err := s.Scalarization.CheckAgainst("scalarization", env.Objectives); err != nil {
 			return nil, err
 		}
 		var mean []float64
@@ -125,17 +120,4 @@ func (s *Settings) Options(mean []float64) Options {
 		Variant: s.Variant(), Population: s.PopulationSize, StepSize: s.StepSize,
 		Initial: mean, Scalarization: s.Scalarization,
 	}
-}
-
-// checkScalarization checks sc against the expanded objectives, as a
-// *search.SettingError at key.
-func checkScalarization(key string, sc search.Scalarization, objs []fitness.Objective) error {
-	if err := sc.Validate(len(objs)); err != nil {
-		names := make([]string, len(objs))
-		for i, o := range objs {
-			names[i] = o.Name
-		}
-		return &search.SettingError{Key: key, Msg: fmt.Sprintf("%v (the objectives expand to %d: %s)", err, len(objs), strings.Join(names, ", "))}
-	}
-	return nil
 }

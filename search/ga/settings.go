@@ -1,12 +1,8 @@
 package ga
 
 import (
-	"fmt"
 	"math"
-	"slices"
-	"strings"
 
-	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -67,8 +63,7 @@ var Algorithm = search.Algorithm{
 		if err != nil {
 			return nil, err
 		}
-		init = append(slices.Clone(env.Initial), init...)
-		if err := checkScalarization("scalarization", s.Scalarization, env.Objectives); err != nil {
+		if err := s.Scalarization.CheckAgainst("scalarization", env.Objectives); err != nil {
 			return nil, err
 		}
 		return New(s.Options(init))
@@ -152,17 +147,4 @@ func (s *Settings) Options(initial [][]float64) Options {
 		GeneMutationProb: search.ExplicitRate(s.GeneMutationProb), Elite: elite,
 		Scalarization: s.Scalarization, Initial: initial,
 	}
-}
-
-// checkScalarization checks sc against the expanded objectives, as a
-// *search.SettingError at key.
-func checkScalarization(key string, sc search.Scalarization, objs []fitness.Objective) error {
-	if err := sc.Validate(len(objs)); err != nil {
-		names := make([]string, len(objs))
-		for i, o := range objs {
-			names[i] = o.Name
-		}
-		return &search.SettingError{Key: key, Msg: fmt.Sprintf("%v (the objectives expand to %d: %s)", err, len(objs), strings.Join(names, ", "))}
-	}
-	return nil
 }

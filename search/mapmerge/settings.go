@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/evomerge/evomerge/search"
 )
@@ -96,12 +95,8 @@ func (s *Settings) checkPreferences(env search.Env) error {
 	var errs []error
 	for i, p := range s.Preferences {
 		if len(p) != len(env.Objectives) {
-			names := make([]string, len(env.Objectives))
-			for j, o := range env.Objectives {
-				names[j] = o.Name
-			}
 			errs = append(errs, &search.SettingError{Key: fmt.Sprintf("preferences[%d]", i),
-				Msg: fmt.Sprintf("%d weights for %d objectives (%s): give one weight per objective", len(p), len(env.Objectives), strings.Join(names, ", "))})
+				Msg: fmt.Sprintf("%d weights for %d objectives (%s): give one weight per objective", len(p), len(env.Objectives), search.ObjectiveNames(env.Objectives))})
 		}
 	}
 	if len(errs) == 1 {

@@ -1,8 +1,6 @@
 package nsga2
 
 import (
-	"slices"
-
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -47,7 +45,7 @@ var Algorithm = search.Algorithm{
 		if err != nil {
 			return nil, err
 		}
-		return New(s.Options(append(slices.Clone(env.Initial), init...)))
+		return New(s.Options(init))
 	},
 }
 
