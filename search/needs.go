@@ -38,6 +38,16 @@ type StepResumer interface {
 	ResumeAt(calls int) error
 }
 
+// RecipeEvaluator is what a method that needs recipe genomes
+// (NeedRecipes) finds in Problem.Recipes: the evaluator builds each child
+// from its parents' weights as its recipe says and scores it per example.
+// It tells the method the length of a flattened model, and is told which
+// candidates the method keeps (the others' weights may be released).
+type RecipeEvaluator interface {
+	Parameters() int64
+	ArchiveChanged(ids []string)
+}
+
 // checkNeeds reports the first need of m that p does not meet.
 func checkNeeds(m Method, p Problem) error {
 	n, ok := m.(Needer)
@@ -51,6 +61,8 @@ func checkNeeds(m Method, p Problem) error {
 			missing = p.Gradients == nil
 		case NeedAlignment:
 			missing = p.Alignment == nil
+		case NeedRecipes:
+			missing = p.Recipes == nil
 		}
 		if missing {
 			return fmt.Errorf("search: the method needs %s, which this run's evaluator cannot provide: use the native evaluator", need)

@@ -25,6 +25,9 @@ type Problem struct {
 	// refuses a method whose needs the problem does not meet.
 	Gradients GradientEvaluator
 	Alignment AlignmentEvaluator
+	// Recipes is the evaluator of recipe genomes for methods that state
+	// NeedRecipes (nil when the evaluator is not one).
+	Recipes RecipeEvaluator
 	// Checkpoint saves the state of a Stateful method mid-way (between the
 	// steps of a long Ask); nil when nothing is saved.
 	Checkpoint func(state []byte) error

@@ -104,7 +104,9 @@ type Config struct {
 	// MutationSigma is σ of the Gaussian mutation added to every parameter
 	// of a child: 0.01 from scratch, 0 (none) from pre-trained seeds.
 	MutationSigma float64
-	// Parameters is D, the length of the flattened model; required.
+	// Parameters is D, the length of the flattened model; 0 takes it (and
+	// the Observer, when nil) from the problem's recipe evaluator
+	// (search.Problem.Recipes), which the method then needs.
 	Parameters int64
 	// BatchSize is the number of children proposed per Ask from the same
 	// archive (default 1: the steady-state loop of the reference code).
@@ -151,7 +153,7 @@ func (c Config) Validate() error {
 	if math.IsNaN(c.MutationSigma) || math.IsInf(c.MutationSigma, 0) || c.MutationSigma < 0 {
 		errs = append(errs, fmt.Errorf("m2n2: mutation sigma %v: give a finite value >= 0 (0.01 from scratch, 0 from pre-trained models)", c.MutationSigma))
 	}
-	if c.Parameters < 1 || c.Parameters > maxParameters {
+	if c.Parameters < 0 || c.Parameters > maxParameters {
 		errs = append(errs, fmt.Errorf("m2n2: parameters (D, the flattened model length) is %d: give the model's parameter count (1..2^53)", c.Parameters))
 	}
 	if c.BatchSize < 0 {
@@ -185,6 +187,9 @@ type Method struct {
 	cfg  Config
 	comp fitness.Competition
 	r    *rand.Rand
+	// fromProblem: the parameter count (and observerFromProblem: the
+	// observer) come from the problem's recipe evaluator at Init.
+	fromProblem, observerFromProblem bool
 
 	seeds     int
 	seeded    bool
@@ -220,14 +225,36 @@ func New(cfg Config) (*Method, error) {
 	}
 	cfg.Capacity = slices.Clone(cfg.Capacity)
 	cfg.Tasks = slices.Clone(cfg.Tasks)
-	return &Method{cfg: cfg}, nil
+	fromProblem := cfg.Parameters == 0
+	return &Method{cfg: cfg, fromProblem: fromProblem, observerFromProblem: fromProblem && cfg.Observer == nil}, nil
 }
 
 // Config returns the method's settings with defaults filled in.
 func (m *Method) Config() Config { return m.cfg }
 
+// Needs states that a method without a parameter count takes it from the
+// problem's recipe evaluator.
+func (m *Method) Needs() []search.Need {
+	if m.fromProblem {
+		return []search.Need{search.NeedRecipes}
+	}
+	return nil
+}
+
 // Init implements search.Method. The space must be SeedSpace(n).
 func (m *Method) Init(p search.Problem) error {
+	if m.fromProblem {
+		if p.Recipes == nil {
+			return errors.New("m2n2: the problem has no recipe evaluator to take the model's parameter count from")
+		}
+		m.cfg.Parameters = p.Recipes.Parameters()
+		if m.cfg.Parameters < 1 || m.cfg.Parameters > maxParameters {
+			return fmt.Errorf("m2n2: the recipe evaluator's model has %d parameters: want 1..2^53", m.cfg.Parameters)
+		}
+		if m.observerFromProblem {
+			m.cfg.Observer = p.Recipes
+		}
+	}
 	if p.Space == nil || p.Space.Len() != 1 || p.Space.Dim(0).Name != SeedDim || p.Space.Dim(0).Kind != population.KindInt || p.Space.Dim(0).Lower != 0 {
 		return errors.New("m2n2: the problem's space must be m2n2.SeedSpace(n): one integer dimension \"seed\" numbering the seed models from 0")
 	}

@@ -383,7 +383,7 @@ func TestConfigValidation(t *testing.T) {
 		{Alpha: math.NaN(), Parameters: 10},
 		{Angle: "local", Parameters: 10},
 		{MutationSigma: -0.1, Parameters: 10},
-		{Parameters: 0},
+		{Parameters: -1},
 		{BatchSize: -1, Parameters: 10},
 		{Capacity: []float64{1, -1}, Parameters: 10},
 	}

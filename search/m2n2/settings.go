@@ -69,13 +69,21 @@ type Settings struct {
 	SnapshotEvery int `toml:"snapshot_every,omitempty"`
 }
 
-// Algorithm is M2N2's registry entry. New is nil for now: the composition
-// root (internal/run) still builds M2N2 and its lineage evaluator its own
-// way.
+// Algorithm is M2N2's registry entry. The method takes the model's
+// parameter count from the run's recipe evaluator (search.NeedRecipes), and
+// competes on the per-example scores of the objectives' tasks.
 var Algorithm = search.Algorithm{
 	Name:        Name,
 	Summary:     "M2N2 (Abrantes et al. 2025): model merging of natural niches, whole models evolved by resource competition, attraction and split-point SLERP crossover",
 	NewSettings: func() search.MethodSettings { return new(Settings) },
+	New: func(ms search.MethodSettings, env search.Env) (search.Method, error) {
+		s := ms.(*Settings)
+		cfg := s.Config(0)
+		for _, o := range env.Objectives {
+			cfg.Tasks = append(cfg.Tasks, o.Task)
+		}
+		return New(cfg)
+	},
 }
 
 // Defaults fills the defaults; snapshot_every's depends on the budget's

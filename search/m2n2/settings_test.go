@@ -1,6 +1,7 @@
 package m2n2
 
 import (
+	"github.com/evomerge/evomerge/fitness"
 	"math"
 	"reflect"
 	"strings"
@@ -119,7 +120,7 @@ func TestSettingsTraits(t *testing.T) {
 }
 
 func TestAlgorithmEntry(t *testing.T) {
-	if Algorithm.Name != "m2n2" || Algorithm.Summary == "" || Algorithm.New != nil {
+	if Algorithm.Name != "m2n2" || Algorithm.Summary == "" || Algorithm.New == nil {
 		t.Fatalf("entry %+v", Algorithm)
 	}
 	if _, ok := Algorithm.NewSettings().(*Settings); !ok {
@@ -155,5 +156,45 @@ func TestSettingsKeys(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("toml keys %q, want %q", got, want)
+	}
+}
+
+// recipes is a recipe evaluator with a fixed parameter count that records
+// the archives it is told.
+type recipes struct {
+	params   int64
+	archives [][]string
+}
+
+func (r *recipes) Parameters() int64           { return r.params }
+func (r *recipes) ArchiveChanged(ids []string) { r.archives = append(r.archives, ids) }
+
+func TestAlgorithmTakesTheModelFromTheRecipeEvaluator(t *testing.T) {
+	s := Algorithm.NewSettings().(*Settings)
+	s.Defaults(search.Budget{MaxEvaluations: 10})
+	objs := []fitness.Objective{{Name: "a/accuracy", Task: "a", Metric: "accuracy", Direction: fitness.Maximize}}
+	m, err := Algorithm.New(s, search.Env{Objectives: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := m.(*Method)
+	if got := mm.Needs(); len(got) != 1 || got[0] != search.NeedRecipes {
+		t.Fatalf("needs %v, want recipes", got)
+	}
+	space, err := SeedSpace(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := search.Problem{Space: space, Directions: []fitness.Direction{fitness.Maximize}, Seed: 1}
+	if err := m.Init(p); err == nil {
+		t.Error("Init without a recipe evaluator succeeded")
+	}
+	r := &recipes{params: 12}
+	p.Recipes = r
+	if err := m.Init(p); err != nil {
+		t.Fatal(err)
+	}
+	if c := mm.Config(); c.Parameters != 12 || c.Observer != search.RecipeEvaluator(r) || len(c.Tasks) != 1 || c.Tasks[0] != "a" {
+		t.Errorf("config after Init: parameters %d, observer %v, tasks %v", c.Parameters, c.Observer, c.Tasks)
 	}
 }
