@@ -2,8 +2,9 @@ package configs
 
 // Catalog is what the configuration needs to know of the components an
 // experiment can name: the search algorithms and the evaluator kinds, and
-// their settings tables. The registry (internal/registry) implements it;
-// configs itself knows no algorithm or evaluator kind by name.
+// their settings tables, and the metrics an objective can measure. The
+// registry (internal/registry) implements it; configs itself knows no
+// algorithm, evaluator kind or metric by name.
 type Catalog interface {
 	// AlgorithmNames lists the algorithms in the order documentation
 	// lists them.
@@ -18,6 +19,13 @@ type Catalog interface {
 	// decoded from the keys of [evaluator] besides kind, or false when
 	// there is no such kind.
 	EvaluatorTable(kind string) (Table, bool)
+	// MetricNames lists the metrics objectives[].metric may name, the
+	// default (of an objective that names none) first.
+	MetricNames() []string
+	// MetricDirection returns the direction ("maximize" or "minimize") an
+	// objective measuring the named metric takes when it names none, or
+	// false when there is no such metric.
+	MetricDirection(name string) (string, bool)
 }
 
 // Table is a component's own settings table ([search.<algorithm>], or the

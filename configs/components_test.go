@@ -2,6 +2,7 @@ package configs
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,6 +104,20 @@ func (t *toyKind) MapPaths(f func(string) string) { t.mapped = append(t.mapped, 
 
 func (toyCatalog) EvaluatorNames() []string { return []string{"local", "remote", "both"} }
 
+// The toy catalog's metrics: "score" (the default) is maximised, "cost"
+// minimised.
+func (toyCatalog) MetricNames() []string { return []string{"score", "cost"} }
+
+func (toyCatalog) MetricDirection(name string) (string, bool) {
+	switch name {
+	case "score":
+		return "maximize", true
+	case "cost":
+		return "minimize", true
+	}
+	return "", false
+}
+
 func (toyCatalog) EvaluatorTable(kind string) (Table, bool) {
 	switch kind {
 	case "local":
@@ -158,6 +173,24 @@ func TestComponentTableDecodedByItsType(t *testing.T) {
 	}
 	if got := back.Search.Table.(*toyTable); got.upgraded != 0 || back.Format != 0 {
 		t.Errorf("format-less file: upgrade called with format %d", got.upgraded)
+	}
+}
+
+// The configuration takes objectives' metrics, their default and their
+// directions from the catalog alone.
+func TestMetricsFromTheCatalog(t *testing.T) {
+	src := toyExperiment + "[search.toy]\nname = \"n\"\n[[objectives]]\ntask = \"all\"\n[[objectives]]\ntask = \"mean\"\nmetric = \"cost\"\n"
+	e, err := DecodeExperiment("x.toml", []byte(src), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Objective{{Task: "all", Metric: "score", Direction: "maximize"}, {Task: "mean", Metric: "cost", Direction: "minimize"}}
+	if !reflect.DeepEqual(e.Objectives, want) {
+		t.Errorf("objectives %+v, want %+v", e.Objectives, want)
+	}
+	_, err = DecodeExperiment("x.toml", []byte(strings.Replace(src, `"cost"`, `"accuracy"`, 1)), toyCatalog{})
+	if err == nil || !strings.Contains(err.Error(), `unknown metric "accuracy": use "score" or "cost"`) {
+		t.Errorf("a metric the catalog lacks: %v", err)
 	}
 }
 

@@ -9,6 +9,9 @@
 //     where the parser gives one), and all problems are reported at once.
 //   - The package is plain data: it does not import operators or search.
 //     Checking a configuration against operator parameter specifications is
-//     done by internal/run, which composes the components.
+//     done by internal/run, which composes the components. The components
+//     an experiment names (algorithms, evaluator kinds, objectives'
+//     metrics) are known through a Catalog (internal/registry implements
+//     it); configs names none of them itself.
 //   - A zero value in an optional field means "use the documented default".
 package configs

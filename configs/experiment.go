@@ -15,13 +15,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Objective metrics accepted in objectives[].metric.
-const (
-	MetricAccuracy   = "accuracy"
-	MetricNormalized = "normalized_accuracy"
-	MetricLoss       = "loss"
-)
-
 // Special task names of objectives[].task.
 const (
 	// TaskAll expands into one objective per task of the model pool.
@@ -176,9 +169,11 @@ type Objective struct {
 	// Task is a task name, "all" (one objective per task) or "mean" (the
 	// mean over tasks).
 	Task string `toml:"task,omitempty"`
-	// Metric is accuracy (default), normalized_accuracy or loss.
+	// Metric names a metric of the catalog (Catalog.MetricNames); absent,
+	// the catalog's first.
 	Metric string `toml:"metric,omitempty"`
-	// Direction is maximize or minimize; default by metric.
+	// Direction is maximize or minimize; default the metric's
+	// (Catalog.MetricDirection).
 	Direction string `toml:"direction,omitempty"`
 }
 
@@ -379,7 +374,7 @@ func decodeExperiment(file string, data []byte, cat Catalog, resolved bool) (*Ex
 			}
 		}
 	}
-	e.applyDefaults()
+	e.applyDefaults(cat)
 	if err := e.validate(cat); err != nil {
 		if more, ok := err.(Problems); ok {
 			for _, p := range more {
@@ -501,8 +496,9 @@ func isSearchTable(key string, searchRaw map[string]any) bool {
 	return isTable
 }
 
-// applyDefaults fills the documented defaults of optional fields.
-func (e *Experiment) applyDefaults() {
+// applyDefaults fills the documented defaults of optional fields; an
+// objective's metric and direction default to the catalog's.
+func (e *Experiment) applyDefaults(cat Catalog) {
 	if e.Models.Benchmark != "" && e.Models.Recipe == "" {
 		e.Models.Recipe = RecipeFull
 	}
@@ -511,15 +507,12 @@ func (e *Experiment) applyDefaults() {
 	}
 	for i := range e.Objectives {
 		o := &e.Objectives[i]
-		if o.Metric == "" {
-			o.Metric = MetricAccuracy
+		if names := cat.MetricNames(); o.Metric == "" && len(names) > 0 {
+			o.Metric = names[0]
 		}
 		if o.Direction == "" {
-			switch o.Metric {
-			case MetricLoss:
-				o.Direction = "minimize"
-			case MetricAccuracy, MetricNormalized:
-				o.Direction = "maximize"
+			if dir, ok := cat.MetricDirection(o.Metric); ok {
+				o.Direction = dir
 			}
 		}
 	}
@@ -754,10 +747,8 @@ func (e *Experiment) validate(cat Catalog) error {
 		if strings.TrimSpace(o.Task) == "" {
 			add(key+".task", "missing: give a task name, %q (one objective per task) or %q (mean over tasks)", TaskAll, TaskMean)
 		}
-		switch o.Metric {
-		case "", MetricAccuracy, MetricNormalized, MetricLoss:
-		default:
-			add(key+".metric", "unknown metric %q: use %q, %q or %q", o.Metric, MetricAccuracy, MetricNormalized, MetricLoss)
+		if _, ok := cat.MetricDirection(o.Metric); !ok && o.Metric != "" {
+			add(key+".metric", "unknown metric %q: use %s", o.Metric, quotedList(cat.MetricNames(), "or"))
 		}
 		switch strings.ToLower(o.Direction) {
 		case "", "maximize", "minimize":

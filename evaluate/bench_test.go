@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -17,7 +19,7 @@ func BenchmarkNativeEvaluate(b *testing.B) {
 	b.Run("synthetic", func(b *testing.B) {
 		s := newSynthetic(b, 1000)
 		pool := s.pool(b)
-		objs := []fitness.Objective{{Name: "mean/acc", Task: MeanTask, Metric: MetricAccuracy, Direction: fitness.Maximize}}
+		objs := []fitness.Objective{{Name: "mean/acc", Task: MeanTask, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize}}
 		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: s.tasks, Objectives: objs})
 	})
 	b.Run("mnist-tasks", func(b *testing.B) {
@@ -26,15 +28,15 @@ func BenchmarkNativeEvaluate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tasks, err := BenchmarkTasks(bm, nil, "")
+		ts, err := bm.LoadTasks(context.Background(), benchmarks.TaskOptions{})
 		if err != nil {
 			b.Skipf("mnist-tasks data: %v", err)
 		}
-		objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize}}
-		for _, t := range tasks {
-			objs = append(objs, fitness.Objective{Name: t.Name + "/accuracy", Task: t.Name, Metric: MetricAccuracy, Direction: fitness.Maximize})
+		objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
+		for _, t := range ts {
+			objs = append(objs, fitness.Objective{Name: t.Name + "/accuracy", Task: t.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 		}
-		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: tasks, Objectives: objs})
+		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: ts, Objectives: objs})
 	})
 }
 
@@ -57,7 +59,7 @@ func benchWorkers(b *testing.B, cfg NativeConfig) {
 			}
 			examples := 0
 			for _, t := range cfg.Tasks {
-				examples += t.Fitness.Len()
+				examples += t.Fitness().Len()
 			}
 			ctx := context.Background()
 			if err := e.Evaluate(ctx, batch); err != nil { // warm-up: buffers grow to size

@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -43,12 +45,12 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	if _, err := data.LocateMNIST(""); err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	recipe, err := data.SmokeRecipe(data.MNISTTasksName)
+	recipe, err := benchmarks.SmokeRecipe(benchmarks.MNISTTasksName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	b, err := data.Prepare(ctx, data.MNISTTasksName, data.Options{CacheDir: t.TempDir(), Recipe: &recipe})
+	b, err := benchmarks.Prepare(ctx, benchmarks.MNISTTasksName, benchmarks.Options{CacheDir: t.TempDir(), Recipe: &recipe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,21 +61,21 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	if got := pool.ModelNames(); !reflect.DeepEqual(got, b.TaskNames()) {
 		t.Errorf("pool models %v, want the tasks %v", got, b.TaskNames())
 	}
-	tasks, err := BenchmarkTasks(b, nil, "")
+	ts, err := b.LoadTasks(ctx, benchmarks.TaskOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BenchmarkTasks(b, nil, data.Test); err == nil || !strings.Contains(err.Error(), "cannot be the fitness split") {
+	if _, err := b.LoadTasks(ctx, benchmarks.TaskOptions{Split: data.Test}); err == nil || !strings.Contains(err.Error(), "cannot be the fitness split") {
 		t.Errorf("test split as fitness: %v", err)
 	}
-	if _, err := BenchmarkTasks(b, []string{"nope"}, ""); err == nil || !strings.Contains(err.Error(), `no task "nope"`) {
+	if _, err := b.LoadTasks(ctx, benchmarks.TaskOptions{Names: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `no task "nope"`) {
 		t.Errorf("unknown task: %v", err)
 	}
-	objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize}}
+	objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
 	for _, name := range b.TaskNames() {
-		objs = append(objs, fitness.Objective{Name: name + "/loss", Task: name, Metric: MetricLoss, Direction: fitness.Minimize})
+		objs = append(objs, fitness.Objective{Name: name + "/loss", Task: name, Metric: tasks.MetricLoss, Direction: fitness.Minimize})
 	}
-	e, err := NewNative(NativeConfig{Merge: groupTaskArithmetic(t, pool), Tasks: tasks, Objectives: objs, Workers: 2})
+	e, err := NewNative(NativeConfig{Merge: groupTaskArithmetic(t, pool), Tasks: ts, Objectives: objs, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 			t.Errorf("%s: mean normalized %v, the benchmark says %v", split, got.Scores[0], *want.MeanNormalized)
 		}
 		for i, ts := range want.Tasks {
-			if ts.HeadSource != data.HeadFromModel {
+			if ts.HeadSource != benchmarks.HeadFromModel {
 				t.Errorf("%s: the merged model lacks the head of %s", split, ts.Task)
 			}
 			if got.Tasks[i].Accuracy != ts.Accuracy || got.Tasks[i].Loss != ts.Loss || got.Scores[1+i] != ts.Loss {
@@ -117,17 +119,17 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	// On a limited fitness subset the references are measured on that
 	// subset: a one-hot linear merge (expert i itself, its own head) has
 	// normalized accuracy exactly 1 on task i.
-	limited, err := BenchmarkTasksWith(b, TaskOptions{Names: []string{"rotated", "mod3"}, FitnessExamples: 60})
+	limited, err := b.LoadTasks(ctx, benchmarks.TaskOptions{Names: []string{"rotated", "mod3"}, FitnessExamples: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limited[0].Fitness.Len() != 60 || limited[1].Name != "mod3" {
-		t.Fatalf("limited tasks: %d examples, second task %s", limited[0].Fitness.Len(), limited[1].Name)
+	if limited[0].Fitness().Len() != 60 || limited[1].Name != "mod3" {
+		t.Fatalf("limited tasks: %d examples, second task %s", limited[0].Fitness().Len(), limited[1].Name)
 	}
 	lin := linearMerge(t, pool, false)
 	norm := []fitness.Objective{
-		{Name: "rotated/norm", Task: "rotated", Metric: MetricNormalized, Direction: fitness.Maximize},
-		{Name: "mod3/norm", Task: "mod3", Metric: MetricNormalized, Direction: fitness.Maximize},
+		{Name: "rotated/norm", Task: "rotated", Metric: tasks.MetricNormalized, Direction: fitness.Maximize},
+		{Name: "mod3/norm", Task: "mod3", Metric: tasks.MetricNormalized, Direction: fitness.Maximize},
 	}
 	le, err := NewNative(NativeConfig{Merge: lin, Tasks: limited, Objectives: norm, Workers: 1})
 	if err != nil {
@@ -150,19 +152,19 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 
 // preparedMNISTTasks returns mnist-tasks when it is already prepared with
 // its default recipe in the default cache; it never trains it.
-func preparedMNISTTasks(tb testing.TB) *data.Benchmark {
+func preparedMNISTTasks(tb testing.TB) *benchmarks.Benchmark {
 	tb.Helper()
-	root, err := data.DefaultCacheRoot()
+	root, err := benchmarks.DefaultCacheRoot()
 	if err != nil {
 		tb.Skipf("no benchmark cache: %v", err)
 	}
-	dir := filepath.Join(root, data.MNISTTasksName+"-"+data.MNISTTasksVersion)
-	raw, err := os.ReadFile(filepath.Join(dir, data.ManifestFile))
+	dir := filepath.Join(root, benchmarks.MNISTTasksName+"-"+benchmarks.MNISTTasksVersion)
+	raw, err := os.ReadFile(filepath.Join(dir, benchmarks.ManifestFile))
 	if err != nil {
 		tb.Skipf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %v", dir, err)
 	}
-	var man data.Manifest
-	recipe, _ := data.DefaultRecipe(data.MNISTTasksName)
+	var man benchmarks.Manifest
+	recipe, _ := benchmarks.DefaultRecipe(benchmarks.MNISTTasksName)
 	if json.Unmarshal(raw, &man) != nil || !reflect.DeepEqual(man.Recipe, recipe) {
 		tb.Skipf("the mnist-tasks cache in %s was not built with the default recipe; run `evomerge bench prepare mnist-tasks`", dir)
 	}
@@ -174,7 +176,7 @@ func preparedMNISTTasks(tb testing.TB) *data.Benchmark {
 			tb.Skipf("the mnist-tasks cache in %s is damaged (%s); run `evomerge bench prepare mnist-tasks --force`", dir, m.File)
 		}
 	}
-	b, err := data.Prepare(context.Background(), data.MNISTTasksName, data.Options{})
+	b, err := benchmarks.Prepare(context.Background(), benchmarks.MNISTTasksName, benchmarks.Options{})
 	if err != nil {
 		tb.Skipf("mnist-tasks: %v", err)
 	}

@@ -2,20 +2,23 @@
 //
 // Evaluators implement the interfaces that package search defines. The native
 // evaluator materialises a genome with the merge operators into a per-worker
-// weight buffer that is reused across candidates (no disk I/O per
-// evaluation), runs the Go-native backend (internal/model) on each task's
-// fitness split, and returns metrics and per-example correctness. The command
+// weight buffer that is reused across candidates (the pool is read in place
+// from its memory-mapped files, never copied whole), scores each task (internal/tasks) on its fitness split with
+// tasks.Score, and returns metrics and per-example correctness. The command
 // evaluator writes the merged checkpoint to a temporary directory, runs a user
 // command with a timeout and reads JSON scores from its standard output. The
 // nats evaluator sends recipes, never weights, to remote workers.
 //
 // # Pieces
 //
-//   - Pool: the base (optional) and expert checkpoints, read once and kept
-//     resident (operators.MemSource). LoadPool takes paths of checkpoints
-//     of an architecture internal/model/all detects (evomerge.spec in their
-//     metadata); BenchmarkPool takes a prepared built-in benchmark
-//     (internal/data). Pool.Version hashes the files' contents.
+//   - Pool: the base (optional) and expert checkpoints, read lazily
+//     (operators.MappedSource over memory-mapped checkpoint readers): a
+//     merge reads each tensor when it merges it, F32 tensors in place from
+//     the map, other float dtypes converted into the worker's reused
+//     buffers, so memory is bounded by the tensors being merged, not by the
+//     pool. LoadPool takes paths of checkpoints of an architecture
+//     internal/model/all detects (evomerge.spec in their metadata); BenchmarkPool takes a prepared built-in benchmark
+//     (internal/benchmarks). Pool.Version hashes the files' contents.
 //   - Merger: operator + searchspace.Mapping (genome values -> settings,
 //     fixed settings included) + seed + per-task tensor patterns over a
 //     pool. Plan/Materialize build the merged weights; Recipe gives the
@@ -26,9 +29,10 @@
 //     merged; the pool's metadata (evomerge.spec included) is inherited.
 //   - Native: per worker a model.Network whose parameter slices are the merge
 //     destinations, a reused operators.Scratch and TensorInputs. Objectives
-//     are (task or MeanTask) × (accuracy, loss, normalized_accuracy) with a
-//     direction. Score re-scores a genome on the held-out test split for the
-//     final front.
+//     are (task or MeanTask) × a metric of tasks.Metrics, with a direction;
+//     a metric that needs the experts' reference accuracy is refused for a
+//     task without one. Score re-scores a genome on the held-out test split
+//     for the final front.
 //   - Command: argv template with {model} and {dir}, working directory,
 //     environment, timeout (the process group is killed), bounded
 //     concurrency; stdout must carry {"scores": {"<objective>": number}}.

@@ -10,6 +10,7 @@ import (
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -23,7 +24,7 @@ type synthetic struct {
 	base    string
 	experts []string
 	models  []model.Network // the experts as loaded
-	tasks   []Task
+	tasks   []tasks.Task
 }
 
 var synthTasks = []model.Head{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
@@ -65,10 +66,12 @@ func newSynthetic(t testing.TB, n int) *synthetic {
 		}
 		s.experts = append(s.experts, path)
 		s.models = append(s.models, fresh)
-		s.tasks = append(s.tasks, Task{
+		s.tasks = append(s.tasks, tasks.Task{
 			Name: h.Name, Head: h.Name, FitnessSplit: data.Validation,
-			Fitness:        synthData(h.Name+"/validation", n, h.Classes, uint64(30+i)),
-			Test:           synthData(h.Name+"/test", n, h.Classes, uint64(40+i)),
+			Splits: map[data.Split]*data.Dataset{
+				data.Validation: synthData(h.Name+"/validation", n, h.Classes, uint64(30+i)),
+				data.Test:       synthData(h.Name+"/test", n, h.Classes, uint64(40+i)),
+			},
 			ExpertAccuracy: map[data.Split]float64{data.Validation: 0.5, data.Test: 0.25},
 		})
 	}
@@ -126,10 +129,10 @@ func taskArithmeticGroups(t testing.TB, pool *Pool) MergeConfig {
 	return MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: 7}
 }
 
-func accuracyObjectives(tasks ...string) []fitness.Objective {
+func accuracyObjectives(names ...string) []fitness.Objective {
 	var out []fitness.Objective
-	for _, task := range tasks {
-		out = append(out, fitness.Objective{Name: task + "/accuracy", Task: task, Metric: MetricAccuracy, Direction: fitness.Maximize})
+	for _, task := range names {
+		out = append(out, fitness.Objective{Name: task + "/accuracy", Task: task, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 	}
 	return out
 }

@@ -30,7 +30,7 @@ type MergeConfig struct {
 }
 
 // Merger materialises genomes: the operator, the mapping from genome to
-// settings and the resident pool. It is immutable and safe for concurrent
+// settings and the pool (read as merges need its tensors). It is immutable and safe for concurrent
 // use.
 type Merger struct {
 	pool    *Pool
@@ -115,7 +115,7 @@ func (m *Merger) plan(s operators.Settings) (*operators.Plan, error) {
 	return operators.NewPlan(m.op, m.pool.src, s, operators.PlanOptions{Seed: m.seed, TaskTensors: &tasks})
 }
 
-// Plan returns the prepared merge plan of a genome over the resident pool.
+// Plan returns the prepared merge plan of a genome over the pool.
 func (m *Merger) Plan(ctx context.Context, g population.Genome) (*operators.Plan, error) {
 	s, err := m.Settings(g)
 	if err != nil {
@@ -314,21 +314,40 @@ func destinations(net model.Network, p *operators.Plan) [][]float32 {
 	return dst
 }
 
-// mergeBuffers are one worker's reusable merge inputs and temporaries.
+// mergeBuffers are one worker's reusable merge inputs, conversion buffers
+// and temporaries: a worker that keeps them merges without allocating once
+// they have grown to the pool's largest tensor.
 type mergeBuffers struct {
 	in      operators.TensorInputs
+	bufs    operators.InputBuffers
 	scratch operators.Scratch
 }
 
+// bufferedSource is a source that converts into caller-owned buffers and
+// can skip the base (the pool's operators.MappedSource).
+type bufferedSource interface {
+	LoadInto(name string, in *operators.TensorInputs, b *operators.InputBuffers, withBase bool) error
+}
+
 // merge writes every tensor of the prepared plan into dst (indexed like
-// p.Tensors) and checks the merged values are finite.
+// p.Tensors) and checks the merged values are finite. The inputs of each
+// tensor are read when it is merged; the base only when the operator uses
+// it or the tensor is per-task (its owner may be the base).
 func (b *mergeBuffers) merge(ctx context.Context, p *operators.Plan, src operators.Source, dst [][]float32) error {
+	bs, buffered := src.(bufferedSource)
+	usesBase := p.Op.Requirements().Base != operators.BaseUnused
 	for i := range p.Tensors {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		meta := p.Tensors[i].Meta
-		if err := src.Load(meta.Name, &b.in); err != nil {
+		var err error
+		if buffered {
+			err = bs.LoadInto(meta.Name, &b.in, &b.bufs, usesBase || p.Tensors[i].PerTask)
+		} else {
+			err = src.Load(meta.Name, &b.in)
+		}
+		if err != nil {
 			return err
 		}
 		b.in.Name, b.in.Shape = meta.Name, meta.Shape

@@ -2,9 +2,6 @@ package evaluate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -24,132 +22,18 @@ import (
 // every candidate id it scores.
 const NativeVersion = "native/1"
 
-// Metrics an objective can name.
-const (
-	// MetricAccuracy is the fraction of examples whose arg-max logit is the
-	// label (ties to the lowest class).
-	MetricAccuracy = "accuracy"
-	// MetricLoss is the mean softmax cross-entropy.
-	MetricLoss = "loss"
-	// MetricNormalized is accuracy divided by the task's expert accuracy on
-	// the same split (Task.ExpertAccuracy).
-	MetricNormalized = "normalized_accuracy"
-)
-
 // MeanTask, as an objective's Task, averages the metric over every task in
 // task order.
 const MeanTask = "mean"
 
-// Task is one task the native evaluator scores: labelled data on the fitness
-// split (and, for final scores, the test split) and the model head that
-// answers it.
-type Task struct {
-	Name string
-	// Head is the model head serving the task (tensors heads.<Head>.*).
-	Head string
-	// FitnessSplit names the split Fitness comes from; it must not be test.
-	FitnessSplit data.Split
-	Fitness      *data.Dataset
-	// Test is the held-out split, read only by Score; nil when unavailable.
-	Test *data.Dataset
-	// ExpertAccuracy[split] is the task's expert accuracy, the reference of
-	// MetricNormalized; absent splits cannot use it.
-	ExpertAccuracy map[data.Split]float64
-}
-
-// TaskOptions select a benchmark's tasks for BenchmarkTasks.
-type TaskOptions struct {
-	// Names are the tasks, in score order; empty means every task.
-	Names []string
-	// Split is the fitness split; "" means the benchmark's FitnessSplit.
-	// The test split is refused.
-	Split data.Split
-	// FitnessExamples limits the fitness data to the split's first examples
-	// (a fixed random subset: validation is in permuted order); 0 means the
-	// whole split. The experts' reference accuracies are then measured on
-	// that subset.
-	FitnessExamples int
-}
-
-// BenchmarkTasks returns the named tasks of a prepared benchmark (all of them
-// when names is empty) with their data on the fitness split (the benchmark's
-// FitnessSplit when split is "") and on test, and the experts' accuracies
-// from the manifest. The test split is refused as fitness split.
-func BenchmarkTasks(b *data.Benchmark, names []string, split data.Split) ([]Task, error) {
-	return BenchmarkTasksWith(b, TaskOptions{Names: names, Split: split})
-}
-
-// BenchmarkTasksWith is BenchmarkTasks with options: with FitnessExamples
-// the fitness data is a prefix of the split and the experts' reference
-// accuracies are measured on that prefix, so normalized accuracy stays
-// exact.
-func BenchmarkTasksWith(b *data.Benchmark, opt TaskOptions) ([]Task, error) {
-	split := opt.Split
-	if split == "" {
-		split = b.FitnessSplit
-	}
-	if _, err := data.ParseSplit(string(split)); err != nil {
-		return nil, fmt.Errorf("evaluate: fitness split: %w", err)
-	}
-	if split == data.Test {
-		return nil, fmt.Errorf("evaluate: the test split cannot be the fitness split: it is held out to score the final front; use %q", data.Validation)
-	}
-	if opt.FitnessExamples < 0 {
-		return nil, fmt.Errorf("evaluate: fitness examples %d: use 0 for the whole split or a positive count", opt.FitnessExamples)
-	}
-	names := opt.Names
-	if len(names) == 0 {
-		names = b.TaskNames()
-	}
-	tasks := make([]Task, 0, len(names))
-	for _, name := range names {
-		t, ok := b.Task(name)
-		if !ok {
-			return nil, fmt.Errorf("evaluate: benchmark %s has no task %q (tasks: %s)", b.Name, name, strings.Join(b.TaskNames(), ", "))
-		}
-		fit, err := b.Data(name, split)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
-		}
-		test, err := b.Data(name, data.Test)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
-		}
-		limited := opt.FitnessExamples > 0 && opt.FitnessExamples < fit.Len()
-		if limited {
-			fit = fit.Head(opt.FitnessExamples)
-		}
-		task := Task{Name: name, Head: t.Head, FitnessSplit: split, Fitness: fit, Test: test, ExpertAccuracy: map[data.Split]float64{}}
-		if exp, ok := b.Expert(name); ok {
-			if acc, ok := b.Manifest.Accuracy[data.Test][exp.Name][name]; ok {
-				task.ExpertAccuracy[data.Test] = acc
-			}
-			if acc, ok := b.Manifest.Accuracy[split][exp.Name][name]; ok && !limited {
-				task.ExpertAccuracy[split] = acc
-			}
-			if limited {
-				shared, err := b.LoadMember(exp.Name)
-				if err != nil {
-					return nil, fmt.Errorf("evaluate: task %s: %w", name, err)
-				}
-				m, err := model.Evaluate(shared.Clone(), fit.X, fit.Y, fit.Len(), t.Head, 500)
-				if err != nil {
-					return nil, fmt.Errorf("evaluate: task %s: expert %s: %w", name, exp.Name, err)
-				}
-				task.ExpertAccuracy[split] = m.Accuracy
-			}
-		}
-		tasks = append(tasks, task)
-	}
-	return tasks, nil
-}
-
 // NativeConfig configures the native evaluator.
 type NativeConfig struct {
 	Merge MergeConfig
-	Tasks []Task
+	// Tasks are scored on their fitness split (and, for final scores, on
+	// test): each needs its fitness examples and the pool's head for it.
+	Tasks []tasks.Task
 	// Objectives are the scores, in score order: Task is a task name or
-	// MeanTask, Metric one of MetricAccuracy, MetricLoss, MetricNormalized.
+	// MeanTask, Metric a name of tasks.Metrics.
 	Objectives []fitness.Objective
 	// Workers is the number of candidates evaluated at once; 0 means 1.
 	// Each worker's matrix products and per-example loops already use every
@@ -165,12 +49,12 @@ type NativeConfig struct {
 }
 
 // Native is the Go-native evaluator: it merges each genome straight into the
-// parameters of a per-worker internal/model network (the pool resident in memory,
-// no disk I/O per evaluation) and scores every task on the fitness split.
+// parameters of a per-worker internal/model network (the pool's tensors read
+// in place from its memory-mapped files, nothing written to disk) and scores every task on the fitness split.
 // Native implements search.Evaluator and is safe for concurrent use.
 type Native struct {
 	merger   *Merger
-	tasks    []Task
+	tasks    []tasks.Task
 	objs     []objective
 	classes  []int // per task, the head's class count
 	names    []fitness.Objective
@@ -183,7 +67,7 @@ type Native struct {
 
 type objective struct {
 	task   int // -1: mean over tasks
-	metric string
+	metric tasks.Metric
 }
 
 // nativeWorker owns a model whose parameter slices are the merge
@@ -212,7 +96,7 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 		e.nWorkers = 1
 	}
 	if e.batch == 0 {
-		e.batch = 500
+		e.batch = tasks.DefaultBatch
 	}
 	probe, err := e.newWorker()
 	if err != nil {
@@ -234,28 +118,29 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 	}
 	var errs []error
 	for _, o := range cfg.Objectives {
-		obj := objective{task: -1, metric: o.Metric}
+		obj := objective{task: -1}
 		if o.Task != MeanTask {
 			i, ok := taskIndex[o.Task]
 			if !ok {
-				errs = append(errs, fmt.Errorf("evaluate: objective %q: unknown task %q: use one of %s or %q for the mean over tasks", o.Name, o.Task, strings.Join(taskNames(cfg.Tasks), ", "), MeanTask))
+				errs = append(errs, fmt.Errorf("evaluate: objective %q: unknown task %q: use one of %s or %q for the mean over tasks", o.Name, o.Task, strings.Join(tasks.Names(cfg.Tasks), ", "), MeanTask))
 				continue
 			}
 			obj.task = i
 		}
-		switch o.Metric {
-		case MetricAccuracy, MetricLoss:
-		case MetricNormalized:
+		m, ok := tasks.LookupMetric(o.Metric)
+		if !ok {
+			errs = append(errs, fmt.Errorf("evaluate: objective %q: %w", o.Name, tasks.UnknownMetric(o.Metric)))
+		}
+		obj.metric = m
+		if m.NeedsReference {
 			for i, t := range cfg.Tasks {
 				if obj.task >= 0 && obj.task != i {
 					continue
 				}
 				if acc := t.ExpertAccuracy[t.FitnessSplit]; !(acc > 0) {
-					errs = append(errs, fmt.Errorf("evaluate: objective %q: task %q has no expert accuracy on %s to normalise by: use metric %q", o.Name, t.Name, t.FitnessSplit, MetricAccuracy))
+					errs = append(errs, fmt.Errorf("evaluate: objective %q: task %q has no expert accuracy on %s to normalise by: use metric %q", o.Name, t.Name, t.FitnessSplit, tasks.MetricAccuracy))
 				}
 			}
-		default:
-			errs = append(errs, fmt.Errorf("evaluate: objective %q: unknown metric %q: use %q, %q or %q", o.Name, o.Metric, MetricAccuracy, MetricLoss, MetricNormalized))
 		}
 		e.objs = append(e.objs, obj)
 	}
@@ -278,16 +163,8 @@ func NewNative(cfg NativeConfig) (*Native, error) {
 	return e, nil
 }
 
-func taskNames(tasks []Task) []string {
-	out := make([]string, len(tasks))
-	for i, t := range tasks {
-		out[i] = t.Name
-	}
-	return out
-}
-
 // checkTask verifies a task's data fits the model and its head.
-func checkTask(t Task, net model.Network) error {
+func checkTask(t tasks.Task, net model.Network) error {
 	if t.Name == "" || t.Name == MeanTask {
 		return fmt.Errorf("evaluate: task name %q is reserved or empty: name every task", t.Name)
 	}
@@ -298,7 +175,7 @@ func checkTask(t Task, net model.Network) error {
 	if classes == 0 {
 		return fmt.Errorf("evaluate: task %s: the pool has no head %q (tensors heads.%s.weight and .bias): add the task's expert to the pool or fix the head name (heads: %s)", t.Name, t.Head, t.Head, strings.Join(net.Heads(), ", "))
 	}
-	for _, d := range []*data.Dataset{t.Fitness, t.Test} {
+	for _, d := range []*data.Dataset{t.Fitness(), t.Data(data.Test)} {
 		if d == nil {
 			continue
 		}
@@ -307,6 +184,9 @@ func checkTask(t Task, net model.Network) error {
 		}
 		if err := d.Validate(); err != nil {
 			return fmt.Errorf("evaluate: task %s: %w", t.Name, err)
+		}
+		if d.Kind != data.Images {
+			return fmt.Errorf("evaluate: task %s: dataset %q holds %s, and the models score images only", t.Name, d.Name, d.Kind)
 		}
 		if d.Features() != net.InputSize() {
 			return fmt.Errorf("evaluate: task %s: dataset %q has %v (C,H,W) images but the models take %v", t.Name, d.Name, d.Shape(), net.Config().InputShape())
@@ -317,7 +197,7 @@ func checkTask(t Task, net model.Network) error {
 			}
 		}
 	}
-	if t.Fitness == nil {
+	if t.Fitness() == nil {
 		return fmt.Errorf("evaluate: task %s has no fitness data", t.Name)
 	}
 	return nil
@@ -334,21 +214,6 @@ func (e *Native) newWorker() (*nativeWorker, error) {
 		w.dst[i] = net.Param(t.Name).Data
 	}
 	return w, nil
-}
-
-// datasetHash identifies a dataset's contents.
-func datasetHash(d *data.Dataset) string {
-	h := sha256.New()
-	var b [4]byte
-	for _, v := range d.X {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-		h.Write(b[:])
-	}
-	for _, y := range d.Y {
-		binary.LittleEndian.PutUint32(b[:], uint32(y))
-		h.Write(b[:])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // evalSpec describes what a score means: tasks (head, split, size and a hash
@@ -368,7 +233,8 @@ func (e *Native) evalSpec() (string, error) {
 		Merge      json.RawMessage     `json:"merge"`
 	}{Evaluator: "native", Objectives: e.names, Merge: json.RawMessage(e.merger.desc)}
 	for _, t := range e.tasks {
-		spec.Tasks = append(spec.Tasks, taskSpec{Name: t.Name, Head: t.Head, Split: t.FitnessSplit, Examples: t.Fitness.Len(), Data: datasetHash(t.Fitness)})
+		fit := t.Fitness()
+		spec.Tasks = append(spec.Tasks, taskSpec{Name: t.Name, Head: t.Head, Split: t.FitnessSplit, Examples: fit.Len(), Data: fit.Fingerprint()})
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
@@ -461,8 +327,8 @@ func (e *Native) Score(ctx context.Context, g population.Genome, split data.Spli
 	test := false
 	switch {
 	case split == data.Test:
-		for _, t := range e.tasks {
-			if t.Test == nil {
+		for i := range e.tasks {
+			if t := &e.tasks[i]; t.Data(data.Test) == nil {
 				return nil, fmt.Errorf("evaluate: task %s has no test data", t.Name)
 			}
 		}
@@ -502,14 +368,15 @@ func (e *Native) ScoreModel(ctx context.Context, net model.Network, split data.S
 	if !test && split != e.tasks[0].FitnessSplit {
 		return nil, fmt.Errorf("evaluate: split %q: score on the fitness split %q or on %q", split, e.tasks[0].FitnessSplit, data.Test)
 	}
-	if net.InputSize() != e.tasks[0].Fitness.Features() {
-		return nil, fmt.Errorf("evaluate: the model takes %v (C,H,W) inputs, the tasks have %v", net.Config().InputShape(), e.tasks[0].Fitness.Shape())
+	if fit := e.tasks[0].Fitness(); net.InputSize() != fit.Features() {
+		return nil, fmt.Errorf("evaluate: the model takes %v (C,H,W) inputs, the tasks have %v", net.Config().InputShape(), fit.Shape())
 	}
-	for i, t := range e.tasks {
+	for i := range e.tasks {
+		t := &e.tasks[i]
 		if got := net.Classes(t.Head); got != e.classes[i] {
 			return nil, fmt.Errorf("evaluate: task %s: the model's head %q has %d classes, want %d (heads: %s)", t.Name, t.Head, got, e.classes[i], strings.Join(net.Heads(), ", "))
 		}
-		if test && t.Test == nil {
+		if test && t.Data(data.Test) == nil {
 			return nil, fmt.Errorf("evaluate: task %s has no test data", t.Name)
 		}
 	}
@@ -522,35 +389,33 @@ func (e *Native) scoreModel(ctx context.Context, net model.Network, test bool) (
 		Tasks:   make([]TaskResult, len(e.tasks)),
 		Correct: make([]population.TaskCorrectness, len(e.tasks)),
 	}
+	normalized, _ := tasks.LookupMetric(tasks.MetricNormalized)
 	for i := range e.tasks {
 		t := &e.tasks[i]
-		d, split := t.Fitness, t.FitnessSplit
+		split := t.FitnessSplit
 		if test {
-			d, split = t.Test, data.Test
+			split = data.Test
 		}
-		bits := population.NewBitset(d.Len())
-		acc, loss, err := score(ctx, net, d, t.Head, e.batch, bits)
+		bits := population.NewBitset(t.Data(split).Len())
+		r, err := tasks.Score(ctx, net, t, split, tasks.ScoreOptions{Batch: e.batch, Correct: bits.Words})
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, fmt.Errorf("task %s: the merged model's loss is %v", t.Name, loss)
+		if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+			return nil, fmt.Errorf("task %s: the merged model's loss is %v", t.Name, r.Loss)
 		}
-		norm := math.NaN()
-		if ref := t.ExpertAccuracy[split]; ref > 0 {
-			norm = acc / ref
-		}
-		res.Tasks[i] = TaskResult{Task: t.Name, Split: split, Accuracy: acc, Loss: loss, Examples: d.Len(), Normalized: norm}
+		res.Tasks[i] = TaskResult{Task: t.Name, Split: split, Accuracy: r.Accuracy, Loss: r.Loss, Examples: r.Examples,
+			Normalized: normalized.Value(r, t.ExpertAccuracy[split])}
 		res.Correct[i] = population.TaskCorrectness{Task: t.Name, Bits: bits}
 	}
 	for k, o := range e.objs {
 		if o.task >= 0 {
-			res.Scores[k] = res.Tasks[o.task].metric(o.metric)
+			res.Scores[k] = e.metric(o.metric, res, o.task)
 			continue
 		}
 		var sum float64
 		for i := range res.Tasks {
-			sum += res.Tasks[i].metric(o.metric)
+			sum += e.metric(o.metric, res, i)
 		}
 		res.Scores[k] = sum / float64(len(res.Tasks))
 	}
@@ -562,52 +427,10 @@ func (e *Native) scoreModel(ctx context.Context, net model.Network, test bool) (
 	return res, nil
 }
 
-func (r *TaskResult) metric(name string) float64 {
-	switch name {
-	case MetricAccuracy:
-		return r.Accuracy
-	case MetricLoss:
-		return r.Loss
-	case MetricNormalized:
-		return r.Normalized
-	}
-	panic("evaluate: unknown metric " + name)
-}
-
-// score runs model on d in batches, sets bits of correct examples and
-// returns accuracy and mean cross-entropy (float64, summed in example order,
-// as model.Evaluate).
-func score(ctx context.Context, net model.Network, d *data.Dataset, head string, batch int, bits population.Bitset) (acc, loss float64, err error) {
-	n, size := d.Len(), d.Features()
-	correct := 0
-	var lossSum float64
-	for i0 := 0; i0 < n; i0 += batch {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		i1 := min(n, i0+batch)
-		logits, err := net.Logits(d.X[i0*size:i1*size], i1-i0, head)
-		if err != nil {
-			return 0, 0, err
-		}
-		classes := len(logits) / (i1 - i0)
-		for i := i0; i < i1; i++ {
-			row := logits[(i-i0)*classes : (i-i0+1)*classes]
-			best := 0
-			for j, v := range row {
-				if v > row[best] {
-					best = j
-				}
-			}
-			y := d.Y[i]
-			lossSum += model.LogSumExp(row) - float64(row[y])
-			if int32(best) == y {
-				bits.Words[i>>6] |= 1 << (uint(i) & 63)
-				correct++
-			}
-		}
-	}
-	return float64(correct) / float64(n), lossSum / float64(n), nil
+// metric is metric m of task i's result in res.
+func (e *Native) metric(m tasks.Metric, res *Result, i int) float64 {
+	tr := &res.Tasks[i]
+	return m.Value(tasks.Result{Accuracy: tr.Accuracy, Loss: tr.Loss, Examples: tr.Examples}, e.tasks[i].ExpertAccuracy[tr.Split])
 }
 
 var _ search.Evaluator = (*Native)(nil)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/evomerge/evomerge/internal/benchmarks"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // NativeKind is the native evaluator's name in evaluator.kind.
@@ -32,21 +35,21 @@ func (s *NativeSettings) FitnessExamples() int { return s.Examples }
 
 // BuildNative is the native kind's factory: the benchmark's tasks on its
 // fitness split, cut to Examples, scored by a Native evaluator.
-func BuildNative(_ context.Context, settings Settings, env Env) (*Built, error) {
+func BuildNative(ctx context.Context, settings Settings, env Env) (*Built, error) {
 	s := settings.(*NativeSettings)
 	if env.Benchmark == nil {
 		return nil, errors.New("the native evaluator scores on a built-in benchmark's task data, and the run has none")
 	}
-	tasks, err := BenchmarkTasks(env.Benchmark, nil, "")
+	ts, err := env.Benchmark.LoadTasks(ctx, benchmarks.TaskOptions{})
 	if err != nil {
 		return nil, err
 	}
-	HeadExamples(tasks, s.Examples)
-	native, err := NewNative(NativeConfig{Merge: env.Merge, Tasks: tasks, Objectives: env.Objectives, Workers: env.Workers})
+	tasks.LimitFitness(ts, s.Examples)
+	native, err := NewNative(NativeConfig{Merge: env.Merge, Tasks: ts, Objectives: env.Objectives, Workers: env.Workers})
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Evaluator: native, Native: native, Tasks: tasks}, nil
+	return &Built{Evaluator: native, Native: native, Tasks: ts}, nil
 }
 
 // ValidateExamples checks the examples setting of a kind that scores on

@@ -15,6 +15,7 @@ import (
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/all"
 	"github.com/evomerge/evomerge/internal/model/mlp"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -30,15 +31,15 @@ func newNative(t *testing.T, s *synthetic, merge MergeConfig, objs []fitness.Obj
 }
 
 // A one-hot linear merge is the expert itself: on the expert's own task the
-// evaluator must give exactly what model.Evaluate gives for the expert.
+// evaluator must give exactly what tasks.ScoreDataset gives for the expert.
 func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
 	s := newSynthetic(t, 70)
 	pool := s.pool(t)
 	objs := []fitness.Objective{
-		{Name: "alpha/acc", Task: "alpha", Metric: MetricAccuracy, Direction: fitness.Maximize},
-		{Name: "beta/acc", Task: "beta", Metric: MetricAccuracy, Direction: fitness.Maximize},
-		{Name: "alpha/loss", Task: "alpha", Metric: MetricLoss, Direction: fitness.Minimize},
-		{Name: "beta/loss", Task: "beta", Metric: MetricLoss, Direction: fitness.Minimize},
+		{Name: "alpha/acc", Task: "alpha", Metric: tasks.MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/acc", Task: "beta", Metric: tasks.MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "alpha/loss", Task: "alpha", Metric: tasks.MetricLoss, Direction: fitness.Minimize},
+		{Name: "beta/loss", Task: "beta", Metric: tasks.MetricLoss, Direction: fitness.Minimize},
 	}
 	e := newNative(t, s, linearMerge(t, pool, false), objs, 1, 16)
 	batch := candidates([]float64{1, 0}, []float64{0, 1})
@@ -50,7 +51,9 @@ func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
 			t.Fatalf("candidate %d failed: %s", k, c.Error)
 		}
 		task := s.tasks[k]
-		want, err := model.Evaluate(s.models[k], task.Fitness.X, task.Fitness.Y, task.Fitness.Len(), task.Head, 500)
+		fit := task.Fitness()
+		wantBits := population.NewBitset(fit.Len())
+		want, err := tasks.ScoreDataset(context.Background(), s.models[k], fit, task.Head, tasks.ScoreOptions{Correct: wantBits.Words})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,10 +66,10 @@ func TestNativeOneHotMergeIsTheExpert(t *testing.T) {
 		if len(c.Correct) != 2 || c.Correct[k].Task != task.Name {
 			t.Fatalf("expert %d: correctness %+v", k, c.Correct)
 		}
-		if got := c.Correct[k].Bits.BoolsTo(nil); !slices.Equal(got, want.Correct) {
+		if got := c.Correct[k].Bits; !slices.Equal(got.Words, wantBits.Words) || got.Len() != fit.Len() {
 			t.Errorf("expert %d: per-example correctness differs from the expert's", k)
 		}
-		if n := c.Correct[k].Bits.Count(); float64(n)/float64(task.Fitness.Len()) != c.Scores[k] {
+		if n := c.Correct[k].Bits.Count(); float64(n)/float64(fit.Len()) != c.Scores[k] {
 			t.Errorf("expert %d: %d correct bits do not give accuracy %v", k, n, c.Scores[k])
 		}
 	}
@@ -77,7 +80,7 @@ func TestNativeWorkerCountIndependence(t *testing.T) {
 	s := newSynthetic(t, 90)
 	pool := s.pool(t)
 	objs := append(accuracyObjectives("alpha", "beta"),
-		fitness.Objective{Name: "mean/loss", Task: MeanTask, Metric: MetricLoss, Direction: fitness.Minimize})
+		fitness.Objective{Name: "mean/loss", Task: MeanTask, Metric: tasks.MetricLoss, Direction: fitness.Minimize})
 	points := [][]float64{{0.5, 0.5, 1}, {0.2, 0.9, 1.3}, {1, 1, 0}, {0, 0, 0}, {0.7, 0.1, 0.4}, {0.3, 0.3, 0.3}, {2, -1, 0.5}}
 	merge := taskArithmeticGroups(t, pool)
 	// Three dimensions: layers.1/lambda, layers.3/lambda; add a method-level
@@ -125,11 +128,11 @@ func TestNativeObjectives(t *testing.T) {
 	s := newSynthetic(t, 40)
 	pool := s.pool(t)
 	objs := []fitness.Objective{
-		{Name: "mean/acc", Task: MeanTask, Metric: MetricAccuracy, Direction: fitness.Maximize},
-		{Name: "beta/norm", Task: "beta", Metric: MetricNormalized, Direction: fitness.Maximize},
-		{Name: "alpha/acc", Task: "alpha", Metric: MetricAccuracy, Direction: fitness.Maximize},
-		{Name: "beta/acc", Task: "beta", Metric: MetricAccuracy, Direction: fitness.Maximize},
-		{Name: "mean/norm", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize},
+		{Name: "mean/acc", Task: MeanTask, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/norm", Task: "beta", Metric: tasks.MetricNormalized, Direction: fitness.Maximize},
+		{Name: "alpha/acc", Task: "alpha", Metric: tasks.MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "beta/acc", Task: "beta", Metric: tasks.MetricAccuracy, Direction: fitness.Maximize},
+		{Name: "mean/norm", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize},
 	}
 	e := newNative(t, s, linearMerge(t, pool, true), objs, 1, 0)
 	batch := candidates([]float64{0.4, 0.6})
@@ -155,9 +158,9 @@ func TestNativeObjectives(t *testing.T) {
 		objs []fitness.Objective
 		want string
 	}{
-		{"unknown task", []fitness.Objective{{Name: "x", Task: "gamma", Metric: MetricAccuracy, Direction: fitness.Maximize}}, `unknown task "gamma"`},
+		{"unknown task", []fitness.Objective{{Name: "x", Task: "gamma", Metric: tasks.MetricAccuracy, Direction: fitness.Maximize}}, `unknown task "gamma"`},
 		{"unknown metric", []fitness.Objective{{Name: "x", Task: "alpha", Metric: "f1", Direction: fitness.Maximize}}, `unknown metric "f1"`},
-		{"no direction", []fitness.Objective{{Name: "x", Task: "alpha", Metric: MetricAccuracy}}, "direction"},
+		{"no direction", []fitness.Objective{{Name: "x", Task: "alpha", Metric: tasks.MetricAccuracy}}, "direction"},
 		{"none", nil, "no objectives"},
 	}
 	for _, tc := range bad {
@@ -180,29 +183,29 @@ func TestNativeConfigErrors(t *testing.T) {
 	objs := accuracyObjectives("alpha")
 	cases := []struct {
 		name  string
-		tasks func([]Task) []Task
+		tasks func([]tasks.Task) []tasks.Task
 		want  string
 	}{
-		{"test split as fitness", func(ts []Task) []Task { ts[0].FitnessSplit = data.Test; return ts }, "test split cannot be the fitness split"},
-		{"unknown head", func(ts []Task) []Task { ts[0].Head = "gamma"; return ts }, `no head "gamma"`},
-		{"label out of range", func(ts []Task) []Task {
-			d := *ts[0].Fitness
+		{"test split as fitness", func(ts []tasks.Task) []tasks.Task { ts[0].FitnessSplit = data.Test; return ts }, "test split cannot be the fitness split"},
+		{"unknown head", func(ts []tasks.Task) []tasks.Task { ts[0].Head = "gamma"; return ts }, `no head "gamma"`},
+		{"label out of range", func(ts []tasks.Task) []tasks.Task {
+			d := *ts[0].Fitness()
 			d.Y = slices.Clone(d.Y)
 			d.Classes = 10
 			d.Y[3] = 7
-			ts[0].Fitness = &d
+			ts[0] = ts[0].WithData(ts[0].FitnessSplit, &d)
 			return ts
 		}, "label 7 of example 3"},
-		{"wrong image size", func(ts []Task) []Task {
-			ts[0].Fitness = &data.Dataset{Name: "big", C: 1, H: 4, W: 4, Classes: 3, X: make([]float32, 16), Y: []int32{0}}
+		{"wrong image size", func(ts []tasks.Task) []tasks.Task {
+			ts[0] = ts[0].WithData(ts[0].FitnessSplit, &data.Dataset{Name: "big", C: 1, H: 4, W: 4, Classes: 3, X: make([]float32, 16), Y: []int32{0}})
 			return ts
 		}, "[1 4 4] (C,H,W) images"},
-		{"no tasks", func([]Task) []Task { return nil }, "no tasks"},
-		{"duplicate task", func(ts []Task) []Task { return append(ts, ts[0]) }, "listed twice"},
+		{"no tasks", func([]tasks.Task) []tasks.Task { return nil }, "no tasks"},
+		{"duplicate task", func(ts []tasks.Task) []tasks.Task { return append(ts, ts[0]) }, "listed twice"},
 	}
 	for _, tc := range cases {
-		tasks := tc.tasks(slices.Clone(s.tasks))
-		_, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: tasks, Objectives: objs})
+		ts := tc.tasks(slices.Clone(s.tasks))
+		_, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: ts, Objectives: objs})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
@@ -298,7 +301,7 @@ func TestNativeCancelled(t *testing.T) {
 func TestNativeScoreSplits(t *testing.T) {
 	s := newSynthetic(t, 50)
 	pool := s.pool(t)
-	objs := []fitness.Objective{{Name: "mean/norm", Task: MeanTask, Metric: MetricNormalized, Direction: fitness.Maximize}}
+	objs := []fitness.Objective{{Name: "mean/norm", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
 	e := newNative(t, s, linearMerge(t, pool, true), objs, 1, 0)
 	g := population.VectorGenome([]float64{0.3, 0.7})
 	val, err := e.Score(context.Background(), g, data.Validation)
@@ -322,12 +325,12 @@ func TestNativeScoreSplits(t *testing.T) {
 	}
 	var sum float64
 	for i, task := range s.tasks {
-		m, err := model.Evaluate(net, task.Test.X, task.Test.Y, task.Test.Len(), task.Head, 500)
+		m, err := tasks.ScoreDataset(context.Background(), net, task.Data(data.Test), task.Head, tasks.ScoreOptions{Batch: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tr := test.Tasks[i]
-		if tr.Split != data.Test || tr.Accuracy != m.Accuracy || tr.Loss != m.Loss || tr.Examples != task.Test.Len() {
+		if tr.Split != data.Test || tr.Accuracy != m.Accuracy || tr.Loss != m.Loss || tr.Examples != task.Data(data.Test).Len() {
 			t.Errorf("task %s on test: %+v, the materialised model gives accuracy %v loss %v", task.Name, tr, m.Accuracy, m.Loss)
 		}
 		sum += m.Accuracy / 0.25 // the test reference of the synthetic tasks
@@ -447,10 +450,10 @@ func TestEvalSpecAndVersionIdentify(t *testing.T) {
 		t.Error("different objectives gave the same evaluation spec")
 	}
 	other := slices.Clone(s.tasks)
-	d := *other[0].Fitness
+	d := *other[0].Fitness()
 	d.X = slices.Clone(d.X)
 	d.X[0] += 0.5
-	other[0].Fitness = &d
+	other[0] = other[0].WithData(other[0].FitnessSplit, &d)
 	c, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, true), Tasks: other, Objectives: objs})
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/all"
 	"github.com/evomerge/evomerge/operators"
@@ -31,24 +31,35 @@ type PoolFiles struct {
 	Benchmark, BenchmarkVersion string
 }
 
-// Pool is a model pool held resident in memory: a base (optional) and N
+// Pool is a model pool read lazily from disk: a base (optional) and N
 // expert checkpoints of one architecture the native backend knows
-// (internal/model/all), read once. It is immutable and safe for concurrent
-// use.
+// (internal/model/all). LoadPool opens them through memory-mapped
+// checkpoint readers and reads only their headers; a merge reads the
+// tensors it needs when it needs them (operators.MappedSource): an F32
+// tensor is read in place from the map, any other float dtype is converted
+// to float32 into the merging worker's reused buffers. The memory a pool
+// costs is therefore the tensors being merged, not the pool (the file pages
+// merges touch are page cache, which the kernel reclaims). It is immutable
+// and safe for concurrent use until Close. Its checkpoint files must not be
+// changed while it is open.
 type Pool struct {
 	basePath string
 	paths    []string
 	names    []string
 	cfg      model.Config
-	src      *operators.MemSource
+	readers  []*checkpoint.Reader // the base (when given) then the experts
+	src      *operators.MappedSource
 	metadata map[string]string
 	version  string
 }
 
-// LoadPool reads the pool's checkpoints into memory. Every checkpoint must be
-// of an architecture internal/model/all detects (from its metadata and
-// config.json) and all of them must share one backbone; heads may differ
-// (they are per task).
+// LoadPool opens the pool's checkpoints, reading their headers and hashing
+// their contents (Version); tensor data is read when merges need it. Every
+// checkpoint must be of an architecture internal/model/all detects (from
+// its metadata and config.json), all of them must share one backbone
+// (heads may differ: they are per task), every tensor must be of a float
+// dtype (F32, F16, BF16, F64) and a tensor present in several checkpoints
+// must have one shape. Close releases the files.
 func LoadPool(f PoolFiles) (*Pool, error) {
 	if len(f.Models) == 0 {
 		return nil, fmt.Errorf("evaluate: the model pool has no expert checkpoints: give at least one model path")
@@ -73,24 +84,36 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 		seen[name] = true
 		p.names[i] = name
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
 	h := sha256.New()
 	fmt.Fprintf(h, "benchmark=%q version=%q\n", f.Benchmark, f.BenchmarkVersion)
 	var (
-		base     []checkpoint.Tensor
 		firstMD  map[string]string
 		specFrom string
 		backbone string
 	)
-	load := func(role, path string) ([]checkpoint.Tensor, error) {
-		tensors, meta, err := checkpoint.LoadAll(path)
+	open := func(role, path string) (*checkpoint.Reader, error) {
+		r, err := checkpoint.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
+		}
+		p.readers = append(p.readers, r)
+		for _, name := range r.Names() {
+			if info, _ := r.Info(name); !info.DType.Convertible() {
+				return nil, fmt.Errorf("evaluate: %s: checkpoint %s: tensor %q has dtype %s, which evomerge cannot read as float32 (supported: F32, F16, BF16, F64); leave it out or convert the checkpoint", role, r.Path(), name, info.DType)
+			}
 		}
 		sum, err := fileSum(path)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
 		}
 		fmt.Fprintf(h, "%s %s\n", role, sum)
+		meta := r.Metadata()
 		cfg, err := configOf(meta, path)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
@@ -100,26 +123,27 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 		} else if b := cfg.Backbone(); b != backbone {
 			return nil, fmt.Errorf("evaluate: %s (%s) and %s have different architectures: %s vs %s; a pool's models must share one backbone", role, path, specFrom, b, backbone)
 		}
-		return tensors, nil
+		return r, nil
 	}
+	var base *checkpoint.Reader
 	if f.Base != "" {
 		var err error
-		if base, err = load("base model", f.Base); err != nil {
+		if base, err = open("base model", f.Base); err != nil {
 			return nil, err
 		}
 	}
-	models := make([][]checkpoint.Tensor, len(f.Models))
+	models := make([]*checkpoint.Reader, len(f.Models))
 	for i, path := range f.Models {
 		var err error
-		if models[i], err = load(fmt.Sprintf("model %d (%s)", i+1, p.names[i]), path); err != nil {
+		if models[i], err = open(fmt.Sprintf("model %d (%s)", i+1, p.names[i]), path); err != nil {
 			return nil, err
 		}
 	}
-	src, err := operators.NewMemSource(base, models...)
+	cs, err := operators.NewCheckpointSource(base, models...)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: model pool: %w", err)
 	}
-	p.src = src
+	p.src = operators.NewMappedSource(cs)
 	p.metadata = make(map[string]string, len(firstMD))
 	for k, v := range firstMD {
 		if k != "total_size" && k != operators.RecipeMetadataKey {
@@ -128,13 +152,25 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 	}
 	p.cfg = p.cfg.WithHeads(nil) // heads are discovered from the tensors present
 	p.version = hex.EncodeToString(h.Sum(nil))[:16]
+	ok = true
 	return p, nil
+}
+
+// Close releases the pool's files (their memory maps). It must not be
+// called while merges or evaluators still read the pool: tensors read in
+// place are gone with the maps. Closing twice is a no-op.
+func (p *Pool) Close() error {
+	var errs []error
+	for _, r := range p.readers {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // BenchmarkPool loads a prepared built-in benchmark's pool: its base (when it
 // has one) and its experts or specialists in task order, each named after
 // its task (or member name when it has none).
-func BenchmarkPool(b *data.Benchmark) (*Pool, error) {
+func BenchmarkPool(b *benchmarks.Benchmark) (*Pool, error) {
 	f := PoolFiles{Benchmark: b.Name, BenchmarkVersion: b.Version}
 	if base, ok := b.Base(); ok {
 		f.Base = base.Path
@@ -171,7 +207,9 @@ func (p *Pool) HasBase() bool { return p.basePath != "" }
 // of the pool's tensors).
 func (p *Pool) Config() model.Config { return p.cfg }
 
-// Source returns the resident pool as an operators.Source.
+// Source returns the pool as an operators.Source (an
+// operators.MappedSource): slices it loads are read-only and valid until
+// the next load into the same TensorInputs; keep a copy to keep values.
 func (p *Pool) Source() operators.Source { return p.src }
 
 // Version identifies the pool's contents: a hash of every checkpoint file's

@@ -6,7 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/evomerge/evomerge/fitness"
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/search"
 )
@@ -53,7 +54,7 @@ type Env struct {
 	Files *PoolFiles
 	// Benchmark provides the task data (nil when the experiment names no
 	// benchmark), prepared with its smoke recipe when Smoke is set.
-	Benchmark *data.Benchmark
+	Benchmark *benchmarks.Benchmark
 	Smoke     bool
 	// Objectives are the run's objectives, expanded ("all" is one per
 	// task).
@@ -79,7 +80,7 @@ type Built struct {
 	// Native is set when candidates are scored natively on Tasks (it also
 	// scores the final front on the test split).
 	Native *Native
-	Tasks  []Task
+	Tasks  []tasks.Task
 	// Sessions is set for evaluators that score through a service started
 	// for each run session (the NATS coordinator that workers take
 	// candidates from); Evaluator still identifies the results.
@@ -112,15 +113,4 @@ type Session interface {
 	Evaluator() search.Evaluator
 	// Close stops the service.
 	Close()
-}
-
-// HeadExamples keeps the first n examples of each task's fitness data
-// (n <= 0: all).
-func HeadExamples(tasks []Task, n int) {
-	if n <= 0 {
-		return
-	}
-	for i := range tasks {
-		tasks[i].Fitness = tasks[i].Fitness.Head(n)
-	}
 }

@@ -31,6 +31,14 @@
 // be present, with the same shape, in every expert (and in the base when the
 // operator uses one); otherwise the merge fails naming the tensor and model.
 //
+// A merge reads its inputs through a Source, one tensor at a time: MemSource
+// holds them in memory; CheckpointSource converts each tensor of
+// checkpoints on disk into reused buffers (StreamMerge, `evomerge merge`);
+// MappedSource reads the same checkpoints in place, aliasing F32 tensors of
+// the memory maps and converting the others into reused buffers, for
+// merges repeated over one pool (a search). Slices a source hands out are
+// read-only to everyone.
+//
 // Registry is an explicit list built by Builtin (no init registration); Get
 // also resolves "lines+<method>", LiNeS over any task-vector method.
 //

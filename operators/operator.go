@@ -50,6 +50,9 @@ type TensorInputs struct {
 	Base []float32
 	// Models are θ1..θN's tensors, each of the same length as dst.
 	Models [][]float32
+	// buffers are conversion buffers a Source keeps with these inputs
+	// (MappedSource.Load), so reusing one TensorInputs reuses them.
+	buffers InputBuffers
 }
 
 // StatsSource provides data-derived statistics to data-aware operators. It is
@@ -136,7 +139,9 @@ type Source interface {
 	Tensors() []TensorMeta
 	// Load points in at the named tensor of the base and of each model. A
 	// model or base lacking the tensor gets a nil slice. Load may reuse in's
-	// slices as buffers, or point them at read-only storage it owns.
+	// slices (or buffers it keeps with in) as buffers, or point them at
+	// read-only storage it owns: the slices are read-only to the caller and
+	// valid until the next Load into in.
 	Load(name string, in *TensorInputs) error
 }
 

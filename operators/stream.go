@@ -275,6 +275,13 @@ func (b *InputBuffers) get(k, n int) []float32 {
 // false the base is not read (in.Base is nil), for methods that do not use
 // it.
 func (s *CheckpointSource) LoadInto(name string, in *TensorInputs, b *InputBuffers, withBase bool) error {
+	return s.load(name, in, b, withBase, false)
+}
+
+// load is LoadInto; with views set, a tensor the reader can alias
+// (checkpoint.Reader.View) is not copied: its slice is the view and b's
+// buffer for that input is left as it was.
+func (s *CheckpointSource) load(name string, in *TensorInputs, b *InputBuffers, withBase, views bool) error {
 	t, ok := s.index[name]
 	if !ok {
 		return fmt.Errorf("no input checkpoint has tensor %q", name)
@@ -284,10 +291,11 @@ func (s *CheckpointSource) LoadInto(name string, in *TensorInputs, b *InputBuffe
 	in.Shape = s.metas[t].Shape
 	in.Base = nil
 	if withBase && s.base != nil && s.has[0][t] {
-		in.Base = b.get(0, n)
-		if err := s.base.ReadInto(name, in.Base); err != nil {
+		v, err := readInput(s.base, name, n, b, 0, views)
+		if err != nil {
 			return err
 		}
+		in.Base = v
 	}
 	if cap(in.Models) < len(s.models) {
 		in.Models = make([][]float32, len(s.models))
@@ -298,12 +306,25 @@ func (s *CheckpointSource) LoadInto(name string, in *TensorInputs, b *InputBuffe
 		if !s.has[i+1][t] {
 			continue
 		}
-		in.Models[i] = b.get(i+1, n)
-		if err := r.ReadInto(name, in.Models[i]); err != nil {
+		v, err := readInput(r, name, n, b, i+1, views)
+		if err != nil {
 			return err
 		}
+		in.Models[i] = v
 	}
 	return nil
+}
+
+// readInput reads input k's tensor of n elements: its view when views is
+// set and the reader has one, else converted into b's buffer k.
+func readInput(r *checkpoint.Reader, name string, n int, b *InputBuffers, k int, views bool) ([]float32, error) {
+	if views {
+		if v, ok := r.View(name); ok && len(v) == n {
+			return v, nil
+		}
+	}
+	buf := b.get(k, n)
+	return buf, r.ReadInto(name, buf)
 }
 
 func resize(b []float32, n int) []float32 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 )
 
@@ -52,7 +53,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(pos) != 1 {
 			return usagef("bench list takes no arguments, got %q", pos[1:])
 		}
-		for _, name := range data.Names() {
+		for _, name := range benchmarks.Names() {
 			fmt.Fprintln(stdout, name)
 		}
 		return nil
@@ -61,21 +62,21 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("unknown bench subcommand %q: use prepare NAME, list, operators or perf", pos[0])
 	}
 	if len(pos) != 2 {
-		return usagef("bench prepare needs exactly one benchmark name (one of %s), got %q", strings.Join(data.Names(), ", "), pos[1:])
+		return usagef("bench prepare needs exactly one benchmark name (one of %s), got %q", strings.Join(benchmarks.Names(), ", "), pos[1:])
 	}
 	name := pos[1]
 	if !isBenchmark(name) {
-		return usagef("unknown benchmark %q: built-in benchmarks are %s", name, strings.Join(data.Names(), ", "))
+		return usagef("unknown benchmark %q: built-in benchmarks are %s", name, strings.Join(benchmarks.Names(), ", "))
 	}
-	opt := data.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Force: *force, Log: stderr}
+	opt := benchmarks.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Force: *force, Log: stderr}
 	if *smoke {
-		r, err := data.SmokeRecipe(name)
+		r, err := benchmarks.SmokeRecipe(name)
 		if err != nil {
 			return err
 		}
 		opt.Recipe = &r
 	}
-	b, err := data.Prepare(ctx, name, opt)
+	b, err := benchmarks.Prepare(ctx, name, opt)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func isBenchmark(name string) bool {
-	for _, n := range data.Names() {
+	for _, n := range benchmarks.Names() {
 		if n == name {
 			return true
 		}
@@ -93,7 +94,7 @@ func isBenchmark(name string) bool {
 
 // printBenchmark writes the accuracy table and interference figures of a
 // prepared benchmark.
-func printBenchmark(w io.Writer, b *data.Benchmark) error {
+func printBenchmark(w io.Writer, b *benchmarks.Benchmark) error {
 	m := b.Manifest
 	fmt.Fprintf(w, "%s version %s (recipe %s), cached in %s\n", b.Name, b.Version, m.Recipe.Name, b.Dir)
 	fmt.Fprintf(w, "%s\n", m.Description)

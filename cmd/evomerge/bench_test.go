@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 )
 
 func TestBenchUsageErrors(t *testing.T) {
@@ -42,8 +42,8 @@ func TestBenchList(t *testing.T) {
 	if err := cmdBench(context.Background(), []string{"list"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Fields(out.String()); !slices.Equal(got, data.Names()) {
-		t.Fatalf("bench list printed %v, want %v", got, data.Names())
+	if got := strings.Fields(out.String()); !slices.Equal(got, benchmarks.Names()) {
+		t.Fatalf("bench list printed %v, want %v", got, benchmarks.Names())
 	}
 }
 
@@ -56,8 +56,8 @@ func TestBenchPrepareSmoke(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{
-		"mnist-tasks version " + data.MNISTTasksVersion + " (recipe smoke)",
-		filepath.Join(cache, "mnist-tasks-"+data.MNISTTasksVersion),
+		"mnist-tasks version " + benchmarks.MNISTTasksVersion + " (recipe smoke)",
+		filepath.Join(cache, "mnist-tasks-"+benchmarks.MNISTTasksVersion),
 		"digits", "rotated", "permuted", "mod3", "mean",
 		"base", "expert-digits", "expert-rotated", "expert-permuted", "expert-mod3",
 		"plain average", "task arithmetic λ=",

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 )
@@ -36,7 +37,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var df benchDataFlags
 	df.register(fs)
 	model := fs.String("model", "", "checkpoint to evaluate (required)")
-	bench := fs.String("benchmark", "", "built-in benchmark: "+strings.Join(data.Names(), ", ")+" (required)")
+	bench := fs.String("benchmark", "", "built-in benchmark: "+strings.Join(benchmarks.Names(), ", ")+" (required)")
 	splitName := fs.String("split", string(data.Test), "split to score on: validation or test")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
 	allowNonFinite := fs.Bool("allow-nonfinite", false, "evaluate a checkpoint that holds NaN or ±Inf weights (refused by default, naming the tensor)")
@@ -51,20 +52,20 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("eval needs --model PATH")
 	}
 	if *bench == "" {
-		return usagef("eval needs --benchmark NAME (one of %s)", strings.Join(data.Names(), ", "))
+		return usagef("eval needs --benchmark NAME (one of %s)", strings.Join(benchmarks.Names(), ", "))
 	}
 	if !isBenchmark(*bench) {
-		return usagef("unknown benchmark %q: built-in benchmarks are %s", *bench, strings.Join(data.Names(), ", "))
+		return usagef("unknown benchmark %q: built-in benchmarks are %s", *bench, strings.Join(benchmarks.Names(), ", "))
 	}
 	split, err := data.ParseSplit(*splitName)
 	if err != nil || split == data.Train {
 		return usagef("--split %q: use validation or test", *splitName)
 	}
-	b, err := data.Prepare(ctx, *bench, data.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Log: stderr})
+	b, err := benchmarks.Prepare(ctx, *bench, benchmarks.Options{CacheDir: df.cacheDir, MNISTDir: df.mnistDir, Log: stderr})
 	if err != nil {
 		return err
 	}
-	scores, err := b.EvaluateFile(ctx, *model, split, data.FileOptions{AllowNonFinite: *allowNonFinite})
+	scores, err := b.EvaluateFile(ctx, *model, split, benchmarks.FileOptions{AllowNonFinite: *allowNonFinite})
 	var nf *checkpoint.NonFiniteError
 	if errors.As(err, &nf) {
 		return fmt.Errorf("%w; fix or replace the checkpoint, or pass --allow-nonfinite to evaluate it anyway", err)
@@ -81,7 +82,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // printScores writes a human-readable table of scores.
-func printScores(w io.Writer, s *data.Scores) error {
+func printScores(w io.Writer, s *benchmarks.Scores) error {
 	fmt.Fprintf(w, "%s on %s version %s, %s split\n", s.Model, s.Benchmark, s.Version, s.Split)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "task\taccuracy\tloss\texamples\thead\tnormalized\t")

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 func TestEvalUsageErrors(t *testing.T) {
@@ -44,7 +46,7 @@ func TestEvalUsageErrors(t *testing.T) {
 // and checks the JSON against a direct evaluation.
 func TestEvalJSON(t *testing.T) {
 	dir := t.TempDir()
-	net, err := data.M2N2Config().New(5)
+	net, err := benchmarks.M2N2Config().New(5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +56,11 @@ func TestEvalJSON(t *testing.T) {
 	}
 	cache := filepath.Join(dir, "cache")
 	var out, errOut bytes.Buffer
-	args := []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--json", "--split", "validation", "--cache-dir", cache}
+	args := []string{"--model", path, "--benchmark", benchmarks.M2N2ScratchName, "--json", "--split", "validation", "--cache-dir", cache}
 	if err := cmdEval(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	var got data.Scores
+	var got benchmarks.Scores
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
@@ -69,23 +71,23 @@ func TestEvalJSON(t *testing.T) {
 			t.Errorf("JSON lacks %q", key)
 		}
 	}
-	if got.Benchmark != data.M2N2ScratchName || got.Split != data.Validation || got.Model != path || len(got.Tasks) != 1 {
+	if got.Benchmark != benchmarks.M2N2ScratchName || got.Split != data.Validation || got.Model != path || len(got.Tasks) != 1 {
 		t.Fatalf("scores %+v", got)
 	}
-	b, err := data.Prepare(context.Background(), data.M2N2ScratchName, data.Options{CacheDir: cache})
+	b, err := benchmarks.Prepare(context.Background(), benchmarks.M2N2ScratchName, benchmarks.Options{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	val, err := b.Data(data.M2N2Head, data.Validation)
+	val, err := b.Data(benchmarks.M2N2Head, data.Validation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := model.Evaluate(net, val.X, val.Y, val.Len(), data.M2N2Head, 64)
+	want, err := tasks.ScoreDataset(context.Background(), net, val, benchmarks.M2N2Head, tasks.ScoreOptions{Batch: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := got.Tasks[0]
-	if ts.Task != data.M2N2Head || ts.Examples != 5000 || ts.Accuracy != want.Accuracy || ts.HeadSource != "model" {
+	if ts.Task != benchmarks.M2N2Head || ts.Examples != 5000 || ts.Accuracy != want.Accuracy || ts.HeadSource != "model" {
 		t.Fatalf("task score %+v, want accuracy %v on 5000 examples", ts, want.Accuracy)
 	}
 	if diff := ts.Loss - want.Loss; diff > 1e-9 || diff < -1e-9 {
@@ -96,8 +98,8 @@ func TestEvalJSON(t *testing.T) {
 
 func TestPrintScores(t *testing.T) {
 	acc, norm := 0.9, 0.95
-	s := &data.Scores{Benchmark: "b", Version: "1", Split: data.Test, Model: "m.safetensors", MeanAccuracy: 0.5, MeanNormalized: &norm,
-		Tasks: []data.TaskScore{
+	s := &benchmarks.Scores{Benchmark: "b", Version: "1", Split: data.Test, Model: "m.safetensors", MeanAccuracy: 0.5, MeanNormalized: &norm,
+		Tasks: []benchmarks.TaskScore{
 			{Task: "alpha", Accuracy: 0.5, Loss: 1.25, Examples: 10, HeadSource: "expert", ExpertAccuracy: &acc, Normalized: &norm},
 			{Task: "beta", Accuracy: 0.5, Loss: 2, Examples: 10, HeadSource: "model"},
 		}}
@@ -128,13 +130,13 @@ func TestEvalBadModel(t *testing.T) {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "cache")
 	missing := filepath.Join(dir, "missing.safetensors")
-	err := cmdEval(context.Background(), []string{"--model", missing, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
+	err := cmdEval(context.Background(), []string{"--model", missing, "--benchmark", benchmarks.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
 	var usage usageError
 	if err == nil || errors.As(err, &usage) || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("missing model: error %v should be a failure naming %s", err, missing)
 	}
 	// A model of another architecture is rejected, not mis-scored.
-	wrong, err := mlp.Config{Input: [3]int{1, 28, 28}, Hidden: []int{4}, Heads: []model.Head{{Name: data.M2N2Head, Classes: 10}}}.New(1)
+	wrong, err := mlp.Config{Input: [3]int{1, 28, 28}, Hidden: []int{4}, Heads: []model.Head{{Name: benchmarks.M2N2Head, Classes: 10}}}.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestEvalBadModel(t *testing.T) {
 	if err := model.Save(path, wrong, nil); err != nil {
 		t.Fatal(err)
 	}
-	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
+	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", benchmarks.M2N2ScratchName, "--cache-dir", cache}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("wrong architecture: error %v", err)
 	}
@@ -150,7 +152,7 @@ func TestEvalBadModel(t *testing.T) {
 
 func TestEvalRefusesNonFiniteWeights(t *testing.T) {
 	dir := t.TempDir()
-	m, err := mlp.Config{Input: [3]int{1, 8, 8}, Hidden: []int{4}, Heads: []model.Head{{Name: data.M2N2Head, Classes: 10}}}.New(1)
+	m, err := mlp.Config{Input: [3]int{1, 8, 8}, Hidden: []int{4}, Heads: []model.Head{{Name: benchmarks.M2N2Head, Classes: 10}}}.New(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestEvalRefusesNonFiniteWeights(t *testing.T) {
 	if err := checkpoint.Write(path, ts, meta, checkpoint.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", data.M2N2ScratchName, "--cache-dir", filepath.Join(dir, "cache")}, io.Discard, io.Discard)
+	err = cmdEval(context.Background(), []string{"--model", path, "--benchmark", benchmarks.M2N2ScratchName, "--cache-dir", filepath.Join(dir, "cache")}, io.Discard, io.Discard)
 	for _, want := range []string{path, fmt.Sprintf("tensor %q holds 1 non-finite values", ts[0].Name), "is -Inf", "--allow-nonfinite"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to contain %q", err, want)

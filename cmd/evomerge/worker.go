@@ -10,6 +10,7 @@ import (
 	"time"
 
 	evalnats "github.com/evomerge/evomerge/evaluate/nats"
+	"github.com/evomerge/evomerge/internal/registry"
 )
 
 const workerSynopsis = `worker --server nats://HOST:PORT [--concurrency N] [--source-cache DIR] [--cache-dir DIR] [--name NAME] [--grace DURATION]
@@ -19,8 +20,10 @@ Evaluates candidates for runs whose evaluator is "nats" (a run started with
 requests from the shared JetStream queue, builds each run's merge in memory
 from its source checkpoints (found at the coordinator's path, in the
 content-addressed --source-cache as sha256/<digest>, or in the prepared
-benchmark), scores it with the native evaluator and stores the result in
-the results bucket keyed by candidate id, then acknowledges. While it works
+benchmark), scores it with the run's evaluator kind (native; or command,
+whose command then runs on the worker machine and must be installed there)
+and stores the result in the results bucket keyed by candidate id, then
+acknowledges. While it works
 it heartbeats, so evaluations may take longer than the ack wait; a worker
 killed mid-evaluation has its request redelivered to another worker.
 
@@ -95,7 +98,7 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st, err := evalnats.RunWorker(ctx, nc, evalnats.WorkerOptions{
 		Concurrency:   *concurrency,
 		Name:          *name,
-		Build:         evalnats.BuildOptions{SourceCache: *sourceCache, BenchmarkCache: *cacheDir, Log: stderr},
+		Build:         evalnats.BuildOptions{SourceCache: *sourceCache, BenchmarkCache: *cacheDir, Log: stderr, Kinds: registry.WorkerKinds()},
 		WatchdogGrace: *grace,
 		Log:           &timestamped{w: stdout},
 	})

@@ -6,20 +6,50 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/search"
 )
 
-// Task is one task's data for a gradient evaluator: N inputs X (NCHW) and,
-// for labelled objectives, labels Y; Head names the model's head for it.
-type Task struct {
+// taskInputs is what a gradient evaluator reads of a task: N inputs X
+// (NCHW) of one split and, for labelled objectives only, their labels Y;
+// Head names the model's head for it.
+type taskInputs struct {
 	Name string
 	Head string
 	X    []float32
 	Y    []int32
 	N    int
+}
+
+// inputsOf reads the tasks' examples on split ("" = each task's fitness
+// split): the inputs, and the labels only when labelled, so an unlabelled
+// objective cannot read them.
+func inputsOf(ts []tasks.Task, split data.Split, labelled bool) ([]taskInputs, error) {
+	out := make([]taskInputs, 0, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		s := split
+		if s == "" {
+			s = t.FitnessSplit
+		}
+		d := t.Data(s)
+		if d == nil {
+			return nil, fmt.Errorf("gradient: task %s has no %s examples: load them into the task (Splits[%q])", t.Name, s, s)
+		}
+		if d.Kind != data.Images {
+			return nil, fmt.Errorf("gradient: task %s: dataset %q holds %s, and the models read images only", t.Name, d.Name, d.Kind)
+		}
+		in := taskInputs{Name: t.Name, Head: t.Head, X: d.X, N: d.Len()}
+		if labelled {
+			in.Y = d.Y
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 // AdaMergingOptions configure the AdaMerging evaluator.
@@ -37,6 +67,10 @@ type AdaMergingOptions struct {
 	// Seed seeds the batch draws (stream "gradient", "adamerging",
 	// "batches").
 	Seed uint64
+	// Split names the split whose inputs are read ("" = each task's
+	// fitness split); every task needs its examples there. Labels are read
+	// only when Supervised.
+	Split data.Split
 }
 
 // AdaMerging is AdaMerging's gradient evaluator (search.GradientEvaluator):
@@ -49,7 +83,7 @@ type AdaMerging struct {
 	model  model.Network
 	tv     *TaskVectors
 	lay    *Layout
-	tasks  []Task
+	tasks  []taskInputs
 	opt    AdaMergingOptions
 	params []*model.Param // mergeable params in tv.Names order
 	dst    [][]float32    // the params' Data
@@ -62,10 +96,11 @@ type AdaMerging struct {
 
 var _ search.GradientEvaluator = (*AdaMerging)(nil)
 
-// NewAdaMerging builds the evaluator. net must have every task's head
-// and every tensor of tv; it becomes the evaluator's working model (its
-// mergeable parameters are overwritten by every call; heads are kept).
-func NewAdaMerging(net model.Network, tv *TaskVectors, lay *Layout, tasks []Task, opt AdaMergingOptions) (*AdaMerging, error) {
+// NewAdaMerging builds the evaluator on the tasks' inputs of opt.Split.
+// net must have every task's head and every tensor of tv; it becomes the
+// evaluator's working model (its mergeable parameters are overwritten by
+// every call; heads are kept).
+func NewAdaMerging(net model.Network, tv *TaskVectors, lay *Layout, ts []tasks.Task, opt AdaMergingOptions) (*AdaMerging, error) {
 	if net == nil || tv == nil || lay == nil {
 		return nil, errors.New("gradient: AdaMerging needs a model, task vectors and a coefficient layout")
 	}
@@ -82,10 +117,14 @@ func NewAdaMerging(net model.Network, tv *TaskVectors, lay *Layout, tasks []Task
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTasks(net, tasks, opt.Supervised); err != nil {
+	inputs, err := inputsOf(ts, opt.Split, opt.Supervised)
+	if err != nil {
 		return nil, err
 	}
-	a := &AdaMerging{model: net, tv: tv, lay: lay, tasks: tasks, opt: opt, params: params,
+	if err := checkTasks(net, inputs, opt.Supervised); err != nil {
+		return nil, err
+	}
+	a := &AdaMerging{model: net, tv: tv, lay: lay, tasks: inputs, opt: opt, params: params,
 		r: rng.New(opt.Seed, "gradient", "adamerging", "batches")}
 	for _, p := range params {
 		a.dst = append(a.dst, p.Data)
@@ -122,7 +161,7 @@ func sameShape(a, b []int) bool {
 	return true
 }
 
-func checkTasks(net model.Network, tasks []Task, labelled bool) error {
+func checkTasks(net model.Network, tasks []taskInputs, labelled bool) error {
 	if len(tasks) == 0 {
 		return errors.New("gradient: no task data: give at least one task's inputs")
 	}
@@ -213,7 +252,7 @@ func (a *AdaMerging) LossGrad(ctx context.Context, values, grad []float64) (floa
 }
 
 // taskLossGrad adds one task's gradient (mean loss over its batch) to acc.
-func (a *AdaMerging) taskLossGrad(t Task) (float64, error) {
+func (a *AdaMerging) taskLossGrad(t taskInputs) (float64, error) {
 	size := a.model.InputSize()
 	var x []float32
 	var y []int32

@@ -32,6 +32,11 @@
 //     vertex. Steps follow task arithmetic or TIES (the ⌈keep·n⌉ largest
 //     entries of the step kept model-wide, operators.Trim). FW-Soft's Adapt
 //     loads only the selected members' directions.
+//   - Both evaluators take internal/tasks tasks and read their examples of
+//     the split their options name (AdaMergingOptions.Split,
+//     FWOptions.Split; "" is each task's fitness split): the inputs always,
+//     the labels only for a labelled objective (cross-entropy), so an
+//     entropy objective cannot read them.
 //   - Batch draws come from internal/rng streams of the given seed, so a
 //     run is reproducible; the backend's kernels make results independent
 //     of the thread count.

@@ -9,8 +9,10 @@ import (
 	"strconv"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
@@ -47,9 +49,12 @@ type FWOptions struct {
 	// Chunk bounds the inputs of one forward/backward pass (default 256);
 	// the gradient does not depend on it beyond float rounding of the sum.
 	Chunk int
+	// Split names the split of the proxy tasks' examples ("" = each task's
+	// fitness split); labels are read only with the cross-entropy loss.
+	Split data.Split
 	// Unlabelled are the tasks the soft variant's AdaMerging adapts on
-	// (entropy); Ada configures it.
-	Unlabelled []Task
+	// (entropy, on their inputs of Ada.Split); Ada configures it.
+	Unlabelled []tasks.Task
 	Ada        AdaMergingOptions
 }
 
@@ -68,7 +73,7 @@ type FrankWolfe struct {
 	grad   [][]float32
 	params []*model.Param
 	pool   []string
-	proxy  []Task
+	proxy  []taskInputs
 	opt    FWOptions
 	buf    []float32   // one tensor of one pool member
 	delta  [][]float32 // step direction (one model)
@@ -88,7 +93,7 @@ var _ search.SoftAlignmentEvaluator = (*FrankWolfe)(nil)
 // holds θ0's mergeable tensors and init θ0 of the search (nil: start at the
 // base); pool lists the member checkpoint paths, which must each hold every
 // tensor of base with the same shape (checked here, reading headers only).
-func NewFrankWolfe(net model.Network, base *TaskVectors, init [][]float32, pool []string, proxy []Task, opt FWOptions) (*FrankWolfe, error) {
+func NewFrankWolfe(net model.Network, base *TaskVectors, init [][]float32, pool []string, proxy []tasks.Task, opt FWOptions) (*FrankWolfe, error) {
 	if net == nil || base == nil {
 		return nil, errors.New("gradient: FW needs a model and the base tensors")
 	}
@@ -126,11 +131,19 @@ func NewFrankWolfe(net model.Network, base *TaskVectors, init [][]float32, pool 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTasks(net, proxy, opt.Loss == model.CrossEntropy); err != nil {
+	inputs, err := inputsOf(proxy, opt.Split, opt.Loss == model.CrossEntropy)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTasks(net, inputs, opt.Loss == model.CrossEntropy); err != nil {
 		return nil, err
 	}
 	if len(opt.Unlabelled) > 0 {
-		if err := checkTasks(net, opt.Unlabelled, false); err != nil {
+		unlabelled, err := inputsOf(opt.Unlabelled, opt.Ada.Split, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTasks(net, unlabelled, false); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +153,7 @@ func NewFrankWolfe(net model.Network, base *TaskVectors, init [][]float32, pool 
 		}
 	}
 	f := &FrankWolfe{model: net, names: base.Names, shapes: base.Shapes, base: base.Base, params: params,
-		pool: slices.Clone(pool), proxy: proxy, opt: opt}
+		pool: slices.Clone(pool), proxy: inputs, opt: opt}
 	maxLen := 0
 	for l, b := range base.Base {
 		t := slices.Clone(b)

@@ -11,9 +11,11 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
@@ -25,7 +27,7 @@ type fixture struct {
 	spec    model.Config
 	base    model.Network
 	experts []model.Network
-	tasks   []Task
+	tasks   []tasks.Task
 }
 
 func newFixture(t testing.TB, experts int, hidden []int) *fixture {
@@ -50,14 +52,14 @@ func newFixture(t testing.TB, experts int, hidden []int) *fixture {
 	r := rng.New(3, "inputs")
 	for ti, h := range heads {
 		n := 12 + 3*ti
-		task := Task{Name: "task-" + h.Name, Head: h.Name, N: n, X: make([]float32, n*9), Y: make([]int32, n)}
-		for i := range task.X {
-			task.X[i] = float32(r.Float64())
+		d := &data.Dataset{Name: "task-" + h.Name, C: 1, H: 3, W: 3, Classes: h.Classes, X: make([]float32, n*9), Y: make([]int32, n)}
+		for i := range d.X {
+			d.X[i] = float32(r.Float64())
 		}
-		for i := range task.Y {
-			task.Y[i] = int32(r.IntN(h.Classes))
+		for i := range d.Y {
+			d.Y[i] = int32(r.IntN(h.Classes))
 		}
-		f.tasks = append(f.tasks, task)
+		f.tasks = append(f.tasks, tasks.New("task-"+h.Name, h.Name, data.Validation, d))
 	}
 	return f
 }
@@ -242,21 +244,21 @@ func TestAdaMergingErrors(t *testing.T) {
 	if _, err := NewAdaMerging(other, tv, lay, f.tasks[:1], AdaMergingOptions{}); err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Errorf("shape mismatch: %v", err)
 	}
-	unl := slices.Clone(f.tasks)
-	unl[1].Y = nil
-	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{Supervised: true}); err == nil || !strings.Contains(err.Error(), "label") {
-		t.Errorf("labels: %v", err)
+	if _, err := NewAdaMerging(f.base.Clone(), tv, lay, f.tasks, AdaMergingOptions{Supervised: true, Split: data.Train}); err == nil || !strings.Contains(err.Error(), "no train examples") {
+		t.Errorf("missing split: %v", err)
 	}
 	// The default objective (entropy) reads no labels at all.
-	for i := range unl {
-		unl[i].Y = nil
-	}
-	ev, err := NewAdaMerging(f.base.Clone(), tv, lay, unl, AdaMergingOptions{})
+	ev, err := NewAdaMerging(f.base.Clone(), tv, lay, f.tasks, AdaMergingOptions{})
 	if err != nil {
 		t.Fatalf("unlabelled tasks refused by the entropy objective: %v", err)
 	}
 	if _, err := ev.LossGrad(context.Background(), []float64{0.3}, make([]float64, 1)); err != nil {
 		t.Fatalf("entropy step on unlabelled tasks: %v", err)
+	}
+	for _, in := range ev.tasks {
+		if in.Y != nil {
+			t.Fatalf("task %s: the entropy objective was handed labels", in.Name)
+		}
 	}
 }
 
@@ -304,7 +306,8 @@ func TestFrankWolfeAlignAndStep(t *testing.T) {
 	m := f.base.Clone()
 	g := make([][]float32, 2)
 	for ti, task := range f.tasks {
-		if _, err := model.LossAndGrad(m, task.X, task.N, task.Head, task.Y, model.CrossEntropy); err != nil {
+		d := task.Fitness()
+		if _, err := model.LossAndGrad(m, d.X, d.Len(), task.Head, d.Y, model.CrossEntropy); err != nil {
 			t.Fatal(err)
 		}
 		for l, name := range tv.Names {

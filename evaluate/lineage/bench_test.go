@@ -4,9 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
@@ -27,13 +29,13 @@ func BenchmarkChild(b *testing.B) {
 		b.Run(string(st), func(b *testing.B) {
 			var seeds []model.Network
 			for i := range 2 {
-				m, err := data.M2N2Config().New(uint64(i))
+				m, err := benchmarks.M2N2Config().New(uint64(i))
 				if err != nil {
 					b.Fatal(err)
 				}
 				seeds = append(seeds, m)
 			}
-			e, err := New(Config{Seeds: seeds, Tasks: []Task{{Name: "digits", Head: "digits", Data: d}}, Storage: st, Dir: b.TempDir()})
+			e, err := New(Config{Seeds: seeds, Tasks: []tasks.Task{tasks.New("digits", "digits", data.Train, d)}, Storage: st, Dir: b.TempDir()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -43,22 +44,15 @@ const (
 // DefaultCacheSize is the number of weight vectors StorageRebuild keeps.
 const DefaultCacheSize = 64
 
-// Task is one task scored on the fitness examples.
-type Task struct {
-	Name string
-	// Head is the model head answering the task.
-	Head string
-	// Data are the fitness examples (the train split from scratch, the
-	// validation split when merging trained models; never test).
-	Data *data.Dataset
-}
-
 // Config configures the evaluator.
 type Config struct {
 	// Seeds are the initial models, all of one architecture; genome [i] of
 	// m2n2.SeedSpace(len(Seeds)) is Seeds[i]. Their weights are copied.
 	Seeds []model.Network
-	Tasks []Task
+	// Tasks are scored on their fitness examples (the train split from
+	// scratch, the validation split when merging trained models; never
+	// test), each with its accuracy.
+	Tasks []tasks.Task
 	// Storage of parents' weights (default StorageRAM).
 	Storage Storage
 	// Dir holds the archive's checkpoints with StorageDisk.
@@ -88,7 +82,7 @@ type Evaluator struct {
 	storage   Storage
 	dir       string
 	cacheSize int
-	tasks     []Task
+	tasks     []tasks.Task
 	batch     int
 	arch      model.Config // the seeds' architecture
 	views     []tensorView
@@ -160,7 +154,7 @@ func New(cfg Config) (*Evaluator, error) {
 	}
 	e.nWorkers = max(e.nWorkers, 1)
 	if e.batch == 0 {
-		e.batch = 500
+		e.batch = tasks.DefaultBatch
 	}
 	e.arch = cfg.Seeds[0].Config()
 	ref := cfg.Seeds[0].Params()
@@ -195,14 +189,18 @@ func New(cfg Config) (*Evaluator, error) {
 		e.seeds = append(e.seeds, flat)
 	}
 	for i, t := range e.tasks {
-		if t.Data == nil || t.Data.Len() == 0 {
+		if t.FitnessSplit == data.Test {
+			return nil, fmt.Errorf("lineage: task %q: the test split cannot be the fitness split: it is held out to score the final front", t.Name)
+		}
+		fit := t.Fitness()
+		if fit == nil || fit.Len() == 0 {
 			return nil, fmt.Errorf("lineage: task %q has no fitness examples", t.Name)
 		}
 		if c := cfg.Seeds[0].Classes(t.Head); c == 0 {
 			return nil, fmt.Errorf("lineage: task %q: the seeds have no head %q (heads: %s)", t.Name, t.Head, strings.Join(cfg.Seeds[0].Heads(), ", "))
 		}
-		if t.Data.Features() != cfg.Seeds[0].InputSize() {
-			return nil, fmt.Errorf("lineage: task %q: examples have %d features, the model takes %d", t.Name, t.Data.Features(), cfg.Seeds[0].InputSize())
+		if fit.Features() != cfg.Seeds[0].InputSize() {
+			return nil, fmt.Errorf("lineage: task %q: examples have %d features, the model takes %d", t.Name, fit.Features(), cfg.Seeds[0].InputSize())
 		}
 		for j := range i {
 			if e.tasks[j].Name == t.Name {
@@ -243,17 +241,8 @@ func (e *Evaluator) describe() string {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		h := sha256.New()
-		var b [4]byte
-		for _, v := range t.Data.X {
-			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-			h.Write(b[:])
-		}
-		for _, y := range t.Data.Y {
-			binary.LittleEndian.PutUint32(b[:], uint32(y))
-			h.Write(b[:])
-		}
-		fmt.Fprintf(&sb, `{"name":%q,"head":%q,"examples":%d,"data":%q}`, t.Name, t.Head, t.Data.Len(), hex.EncodeToString(h.Sum(nil))[:16])
+		fit := t.Fitness()
+		fmt.Fprintf(&sb, `{"name":%q,"head":%q,"examples":%d,"data":%q}`, t.Name, t.Head, fit.Len(), fit.Fingerprint())
 	}
 	sb.WriteString(`],"metric":"accuracy"}`)
 	return sb.String()
@@ -329,13 +318,15 @@ func (e *Evaluator) evaluate(ctx context.Context, w *worker, c *population.Candi
 	e.load(w.model, w.child)
 	scores := make([]float64, len(e.tasks))
 	correct := make([]population.TaskCorrectness, len(e.tasks))
-	for i, t := range e.tasks {
-		met, err := model.Evaluate(w.model, t.Data.X, t.Data.Y, t.Data.Len(), t.Head, e.batch)
+	for i := range e.tasks {
+		t := &e.tasks[i]
+		bits := population.NewBitset(t.Fitness().Len())
+		res, err := tasks.Score(ctx, w.model, t, t.FitnessSplit, tasks.ScoreOptions{Batch: e.batch, Correct: bits.Words})
 		if err != nil {
 			return nil, nil, fmt.Errorf("lineage: task %s: %w", t.Name, err)
 		}
-		scores[i] = met.Accuracy
-		correct[i] = population.TaskCorrectness{Task: t.Name, Bits: population.BitsetOf(met.Correct)}
+		scores[i] = res.Accuracy
+		correct[i] = population.TaskCorrectness{Task: t.Name, Bits: bits}
 	}
 	if err := e.keep(c.ID, c.Genome, w.child); err != nil {
 		return nil, nil, err

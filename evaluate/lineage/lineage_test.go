@@ -14,6 +14,7 @@ import (
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/m2n2"
@@ -51,7 +52,7 @@ func newEvaluator(t *testing.T, cfg Config) *Evaluator {
 		}
 	}
 	if cfg.Tasks == nil {
-		cfg.Tasks = []Task{{Name: "t", Head: "h", Data: tinyData(64)}}
+		cfg.Tasks = []tasks.Task{tasks.New("t", "h", data.Train, tinyData(64))}
 	}
 	e, err := New(cfg)
 	if err != nil {
@@ -167,12 +168,13 @@ func TestSplitPointSLERPThroughEvaluator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := e.tasks[0].Data
-		met, err := model.Evaluate(m, d.X, d.Y, d.Len(), "h", 7)
+		d := e.tasks[0].Fitness()
+		bits := population.NewBitset(d.Len())
+		met, err := tasks.ScoreDataset(ctx, m, d, "h", tasks.ScoreOptions{Batch: 7, Correct: bits.Words})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Scores[0] != met.Accuracy || !slices.Equal(c.Correct[0].Bits.BoolsTo(nil), met.Correct) {
+		if c.Scores[0] != met.Accuracy || !slices.Equal(c.Correct[0].Bits.Words, bits.Words) {
 			t.Errorf("scores %v, model accuracy %v", c.Scores, met.Accuracy)
 		}
 	}
@@ -340,14 +342,14 @@ func TestBadInputs(t *testing.T) {
 	other, _ := mlp.Config{Input: [3]int{1, 2, 2}, Hidden: []int{4}, Heads: []model.Head{{Name: "h", Classes: 2}}}.New(1)
 	first, _ := tinySpec().New(1)
 	for name, cfg := range map[string]Config{
-		"one seed":       {Seeds: []model.Network{first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
-		"architectures":  {Seeds: []model.Network{first, other}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}},
-		"no head":        {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "zz", Data: tinyData(4)}}},
-		"disk, no dir":   {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: StorageDisk},
-		"unknown store":  {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}}, Storage: "tape"},
+		"one seed":       {Seeds: []model.Network{first}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, tinyData(4))}},
+		"architectures":  {Seeds: []model.Network{first, other}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, tinyData(4))}},
+		"no head":        {Seeds: []model.Network{first, first}, Tasks: []tasks.Task{tasks.New("t", "zz", data.Train, tinyData(4))}},
+		"disk, no dir":   {Seeds: []model.Network{first, first}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, tinyData(4))}, Storage: StorageDisk},
+		"unknown store":  {Seeds: []model.Network{first, first}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, tinyData(4))}, Storage: "tape"},
 		"no tasks":       {Seeds: []model.Network{first, first}},
-		"empty task":     {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: &data.Dataset{C: 1, H: 2, W: 2}}}},
-		"twice the task": {Seeds: []model.Network{first, first}, Tasks: []Task{{Name: "t", Head: "h", Data: tinyData(4)}, {Name: "t", Head: "h", Data: tinyData(4)}}},
+		"empty task":     {Seeds: []model.Network{first, first}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, &data.Dataset{C: 1, H: 2, W: 2})}},
+		"twice the task": {Seeds: []model.Network{first, first}, Tasks: []tasks.Task{tasks.New("t", "h", data.Train, tinyData(4)), tasks.New("t", "h", data.Train, tinyData(4))}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)

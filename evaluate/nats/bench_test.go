@@ -13,7 +13,8 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -21,23 +22,23 @@ import (
 
 // preparedMNISTTasks returns mnist-tasks from the default cache, or skips
 // when it is not prepared with the default recipe (benchmarks never train).
-func preparedMNISTTasks(tb testing.TB) *data.Benchmark {
+func preparedMNISTTasks(tb testing.TB) *benchmarks.Benchmark {
 	tb.Helper()
-	root, err := data.DefaultCacheRoot()
+	root, err := benchmarks.DefaultCacheRoot()
 	if err != nil {
 		tb.Skipf("no benchmark cache: %v", err)
 	}
-	dir := filepath.Join(root, data.MNISTTasksName+"-"+data.MNISTTasksVersion)
-	raw, err := os.ReadFile(filepath.Join(dir, data.ManifestFile))
+	dir := filepath.Join(root, benchmarks.MNISTTasksName+"-"+benchmarks.MNISTTasksVersion)
+	raw, err := os.ReadFile(filepath.Join(dir, benchmarks.ManifestFile))
 	if err != nil {
 		tb.Skipf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %v", dir, err)
 	}
-	var man data.Manifest
-	recipe, _ := data.DefaultRecipe(data.MNISTTasksName)
+	var man benchmarks.Manifest
+	recipe, _ := benchmarks.DefaultRecipe(benchmarks.MNISTTasksName)
 	if json.Unmarshal(raw, &man) != nil || !reflect.DeepEqual(man.Recipe, recipe) {
 		tb.Skipf("the mnist-tasks cache in %s was not built with the default recipe", dir)
 	}
-	b, err := data.Prepare(context.Background(), data.MNISTTasksName, data.Options{CacheDir: root})
+	b, err := benchmarks.Prepare(context.Background(), benchmarks.MNISTTasksName, benchmarks.Options{CacheDir: root})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func preparedMNISTTasks(tb testing.TB) *data.Benchmark {
 
 // mnistSetup is task arithmetic with λ per linear layer group over
 // mnist-tasks, scored by mean normalized accuracy and each task's accuracy.
-func mnistSetup(tb testing.TB, b *data.Benchmark) *Setup {
+func mnistSetup(tb testing.TB, b *benchmarks.Benchmark) *Setup {
 	tb.Helper()
 	base, experts, err := BenchmarkRefs(b)
 	if err != nil {
@@ -57,9 +58,9 @@ func mnistSetup(tb testing.TB, b *data.Benchmark) *Setup {
 	for _, e := range experts {
 		names = append(names, e.Name)
 	}
-	objs := []fitness.Objective{{Name: "mean/normalized", Task: evaluate.MeanTask, Metric: evaluate.MetricNormalized, Direction: fitness.Maximize}}
+	objs := []fitness.Objective{{Name: "mean/normalized", Task: evaluate.MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
 	for _, task := range b.TaskNames() {
-		objs = append(objs, fitness.Objective{Name: task + "/accuracy", Task: task, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
+		objs = append(objs, fitness.Objective{Name: task + "/accuracy", Task: task, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 	}
 	return &Setup{
 		V: SetupVersion, Benchmark: &BenchmarkRef{Name: b.Name}, Base: base, Experts: experts,

@@ -19,10 +19,12 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -182,7 +184,7 @@ func writePool(t testing.TB, dir string, examples int) *Setup {
 		}
 		s.Experts = append(s.Experts, ref)
 		names = append(names, h.Name)
-		s.Objectives = append(s.Objectives, fitness.Objective{Name: h.Name + "/accuracy", Task: h.Name, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
+		s.Objectives = append(s.Objectives, fitness.Objective{Name: h.Name + "/accuracy", Task: h.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 	}
 	lo, hi := -2.0, 2.0
 	s.Search = searchspace.Spec{
@@ -195,9 +197,9 @@ func writePool(t testing.TB, dir string, examples int) *Setup {
 
 // syntheticTasks is the TaskLoader of the synthetic pool: random inputs
 // and labels from fixed seeds, Examples per task.
-func syntheticTasks(_ context.Context, s *Setup, _ *data.Benchmark) ([]evaluate.Task, error) {
+func syntheticTasks(_ context.Context, s *Setup, _ *benchmarks.Benchmark) ([]tasks.Task, error) {
 	n := s.Examples
-	var tasks []evaluate.Task
+	var ts []tasks.Task
 	for i, h := range synthHeads {
 		r := rng.New(uint64(30+i), "test", "data")
 		d := &data.Dataset{Name: h.Name + "/validation", C: 1, H: 3, W: 3, Classes: h.Classes, X: make([]float32, n*9), Y: make([]int32, n)}
@@ -207,9 +209,9 @@ func syntheticTasks(_ context.Context, s *Setup, _ *data.Benchmark) ([]evaluate.
 		for j := range d.Y {
 			d.Y[j] = int32(r.IntN(h.Classes))
 		}
-		tasks = append(tasks, evaluate.Task{Name: h.Name, Head: h.Name, FitnessSplit: data.Validation, Fitness: d})
+		ts = append(ts, tasks.New(h.Name, h.Name, data.Validation, d))
 	}
-	return tasks, nil
+	return ts, nil
 }
 
 // localNative builds the coordinator's own evaluator of a setup.

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 )
@@ -36,7 +39,7 @@ type ModelRef struct {
 }
 
 // BenchmarkRef names a built-in benchmark whose task data the evaluator
-// scores on (internal/data); workers prepare it in their own cache.
+// scores on (internal/benchmarks); workers prepare it in their own cache.
 type BenchmarkRef struct {
 	Name string `json:"name"`
 	// Smoke selects the benchmark's small smoke recipe.
@@ -46,9 +49,10 @@ type BenchmarkRef struct {
 	CacheDir string `json:"cache_dir,omitempty"`
 }
 
-// Setup is everything a worker needs to build the coordinator's native
-// evaluator: the model pool by content, the merge (operator, search space,
-// fixed settings, seed, per-task tensors) and the tasks and objectives. It
+// Setup is everything a worker needs to build the coordinator's evaluator:
+// its kind and settings (native by default), the model pool by content, the
+// merge (operator, search space, fixed settings, seed, per-task tensors) and
+// the tasks and objectives. It
 // is sent once per run through the setups bucket, keyed by its Digest;
 // requests carry only the digest. It holds references, never weights.
 type Setup struct {
@@ -73,6 +77,16 @@ type Setup struct {
 	// BatchSize is the forward batch (0: the evaluator's default); scores do
 	// not depend on it.
 	BatchSize int `json:"batch_size,omitempty"`
+	// Kind is the evaluator kind workers score with, built through its
+	// registered factory ("": native, the one kind of setups before kinds
+	// travelled). Settings are that kind's settings as the run's resolved
+	// configuration states them: a JSON object keyed by their TOML names,
+	// with TOML's values (durations as strings such as "10m0s"); the
+	// native kind's examples travel in Examples. Both are left out of a
+	// native setup with nothing else to say, so its digest is the one
+	// earlier releases computed.
+	Kind     string          `json:"kind,omitempty"`
+	Settings json.RawMessage `json:"settings,omitempty"`
 }
 
 var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -106,6 +120,15 @@ func (s *Setup) Validate() error {
 	}
 	if s.Examples < 0 || s.BatchSize < 0 {
 		errs = append(errs, fmt.Errorf("examples %d and batch size %d must not be negative", s.Examples, s.BatchSize))
+	}
+	if s.Kind == Kind {
+		errs = append(errs, errors.New("setup kind is nats: workers cannot score through NATS themselves"))
+	}
+	if len(s.Settings) > 0 {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(s.Settings, &obj); err != nil {
+			errs = append(errs, fmt.Errorf("setup settings are not a JSON object: %v", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("nats: setup: %w", err)
@@ -144,7 +167,7 @@ func NewModelRef(name, path string) (ModelRef, error) {
 	if err != nil {
 		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
 	}
-	d, err := data.FileSHA256(abs)
+	d, err := benchmarks.FileSHA256(abs)
 	if err != nil {
 		return ModelRef{}, fmt.Errorf("nats: model %s: %w", name, err)
 	}
@@ -180,7 +203,7 @@ type resolver struct {
 func (r *resolver) resolve(ref ModelRef) (string, error) {
 	var tried []string
 	check := func(path string) bool {
-		d, err := data.FileSHA256(path)
+		d, err := benchmarks.FileSHA256(path)
 		switch {
 		case err == nil && d == ref.Digest:
 			return true
@@ -212,7 +235,7 @@ func (r *resolver) resolve(ref ModelRef) (string, error) {
 }
 
 // TaskLoader gives the native evaluator's tasks of a setup.
-type TaskLoader func(ctx context.Context, s *Setup, bench *data.Benchmark) ([]evaluate.Task, error)
+type TaskLoader func(ctx context.Context, s *Setup, bench *benchmarks.Benchmark) ([]tasks.Task, error)
 
 // BuildOptions say where a worker finds what a setup names.
 type BuildOptions struct {
@@ -229,37 +252,47 @@ type BuildOptions struct {
 	Tasks TaskLoader
 	// Log receives benchmark preparation progress.
 	Log io.Writer
+	// Kinds are the evaluator kinds a setup may name (internal/registry's
+	// list); empty means package evaluate's native and command.
+	Kinds []InnerKind
 }
 
 // BenchmarkTasks is the default TaskLoader: the setup's tasks of its
 // benchmark on its split, cut to Examples.
-func BenchmarkTasks(_ context.Context, s *Setup, b *data.Benchmark) ([]evaluate.Task, error) {
+func BenchmarkTasks(ctx context.Context, s *Setup, b *benchmarks.Benchmark) ([]tasks.Task, error) {
 	if b == nil {
 		return nil, errors.New("nats: the setup names no benchmark to take task data from")
 	}
-	tasks, err := evaluate.BenchmarkTasks(b, s.Tasks, s.Split)
+	ts, err := b.LoadTasks(ctx, benchmarks.TaskOptions{Names: s.Tasks, Split: s.Split})
 	if err != nil {
 		return nil, err
 	}
-	if s.Examples > 0 {
-		for i := range tasks {
-			tasks[i].Fitness = tasks[i].Fitness.Head(s.Examples)
-		}
-	}
-	return tasks, nil
+	tasks.LimitFitness(ts, s.Examples)
+	return ts, nil
 }
 
-// Build makes the native evaluator a setup describes: it prepares the
-// benchmark (if any), resolves each source checkpoint by digest, loads the
-// pool, derives the mapping and builds evaluate.Native. The coordinator
-// builds its own copy the same way, so both agree on EvalSpec and Version;
-// workers check that they do before scoring anything.
-func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, error) {
+// BuildEvaluator makes the evaluator a setup describes: it reads the
+// kind's settings (strictly: unknown keys and wrong types are errors; the
+// kind must be one of BuildOptions.Kinds), prepares the benchmark (if
+// any), resolves each source checkpoint by digest, loads the pool, derives
+// the mapping and builds the kind through its factory with that merge, the
+// benchmark's data and the objectives, as the run's own factory call would. A native setup whose
+// tasks are overridden (BuildOptions.Tasks, or the setup's Tasks, Split or
+// BatchSize) is built directly as an evaluate.Native on those tasks. The
+// coordinator builds its own copy the same way, so both agree on EvalSpec
+// and Version; workers check that they do before scoring anything. The
+// evaluator holds the pool (Evaluator.Merger().Pool()): close that once
+// the evaluator is no longer used.
+func (s *Setup) BuildEvaluator(ctx context.Context, opt BuildOptions) (*evaluate.Built, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	k, settings, err := s.kindSettings(opt.Kinds)
+	if err != nil {
+		return nil, err
+	}
 	res := &resolver{cache: opt.SourceCache, extra: map[string]string{}}
-	var bench *data.Benchmark
+	var bench *benchmarks.Benchmark
 	if s.Benchmark != nil {
 		cache := opt.BenchmarkCache
 		if cache == "" && s.Benchmark.CacheDir != "" {
@@ -267,15 +300,15 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 				cache = s.Benchmark.CacheDir
 			}
 		}
-		var recipe *data.Recipe
+		var recipe *benchmarks.Recipe
 		if s.Benchmark.Smoke {
-			r, err := data.SmokeRecipe(s.Benchmark.Name)
+			r, err := benchmarks.SmokeRecipe(s.Benchmark.Name)
 			if err != nil {
 				return nil, fmt.Errorf("nats: setup benchmark: %w", err)
 			}
 			recipe = &r
 		}
-		b, err := data.Prepare(ctx, s.Benchmark.Name, data.Options{CacheDir: cache, Recipe: recipe, Log: opt.Log})
+		b, err := benchmarks.Prepare(ctx, s.Benchmark.Name, benchmarks.Options{CacheDir: cache, Recipe: recipe, Log: opt.Log})
 		if err != nil {
 			return nil, fmt.Errorf("nats: preparing benchmark %s: %w", s.Benchmark.Name, err)
 		}
@@ -285,7 +318,7 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 			members = append(members, base)
 		}
 		for _, m := range members {
-			if d, err := data.FileSHA256(m.Path); err == nil {
+			if d, err := benchmarks.FileSHA256(m.Path); err == nil {
 				res.extra[d] = m.Path
 			}
 		}
@@ -313,6 +346,12 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 	if err != nil {
 		return nil, err
 	}
+	built := false
+	defer func() {
+		if !built {
+			pool.Close()
+		}
+	}()
 	op, err := operators.Builtin().Get(s.Operator)
 	if err != nil {
 		return nil, fmt.Errorf("nats: setup operator: %w", err)
@@ -321,27 +360,102 @@ func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, 
 	if err != nil {
 		return nil, fmt.Errorf("nats: setup search space: %w", err)
 	}
-	load := opt.Tasks
-	if load == nil {
-		load = BenchmarkTasks
+	merge := evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: s.Seed, TaskTensors: s.TaskTensors}
+	var out *evaluate.Built
+	if k.Name == evaluate.NativeKind && (opt.Tasks != nil || len(s.Tasks) > 0 || s.Split != "" || s.BatchSize != 0) {
+		load := opt.Tasks
+		if load == nil {
+			load = BenchmarkTasks
+		}
+		ts, err := load(ctx, s, bench)
+		if err != nil {
+			return nil, err
+		}
+		native, err := evaluate.NewNative(evaluate.NativeConfig{
+			Merge:      merge,
+			Tasks:      ts,
+			Objectives: s.Objectives,
+			Workers:    opt.Workers,
+			BatchSize:  s.BatchSize,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = &evaluate.Built{Evaluator: native, Native: native, Tasks: ts}
+	} else {
+		env := evaluate.Env{
+			Merge: merge, Spec: s.Search, Files: &files, Benchmark: bench,
+			Smoke: s.Benchmark != nil && s.Benchmark.Smoke, Objectives: s.Objectives,
+			Workers: opt.Workers, Log: opt.Log,
+		}
+		if out, err = k.New(ctx, settings, env); err != nil {
+			return nil, err
+		}
+		switch {
+		case out == nil || out.Evaluator == nil:
+			return nil, fmt.Errorf("nats: the %s evaluator's factory built no evaluator", k.Name)
+		case out.Sessions != nil:
+			return nil, fmt.Errorf("nats: the %s evaluator scores through a service of its own; workers cannot run it", k.Name)
+		}
 	}
-	tasks, err := load(ctx, s, bench)
+	built = true
+	return out, nil
+}
+
+// Build is BuildEvaluator for a native setup: its evaluate.Native.
+func (s *Setup) Build(ctx context.Context, opt BuildOptions) (*evaluate.Native, error) {
+	b, err := s.BuildEvaluator(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
-	return evaluate.NewNative(evaluate.NativeConfig{
-		Merge:      evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: s.Seed, TaskTensors: s.TaskTensors},
-		Tasks:      tasks,
-		Objectives: s.Objectives,
-		Workers:    opt.Workers,
-		BatchSize:  s.BatchSize,
-	})
+	if b.Native == nil {
+		if p := b.Evaluator.Merger().Pool(); p != nil {
+			p.Close()
+		}
+		return nil, fmt.Errorf("nats: the setup's workers score with the %s evaluator, not natively", s.Kind)
+	}
+	return b.Native, nil
+}
+
+// kindSettings reads the setup's kind and its settings: decoded strictly,
+// Examples applied, completed with the kind's defaults and validated.
+func (s *Setup) kindSettings(kinds []InnerKind) (InnerKind, evaluate.Settings, error) {
+	name := s.Kind
+	if name == "" {
+		name = evaluate.NativeKind
+	}
+	k, err := lookupKind(kindsOr(kinds), name)
+	if err != nil {
+		return InnerKind{}, nil, fmt.Errorf("nats: setup: %w (run the coordinator's evomerge release on this worker)", err)
+	}
+	values := map[string]any{}
+	if len(s.Settings) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(s.Settings))
+		dec.UseNumber()
+		if err := dec.Decode(&values); err != nil {
+			return InnerKind{}, nil, fmt.Errorf("nats: setup settings: %w", err)
+		}
+	}
+	if s.Examples > 0 {
+		values[examplesKey] = int64(s.Examples)
+	}
+	report, problems := collect("")
+	settings := decodeKindSettings(k, values, report)
+	if err := problems(); err != nil {
+		return InnerKind{}, nil, fmt.Errorf("nats: setup settings of the %s evaluator: %w (run the coordinator's evomerge release on this worker)", k.Name, err)
+	}
+	settings.Defaults()
+	settings.Validate(report)
+	if err := problems(); err != nil {
+		return InnerKind{}, nil, fmt.Errorf("nats: setup settings of the %s evaluator: %w", k.Name, err)
+	}
+	return k, settings, nil
 }
 
 // BenchmarkRefs describes a prepared benchmark's pool by content: its base
 // (nil when it has none) and its members in the order and with the names
 // evaluate.BenchmarkPool gives them.
-func BenchmarkRefs(b *data.Benchmark) (base *ModelRef, experts []ModelRef, err error) {
+func BenchmarkRefs(b *benchmarks.Benchmark) (base *ModelRef, experts []ModelRef, err error) {
 	if m, ok := b.Base(); ok {
 		ref, err := NewModelRef("base", m.Path)
 		if err != nil {

@@ -28,7 +28,10 @@ import (
 const WatchdogExitCode = 3
 
 // ScoringEvaluator is what a worker scores requests with: an evaluator that
-// knows its evaluation spec and version (evaluate.Native).
+// knows its evaluation spec and version (evaluate.Native, evaluate.Command,
+// any kind's evaluate.Scorer). One that is also an io.Closer is closed once
+// the worker drops it (it keeps the evaluators of its last few setups) and
+// no evaluation uses it any more.
 type ScoringEvaluator interface {
 	search.Evaluator
 	evaluate.Identified
@@ -37,10 +40,26 @@ type ScoringEvaluator interface {
 // Builder builds the evaluator of a setup.
 type Builder func(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error)
 
-// NativeBuilder is the default Builder: Setup.Build.
-func NativeBuilder(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error) {
-	return s.Build(ctx, opt)
+// KindBuilder is the default Builder: the evaluator of the setup's kind
+// (Setup.BuildEvaluator), closed with the pool it merges.
+func KindBuilder(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error) {
+	b, err := s.BuildEvaluator(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	return poolEvaluator{b.Evaluator}, nil
 }
+
+// NativeBuilder is KindBuilder, under the name it had when workers scored
+// natively only.
+func NativeBuilder(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error) {
+	return KindBuilder(ctx, s, opt)
+}
+
+// poolEvaluator closes its evaluator's pool.
+type poolEvaluator struct{ evaluate.Scorer }
+
+func (e poolEvaluator) Close() error { return e.Merger().Pool().Close() }
 
 // WorkerOptions configure a worker.
 type WorkerOptions struct {
@@ -54,7 +73,7 @@ type WorkerOptions struct {
 	// Build says where sources and benchmarks are found; Build.Workers is
 	// set to Concurrency.
 	Build BuildOptions
-	// Builder builds evaluators (nil: NativeBuilder).
+	// Builder builds evaluators (nil: KindBuilder).
 	Builder Builder
 	// WatchdogGrace is how long an evaluation may run past its time limit
 	// (it is cancelled at the limit) before the watchdog ends the process;
@@ -84,7 +103,7 @@ type worker struct {
 	logMu sync.Mutex
 
 	buildMu sync.Mutex
-	built   []builtEvaluator // most recent last
+	built   []*builtEvaluator // most recent last
 
 	statsMu sync.Mutex
 	stats   WorkerStats
@@ -93,10 +112,14 @@ type worker struct {
 type builtEvaluator struct {
 	digest string
 	ev     ScoringEvaluator
+	// users counts the evaluations using ev; dropped is set once the
+	// worker no longer keeps it, and ev is closed when both say so.
+	users   int
+	dropped bool
 }
 
 // keepEvaluators bounds the built evaluators a worker keeps (each holds a
-// pool in memory).
+// pool open, and per evaluation slot a model).
 const keepEvaluators = 2
 
 // RunWorker takes requests from the shared consumer and evaluates them
@@ -126,7 +149,7 @@ func RunWorker(ctx context.Context, nc *natsgo.Conn, opt WorkerOptions) (WorkerS
 		opt.Name = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	if opt.Builder == nil {
-		opt.Builder = NativeBuilder
+		opt.Builder = KindBuilder
 	}
 	if opt.WatchdogGrace == 0 {
 		opt.WatchdogGrace = 30 * time.Second
@@ -361,11 +384,12 @@ func (w *worker) handle(msg jetstream.Msg) {
 		stopBeat()
 		_ = msg.NakWithDelay(min(w.ackWait, 5*time.Second))
 	}
-	ev, err := w.evaluator(ctx, req.Setup)
+	ev, release, err := w.evaluator(ctx, req.Setup)
 	if err != nil {
 		retry(err)
 		return
 	}
+	defer release()
 	if err := checkIdentity(ev, req); err != nil {
 		retry(err)
 		return
@@ -466,34 +490,67 @@ func (w *worker) store(ctx context.Context, r *Result) error {
 	return nil
 }
 
-// evaluator returns the evaluator of a setup, building it on first use.
-func (w *worker) evaluator(ctx context.Context, digest string) (ScoringEvaluator, error) {
+// evaluator returns the evaluator of a setup, building it on first use,
+// and the function to call once the evaluation is done with it.
+func (w *worker) evaluator(ctx context.Context, digest string) (ScoringEvaluator, func(), error) {
 	w.buildMu.Lock()
 	defer w.buildMu.Unlock()
 	for _, b := range w.built {
 		if b.digest == digest {
-			return b.ev, nil
+			return b.ev, w.use(b), nil
 		}
 	}
 	entry, err := w.h.setups.Get(ctx, digest)
 	if err != nil {
-		return nil, fmt.Errorf("setup %s is not in bucket %s: %w", short(digest), w.opt.Topology.Setups, err)
+		return nil, nil, fmt.Errorf("setup %s is not in bucket %s: %w", short(digest), w.opt.Topology.Setups, err)
 	}
 	s, err := DecodeSetup(entry.Value())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, got, err := s.Encode(); err != nil || got != digest {
-		return nil, fmt.Errorf("setup %s does not re-encode to its digest (got %s): coordinator and worker run different evomerge releases", short(digest), short(got))
+		return nil, nil, fmt.Errorf("setup %s does not re-encode to its digest (got %s): coordinator and worker run different evomerge releases", short(digest), short(got))
 	}
 	w.logf("build setup %s", short(digest))
 	ev, err := w.opt.Builder(ctx, s, w.opt.Build)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	w.built = append(w.built, builtEvaluator{digest: digest, ev: ev})
+	b := &builtEvaluator{digest: digest, ev: ev}
+	w.built = append(w.built, b)
 	if len(w.built) > keepEvaluators {
+		old := w.built[0]
 		w.built = w.built[1:]
+		old.dropped = true
+		w.closeUnused(old)
 	}
-	return ev, nil
+	return ev, w.use(b), nil
+}
+
+// use counts an evaluation of b's evaluator; the function it returns ends
+// it. Both run with buildMu held or take it.
+func (w *worker) use(b *builtEvaluator) func() {
+	b.users++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.buildMu.Lock()
+			defer w.buildMu.Unlock()
+			b.users--
+			w.closeUnused(b)
+		})
+	}
+}
+
+// closeUnused closes a dropped evaluator that no evaluation uses (buildMu
+// held).
+func (w *worker) closeUnused(b *builtEvaluator) {
+	if !b.dropped || b.users > 0 {
+		return
+	}
+	if c, ok := b.ev.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			w.logf("close setup %s: %v", short(b.digest), err)
+		}
+	}
 }

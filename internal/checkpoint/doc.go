@@ -29,6 +29,12 @@
 // that every weight_map entry is in its shard, that each shard tensor is
 // listed, and that no tensor is in two shards.
 //
+// View reads without a copy: an F32 tensor of a mapped file, aligned (as
+// safetensors writers lay data out) on a little-endian host, is returned as
+// a read-only slice over the map, valid until Close; for anything else it
+// says no and ReadInto converts. A view trades ReadInto's fault-to-error
+// guard for zero copies: the file must not change while its views are read.
+//
 // Dtypes: F32, F16, BF16 and F64 are read as float32 (F16 and BF16 exactly,
 // F64 rounded to nearest). Tensors of the other safetensors dtypes (BOOL,
 // U8, I8, I16, U16, I32, U32, I64, U64, F8_*, C64) are listed by Names and

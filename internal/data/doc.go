@@ -1,6 +1,28 @@
-// Package data provides evomerge's datasets (real MNIST) and its built-in
-// benchmarks: the tasks, the trained checkpoints a merge starts from, and the
-// evaluation of any checkpoint on those tasks.
+// Package data provides evomerge's datasets and their loaders: labelled
+// examples held in memory, the real MNIST images with their fixed splits,
+// and the transforms that derive one dataset from another. It knows nothing
+// of models, tasks or benchmarks (internal/tasks says how a dataset is
+// scored; internal/benchmarks builds the built-in benchmarks from it).
+//
+// # Contract
+//
+//   - Loading is strict and never panics on bad input: errors name the file
+//     and what is wrong with it.
+//   - The splits depend on SplitSeed alone; they are the same on every
+//     machine and run.
+//   - Transforms and dataset operations return new datasets and never
+//     modify their input; Validate checks a dataset's internal consistency.
+//
+// # Datasets
+//
+// A Dataset is Len() examples with one int32 label each in [0, Classes).
+// Its Kind says what an example is: Images (the default), C×H×W float32
+// values in X (MNIST-derived datasets keep pixels in [0, 1]), or Tokens,
+// SeqLen token ids in Tokens. There is no tokenizer: token datasets can be
+// built, checked (Validate), cut (Head, Subset, FilterLabels, Concat) and
+// fingerprinted, not yet scored. Fingerprint identifies a dataset's
+// contents (16 hex digits of a SHA-256 of values and labels); evaluation
+// specs, and so candidate ids, record it.
 //
 // # MNIST
 //
@@ -23,63 +45,17 @@
 // 55,000 train, both in permuted order (so any prefix is a fixed random
 // subset). Test is the official 10,000-image test set in file order. The
 // splits never depend on anything but SplitSeed: they are identical on every
-// machine and run. Search fitness uses Benchmark.FitnessSplit (validation
-// when merging trained models, train for evolution from scratch); test is
-// for final scores only.
+// machine and run. Test is for final scores only; search fitness uses train
+// or validation.
 //
-// # Datasets and transforms
+// # Transforms
 //
-// A Dataset holds N×C×H×W float32 pixels in [0,1] and int32 labels. The
-// transforms (Rotate90, Invert, PermutePixels, PadAvgPool, Pool8x8,
-// LabelMap.Apply, FilterLabels) return new datasets and never modify their
-// input. Pool8x8 pads 28×28 images by 2 zero pixels to 32×32 and averages
-// 4×4 blocks, the way scikit-learn's 8×8 digits were made from 32×32 bitmaps.
+// The image transforms (Rotate90, Invert, PermutePixels, PadAvgPool,
+// Pool8x8, LabelMap.Apply) and the dataset operations (Subset, Head,
+// FilterLabels, Concat) return new datasets and never modify their input.
+// Pool8x8 pads 28×28 images by 2 zero pixels to 32×32 and averages 4×4
+// blocks, the way scikit-learn's 8×8 digits were made from 32×32 bitmaps.
 //
-// # Benchmarks
-//
-//   - mnist-tasks: four tasks (digits on plain, rotated and pixel-permuted
-//     images; digit mod 3 on plain images), a 784-128-128 MLP base pretrained
-//     on plain digits, and one expert per task, fully fine-tuned from the base
-//     with its own head heads.<task>. Plain weight averaging of the experts
-//     loses far more than 10 points of mean normalized accuracy; the figures
-//     are measured at preparation and stored in the manifest.
-//   - m2n2-specialists: two 64-256-10 MLPs on MNIST pooled to 8×8 from one
-//     initialisation, trained on digits 0-4 and on digits 5-9 (Adam, lr 3e-3,
-//     10 full-batch steps on the train split).
-//   - m2n2-scratch: the 8×8 data and the 64-256-10 model (19,210 parameters,
-//     M2N2Config) for evolution from scratch; nothing is trained.
-//
-// Heads are per task and never merged. A checkpoint that lacks a task's
-// head (heads.<task>.weight and .bias) is evaluated with the head of that
-// task's expert (Benchmark.WithTaskHeads); the score says which head was
-// used. Normalized accuracy is accuracy divided by the task's expert
-// accuracy on the same split.
-//
-// # Cache and versioning
-//
-// Prepare loads a benchmark from its cache directory or, the first time,
-// trains it there. The directory is <root>/<name>-<version>, where root is
-// Options.CacheDir (--cache-dir), else $EVOMERGE_CACHE/bench, else
-// os.UserCacheDir()/evomerge/bench. It holds one safetensors file per member
-// (base.safetensors, expert-<task>.safetensors, specialist-*.safetensors;
-// metadata evomerge.benchmark, evomerge.benchmark_version, evomerge.role,
-// evomerge.task and the mlp architecture's evomerge.spec) and manifest.json: version, recipe, seeds,
-// member SHA-256 sums, the accuracy and loss of every member on every task
-// on validation and test, and the interference figures. A build happens in
-// a temporary directory beside the final one and is renamed into place
-// when complete, so an interrupted build leaves no partial cache. A cache
-// is reused only when its manifest has the same benchmark, version and
-// recipe and every member file matches its recorded SHA-256; otherwise it
-// is rebuilt. The version of a benchmark changes whenever its tasks,
-// architecture, splits or default recipe change.
-//
-// # Determinism
-//
-// Every seed is derived from the recipe's seed with internal/rng, and
-// training and evaluation run through internal/model, whose kernels give the
-// same results for any thread count; preparing a benchmark twice gives
-// byte-identical checkpoints.
-//
-// A Benchmark is safe for concurrent use. Datasets returned by
-// Benchmark.Data are shared and must not be modified.
+// Datasets are plain values: safe to read from several goroutines, not to
+// modify while they are read.
 package data

@@ -102,7 +102,7 @@ func LocateMNIST(dir string) (string, error) {
 		}
 		return env, nil
 	}
-	version := mnistModuleVersion()
+	version := MNISTVersion()
 	escaped, err := escapeModulePath(MNISTModulePath)
 	if err != nil {
 		return "", err
@@ -120,8 +120,9 @@ func LocateMNIST(dir string) (string, error) {
 		strings.Join(tried, ", "), MNISTModulePath, version, MNISTDirEnv, strings.Join(mnistFiles[:], "[.gz], "))
 }
 
-// mnistModuleVersion reads the GoMNIST version this binary was built with.
-func mnistModuleVersion() string {
+// MNISTVersion is the version of the GoMNIST module this binary was built
+// with (MNISTModuleVersion when the build information does not say).
+func MNISTVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, dep := range info.Deps {
 			if dep.Path != MNISTModulePath {

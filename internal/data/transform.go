@@ -6,7 +6,8 @@ import (
 	"github.com/evomerge/evomerge/internal/rng"
 )
 
-// Every transform returns a new dataset and leaves its input untouched.
+// The transforms act on image datasets; every transform returns a new
+// dataset and leaves its input untouched.
 
 // Rotate90 rotates every image a quarter turn clockwise: output pixel (r, c)
 // is input pixel (H-1-c, r), and an H×W image becomes W×H.
@@ -23,7 +24,7 @@ func Rotate90(d *Dataset) *Dataset {
 			}
 		}
 	}
-	out := d.withData(d.Name+"/rot90", x, append([]int32(nil), d.Y...))
+	out := d.withImages(d.Name+"/rot90", x, append([]int32(nil), d.Y...))
 	out.H, out.W = w, h
 	return out
 }
@@ -35,7 +36,7 @@ func Invert(d *Dataset) *Dataset {
 	for i, p := range d.X {
 		x[i] = 1 - p
 	}
-	return d.withData(d.Name+"/invert", x, append([]int32(nil), d.Y...))
+	return d.withImages(d.Name+"/invert", x, append([]int32(nil), d.Y...))
 }
 
 // PixelPermutation returns a fixed permutation of n pixel positions drawn
@@ -67,7 +68,7 @@ func PermutePixels(d *Dataset, perm []int) (*Dataset, error) {
 			dst[j] = src[p]
 		}
 	}
-	return d.withData(d.Name+"/permuted", x, append([]int32(nil), d.Y...)), nil
+	return d.withImages(d.Name+"/permuted", x, append([]int32(nil), d.Y...)), nil
 }
 
 // PadAvgPool zero-pads every image by pad pixels on each side, then averages
@@ -105,7 +106,7 @@ func PadAvgPool(d *Dataset, pad, k int) (*Dataset, error) {
 			}
 		}
 	}
-	out := d.withData(fmt.Sprintf("%s/pool%dx%d", d.Name, oh, ow), x, append([]int32(nil), d.Y...))
+	out := d.withImages(fmt.Sprintf("%s/pool%dx%d", d.Name, oh, ow), x, append([]int32(nil), d.Y...))
 	out.H, out.W = oh, ow
 	return out, nil
 }
@@ -154,7 +155,7 @@ func (lm LabelMap) Apply(d *Dataset) (*Dataset, error) {
 	for i, old := range d.Y {
 		y[i] = lm.Table[old]
 	}
-	out := d.withData(d.Name+"/"+lm.Name, append([]float32(nil), d.X...), y)
+	out := d.withImages(d.Name+"/"+lm.Name, append([]float32(nil), d.X...), y)
 	out.Classes = lm.Classes
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
@@ -32,7 +33,7 @@ type OperatorsOptions struct {
 	// figures are not meaningful).
 	Smoke bool
 	// CacheDir and MNISTDir locate the benchmark cache and MNIST
-	// (internal/data's defaults when empty).
+	// (internal/benchmarks' defaults when empty).
 	CacheDir, MNISTDir string
 }
 
@@ -45,11 +46,11 @@ func BenchOperators(ctx context.Context, o OperatorsOptions) error {
 		return fmt.Errorf("lab: bench operators: StatsExamples %d: give a positive count", o.StatsExamples)
 	}
 	stdout, stderr := orDiscard(o.Output), orDiscard(o.Log)
-	b, err := prepare(ctx, data.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}
-	res, err := runOperatorsBench(ctx, b, opsBenchOptions{benchmark: data.MNISTTasksName, statsExamples: o.StatsExamples, command: o.Command, log: stderr})
+	res, err := runOperatorsBench(ctx, b, opsBenchOptions{benchmark: benchmarks.MNISTTasksName, statsExamples: o.StatsExamples, command: o.Command, log: stderr})
 	if err != nil {
 		return err
 	}
@@ -102,16 +103,16 @@ func mainCoefficient(op operators.Operator) (coefficientGrid, bool) {
 type opsRow struct {
 	method  string
 	setting string // "defaults" or "lambda = 0.4"
-	scores  *data.Scores
+	scores  *benchmarks.Scores
 	err     error
 	seconds float64
 }
 
 // opsResult is the whole table.
 type opsResult struct {
-	bench    *data.Benchmark
-	experts  *data.Scores
-	base     *data.Scores
+	bench    *benchmarks.Benchmark
+	experts  *benchmarks.Scores
+	base     *benchmarks.Scores
 	defaults []opsRow
 	tuned    []opsRow
 	elapsed  time.Duration
@@ -121,7 +122,7 @@ type opsResult struct {
 
 // runOperatorsBench merges the benchmark's experts with every applicable
 // operator and scores the merges.
-func runOperatorsBench(ctx context.Context, b *data.Benchmark, opt opsBenchOptions) (*opsResult, error) {
+func runOperatorsBench(ctx context.Context, b *benchmarks.Benchmark, opt opsBenchOptions) (*opsResult, error) {
 	start := time.Now()
 	logf := func(format string, args ...any) {
 		if opt.log != nil {
@@ -173,7 +174,7 @@ func runOperatorsBench(ctx context.Context, b *data.Benchmark, opt opsBenchOptio
 	}
 	res.experts = expertScores(b)
 
-	evaluate := func(op operators.Operator, s operators.Settings, split data.Split) (*data.Scores, error) {
+	evaluate := func(op operators.Operator, s operators.Settings, split data.Split) (*benchmarks.Scores, error) {
 		tensors, err := mergeInMemory(ctx, op, src, s, stats)
 		if err != nil {
 			return nil, err

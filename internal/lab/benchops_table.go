@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 )
 
 // markdown renders the results section.
@@ -25,7 +25,7 @@ func (r *opsResult) markdown() string {
 	header := "| method | setting | " + strings.Join(tasks, " | ") + " | mean normalized | Δ vs averaging |\n"
 	sep := "|---|---|" + strings.Repeat("---:|", len(tasks)) + "---:|---:|\n"
 	avg := r.averaging()
-	row := func(method, setting string, s *data.Scores, err error) {
+	row := func(method, setting string, s *benchmarks.Scores, err error) {
 		if err != nil {
 			fmt.Fprintf(&w, "| %s | %s | failed: %s |\n", method, setting, strings.ReplaceAll(oneLine(err.Error()), "|", "/"))
 			return

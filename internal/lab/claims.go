@@ -43,7 +43,7 @@ type ClaimOptions struct {
 	// Command is the command line recorded with the table.
 	Command string
 	// CacheDir and MNISTDir locate the benchmark cache and MNIST
-	// (internal/data's defaults when empty).
+	// (internal/benchmarks' defaults when empty).
 	CacheDir, MNISTDir string
 	// Smoke uses the benchmark's tiny smoke recipe (a pipeline check; the
 	// figures are not meaningful).

@@ -15,9 +15,11 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate/gradient"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
@@ -74,28 +76,30 @@ func checkAdaFW(o ClaimOptions) error {
 // experts (backbones only, heads stay with the task), the working model
 // with every task's head, and the per-task data.
 type afClaimEnv struct {
-	b          *data.Benchmark
+	b          *benchmarks.Benchmark
 	base       []checkpoint.Tensor // backbone tensors of θ0
 	experts    []model.Network
 	expertBone [][]checkpoint.Tensor
 	names      []string // expert member names, task order
 	work       model.Network
-	test       []gradient.Task // unlabelled use only (AdaMerging)
-	valid      []gradient.Task // labelled validation (selection, proxy)
-	logf       func(string, ...any)
+	// tasks hold every task's test examples (unlabelled use only:
+	// AdaMerging reads their inputs) and validation examples (labelled:
+	// selection, proxy).
+	tasks []tasks.Task
+	logf  func(string, ...any)
 }
 
 func afBackbone(ts []checkpoint.Tensor) []checkpoint.Tensor {
 	var out []checkpoint.Tensor
 	for _, t := range ts {
-		if !data.IsHeadTensor(t.Name) {
+		if !benchmarks.IsHeadTensor(t.Name) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func afLoadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*afClaimEnv, error) {
+func afLoadClaimEnv(ctx context.Context, b *benchmarks.Benchmark, stderr io.Writer) (*afClaimEnv, error) {
 	env := &afClaimEnv{b: b, logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	bm, ok := b.Base()
 	if !ok {
@@ -118,19 +122,16 @@ func afLoadClaimEnv(ctx context.Context, b *data.Benchmark, stderr io.Writer) (*
 		env.experts = append(env.experts, expert)
 		env.expertBone = append(env.expertBone, afBackbone(model.Tensors(expert)))
 		env.names = append(env.names, t.Name)
+		task := t
+		task.Splits = map[data.Split]*data.Dataset{}
 		for _, split := range []data.Split{data.Test, data.Validation} {
 			d, err := b.Data(t.Name, split)
 			if err != nil {
 				return nil, err
 			}
-			task := gradient.Task{Name: t.Name, Head: t.Head, X: d.X, N: d.Len()}
-			if split == data.Test {
-				env.test = append(env.test, task) // labels deliberately left out
-			} else {
-				task.Y = d.Y
-				env.valid = append(env.valid, task)
-			}
+			task.Splits[split] = d
 		}
+		env.tasks = append(env.tasks, task)
 	}
 	if env.work, err = env.withHeads(env.base); err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func (e *afClaimEnv) withHeads(bone []checkpoint.Tensor) (model.Network, error) 
 	ts := slices.Clone(bone)
 	for _, m := range e.experts {
 		for _, t := range model.Tensors(m) {
-			if data.IsHeadTensor(t.Name) {
+			if benchmarks.IsHeadTensor(t.Name) {
 				ts = append(ts, checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: slices.Clone(t.Data)})
 			}
 		}
@@ -166,7 +167,7 @@ func (e *afClaimEnv) taskVectors(models [][]checkpoint.Tensor, names []string) (
 }
 
 // scoreTensors evaluates backbone tensors (any order) with every task's head.
-func (e *afClaimEnv) scoreTensors(ctx context.Context, names []string, tensors [][]float32, split data.Split) (*data.Scores, error) {
+func (e *afClaimEnv) scoreTensors(ctx context.Context, names []string, tensors [][]float32, split data.Split) (*benchmarks.Scores, error) {
 	for i, name := range names {
 		p := e.work.Param(name)
 		if p == nil || len(p.Data) != len(tensors[i]) {
@@ -178,7 +179,7 @@ func (e *afClaimEnv) scoreTensors(ctx context.Context, names []string, tensors [
 }
 
 // scoreOperator merges the backbones with an operator and scores the merge.
-func (e *afClaimEnv) scoreOperator(ctx context.Context, src operators.Source, op operators.Operator, s operators.Settings, stats operators.StatsSource, split data.Split) (*data.Scores, error) {
+func (e *afClaimEnv) scoreOperator(ctx context.Context, src operators.Source, op operators.Operator, s operators.Settings, stats operators.StatsSource, split data.Split) (*benchmarks.Scores, error) {
 	merged, err := mergeInMemory(ctx, op, src, s, stats)
 	if err != nil {
 		return nil, err
@@ -192,13 +193,13 @@ func (e *afClaimEnv) scoreOperator(ctx context.Context, src operators.Source, op
 }
 
 // tunedOperator picks λ on validation from lambdaGrid and scores it on test.
-func (e *afClaimEnv) tunedOperator(ctx context.Context, src operators.Source, name string) (*data.Scores, float64, error) {
+func (e *afClaimEnv) tunedOperator(ctx context.Context, src operators.Source, name string) (*benchmarks.Scores, float64, error) {
 	return e.tuned(ctx, src, name, "lambda", lambdaGrid, nil)
 }
 
 // tuned picks one parameter of an operator on validation from a grid and
 // scores the choice on test.
-func (e *afClaimEnv) tuned(ctx context.Context, src operators.Source, name, param string, grid []float64, stats operators.StatsSource) (*data.Scores, float64, error) {
+func (e *afClaimEnv) tuned(ctx context.Context, src operators.Source, name, param string, grid []float64, stats operators.StatsSource) (*benchmarks.Scores, float64, error) {
 	op, err := operators.Builtin().Get(name)
 	if err != nil {
 		return nil, 0, err
@@ -226,12 +227,12 @@ func (e *afClaimEnv) tuned(ctx context.Context, src operators.Source, name, para
 
 // runAdaMerging learns coefficients on the unlabelled test inputs and
 // scores the merge on test.
-func (e *afClaimEnv) runAdaMerging(ctx context.Context, tv *gradient.TaskVectors, layout string, steps int, seed uint64) (*data.Scores, *adamerging.Result, error) {
+func (e *afClaimEnv) runAdaMerging(ctx context.Context, tv *gradient.TaskVectors, layout string, steps int, seed uint64) (*benchmarks.Scores, *adamerging.Result, error) {
 	lay, err := gradient.NewLayout(layout, tv, checkpoint.LayerGroup)
 	if err != nil {
 		return nil, nil, err
 	}
-	ev, err := gradient.NewAdaMerging(e.work, tv, lay, e.test, gradient.AdaMergingOptions{Seed: seed})
+	ev, err := gradient.NewAdaMerging(e.work, tv, lay, e.tasks, gradient.AdaMergingOptions{Seed: seed, Split: data.Test})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,7 +256,7 @@ func (e *afClaimEnv) entropyAnalysis(ctx context.Context, tv *gradient.TaskVecto
 	if err != nil {
 		return "", err
 	}
-	ev, err := gradient.NewAdaMerging(e.work, tv, lay, e.test, gradient.AdaMergingOptions{Full: true})
+	ev, err := gradient.NewAdaMerging(e.work, tv, lay, e.tasks, gradient.AdaMergingOptions{Full: true, Split: data.Test})
 	if err != nil {
 		return "", err
 	}
@@ -299,7 +300,7 @@ func (e *afClaimEnv) entropyAnalysis(ctx context.Context, tv *gradient.TaskVecto
 type afClaimRow struct {
 	method, setting string
 	paper           string
-	scores          []*data.Scores
+	scores          []*benchmarks.Scores
 	err             error // the method failed; the row says why
 }
 
@@ -348,7 +349,7 @@ type afCmaesEvaluator struct {
 	tv  *gradient.TaskVectors
 	lay *gradient.Layout
 	dst [][]float32
-	b   *data.Benchmark
+	b   *benchmarks.Benchmark
 }
 
 func (c *afCmaesEvaluator) Evaluate(ctx context.Context, batch []*population.Candidate) error {
@@ -370,7 +371,7 @@ func (c *afCmaesEvaluator) Evaluate(ctx context.Context, batch []*population.Can
 
 // runCMAES searches per-tensor coefficients with CMA-ES on validation and
 // scores the best candidate on test.
-func (e *afClaimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals int, seed uint64, init []float64) (*data.Scores, error) {
+func (e *afClaimEnv) runCMAES(ctx context.Context, tv *gradient.TaskVectors, evals int, seed uint64, init []float64) (*benchmarks.Scores, error) {
 	lay, err := gradient.NewLayout(gradient.LayoutTensor, tv, nil)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/evaluate/gradient"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
@@ -21,7 +22,7 @@ import (
 func runClaimAdaMerging(ctx context.Context, o ClaimOptions) error {
 	stderr := o.Log
 	start := time.Now()
-	b, err := prepare(ctx, data.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func runClaimAdaMerging(ctx context.Context, o ClaimOptions) error {
 		if err != nil {
 			return err
 		}
-		ev, err := gradient.NewAdaMerging(env.work, tv, lay, env.valid, gradient.AdaMergingOptions{Seed: seed, Supervised: true})
+		ev, err := gradient.NewAdaMerging(env.work, tv, lay, env.tasks, gradient.AdaMergingOptions{Seed: seed, Supervised: true, Split: data.Validation})
 		if err != nil {
 			return err
 		}
@@ -193,8 +194,8 @@ func runClaimAdaMerging(ctx context.Context, o ClaimOptions) error {
 	return afEmit(o, "adamerging", md)
 }
 
-func afRepeatScores(s *data.Scores, n int) []*data.Scores {
-	out := make([]*data.Scores, n)
+func afRepeatScores(s *benchmarks.Scores, n int) []*benchmarks.Scores {
+	out := make([]*benchmarks.Scores, n)
 	for i := range out {
 		out[i] = s
 	}
@@ -220,7 +221,7 @@ func afDescribeTrajectory(method string, r *adamerging.Result) string {
 	return w.String()
 }
 
-func afAdaMergingMarkdown(b *data.Benchmark, rows []*afClaimRow, trajectories []string, cmd string, seeds int, elapsed time.Duration) string {
+func afAdaMergingMarkdown(b *benchmarks.Benchmark, rows []*afClaimRow, trajectories []string, cmd string, seeds int, elapsed time.Duration) string {
 	var w bytes.Buffer
 	fmt.Fprintf(&w, "## AdaMerging on %s (version %s)\n\n", b.Name, b.Version)
 	fmt.Fprintf(&w, "Produced by `%s` (%s on this machine, recipe %q, seeds: %d). ", cmd, elapsed.Round(time.Second), b.Manifest.Recipe.Name, seeds)

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/evaluate/gradient"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/fw"
@@ -103,7 +105,7 @@ func (e *afClaimEnv) irrelevantModels(ctx context.Context, dir string, n int, se
 func runClaimFWScaling(ctx context.Context, o ClaimOptions) error {
 	stderr, added := o.Log, o.Added
 	start := time.Now()
-	b, err := prepare(ctx, data.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}
@@ -125,11 +127,12 @@ func runClaimFWScaling(ctx context.Context, o ClaimOptions) error {
 		}
 		relevant = append(relevant, p)
 	}
-	proxyTasks := make([]gradient.Task, len(env.valid))
-	for i, t := range env.valid {
-		n := min(o.Proxy, t.N)
-		size := len(t.X) / t.N
-		proxyTasks[i] = gradient.Task{Name: t.Name, Head: t.Head, X: t.X[:n*size], Y: t.Y[:n], N: n}
+	// The proxy: the first Proxy labelled validation examples of each task.
+	proxyTasks := make([]tasks.Task, len(env.tasks))
+	for i := range env.tasks {
+		t := &env.tasks[i]
+		v := t.Data(data.Validation)
+		proxyTasks[i] = tasks.New(t.Name, t.Head, data.Validation, v.Head(min(o.Proxy, v.Len())))
 	}
 	maxAdded := slices.Max(added)
 	trainExamples := 2000

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/evaluate/lineage"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
@@ -21,7 +23,7 @@ import (
 func runClaimM2N2Scratch(ctx context.Context, o ClaimOptions) error {
 	stderr := o.Log
 	start := time.Now()
-	b, err := prepare(ctx, data.M2N2ScratchName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.M2N2ScratchName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}
@@ -68,13 +70,13 @@ func runClaimM2N2Scratch(ctx context.Context, o ClaimOptions) error {
 		fmt.Fprintf(stderr, "m2n2-scratch: seed %d sep-CMA-ES: test accuracy %.4f (%s)\n", s, acc, time.Since(start).Round(time.Second))
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "### M2N2 from scratch (MNIST pooled to 8x8, 64-256-10 MLP, %d parameters)\n\n", data.M2N2Parameters)
+	fmt.Fprintf(&sb, "### M2N2 from scratch (MNIST pooled to 8x8, 64-256-10 MLP, %d parameters)\n\n", benchmarks.M2N2Parameters)
 	fmt.Fprintf(&sb, "Command: `%s` (%s on this machine).\n\n", o.Command, time.Since(start).Round(time.Second))
 	fmt.Fprintf(&sb, "Budget: %d evaluations per run (the reference used 50,000), %d seeds, fitness on the first %d training images "+
 		"(the reference: 1,437 digits), test accuracy of the archive's best member (highest mean fitness score) on %d test images. "+
 		"M2N2: P = 20, α = 1, attraction, split point, N(0, 0.01²) mutation, two N(0, 0.01²) seeds. "+
 		"GA: the same loop with α = 0 and no attraction. sep-CMA-ES: λ = 20, σ0 = 0.01 on the raw weights from the first seed, fitness = accuracy.\n\n",
-		o.Evaluations, o.Seeds, fit.Len(), test.Len())
+		o.Evaluations, o.Seeds, fit.Fitness().Len(), test.Len())
 	sb.WriteString("| method | test accuracy | training coverage of the archive |\n|---|---:|---:|\n")
 	for _, n := range names {
 		cov := "n/a (one model)"
@@ -94,7 +96,7 @@ func runClaimM2N2Scratch(ctx context.Context, o ClaimOptions) error {
 func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 	stderr, sweep := o.Log, o.Sweep
 	start := time.Now()
-	b, err := prepare(ctx, data.M2N2SpecialistsName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.M2N2SpecialistsName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}
@@ -109,7 +111,7 @@ func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 		if err != nil {
 			return err
 		}
-		acc, err := mmTestAccuracy(m, test, data.M2N2Head)
+		acc, err := mmTestAccuracy(m, test, benchmarks.M2N2Head)
 		if err != nil {
 			return err
 		}
@@ -159,7 +161,7 @@ func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 	fmt.Fprintf(&sb, "Budget: %d evaluations per run (the reference plot: 10,000), %d seeds, fitness on the first %d validation images, "+
 		"test accuracy on %d test images; no mutation. Specialists alone: %.3f (0-4) and %.3f (5-9). "+
 		"Brute force: whole-model SLERP at %d evenly spaced ratios, the best on fitness (w = %.4f).\n\n",
-		o.Evaluations, o.Seeds, fit.Len(), test.Len(), seedAcc[0], seedAcc[1], sweep, bruteW)
+		o.Evaluations, o.Seeds, fit.Fitness().Len(), test.Len(), seedAcc[0], seedAcc[1], sweep, bruteW)
 	sb.WriteString("| method | test accuracy |\n|---|---:|\n")
 	fmt.Fprintf(&sb, "| brute-force SLERP sweep (%d evaluations) | %.3f |\n", sweep, bruteAcc)
 	for _, n := range names {
@@ -173,8 +175,8 @@ func runClaimM2N2Specialists(ctx context.Context, o ClaimOptions) error {
 // mmSlerpSweep evaluates whole-model SLERP of the two seeds at n evenly spaced
 // ratios in [0, 1] through the lineage evaluator and returns the test
 // accuracy of the best on fitness and its ratio.
-func mmSlerpSweep(ctx context.Context, seeds []model.Network, fit, test *data.Dataset, n int) (float64, float64, error) {
-	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []lineage.Task{{Name: data.M2N2Head, Head: data.M2N2Head, Data: fit}}})
+func mmSlerpSweep(ctx context.Context, seeds []model.Network, fit tasks.Task, test *data.Dataset, n int) (float64, float64, error) {
+	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []tasks.Task{fit}})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -217,6 +219,6 @@ func mmSlerpSweep(ctx context.Context, seeds []model.Network, fit, test *data.Da
 	if err != nil {
 		return 0, 0, err
 	}
-	acc, err := mmTestAccuracy(m, test, data.M2N2Head)
+	acc, err := mmTestAccuracy(m, test, benchmarks.M2N2Head)
 	return acc, bestW, err
 }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/cmaes"
@@ -45,8 +47,8 @@ type mmCurvePoint struct {
 
 // mmM2n2Run runs M2N2 (or an ablation) and returns the final test accuracy of
 // the archive's best member and the learning curve.
-func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []model.Network, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, *m2n2.Method, error) {
-	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []lineage.Task{{Name: data.M2N2Head, Head: data.M2N2Head, Data: fit}}})
+func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []model.Network, fit tasks.Task, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, *m2n2.Method, error) {
+	ev, err := lineage.New(lineage.Config{Seeds: seeds, Tasks: []tasks.Task{fit}})
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -72,7 +74,7 @@ func mmM2n2Run(ctx context.Context, cfg m2n2.Config, seeds []model.Network, fit,
 		if err != nil {
 			return 0, err
 		}
-		return mmTestAccuracy(top, test, data.M2N2Head)
+		return mmTestAccuracy(top, test, benchmarks.M2N2Head)
 	}
 	rec := search.RecorderFunc(func(e search.Event) error {
 		if e.Kind != search.EventBatch || e.Stats.Evaluations%every != 0 || e.Stats.Evaluations == 0 || len(m.IDs()) == 0 {
@@ -133,7 +135,7 @@ func (e *mmWeightsEvaluator) Evaluate(ctx context.Context, batch []*population.C
 			return err
 		}
 		e.setWeights(c.Genome.Values)
-		acc, err := mmTestAccuracy(e.model, e.fit, data.M2N2Head)
+		acc, err := mmTestAccuracy(e.model, e.fit, benchmarks.M2N2Head)
 		if err != nil {
 			c.Fail(err)
 			continue
@@ -145,7 +147,7 @@ func (e *mmWeightsEvaluator) Evaluate(ctx context.Context, batch []*population.C
 
 // mmCmaesRun runs separable CMA-ES on the raw weights from a Gaussian
 // initialisation with σ0 = 0.01 and λ = 20 (the reference's pycma setting).
-func mmCmaesRun(ctx context.Context, init model.Network, fit, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, error) {
+func mmCmaesRun(ctx context.Context, init model.Network, fit tasks.Task, test *data.Dataset, evals, every int, seed uint64) (float64, []mmCurvePoint, error) {
 	var x0 []float64
 	for _, p := range init.Params() {
 		for _, v := range p.Data {
@@ -165,14 +167,14 @@ func mmCmaesRun(ctx context.Context, init model.Network, fit, test *data.Dataset
 	if err != nil {
 		return 0, nil, err
 	}
-	ev := &mmWeightsEvaluator{model: init.Clone(), fit: fit}
+	ev := &mmWeightsEvaluator{model: init.Clone(), fit: fit.Fitness()}
 	scorer := &mmWeightsEvaluator{model: init.Clone()}
 	var bestX []float64
 	bestFit := math.Inf(-1)
 	var curve []mmCurvePoint
 	score := func() (float64, error) {
 		scorer.setWeights(bestX)
-		return mmTestAccuracy(scorer.model, test, data.M2N2Head)
+		return mmTestAccuracy(scorer.model, test, benchmarks.M2N2Head)
 	}
 	rec := search.RecorderFunc(func(e search.Event) error {
 		if e.Kind != search.EventBatch {
@@ -211,18 +213,20 @@ func mmCmaesRun(ctx context.Context, init model.Network, fit, test *data.Dataset
 	return acc, curve, nil
 }
 
-// mmM2n2Data returns the fitness and test data of an M2N2 benchmark.
-func mmM2n2Data(b *data.Benchmark, o ClaimOptions) (fit, test *data.Dataset, err error) {
-	if fit, err = b.DataRange(data.M2N2Head, b.FitnessSplit, 0, o.FitnessExamples); err != nil {
-		return nil, nil, err
+// mmM2n2Data returns the task of an M2N2 benchmark with its fitness
+// examples, and its test data.
+func mmM2n2Data(b *benchmarks.Benchmark, o ClaimOptions) (fit tasks.Task, test *data.Dataset, err error) {
+	d, err := b.DataRange(benchmarks.M2N2Head, b.FitnessSplit, 0, o.FitnessExamples)
+	if err != nil {
+		return tasks.Task{}, nil, err
 	}
-	if test, err = b.Data(data.M2N2Head, data.Test); err != nil {
-		return nil, nil, err
+	if test, err = b.Data(benchmarks.M2N2Head, data.Test); err != nil {
+		return tasks.Task{}, nil, err
 	}
 	if o.TestExamples > 0 && o.TestExamples < test.Len() {
 		test = test.Head(o.TestExamples)
 	}
-	return fit, test, nil
+	return tasks.New(benchmarks.M2N2Head, benchmarks.M2N2Head, b.FitnessSplit, d), test, nil
 }
 
 // mmCurveTable formats mean learning curves by method.

@@ -6,12 +6,14 @@ package lab
 // writes it into the M2N2/MAP part of that file.
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // M2N2MAPBegin and M2N2MAPEnd delimit the M2N2/MAP section of a results
@@ -92,9 +94,9 @@ func mmFinishClaim(o ClaimOptions, key, body string) error {
 
 // mmTestAccuracy scores m on d (digits head).
 func mmTestAccuracy(m model.Network, d *data.Dataset, head string) (float64, error) {
-	met, err := model.Evaluate(m, d.X, d.Y, d.Len(), head, 1000)
+	res, err := tasks.ScoreDataset(context.Background(), m, d, head, tasks.ScoreOptions{Batch: 1000})
 	if err != nil {
 		return 0, err
 	}
-	return met.Accuracy, nil
+	return res.Accuracy, nil
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -31,13 +32,13 @@ type mmMapProblem struct {
 	dirs  []fitness.Direction
 }
 
-func mmNewMAPProblem(b *data.Benchmark, tasks []string, fitExamples int) (*mmMapProblem, error) {
+func mmNewMAPProblem(b *benchmarks.Benchmark, names []string, fitExamples int) (*mmMapProblem, error) {
 	base, ok := b.Base()
 	if !ok {
 		return nil, fmt.Errorf("benchmark %s has no base model", b.Name)
 	}
 	files := evaluate.PoolFiles{Base: base.Path, Benchmark: b.Name, BenchmarkVersion: b.Version}
-	for _, t := range tasks {
+	for _, t := range names {
 		exp, ok := b.Expert(t)
 		if !ok {
 			return nil, fmt.Errorf("benchmark %s has no expert for task %q", b.Name, t)
@@ -52,26 +53,26 @@ func mmNewMAPProblem(b *data.Benchmark, tasks []string, fitExamples int) (*mmMap
 	op := operators.TaskArithmetic()
 	lo, hi := 0.0, 1.0
 	space, mapping, err := searchspace.Derive(op.Params(), searchspace.Spec{
-		Operator: op.Name(), Models: tasks,
+		Operator: op.Name(), Models: names,
 		Targets: []searchspace.Target{{Param: "weight", PerModel: true, Lower: &lo, Upper: &hi}},
 		Fixed:   operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"lambda": operators.F(1)}}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	evTasks, err := evaluate.BenchmarkTasks(b, tasks, "")
+	evTasks, err := b.LoadTasks(context.Background(), benchmarks.TaskOptions{Names: names})
 	if err != nil {
 		return nil, err
 	}
 	for i := range evTasks {
-		if fitExamples < evTasks[i].Fitness.Len() {
-			evTasks[i].Fitness = evTasks[i].Fitness.Head(fitExamples)
+		if fit := evTasks[i].Fitness(); fitExamples < fit.Len() {
+			evTasks[i] = evTasks[i].WithData(evTasks[i].FitnessSplit, fit.Head(fitExamples))
 		}
 	}
 	var objs []fitness.Objective
 	var dirs []fitness.Direction
-	for _, t := range tasks {
-		objs = append(objs, fitness.Objective{Name: t + "/accuracy", Task: t, Metric: evaluate.MetricAccuracy, Direction: fitness.Maximize})
+	for _, t := range names {
+		objs = append(objs, fitness.Objective{Name: t + "/accuracy", Task: t, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 		dirs = append(dirs, fitness.Maximize)
 	}
 	ev, err := evaluate.NewNative(evaluate.NativeConfig{Merge: evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: 1},
@@ -79,7 +80,7 @@ func mmNewMAPProblem(b *data.Benchmark, tasks []string, fitExamples int) (*mmMap
 	if err != nil {
 		return nil, err
 	}
-	return &mmMapProblem{tasks: tasks, ev: ev, space: space, dirs: dirs}, nil
+	return &mmMapProblem{tasks: names, ev: ev, space: space, dirs: dirs}, nil
 }
 
 // run drives a method and returns every successful candidate's scores.
@@ -175,7 +176,7 @@ func runClaimMAP(ctx context.Context, o ClaimOptions) error {
 	// re-evaluations).
 	stderr, grid2, grid3 := o.Log, o.Grid2, o.Grid3
 	start := time.Now()
-	b, err := prepare(ctx, data.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
+	b, err := prepare(ctx, benchmarks.MNISTTasksName, o.CacheDir, o.MNISTDir, o.Smoke, stderr)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/operators"
@@ -14,16 +15,16 @@ import (
 
 // prepare loads (or trains and caches) a built-in benchmark, with its tiny
 // smoke recipe when smoke is set.
-func prepare(ctx context.Context, name, cacheDir, mnistDir string, smoke bool, log io.Writer) (*data.Benchmark, error) {
-	opt := data.Options{CacheDir: cacheDir, MNISTDir: mnistDir, Log: log}
+func prepare(ctx context.Context, name, cacheDir, mnistDir string, smoke bool, log io.Writer) (*benchmarks.Benchmark, error) {
+	opt := benchmarks.Options{CacheDir: cacheDir, MNISTDir: mnistDir, Log: log}
 	if smoke {
-		r, err := data.SmokeRecipe(name)
+		r, err := benchmarks.SmokeRecipe(name)
 		if err != nil {
 			return nil, err
 		}
 		opt.Recipe = &r
 	}
-	return data.Prepare(ctx, name, opt)
+	return benchmarks.Prepare(ctx, name, opt)
 }
 
 // orDiscard is w, or io.Discard when w is nil.
@@ -52,10 +53,10 @@ func mergeInMemory(ctx context.Context, op operators.Operator, src operators.Sou
 
 // expertScores is each task's expert on its own task (test split), from the
 // benchmark manifest.
-func expertScores(b *data.Benchmark) *data.Scores {
-	s := &data.Scores{Benchmark: b.Name, Version: b.Version, Split: data.Test}
+func expertScores(b *benchmarks.Benchmark) *benchmarks.Scores {
+	s := &benchmarks.Scores{Benchmark: b.Name, Version: b.Version, Split: data.Test}
 	for _, t := range b.Tasks {
-		ts := data.TaskScore{Task: t.Name}
+		ts := benchmarks.TaskScore{Task: t.Name}
 		if e, ok := b.Expert(t.Name); ok {
 			ts.Accuracy = b.Manifest.Accuracy[data.Test][e.Name][t.Name]
 			one := 1.0
@@ -69,14 +70,14 @@ func expertScores(b *data.Benchmark) *data.Scores {
 	return s
 }
 
-func meanNormalized(s *data.Scores) float64 {
+func meanNormalized(s *benchmarks.Scores) float64 {
 	if s == nil || s.MeanNormalized == nil {
 		return math.NaN()
 	}
 	return *s.MeanNormalized
 }
 
-func describeScores(s *data.Scores, err error) string {
+func describeScores(s *benchmarks.Scores, err error) string {
 	if err != nil {
 		return "failed: " + err.Error()
 	}

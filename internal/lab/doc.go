@@ -34,7 +34,7 @@
 //     AdaMerging rows are the exception the paper defines (entropy on the
 //     unlabelled test inputs: test-time adaptation), and their tables say so.
 //
-//   - Benchmarks come from internal/data: prepared (trained and cached) on
+//   - Benchmarks come from internal/benchmarks: prepared (trained and cached) on
 //     first use, with the tiny smoke recipe when Smoke is set, except
 //     bench perf, which only opens a prepared mnist-tasks and reports it
 //     skipped otherwise.

@@ -46,7 +46,7 @@ type PerfOptions struct {
 	// Skip names parts not to run (PerfParts).
 	Skip map[string]bool
 	// CacheDir and MNISTDir locate a prepared mnist-tasks for the eval part
-	// (internal/data's defaults when empty).
+	// (internal/benchmarks' defaults when empty).
 	CacheDir, MNISTDir string
 }
 

@@ -16,12 +16,13 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/cnn"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/internal/tensor"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
@@ -208,7 +209,7 @@ func perfEval(ctx context.Context, o PerfOptions, _ *perfReference, w io.Writer)
 	if err != nil {
 		return err
 	}
-	tasks, err := evaluate.BenchmarkTasks(b, nil, "")
+	ts, err := b.LoadTasks(ctx, benchmarks.TaskOptions{})
 	if err != nil {
 		return err
 	}
@@ -221,10 +222,10 @@ func perfEval(ctx context.Context, o PerfOptions, _ *perfReference, w io.Writer)
 	if err != nil {
 		return err
 	}
-	objs := []fitness.Objective{{Name: "mean/normalized", Task: evaluate.MeanTask, Metric: evaluate.MetricNormalized, Direction: fitness.Maximize}}
+	objs := []fitness.Objective{{Name: "mean/normalized", Task: evaluate.MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
 	e, err := evaluate.NewNative(evaluate.NativeConfig{
 		Merge: evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: 1},
-		Tasks: tasks, Objectives: objs, Workers: 1,
+		Tasks: ts, Objectives: objs, Workers: 1,
 	})
 	if err != nil {
 		return err
@@ -234,8 +235,8 @@ func perfEval(ctx context.Context, o PerfOptions, _ *perfReference, w io.Writer)
 		x[i] = 0.3 + 0.05*float64(i%4)
 	}
 	examples := 0
-	for _, t := range tasks {
-		examples += t.Fitness.Len()
+	for _, t := range ts {
+		examples += t.Fitness().Len()
 	}
 	cand := &population.Candidate{Genome: population.VectorGenome(x)}
 	t, err := measure(ctx, o, func() error {
@@ -251,30 +252,30 @@ func perfEval(ctx context.Context, o PerfOptions, _ *perfReference, w io.Writer)
 	if err != nil {
 		return fmt.Errorf("bench perf: mnist-tasks evaluation: %w", err)
 	}
-	fmt.Fprintf(w, "%s evaluations/s (%d tasks, %d fitness examples per evaluation, 1 worker)\n", t.rate(1, "%.2f"), len(tasks), examples)
+	fmt.Fprintf(w, "%s evaluations/s (%d tasks, %d fitness examples per evaluation, 1 worker)\n", t.rate(1, "%.2f"), len(ts), examples)
 	return nil
 }
 
 // preparedBenchmark opens mnist-tasks from its cache after checking the
 // manifest and every member's checksum, so that nothing is trained.
-func preparedBenchmark(ctx context.Context, cacheDir, mnistDir string) (*data.Benchmark, error) {
+func preparedBenchmark(ctx context.Context, cacheDir, mnistDir string) (*benchmarks.Benchmark, error) {
 	root := cacheDir
 	if root == "" {
 		var err error
-		if root, err = data.DefaultCacheRoot(); err != nil {
+		if root, err = benchmarks.DefaultCacheRoot(); err != nil {
 			return nil, err
 		}
 	}
-	dir := filepath.Join(root, data.MNISTTasksName+"-"+data.MNISTTasksVersion)
-	raw, err := os.ReadFile(filepath.Join(dir, data.ManifestFile))
+	dir := filepath.Join(root, benchmarks.MNISTTasksName+"-"+benchmarks.MNISTTasksVersion)
+	raw, err := os.ReadFile(filepath.Join(dir, benchmarks.ManifestFile))
 	if err != nil {
 		return nil, fmt.Errorf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %w", dir, err)
 	}
-	var man data.Manifest
+	var man benchmarks.Manifest
 	if err := json.Unmarshal(raw, &man); err != nil {
-		return nil, fmt.Errorf("%s: %w; run `evomerge bench prepare mnist-tasks --force`", filepath.Join(dir, data.ManifestFile), err)
+		return nil, fmt.Errorf("%s: %w; run `evomerge bench prepare mnist-tasks --force`", filepath.Join(dir, benchmarks.ManifestFile), err)
 	}
-	recipe, err := data.DefaultRecipe(data.MNISTTasksName)
+	recipe, err := benchmarks.DefaultRecipe(benchmarks.MNISTTasksName)
 	if err != nil {
 		return nil, err
 	}
@@ -282,10 +283,10 @@ func preparedBenchmark(ctx context.Context, cacheDir, mnistDir string) (*data.Be
 		return nil, fmt.Errorf("the mnist-tasks cache in %s was built with another recipe; run `evomerge bench prepare mnist-tasks`", dir)
 	}
 	for _, m := range man.Members {
-		sum, err := data.FileSHA256(filepath.Join(dir, m.File))
+		sum, err := benchmarks.FileSHA256(filepath.Join(dir, m.File))
 		if err != nil || sum != m.SHA256 {
 			return nil, fmt.Errorf("the mnist-tasks cache in %s is damaged (%s); run `evomerge bench prepare mnist-tasks --force`", dir, m.File)
 		}
 	}
-	return data.Prepare(ctx, data.MNISTTasksName, data.Options{CacheDir: root, MNISTDir: mnistDir})
+	return benchmarks.Prepare(ctx, benchmarks.MNISTTasksName, benchmarks.Options{CacheDir: root, MNISTDir: mnistDir})
 }

@@ -26,8 +26,8 @@
 //   - Inputs are float32 batches of n examples (NCHW for images). Losses are
 //     softmax cross-entropy against labels and prediction entropy (for
 //     unlabelled adaptation), both means over the batch computed in float64
-//     from the logits. Evaluate sums per-example losses in float64 in
-//     example order, so metrics do not depend on the batch size.
+//     from the logits (scoring a model on labelled data is
+//     internal/tasks' one loop, tasks.Score).
 //   - Train is mini-batch Adam(W) or SGD with momentum on the cross-entropy,
 //     in training mode (dropout on); shuffling and dropout masks come from
 //     internal/rng streams of the seed, so the same network, data and

@@ -36,16 +36,40 @@ func (e Evaluator) Provides(need search.Need) bool {
 
 // evaluators are the evaluator kinds, the default (an absent
 // evaluator.kind) first.
-var evaluators = []Evaluator{
-	{Name: evaluate.NativeKind, Summary: "Go-native inference on the benchmark's fitness split",
-		Needs:       []search.Need{search.NeedLossGradients, search.NeedAlignment, search.NeedRecipes},
-		Benchmark:   "the native evaluator scores on a built-in benchmark's task data",
-		NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
-	{Name: evaluate.CommandKind, Summary: "a user's command scores each merged checkpoint",
-		NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
-	{Name: natsev.Kind, Summary: "evomerge worker processes score candidates natively through NATS JetStream",
-		Benchmark:   "NATS workers score natively on a built-in benchmark's task data",
-		NewSettings: natsev.NewSettings, New: natsev.Build},
+var evaluators = evaluatorList()
+
+// evaluatorList is the literal list of evaluator kinds. It is a function
+// so that the nats kind's factory can give its workers the list (every kind
+// but nats) without an initialization cycle.
+func evaluatorList() []Evaluator {
+	return []Evaluator{
+		{Name: evaluate.NativeKind, Summary: "Go-native inference on the benchmark's fitness split",
+			Needs:       []search.Need{search.NeedLossGradients, search.NeedAlignment, search.NeedRecipes},
+			Benchmark:   "the native evaluator scores on a built-in benchmark's task data",
+			NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
+		{Name: evaluate.CommandKind, Summary: "a user's command scores each merged checkpoint",
+			NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
+		{Name: natsev.Kind, Summary: "evomerge worker processes score candidates through NATS JetStream, natively or with the kind [evaluator.inner] names",
+			Benchmark:   "NATS workers score natively on a built-in benchmark's task data",
+			NewSettings: natsev.NewSettings, New: buildNATS},
+	}
+}
+
+// WorkerKinds are the evaluator kinds NATS workers may score with: every
+// kind but nats, for `evomerge worker` to build the kind a run names.
+func WorkerKinds() []natsev.InnerKind {
+	var out []natsev.InnerKind
+	for _, e := range evaluatorList() {
+		if e.Name != natsev.Kind {
+			out = append(out, natsev.InnerKind{Name: e.Name, Benchmark: e.Benchmark, NewSettings: e.NewSettings, New: e.New})
+		}
+	}
+	return out
+}
+
+// buildNATS is the nats kind's factory over WorkerKinds.
+func buildNATS(ctx context.Context, s evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
+	return natsev.BuildWith(WorkerKinds())(ctx, s, env)
 }
 
 // Evaluators lists the evaluator kinds.
@@ -147,10 +171,22 @@ type evaluatorTable struct {
 func (t *evaluatorTable) Target() any { return t.settings }
 
 func (t *evaluatorTable) Complete(e *configs.Experiment, problem func(key, msg string)) {
-	t.settings.Defaults()
-	t.settings.Validate(func(key, msg string) { problem("evaluator."+key, msg) })
-	if t.kind.Benchmark != "" && e.Models.Benchmark == "" {
-		msg := t.kind.Benchmark + ": set models.benchmark"
+	report := func(key, msg string) { problem("evaluator."+key, msg) }
+	need := t.kind.Benchmark
+	if n, ok := t.settings.(*natsev.Settings); ok {
+		// The workers' kind is one of this list, and the benchmark need is
+		// its need.
+		n.DefaultsFor(WorkerKinds())
+		n.ValidateFor(WorkerKinds(), report)
+		if inner, ok := EvaluatorKind(n.InnerKind()); ok && inner.Benchmark == "" {
+			need = ""
+		}
+	} else {
+		t.settings.Defaults()
+		t.settings.Validate(report)
+	}
+	if need != "" && e.Models.Benchmark == "" {
+		msg := need + ": set models.benchmark"
 		if other := withoutBenchmark(); other != "" {
 			msg += fmt.Sprintf(", or use kind = %q", other)
 		}

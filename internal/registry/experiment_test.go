@@ -12,6 +12,7 @@ import (
 	. "github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/ga"
 	"github.com/evomerge/evomerge/search/nsga2"
@@ -100,7 +101,7 @@ func TestQuickstartDecodes(t *testing.T) {
 	if e.Merge.Operator != "task_arithmetic" || s.Param != "weight" || !s.PerModel || !s.PerGroup || *s.Lower != 0 || *s.Upper != 1 {
 		t.Errorf("merge = %+v, search[0] = %+v", e.Merge, s)
 	}
-	want := []Objective{{Task: TaskMean, Metric: MetricNormalized, Direction: "maximize"}, {Task: TaskMean, Metric: MetricLoss, Direction: "minimize"}}
+	want := []Objective{{Task: TaskMean, Metric: tasks.MetricNormalized, Direction: "maximize"}, {Task: TaskMean, Metric: tasks.MetricLoss, Direction: "minimize"}}
 	if !reflect.DeepEqual(e.Objectives, want) {
 		t.Errorf("objectives = %+v, want %+v", e.Objectives, want)
 	}
@@ -146,7 +147,7 @@ func TestExperimentDefaults(t *testing.T) {
 		{"recipe", e.Models.Recipe, RecipeFull},
 		{"evaluator", e.Evaluator.Kind, evaluate.NativeKind},
 		{"evaluator settings", evaluatorOf(t, e), evaluate.Settings(&evaluate.NativeSettings{})},
-		{"objectives", e.Objectives, []Objective{{Task: TaskAll, Metric: MetricAccuracy, Direction: "maximize"}}},
+		{"objectives", e.Objectives, []Objective{{Task: TaskAll, Metric: tasks.MetricAccuracy, Direction: "maximize"}}},
 		{"run dir", e.RunDir(), filepath.Join("runs", "t")},
 		{"seed", e.Experiment.Seed, uint64(4)},
 		{"test scores", e.Report.WantTestScores(), true},

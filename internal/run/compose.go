@@ -14,9 +14,10 @@ import (
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
-	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -33,14 +34,14 @@ import (
 // same ones.
 type components struct {
 	exp        *configs.Experiment
-	bench      *data.Benchmark // nil for pools without a benchmark
+	bench      *benchmarks.Benchmark // nil for pools without a benchmark
 	pool       *evaluate.Pool
 	op         operators.Operator
 	space      *population.Space
 	mapping    *searchspace.Mapping
 	objectives []fitness.Objective
 	directions []fitness.Direction
-	tasks      []evaluate.Task
+	tasks      []tasks.Task
 	// eval scores candidates; native is set when it scores natively (it
 	// also scores the front on test).
 	eval   evaluator
@@ -117,18 +118,18 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	// Model pool and task data.
 	m := exp.Models
 	if m.Benchmark != "" {
-		var recipe *data.Recipe
+		var recipe *benchmarks.Recipe
 		if m.Recipe == configs.RecipeSmoke {
-			r, err := data.SmokeRecipe(m.Benchmark)
+			r, err := benchmarks.SmokeRecipe(m.Benchmark)
 			if err != nil {
 				return nil, configs.Problems{exp.Problem("models.benchmark", err.Error())}
 			}
 			recipe = &r
 		}
-		if _, err := data.DefaultRecipe(m.Benchmark); err != nil {
+		if _, err := benchmarks.DefaultRecipe(m.Benchmark); err != nil {
 			return nil, configs.Problems{exp.Problem("models.benchmark", err.Error())}
 		}
-		b, err := data.Prepare(ctx, m.Benchmark, data.Options{CacheDir: m.CacheDir, Recipe: recipe, Log: opt.Log})
+		b, err := benchmarks.Prepare(ctx, m.Benchmark, benchmarks.Options{CacheDir: m.CacheDir, Recipe: recipe, Log: opt.Log})
 		if err != nil {
 			return nil, fmt.Errorf("preparing benchmark %s: %w", m.Benchmark, err)
 		}

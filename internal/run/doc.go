@@ -6,8 +6,9 @@
 // # Composition
 //
 // An experiment (configs.Experiment) becomes: a prepared benchmark
-// (data.Prepare, trained and cached the first time), a model pool resident in
-// memory (the benchmark's base and experts, or checkpoints on disk), the merge
+// (benchmarks.Prepare, trained and cached the first time) and its tasks
+// (internal/tasks), a model pool resident in memory (the benchmark's base
+// and experts, or checkpoints on disk), the merge
 // operator from operators.Builtin, the search space derived from its
 // parameter specifications (population.DeriveSpace; per_group expands to
 // every layer group of the merged tensors), the objectives ("all" expands to

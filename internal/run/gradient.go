@@ -143,28 +143,6 @@ func workingModel(pool *evaluate.Pool, patterns []string) (model.Network, error)
 	return pool.Config().FromTensors(ts)
 }
 
-// gradientTasks are the benchmark tasks' inputs of a split for a gradient
-// evaluator, with labels only when labelled (at most limit examples per
-// task when limit > 0).
-func gradientTasks(b *data.Benchmark, tasks []evaluate.Task, split data.Split, labelled bool, limit int) ([]gradient.Task, error) {
-	var out []gradient.Task
-	for _, t := range tasks {
-		d, err := b.Data(t.Name, split)
-		if err != nil {
-			return nil, err
-		}
-		if limit > 0 && d.Len() > limit {
-			d = d.Head(limit)
-		}
-		g := gradient.Task{Name: t.Name, Head: t.Head, X: d.X, N: d.Len()}
-		if labelled {
-			g.Y = d.Y
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
 // prepareGradient builds the gradient-based methods (AdaMerging,
 // FW-Merging) with the evaluators they need; their optimisation runs inside
 // the search loop.
@@ -226,12 +204,13 @@ func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Write
 		return err
 	}
 	split := data.Split(a.Inputs)
-	tasks, err := gradientTasks(c.bench, c.tasks, split, false, 0)
+	// The benchmark's inputs of the split (labels are never read).
+	inputs, err := c.bench.WithSplit(c.tasks, split, 0)
 	if err != nil {
 		return err
 	}
-	ev, err := gradient.NewAdaMerging(work, tv, lay, tasks, gradient.AdaMergingOptions{
-		Batch: a.BatchSize, Batches: a.Batches, Seed: rng.Derive(c.exp.Experiment.Seed, "run", "adamerging"),
+	ev, err := gradient.NewAdaMerging(work, tv, lay, inputs, gradient.AdaMergingOptions{
+		Batch: a.BatchSize, Batches: a.Batches, Seed: rng.Derive(c.exp.Experiment.Seed, "run", "adamerging"), Split: split,
 	})
 	if err != nil {
 		return err
@@ -328,17 +307,20 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 	if s.Loss == "entropy" {
 		loss = model.Entropy
 	}
-	proxy, err := gradientTasks(c.bench, c.tasks, c.tasks[0].FitnessSplit, loss == model.CrossEntropy, s.ProxyExamples)
+	// The proxy: the benchmark's fitness split, at most ProxyExamples per
+	// task (labels read only by the cross-entropy loss).
+	fitSplit := c.tasks[0].FitnessSplit
+	proxy, err := c.bench.WithSplit(c.tasks, fitSplit, s.ProxyExamples)
 	if err != nil {
 		return err
 	}
-	opt := gradient.FWOptions{Loss: loss, Rule: gradient.RuleTaskArithmetic, TIESKeep: s.TIESKeep, Align: s.Alignment}
+	opt := gradient.FWOptions{Loss: loss, Rule: gradient.RuleTaskArithmetic, TIESKeep: s.TIESKeep, Align: s.Alignment, Split: fitSplit}
 	if s.Variant == fw.VariantSoft {
 		split := data.Split(s.AdaInputs)
-		if opt.Unlabelled, err = gradientTasks(c.bench, c.tasks, split, false, 0); err != nil {
+		if opt.Unlabelled, err = c.bench.WithSplit(c.tasks, split, 0); err != nil {
 			return err
 		}
-		opt.Ada = gradient.AdaMergingOptions{Seed: rng.Derive(c.exp.Experiment.Seed, "run", "fw", "adamerging")}
+		opt.Ada = gradient.AdaMergingOptions{Seed: rng.Derive(c.exp.Experiment.Seed, "run", "fw", "adamerging"), Split: split}
 		if split == data.Test {
 			c.note = "FW-Soft's inner AdaMerging is test-time adaptation: it reads the unlabelled inputs of every task's test split (labels are never read)"
 			fmt.Fprintf(out, "note: %s\n", c.note)

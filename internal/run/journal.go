@@ -18,6 +18,7 @@ import (
 
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -132,7 +133,7 @@ func (r *Record) CheckScores(objs []fitness.Objective) error {
 	}
 	mean /= float64(len(r.Correct))
 	for k, o := range objs {
-		if o.Metric != evaluate.MetricAccuracy {
+		if o.Metric != tasks.MetricAccuracy {
 			continue
 		}
 		want, ok := acc[o.Task]

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
-	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/registry"
 )
 
@@ -86,7 +86,7 @@ func TestAbsurdConcurrencyAndPopulationAreRefused(t *testing.T) {
 // models.base, citing the user's file and line (not the run directory's
 // copy, which is removed with the failed run).
 func TestExtraExpertsWithoutBaseCiteTheUsersFile(t *testing.T) {
-	bench, err := data.Prepare(context.Background(), "mnist-tasks", data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
+	bench, err := benchmarks.Prepare(context.Background(), "mnist-tasks", benchmarks.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,11 @@ import (
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/evaluate/lineage"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
@@ -37,7 +39,7 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings,
 	var ps configs.Problems
 	var names []string
 	for i, o := range c.objectives {
-		if o.Metric != configs.MetricAccuracy || o.Task == evaluate.MeanTask {
+		if o.Metric != tasks.MetricAccuracy || o.Task == evaluate.MeanTask {
 			ps = append(ps, exp.Problem(fmt.Sprintf("objectives[%d]", min(i, len(exp.Objectives)-1)),
 				fmt.Sprintf("%s: M2N2's objectives are per-task accuracies (per-example correctness is what niches compete for); use metric = \"accuracy\" with a task name or \"all\"", o.Name)))
 		}
@@ -47,17 +49,10 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings,
 		return ps
 	}
 	var err error
-	if c.tasks, err = evaluate.BenchmarkTasks(c.bench, names, ""); err != nil {
+	if c.tasks, err = c.bench.LoadTasks(ctx, benchmarks.TaskOptions{Names: names}); err != nil {
 		return err
 	}
-	var tasks []lineage.Task
-	for i := range c.tasks {
-		t := &c.tasks[i]
-		if n := fitnessExamples(exp); n > 0 {
-			t.Fitness = t.Fitness.Head(n)
-		}
-		tasks = append(tasks, lineage.Task{Name: t.Name, Head: t.Head, Data: t.Fitness})
-	}
+	tasks.LimitFitness(c.tasks, fitnessExamples(exp))
 	// Seeds: the benchmark's trained models, or random ones from scratch.
 	var seeds []model.Network
 	for _, m := range c.bench.Pool() {
@@ -97,7 +92,7 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings,
 		return err
 	}
 	storage := lineage.Storage(s.Storage)
-	cfg := lineage.Config{Seeds: seeds, Tasks: tasks, Storage: storage, CacheSize: s.CacheSize, Workers: workers}
+	cfg := lineage.Config{Seeds: seeds, Tasks: c.tasks, Storage: storage, CacheSize: s.CacheSize, Workers: workers}
 	if storage == lineage.StorageDisk {
 		cfg.Dir = filepath.Join(opt.Dir, M2N2Dir)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/search"
@@ -221,7 +222,7 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 			table := tt.table
 			if strings.Contains(table, "EXPERT") {
 				// A copy of the digits expert joins the benchmark's pool.
-				bench, err := data.Prepare(context.Background(), "mnist-tasks", data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
+				bench, err := benchmarks.Prepare(context.Background(), "mnist-tasks", benchmarks.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, "mnist-tasks")})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -439,11 +440,11 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bench, err := data.Prepare(context.Background(), tt.benchmark, data.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, tt.benchmark)})
+			bench, err := benchmarks.Prepare(context.Background(), tt.benchmark, benchmarks.Options{CacheDir: smokeCache, Recipe: smokeRecipe(t, tt.benchmark)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc, err := bench.EvaluateFile(context.Background(), ex.Files[0], data.Test, data.FileOptions{})
+			sc, err := bench.EvaluateFile(context.Background(), ex.Files[0], data.Test, benchmarks.FileOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -474,9 +475,9 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 	}
 }
 
-func smokeRecipe(t *testing.T, benchmark string) *data.Recipe {
+func smokeRecipe(t *testing.T, benchmark string) *benchmarks.Recipe {
 	t.Helper()
-	r, err := data.SmokeRecipe(benchmark)
+	r, err := benchmarks.SmokeRecipe(benchmark)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/reports"
 )
 
@@ -63,7 +64,7 @@ func addFront(r *reports.Run, f Front) {
 // a task's accuracy or normalized accuracy, or their mean over the tasks
 // (task "mean"). Scores front.json does not record (the loss, a task it
 // has no score of) are NaN; s == nil gives all NaN.
-func objectiveScores(objs []fitness.Objective, tasks []string, s *SplitScores) []float64 {
+func objectiveScores(objs []fitness.Objective, taskNames []string, s *SplitScores) []float64 {
 	out := make([]float64, len(objs))
 	for j, o := range objs {
 		out[j] = math.NaN()
@@ -72,9 +73,9 @@ func objectiveScores(objs []fitness.Objective, tasks []string, s *SplitScores) [
 		}
 		var perTask []float64
 		switch o.Metric {
-		case "", configs.MetricAccuracy:
+		case "", tasks.MetricAccuracy:
 			perTask = s.Accuracy
-		case configs.MetricNormalized:
+		case tasks.MetricNormalized:
 			perTask = s.Normalized
 			if o.Task == configs.TaskMean && s.MeanNormalized != nil {
 				out[j] = *s.MeanNormalized
@@ -83,7 +84,7 @@ func objectiveScores(objs []fitness.Objective, tasks []string, s *SplitScores) [
 		default:
 			continue // loss: front.json records accuracies only
 		}
-		if len(perTask) != len(tasks) {
+		if len(perTask) != len(taskNames) {
 			continue
 		}
 		if o.Task == configs.TaskMean {
@@ -96,7 +97,7 @@ func objectiveScores(objs []fitness.Objective, tasks []string, s *SplitScores) [
 			}
 			continue
 		}
-		if i := slices.Index(tasks, o.Task); i >= 0 {
+		if i := slices.Index(taskNames, o.Task); i >= 0 {
 			out[j] = perTask[i]
 		}
 	}
@@ -115,9 +116,9 @@ func expertObjectiveScores(objs []fitness.Objective, task string, acc float64) [
 			continue
 		}
 		switch o.Metric {
-		case "", configs.MetricAccuracy:
+		case "", tasks.MetricAccuracy:
 			out[j] = acc
-		case configs.MetricNormalized:
+		case tasks.MetricNormalized:
 			if acc > 0 {
 				out[j] = 1
 			}

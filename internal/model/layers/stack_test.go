@@ -12,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // blobs returns n examples of a separable problem: the class c example is a Gaussian
@@ -177,14 +179,14 @@ func TestTrainReachesHighAccuracyAndIsReproducible(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			before, err := model.Evaluate(m, x, y, n, "blobs", 64)
+			before, err := evaluate(m, x, y, n, "blobs", 64)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := model.Train(context.Background(), m, x, y, n, cfg); err != nil {
 				t.Fatal(err)
 			}
-			after, err := model.Evaluate(m, x, y, n, "blobs", 64)
+			after, err := evaluate(m, x, y, n, "blobs", 64)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,8 +312,8 @@ func TestInferenceInputErrors(t *testing.T) {
 	if _, err := model.LossAndGrad(m, x, 2, "even", nil, model.LossKind(7)); err == nil {
 		t.Error("unknown loss kind accepted")
 	}
-	if _, err := model.Evaluate(m, x, []int32{0, 1}, 2, "even", 0); err == nil {
-		t.Error("evaluation batch 0 accepted")
+	if _, err := evaluate(m, x, []int32{0, 1}, 2, "even", -1); err == nil {
+		t.Error("evaluation batch -1 accepted")
 	}
 	if _, err := model.LossAndGrad(m, x, 2, "even", nil, model.Entropy); err != nil {
 		t.Errorf("entropy loss needs no labels, got %v", err)
@@ -329,11 +331,11 @@ func TestEvaluateIndependentOfBatchAndThreads(t *testing.T) {
 		for i := range y {
 			y[i] = int32(r.IntN(5))
 		}
-		var ref model.Metrics
+		var ref metrics
 		var refLogits []float32
 		for i, setting := range []struct{ procs, batch int }{{1, n}, {2, n}, {2, 5}, {3, 1}} {
 			runtime.GOMAXPROCS(setting.procs)
-			got, err := model.Evaluate(m, x, y, n, "digit", setting.batch)
+			got, err := evaluate(m, x, y, n, "digit", setting.batch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,6 +371,29 @@ func TestEvaluateIndependentOfBatchAndThreads(t *testing.T) {
 			t.Fatalf("%s: Evaluate loss %v, LossAndGrad loss %v", name, ref.Loss, loss)
 		}
 	}
+}
+
+// metrics are tasks.ScoreDataset's results with the correctness unpacked.
+type metrics struct {
+	tasks.Result
+	Correct []bool
+}
+
+// evaluate scores n labelled examples x, y with the one scoring loop
+// (tasks.ScoreDataset) in batches of batch examples.
+func evaluate(m model.Network, x []float32, y []int32, n int, head string, batch int) (metrics, error) {
+	shape := m.Config().InputShape()
+	d := &data.Dataset{Name: "test", C: shape[0], H: shape[1], W: shape[2], Classes: m.Classes(head), X: x, Y: y[:min(n, len(y))]}
+	bits := make([]uint64, (n+63)/64)
+	r, err := tasks.ScoreDataset(context.Background(), m, d, head, tasks.ScoreOptions{Batch: batch, Correct: bits})
+	if err != nil {
+		return metrics{}, err
+	}
+	out := metrics{Result: r, Correct: make([]bool, n)}
+	for i := range out.Correct {
+		out.Correct[i] = bits[i>>6]&(1<<(uint(i)&63)) != 0
+	}
+	return out, nil
 }
 
 func TestSteadyStateDoesNotAllocate(t *testing.T) {

@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/internal/checkpoint"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/all"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // HeadPrefix starts the name of every per-task head tensor
@@ -24,7 +26,7 @@ const (
 // evalBatch is the batch size of evaluation forward passes.
 const evalBatch = 500
 
-// TaskScore is the result of one task. See doc.go for the JSON schema.
+// TaskScore is the result of one task (`evomerge eval --json` prints it).
 type TaskScore struct {
 	Task       string  `json:"task"`
 	Accuracy   float64 `json:"accuracy"`
@@ -42,7 +44,7 @@ type TaskScore struct {
 type Scores struct {
 	Benchmark    string      `json:"benchmark"`
 	Version      string      `json:"version"`
-	Split        Split       `json:"split"`
+	Split        data.Split  `json:"split"`
 	Model        string      `json:"model,omitempty"`
 	Tasks        []TaskScore `json:"tasks"`
 	MeanAccuracy float64     `json:"mean_accuracy"`
@@ -60,10 +62,10 @@ type FileOptions struct {
 
 // EvaluateFile loads a checkpoint (any path checkpoint.Open accepts),
 // checks that its weights are finite (see FileOptions) and evaluates it.
-func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split, opt FileOptions) (*Scores, error) {
+func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split data.Split, opt FileOptions) (*Scores, error) {
 	m, err := all.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("data: load model %s: %w", path, err)
+		return nil, fmt.Errorf("benchmarks: load model %s: %w", path, err)
 	}
 	if !opt.AllowNonFinite {
 		for _, p := range m.Params() {
@@ -74,19 +76,20 @@ func (b *Benchmark) EvaluateFile(ctx context.Context, path string, split Split, 
 	}
 	s, err := b.Evaluate(ctx, m, split)
 	if err != nil {
-		return nil, fmt.Errorf("data: evaluate %s: %w", path, err)
+		return nil, fmt.Errorf("benchmarks: evaluate %s: %w", path, err)
 	}
 	s.Model = path
 	return s, nil
 }
 
-// Evaluate scores a model on every task on the split: accuracy and mean
-// cross-entropy. A model lacking a task's head (heads.<task>.*) is scored
-// with the head of that task's expert, since heads are per task and never
+// Evaluate scores a model on every task on the split (tasks.Score):
+// accuracy, mean cross-entropy and, for tasks with an expert, normalized
+// accuracy. A model lacking a task's head (heads.<task>.*) is scored with
+// the head of that task's expert, since heads are per task and never
 // merged. m's parameters are only read, but when m has every head it is
 // run itself (its buffers are used), so m must not be in use elsewhere.
-func (b *Benchmark) Evaluate(ctx context.Context, m model.Network, split Split) (*Scores, error) {
-	if _, err := ParseSplit(string(split)); err != nil {
+func (b *Benchmark) Evaluate(ctx context.Context, m model.Network, split data.Split) (*Scores, error) {
+	if _, err := data.ParseSplit(string(split)); err != nil {
 		return nil, err
 	}
 	if in, want := m.Config().InputShape(), b.cfg.InputShape(); in != want {
@@ -96,33 +99,35 @@ func (b *Benchmark) Evaluate(ctx context.Context, m model.Network, split Split) 
 	if err != nil {
 		return nil, err
 	}
+	normalized, _ := tasks.LookupMetric(tasks.MetricNormalized)
 	scores := &Scores{Benchmark: b.Name, Version: b.Version, Split: split}
 	var sumNorm float64
 	var nNorm int
-	for i, t := range b.Tasks {
+	for i := range b.Tasks {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, err := b.Data(t.Name, split)
+		t, err := b.taskOn(&b.Tasks[i], split)
 		if err != nil {
 			return nil, err
 		}
+		d := t.Data(split)
 		if in := run.Config().InputShape(); in != d.Shape() {
 			return nil, fmt.Errorf("model input is %v (C,H,W) but task %s has %v images", in, t.Name, d.Shape())
 		}
-		met, err := model.Evaluate(run, d.X, d.Y, d.Len(), t.Head, evalBatch)
+		res, err := tasks.Score(ctx, run, &t, split, tasks.ScoreOptions{Batch: evalBatch})
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
 		}
-		ts := TaskScore{Task: t.Name, Accuracy: met.Accuracy, Loss: met.Loss, Examples: d.Len(), HeadSource: sources[i]}
-		if ref, ok := b.expertAccuracy(split, t.Name); ok && ref > 0 {
-			norm := met.Accuracy / ref
+		ts := TaskScore{Task: t.Name, Accuracy: res.Accuracy, Loss: res.Loss, Examples: res.Examples, HeadSource: sources[i]}
+		if ref, ok := t.ExpertAccuracy[split]; ok && ref > 0 {
+			norm := normalized.Value(res, ref)
 			ts.ExpertAccuracy, ts.Normalized = &ref, &norm
 			sumNorm += norm
 			nNorm++
 		}
 		scores.Tasks = append(scores.Tasks, ts)
-		scores.MeanAccuracy += met.Accuracy / float64(len(b.Tasks))
+		scores.MeanAccuracy += res.Accuracy / float64(len(b.Tasks))
 	}
 	if nNorm > 0 {
 		mean := sumNorm / float64(nNorm)
@@ -131,8 +136,23 @@ func (b *Benchmark) Evaluate(ctx context.Context, m model.Network, split Split) 
 	return scores, nil
 }
 
+// taskOn returns a copy of the benchmark's task t holding its examples on
+// split (Data) and, when it has an expert, the expert's accuracy there
+// from the manifest.
+func (b *Benchmark) taskOn(t *tasks.Task, split data.Split) (tasks.Task, error) {
+	d, err := b.Data(t.Name, split)
+	if err != nil {
+		return tasks.Task{}, err
+	}
+	out := t.WithData(split, d)
+	if ref, ok := b.expertAccuracy(split, t.Name); ok {
+		out.ExpertAccuracy = map[data.Split]float64{split: ref}
+	}
+	return out, nil
+}
+
 // expertAccuracy returns the manifest's accuracy of a task's expert.
-func (b *Benchmark) expertAccuracy(split Split, task string) (float64, bool) {
+func (b *Benchmark) expertAccuracy(split data.Split, task string) (float64, bool) {
 	exp, ok := b.Expert(task)
 	if !ok {
 		return 0, false

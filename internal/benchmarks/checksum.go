@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"crypto/sha256"
@@ -18,7 +18,7 @@ func FileSHA256(path string) (string, error) {
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("data: read %s: %w", path, err)
+		return "", fmt.Errorf("benchmarks: read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

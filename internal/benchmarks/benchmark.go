@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"context"
@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/atomicfile"
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/all"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // CacheEnv names the environment variable holding evomerge's cache root;
@@ -41,17 +43,23 @@ const (
 	RoleSpecialist = "specialist"
 )
 
-// Task is one task of a benchmark: a dataset derived from an MNIST split and
-// the model output that answers it.
-type Task struct {
+// ManifestTask is a task as the manifest records it.
+type ManifestTask struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Classes     int    `json:"classes"`
 	// Head is the classification head serving the task: the model tensors
 	// heads.<Head>.weight and heads.<Head>.bias.
 	Head string `json:"head"`
-	// derive builds the task's dataset from an MNIST split dataset.
-	derive func(*Dataset) (*Dataset, error)
+}
+
+// deriveFunc builds a task's dataset from an MNIST split dataset.
+type deriveFunc func(*data.Dataset) (*data.Dataset, error)
+
+// taskDef is a task of a benchmark definition and how its data is derived.
+type taskDef struct {
+	task   tasks.Task
+	derive deriveFunc
 }
 
 // Member is a trained checkpoint of a benchmark.
@@ -105,7 +113,7 @@ type LambdaScore struct {
 
 // Interference records how much naive merging loses against the experts.
 type Interference struct {
-	Split Split `json:"split"`
+	Split data.Split `json:"split"`
 	// ExpertAccuracy is each task's expert on its own task.
 	ExpertAccuracy map[string]float64 `json:"expert_accuracy"`
 	// Average is plain weight averaging of the experts' backbones, each task
@@ -127,17 +135,17 @@ type Manifest struct {
 	Description  string          `json:"description"`
 	Dataset      string          `json:"dataset"`
 	SplitSeed    uint64          `json:"split_seed"`
-	FitnessSplit Split           `json:"fitness_split"`
+	FitnessSplit data.Split      `json:"fitness_split"`
 	Recipe       Recipe          `json:"recipe"`
 	Spec         json.RawMessage `json:"spec"`
-	Tasks        []Task          `json:"tasks"`
+	Tasks        []ManifestTask  `json:"tasks"`
 	Members      []Member        `json:"members"`
 	// Accuracy[split][member][task] and Loss likewise: every member on every
 	// task, on validation and test. A member without a task's head is scored
 	// with that task's expert head.
-	Accuracy     map[Split]map[string]map[string]float64 `json:"accuracy"`
-	Loss         map[Split]map[string]map[string]float64 `json:"loss"`
-	Interference *Interference                           `json:"interference,omitempty"`
+	Accuracy     map[data.Split]map[string]map[string]float64 `json:"accuracy"`
+	Loss         map[data.Split]map[string]map[string]float64 `json:"loss"`
+	Interference *Interference                                `json:"interference,omitempty"`
 	// DigitSubsets[member][subset] is a member's test accuracy on a subset
 	// of the digits (m2n2-specialists: "0-4" and "5-9").
 	DigitSubsets map[string]map[string]float64 `json:"digit_subsets,omitempty"`
@@ -154,7 +162,7 @@ type Options struct {
 	MNISTDir string
 	// MNIST, when set, is used instead of loading the dataset again (it is
 	// only read, so one MNIST can serve many benchmarks).
-	MNIST *MNIST
+	MNIST *data.MNIST
 	// Recipe overrides the benchmark's default recipe (SmokeRecipe for tests).
 	Recipe *Recipe
 	// Force rebuilds even when a valid cache exists.
@@ -166,10 +174,10 @@ type Options struct {
 // definition describes a built-in benchmark.
 type definition struct {
 	name, version, description string
-	fitness                    Split
+	fitness                    data.Split
 	cfg                        model.Config // backbone plus heads
 	heads                      []model.Head // one head per task with a Head
-	tasks                      []Task
+	tasks                      []taskDef
 	recipe, smoke              Recipe
 	build                      func(ctx context.Context, b *Benchmark, bd *builder) error
 }
@@ -193,7 +201,7 @@ func Names() []string {
 func lookupDefinition(name string) (definition, error) {
 	mk, ok := definitions[name]
 	if !ok {
-		return definition{}, fmt.Errorf("data: unknown benchmark %q: built-in benchmarks are %s", name, strings.Join(Names(), ", "))
+		return definition{}, fmt.Errorf("benchmarks: unknown benchmark %q: built-in benchmarks are %s", name, strings.Join(Names(), ", "))
 	}
 	return mk(), nil
 }
@@ -220,7 +228,7 @@ func DefaultCacheRoot() (string, error) {
 	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("data: no cache directory (%v): set $%s or pass --cache-dir", err, CacheEnv)
+		return "", fmt.Errorf("benchmarks: no cache directory (%v): set $%s or pass --cache-dir", err, CacheEnv)
 	}
 	return filepath.Join(dir, "evomerge", "bench"), nil
 }
@@ -233,39 +241,42 @@ type Benchmark struct {
 	Name         string
 	Version      string
 	Description  string
-	Dir          string // cache directory holding the manifest and checkpoints
-	FitnessSplit Split  // the split search fitness should use
-	Tasks        []Task
-	Members      []Member
-	Manifest     Manifest
+	Dir          string     // cache directory holding the manifest and checkpoints
+	FitnessSplit data.Split // the split search fitness should use
+	// Tasks are the benchmark's tasks without their examples (Data loads
+	// them; Tasks gives them with their fitness and test data).
+	Tasks    []tasks.Task
+	Members  []Member
+	Manifest Manifest
 
 	cfg      model.Config
 	heads    []model.Head
+	derive   map[string]deriveFunc
 	mnistDir string
 
 	mu       sync.Mutex
-	mnist    *MNIST
-	data     map[dataKey]*Dataset
+	mnist    *data.MNIST
+	data     map[dataKey]*data.Dataset
 	memberMd map[string]model.Network
 }
 
 type dataKey struct {
 	task  string
-	split Split
+	split data.Split
 }
 
 // Config returns the benchmark's architecture: the shared backbone and one
 // head per task that has a head.
 func (b *Benchmark) Config() model.Config { return b.cfg }
 
-// Task returns the named task.
-func (b *Benchmark) Task(name string) (Task, bool) {
+// Task returns the named task (without its examples).
+func (b *Benchmark) Task(name string) (tasks.Task, bool) {
 	for _, t := range b.Tasks {
 		if t.Name == name {
 			return t, true
 		}
 	}
-	return Task{}, false
+	return tasks.Task{}, false
 }
 
 // Base returns the base member, if the benchmark has one.
@@ -339,24 +350,24 @@ func Prepare(ctx context.Context, name string, opt Options) (*Benchmark, error) 
 		}
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("data: create cache root %s: %w (set --cache-dir or $%s)", root, err, CacheEnv)
+		return nil, fmt.Errorf("benchmarks: create cache root %s: %w (set --cache-dir or $%s)", root, err, CacheEnv)
 	}
 	tmp, err := os.MkdirTemp(root, "."+filepath.Base(dir)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("data: create build directory in %s: %w", root, err)
+		return nil, fmt.Errorf("benchmarks: create build directory in %s: %w", root, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed into place
 	start := time.Now()
 	bd := &builder{dir: tmp, recipe: recipe, logf: logf}
 	b.Dir = tmp
 	if err := def.build(ctx, b, bd); err != nil {
-		return nil, fmt.Errorf("data: prepare %s: %w", def.name, err)
+		return nil, fmt.Errorf("benchmarks: prepare %s: %w", def.name, err)
 	}
 	manifest := bd.manifest(def, recipe)
 	manifest.BuildSeconds = time.Since(start).Seconds()
 	raw, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("data: encode manifest: %w", err)
+		return nil, fmt.Errorf("benchmarks: encode manifest: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(raw, '\n'), 0o644); err != nil {
 		return nil, err
@@ -371,19 +382,26 @@ func Prepare(ctx context.Context, name string, opt Options) (*Benchmark, error) 
 }
 
 func newBenchmark(def definition, dir, mnistDir string) *Benchmark {
-	return &Benchmark{
+	b := &Benchmark{
 		Name:         def.name,
 		Version:      def.version,
 		Description:  def.description,
 		Dir:          dir,
 		FitnessSplit: def.fitness,
-		Tasks:        def.tasks,
 		cfg:          def.cfg,
 		heads:        def.heads,
+		derive:       map[string]deriveFunc{},
 		mnistDir:     mnistDir,
-		data:         map[dataKey]*Dataset{},
+		data:         map[dataKey]*data.Dataset{},
 		memberMd:     map[string]model.Network{},
 	}
+	for _, td := range def.tasks {
+		t := td.task
+		t.FitnessSplit = def.fitness
+		b.Tasks = append(b.Tasks, t)
+		b.derive[t.Name] = td.derive
+	}
+	return b
 }
 
 // setManifest installs a manifest, resolving member paths against b.Dir.
@@ -406,18 +424,18 @@ func replaceDir(tmp, dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		stale, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".stale-*")
 		if err != nil {
-			return fmt.Errorf("data: make room for the new cache: %w", err)
+			return fmt.Errorf("benchmarks: make room for the new cache: %w", err)
 		}
 		if err := os.Remove(stale); err != nil {
-			return fmt.Errorf("data: make room for the new cache: %w", err)
+			return fmt.Errorf("benchmarks: make room for the new cache: %w", err)
 		}
 		if err := os.Rename(dir, stale); err != nil {
-			return fmt.Errorf("data: move old cache %s aside: %w", dir, err)
+			return fmt.Errorf("benchmarks: move old cache %s aside: %w", dir, err)
 		}
 		defer os.RemoveAll(stale)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("data: move new cache into %s: %w", dir, err)
+		return fmt.Errorf("benchmarks: move new cache into %s: %w", dir, err)
 	}
 	return atomicfile.SyncDir(parent)
 }
@@ -456,15 +474,15 @@ func readManifest(dir string, def definition, recipe Recipe) (Manifest, error) {
 }
 
 // MNIST returns the MNIST dataset behind the benchmark, loading it on first use.
-func (b *Benchmark) MNIST() (*MNIST, error) {
+func (b *Benchmark) MNIST() (*data.MNIST, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.mnistLocked()
 }
 
-func (b *Benchmark) mnistLocked() (*MNIST, error) {
+func (b *Benchmark) mnistLocked() (*data.MNIST, error) {
 	if b.mnist == nil {
-		m, err := LoadMNIST(b.mnistDir)
+		m, err := data.LoadMNIST(b.mnistDir)
 		if err != nil {
 			return nil, err
 		}
@@ -475,8 +493,8 @@ func (b *Benchmark) mnistLocked() (*MNIST, error) {
 
 // evalLimit is the number of examples of validation and test used for every
 // figure of the benchmark (0 = all).
-func (b *Benchmark) evalLimit(split Split) int {
-	if split == Train {
+func (b *Benchmark) evalLimit(split data.Split) int {
+	if split == data.Train {
 		return 0
 	}
 	return b.Manifest.Recipe.EvalExamples
@@ -485,7 +503,7 @@ func (b *Benchmark) evalLimit(split Split) int {
 // Data returns a task's dataset on a split. Validation and test are limited
 // to the recipe's EvalExamples. The result is cached and shared: callers
 // must not modify it.
-func (b *Benchmark) Data(task string, split Split) (*Dataset, error) {
+func (b *Benchmark) Data(task string, split data.Split) (*data.Dataset, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	key := dataKey{task, split}
@@ -502,16 +520,16 @@ func (b *Benchmark) Data(task string, split Split) (*Dataset, error) {
 
 // DataRange returns examples [lo, hi) of a task's split (hi <= 0 = to the
 // end), freshly built and not cached.
-func (b *Benchmark) DataRange(task string, split Split, lo, hi int) (*Dataset, error) {
+func (b *Benchmark) DataRange(task string, split data.Split, lo, hi int) (*data.Dataset, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.deriveLocked(task, split, lo, hi)
 }
 
-func (b *Benchmark) deriveLocked(task string, split Split, lo, hi int) (*Dataset, error) {
-	t, ok := b.Task(task)
+func (b *Benchmark) deriveLocked(task string, split data.Split, lo, hi int) (*data.Dataset, error) {
+	derive, ok := b.derive[task]
 	if !ok {
-		return nil, fmt.Errorf("data: benchmark %s has no task %q (tasks: %s)", b.Name, task, strings.Join(b.TaskNames(), ", "))
+		return nil, fmt.Errorf("benchmarks: benchmark %s has no task %q (tasks: %s)", b.Name, task, strings.Join(b.TaskNames(), ", "))
 	}
 	m, err := b.mnistLocked()
 	if err != nil {
@@ -523,15 +541,15 @@ func (b *Benchmark) deriveLocked(task string, split Split, lo, hi int) (*Dataset
 	// Task transforms act on each example alone, so large ranges are derived
 	// in chunks: the float32 copy of the raw 28×28 images never exceeds one
 	// chunk (this matters for pooled 8×8 data).
-	var parts []*Dataset
+	var parts []*data.Dataset
 	for c := lo; c < hi || c == lo; c += deriveChunk {
 		raw, err := m.SplitRange(split, c, min(hi, c+deriveChunk))
 		if err != nil {
 			return nil, err
 		}
-		d, err := t.derive(raw)
+		d, err := derive(raw)
 		if err != nil {
-			return nil, fmt.Errorf("data: task %s: %w", task, err)
+			return nil, fmt.Errorf("benchmarks: task %s: %w", task, err)
 		}
 		parts = append(parts, d)
 	}
@@ -540,20 +558,14 @@ func (b *Benchmark) deriveLocked(task string, split Split, lo, hi int) (*Dataset
 		parts[0].Name = name
 		return parts[0], nil
 	}
-	return Concat(name, parts...)
+	return data.Concat(name, parts...)
 }
 
 // deriveChunk is the number of examples a task transform handles at once.
 const deriveChunk = 8192
 
 // TaskNames lists the task names in order.
-func (b *Benchmark) TaskNames() []string {
-	names := make([]string, len(b.Tasks))
-	for i, t := range b.Tasks {
-		names[i] = t.Name
-	}
-	return names
-}
+func (b *Benchmark) TaskNames() []string { return tasks.Names(b.Tasks) }
 
 // LoadMember returns the network of a member, loaded once and shared:
 // callers must not modify it or run it concurrently (Network.Clone gives a
@@ -572,11 +584,11 @@ func (b *Benchmark) loadMemberLocked(name string) (model.Network, error) {
 		if mem.Name == name {
 			m, err := all.Load(mem.Path)
 			if err != nil {
-				return nil, fmt.Errorf("data: benchmark %s member %s: %w (run `evomerge bench prepare %s --force` to rebuild)", b.Name, name, err, b.Name)
+				return nil, fmt.Errorf("benchmarks: benchmark %s member %s: %w (run `evomerge bench prepare %s --force` to rebuild)", b.Name, name, err, b.Name)
 			}
 			b.memberMd[name] = m
 			return m, nil
 		}
 	}
-	return nil, fmt.Errorf("data: benchmark %s has no member %q", b.Name, name)
+	return nil, fmt.Errorf("benchmarks: benchmark %s has no member %q", b.Name, name)
 }

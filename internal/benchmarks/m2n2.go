@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"context"
@@ -6,9 +6,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // The M2N2 settings (reference: search-algorithms.md §1.10), on real MNIST
@@ -36,27 +38,31 @@ func M2N2Config() model.Config {
 	return mlp.Config{Input: [3]int{1, 8, 8}, Hidden: []int{256}, Heads: m2n2Heads()}
 }
 
-func m2n2Heads() []model.Head { return []model.Head{{Name: M2N2Head, Classes: MNISTClasses}} }
+func m2n2Heads() []model.Head { return []model.Head{{Name: M2N2Head, Classes: data.MNISTClasses}} }
 
-// M2N2Task is the single task of both settings: ten-way digit recognition on
-// MNIST pooled to 8×8 (Pool8x8).
-func M2N2Task() Task {
-	return Task{
-		Name:        M2N2Head,
-		Description: "digits 0-9 on MNIST average-pooled to 8x8 (padded to 32x32, 4x4 blocks)",
-		Classes:     MNISTClasses,
-		Head:        M2N2Head,
-		derive:      Pool8x8,
+// M2N2Task is the single task of both settings (without its examples):
+// ten-way digit recognition on MNIST pooled to 8×8 (data.Pool8x8).
+func M2N2Task() tasks.Task { return m2n2TaskDef().task }
+
+func m2n2TaskDef() taskDef {
+	return taskDef{
+		task: tasks.Task{
+			Name:        M2N2Head,
+			Description: "digits 0-9 on MNIST average-pooled to 8x8 (padded to 32x32, 4x4 blocks)",
+			Classes:     data.MNISTClasses,
+			Head:        M2N2Head,
+		},
+		derive: data.Pool8x8,
 	}
 }
 
 // PooledMNIST returns a split of MNIST pooled to 8×8.
-func PooledMNIST(m *MNIST, s Split) (*Dataset, error) {
+func PooledMNIST(m *data.MNIST, s data.Split) (*data.Dataset, error) {
 	d, err := m.SplitRange(s, 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	return Pool8x8(d)
+	return data.Pool8x8(d)
 }
 
 func m2n2ScratchDefinition() definition {
@@ -65,10 +71,10 @@ func m2n2ScratchDefinition() definition {
 		version: M2N2Version,
 		description: "M2N2 from-scratch setting: evolve the 64-256-10 MLP (19,210 parameters) on MNIST pooled to 8x8; " +
 			"fitness on the train split, final scores on test",
-		fitness: Train,
+		fitness: data.Train,
 		cfg:     M2N2Config(),
 		heads:   m2n2Heads(),
-		tasks:   []Task{M2N2Task()},
+		tasks:   []taskDef{m2n2TaskDef()},
 		recipe:  Recipe{Name: "full"},
 		smoke:   Recipe{Name: "smoke", EvalExamples: 100},
 		build:   func(context.Context, *Benchmark, *builder) error { return nil },
@@ -81,10 +87,10 @@ func m2n2SpecialistsDefinition() definition {
 		version: M2N2Version,
 		description: "M2N2 pre-trained setting: two 64-256-10 MLPs on MNIST pooled to 8x8, from one initialisation, " +
 			"trained on digits 0-4 and on digits 5-9 (Adam, lr 3e-3, 10 full-batch steps); merge them into one 10-digit model",
-		fitness: Validation,
+		fitness: data.Validation,
 		cfg:     M2N2Config(),
 		heads:   m2n2Heads(),
-		tasks:   []Task{M2N2Task()},
+		tasks:   []taskDef{m2n2TaskDef()},
 		recipe:  Recipe{Name: "full", Seed: 1, ExpertEpochs: 10, ExpertLR: 3e-3},
 		smoke:   Recipe{Name: "smoke", Seed: 1, ExpertExamples: 400, ExpertEpochs: 2, ExpertLR: 3e-3, EvalExamples: 100},
 		build:   buildM2N2Specialists,
@@ -96,7 +102,7 @@ func m2n2SpecialistsDefinition() definition {
 // wanted digits, one full batch per step.
 func buildM2N2Specialists(ctx context.Context, b *Benchmark, bd *builder) error {
 	r := bd.recipe
-	all, err := b.DataRange(M2N2Head, Train, 0, r.ExpertExamples)
+	all, err := b.DataRange(M2N2Head, data.Train, 0, r.ExpertExamples)
 	if err != nil {
 		return err
 	}
@@ -143,7 +149,7 @@ var m2n2Halves = []struct {
 // scoreDigitSubsets records each member's test accuracy on digits 0-4 and
 // on digits 5-9.
 func (bd *builder) scoreDigitSubsets(ctx context.Context, b *Benchmark) error {
-	test, err := b.Data(M2N2Head, Test)
+	test, err := b.Data(M2N2Head, data.Test)
 	if err != nil {
 		return err
 	}
@@ -156,23 +162,23 @@ func (bd *builder) scoreDigitSubsets(ctx context.Context, b *Benchmark) error {
 		if err != nil {
 			return err
 		}
-		met, err := model.Evaluate(m, test.X, test.Y, test.Len(), M2N2Head, evalBatch)
-		if err != nil {
+		correct := make([]uint64, (test.Len()+63)/64)
+		if _, err := tasks.ScoreDataset(ctx, m, test, M2N2Head, tasks.ScoreOptions{Batch: evalBatch, Correct: correct}); err != nil {
 			return fmt.Errorf("score %s: %w", mem.Name, err)
 		}
 		bd.digitSubsets[mem.Name] = map[string]float64{}
 		for _, half := range m2n2Halves {
-			var correct, total int
-			for i, ok := range met.Correct {
-				if slices.Contains(half.digits, test.Y[i]) {
+			var right, total int
+			for i, y := range test.Y {
+				if slices.Contains(half.digits, y) {
 					total++
-					if ok {
-						correct++
+					if correct[i>>6]&(1<<(uint(i)&63)) != 0 {
+						right++
 					}
 				}
 			}
 			if total > 0 {
-				bd.digitSubsets[mem.Name][half.subset] = float64(correct) / float64(total)
+				bd.digitSubsets[mem.Name][half.subset] = float64(right) / float64(total)
 			}
 		}
 	}

@@ -1,13 +1,15 @@
-package data
+package benchmarks
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/tasks"
 )
 
 // MNISTTasksName names the multi-task benchmark built from MNIST.
@@ -26,47 +28,57 @@ const permutedTaskSeed uint64 = 1
 // pretrainHead is the head the base is pretrained with.
 const pretrainHead = "pretrain"
 
-// MNISTTasks returns the tasks of mnist-tasks: ten-way digit recognition
-// under three input domains (plain, rotated, pixel-permuted) and a label map
-// (digit modulo 3) on plain images.
-func MNISTTasks() []Task {
-	perm := PixelPermutation(MNISTHeight*MNISTWidth, permutedTaskSeed, "mnist-tasks/permuted")
-	task := func(name, desc string, classes int, f func(*Dataset) (*Dataset, error)) Task {
-		return Task{Name: name, Description: desc, Classes: classes, Head: name, derive: f}
+// MNISTTasks returns the tasks of mnist-tasks (without their examples):
+// ten-way digit recognition under three input domains (plain, rotated,
+// pixel-permuted) and a label map (digit modulo 3) on plain images.
+func MNISTTasks() []tasks.Task {
+	defs := mnistTaskDefs()
+	out := make([]tasks.Task, len(defs))
+	for i, d := range defs {
+		out[i] = d.task
 	}
-	return []Task{
-		task("digits", "digits 0-9 on plain MNIST images", MNISTClasses,
-			func(d *Dataset) (*Dataset, error) { return d, nil }),
-		task("rotated", "digits 0-9 on images rotated a quarter turn clockwise", MNISTClasses,
-			func(d *Dataset) (*Dataset, error) { return Rotate90(d), nil }),
-		task("permuted", "digits 0-9 on images whose pixels are shuffled by one fixed permutation", MNISTClasses,
-			func(d *Dataset) (*Dataset, error) { return PermutePixels(d, perm) }),
-		task("mod3", "digit modulo 3 (three classes) on plain MNIST images", Mod3.Classes,
-			Mod3.Apply),
+	return out
+}
+
+// mnistTaskDefs are the tasks of mnist-tasks with their derivations.
+func mnistTaskDefs() []taskDef {
+	perm := data.PixelPermutation(data.MNISTHeight*data.MNISTWidth, permutedTaskSeed, "mnist-tasks/permuted")
+	task := func(name, desc string, classes int, f deriveFunc) taskDef {
+		return taskDef{task: tasks.Task{Name: name, Description: desc, Classes: classes, Head: name}, derive: f}
+	}
+	return []taskDef{
+		task("digits", "digits 0-9 on plain MNIST images", data.MNISTClasses,
+			func(d *data.Dataset) (*data.Dataset, error) { return d, nil }),
+		task("rotated", "digits 0-9 on images rotated a quarter turn clockwise", data.MNISTClasses,
+			func(d *data.Dataset) (*data.Dataset, error) { return data.Rotate90(d), nil }),
+		task("permuted", "digits 0-9 on images whose pixels are shuffled by one fixed permutation", data.MNISTClasses,
+			func(d *data.Dataset) (*data.Dataset, error) { return data.PermutePixels(d, perm) }),
+		task("mod3", "digit modulo 3 (three classes) on plain MNIST images", data.Mod3.Classes,
+			data.Mod3.Apply),
 	}
 }
 
 // MNISTTasksConfig returns the benchmark's architecture with the given
 // heads: a 784-128-128 ReLU MLP backbone.
 func MNISTTasksConfig(heads []model.Head) model.Config {
-	return mlp.Config{Input: [3]int{1, MNISTHeight, MNISTWidth}, Hidden: mnistTasksHidden, Heads: heads}
+	return mlp.Config{Input: [3]int{1, data.MNISTHeight, data.MNISTWidth}, Hidden: mnistTasksHidden, Heads: heads}
 }
 
 func mnistTasksDefinition() definition {
-	tasks := MNISTTasks()
-	heads := make([]model.Head, len(tasks))
-	for i, t := range tasks {
-		heads[i] = model.Head{Name: t.Head, Classes: t.Classes}
+	defs := mnistTaskDefs()
+	heads := make([]model.Head, len(defs))
+	for i, d := range defs {
+		heads[i] = model.Head{Name: d.task.Head, Classes: d.task.Classes}
 	}
 	return definition{
 		name:    MNISTTasksName,
 		version: MNISTTasksVersion,
 		description: "four tasks on MNIST: digits on plain, rotated and pixel-permuted images, and digit mod 3 on plain images; " +
 			"a base MLP pretrained on plain digits and one fully fine-tuned expert per task with its own head",
-		fitness: Validation,
+		fitness: data.Validation,
 		cfg:     MNISTTasksConfig(heads),
 		heads:   heads,
-		tasks:   tasks,
+		tasks:   defs,
 		recipe: Recipe{
 			Name: "full", Seed: 1,
 			BaseExamples: 10000, BaseEpochs: 2, BaseLR: 1e-3,
@@ -97,16 +109,16 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 		return err
 	}
 	need := r.BaseExamples + len(b.Tasks)*r.ExpertExamples
-	if r.BaseExamples <= 0 || r.ExpertExamples <= 0 || need > mn.Len(Train) {
-		return fmt.Errorf("recipe %q needs %d base + %d×%d expert examples, the train split has %d", r.Name, r.BaseExamples, len(b.Tasks), r.ExpertExamples, mn.Len(Train))
+	if r.BaseExamples <= 0 || r.ExpertExamples <= 0 || need > mn.Len(data.Train) {
+		return fmt.Errorf("recipe %q needs %d base + %d×%d expert examples, the train split has %d", r.Name, r.BaseExamples, len(b.Tasks), r.ExpertExamples, mn.Len(data.Train))
 	}
 
 	baseSeed := rng.Derive(r.Seed, MNISTTasksName, "base", "init")
-	base, err := MNISTTasksConfig([]model.Head{{Name: pretrainHead, Classes: MNISTClasses}}).New(baseSeed)
+	base, err := MNISTTasksConfig([]model.Head{{Name: pretrainHead, Classes: data.MNISTClasses}}).New(baseSeed)
 	if err != nil {
 		return err
 	}
-	pre, err := mn.SplitRange(Train, 0, r.BaseExamples)
+	pre, err := mn.SplitRange(data.Train, 0, r.BaseExamples)
 	if err != nil {
 		return err
 	}
@@ -127,7 +139,7 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 
 	for i, t := range b.Tasks {
 		lo := r.BaseExamples + i*r.ExpertExamples
-		d, err := b.DataRange(t.Name, Train, lo, lo+r.ExpertExamples)
+		d, err := b.DataRange(t.Name, data.Train, lo, lo+r.ExpertExamples)
 		if err != nil {
 			return err
 		}
@@ -139,7 +151,7 @@ func buildMNISTTasks(ctx context.Context, b *Benchmark, bd *builder) error {
 		for _, p := range expert.Params() {
 			src := p.Name
 			if IsHeadTensor(p.Name) {
-				if t.Classes != MNISTClasses {
+				if t.Classes != data.MNISTClasses {
 					continue
 				}
 				src = HeadPrefix + pretrainHead + p.Name[len(HeadPrefix)+len(t.Head):]

@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 )
 
@@ -18,8 +19,8 @@ type builder struct {
 	recipe       Recipe
 	logf         func(format string, args ...any)
 	members      []Member
-	accuracy     map[Split]map[string]map[string]float64
-	loss         map[Split]map[string]map[string]float64
+	accuracy     map[data.Split]map[string]map[string]float64
+	loss         map[data.Split]map[string]map[string]float64
 	interference *Interference
 	digitSubsets map[string]map[string]float64
 }
@@ -34,7 +35,7 @@ type trainConfig struct {
 }
 
 // train runs Adam on d and returns the number of optimizer steps.
-func (bd *builder) train(ctx context.Context, m model.Network, d *Dataset, cfg trainConfig) (int, error) {
+func (bd *builder) train(ctx context.Context, m model.Network, d *data.Dataset, cfg trainConfig) (int, error) {
 	batch := cfg.batchSize
 	if batch <= 0 || batch > d.Len() {
 		batch = d.Len()
@@ -86,9 +87,9 @@ func (bd *builder) save(b *Benchmark, m model.Network, mem Member) error {
 // filling the accuracy and loss tables and b.Manifest's copy of them (which
 // normalized accuracies read).
 func (bd *builder) scoreMembers(ctx context.Context, b *Benchmark) error {
-	bd.accuracy = map[Split]map[string]map[string]float64{}
-	bd.loss = map[Split]map[string]map[string]float64{}
-	for _, split := range []Split{Validation, Test} {
+	bd.accuracy = map[data.Split]map[string]map[string]float64{}
+	bd.loss = map[data.Split]map[string]map[string]float64{}
+	for _, split := range []data.Split{data.Validation, data.Test} {
 		bd.accuracy[split] = map[string]map[string]float64{}
 		bd.loss[split] = map[string]map[string]float64{}
 		for _, mem := range bd.members {
@@ -151,7 +152,7 @@ func combine(cfg model.Config, models []model.Network, coef []float64, headSourc
 }
 
 // mergeScore scores a merged model on the split relative to the experts.
-func mergeScore(ctx context.Context, b *Benchmark, m model.Network, split Split) (MergeScore, error) {
+func mergeScore(ctx context.Context, b *Benchmark, m model.Network, split data.Split) (MergeScore, error) {
 	s, err := b.Evaluate(ctx, m, split)
 	if err != nil {
 		return MergeScore{}, err
@@ -194,9 +195,9 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 		}
 		return m
 	}
-	inf := &Interference{Split: Test, ExpertAccuracy: map[string]float64{}}
+	inf := &Interference{Split: data.Test, ExpertAccuracy: map[string]float64{}}
 	for _, t := range b.Tasks {
-		if acc, ok := b.expertAccuracy(Test, t.Name); ok {
+		if acc, ok := b.expertAccuracy(data.Test, t.Name); ok {
 			inf.ExpertAccuracy[t.Name] = acc
 		}
 	}
@@ -208,7 +209,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 	if err != nil {
 		return fmt.Errorf("average merge: %w", err)
 	}
-	if inf.Average, err = mergeScore(ctx, b, avg, Test); err != nil {
+	if inf.Average, err = mergeScore(ctx, b, avg, data.Test); err != nil {
 		return err
 	}
 	inf.DropPoints = 100 * (1 - inf.Average.MeanNormalized)
@@ -234,7 +235,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 			if err != nil {
 				return fmt.Errorf("task arithmetic: %w", err)
 			}
-			s, err := mergeScore(ctx, b, m, Validation)
+			s, err := mergeScore(ctx, b, m, data.Validation)
 			if err != nil {
 				return err
 			}
@@ -247,7 +248,7 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 		if err != nil {
 			return err
 		}
-		ta, err := mergeScore(ctx, b, m, Test)
+		ta, err := mergeScore(ctx, b, m, data.Test)
 		if err != nil {
 			return err
 		}
@@ -262,16 +263,21 @@ func (bd *builder) measureInterference(ctx context.Context, b *Benchmark, lambda
 // manifest assembles the manifest of a finished build.
 func (bd *builder) manifest(def definition, recipe Recipe) Manifest {
 	spec := json.RawMessage(def.cfg.Metadata()[model.SpecMetadataKey])
+	ts := make([]ManifestTask, len(def.tasks))
+	for i, td := range def.tasks {
+		t := td.task
+		ts[i] = ManifestTask{Name: t.Name, Description: t.Description, Classes: t.Classes, Head: t.Head}
+	}
 	return Manifest{
 		Benchmark:    def.name,
 		Version:      def.version,
 		Description:  def.description,
-		Dataset:      "MNIST from " + MNISTModulePath + "@" + mnistModuleVersion(),
-		SplitSeed:    SplitSeed,
+		Dataset:      "MNIST from " + data.MNISTModulePath + "@" + data.MNISTVersion(),
+		SplitSeed:    data.SplitSeed,
 		FitnessSplit: def.fitness,
 		Recipe:       recipe,
 		Spec:         spec,
-		Tasks:        def.tasks,
+		Tasks:        ts,
 		Members:      bd.members,
 		Accuracy:     bd.accuracy,
 		Loss:         bd.loss,

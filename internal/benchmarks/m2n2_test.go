@@ -1,11 +1,13 @@
-package data
+package benchmarks
 
 import (
 	"context"
 	"slices"
 	"testing"
 
-	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/internal/data"
+	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/population"
 )
 
 func TestM2N2SpecParameterCount(t *testing.T) {
@@ -27,7 +29,7 @@ func TestM2N2SpecParameterCount(t *testing.T) {
 
 func TestPooledMNIST(t *testing.T) {
 	m := loadRealMNIST(t)
-	d, err := PooledMNIST(m, Test)
+	d, err := PooledMNIST(m, data.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func TestPooledMNIST(t *testing.T) {
 		t.Fatalf("pooled test set: %d examples of %v", d.Len(), d.Shape())
 	}
 	// Each pooled pixel is the mean of its 4x4 block of the padded image.
-	raw := m.SplitN(Test, 1)
+	raw := m.SplitN(data.Test, 1)
 	var want float32
 	for r := 2; r < 6; r++ { // block (1,1) covers padded rows/cols 4..7 = image rows/cols 2..5
 		for c := 2; c < 6; c++ {
@@ -64,7 +66,7 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 		t.Fatalf("smoke specialist took %d steps, want 2 full-batch steps", b.Members[0].Steps)
 	}
 	// Each specialist is better on its own digits than on the others.
-	test, err := b.Data(M2N2Head, Test)
+	test, err := b.Data(M2N2Head, data.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +75,13 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		met, err := model.Evaluate(m, test.X, test.Y, test.Len(), M2N2Head, 100)
-		if err != nil {
+		bits := population.NewBitset(test.Len())
+		if _, err := tasks.ScoreDataset(ctx, m, test, M2N2Head, tasks.ScoreOptions{Batch: 100, Correct: bits.Words}); err != nil {
 			t.Fatal(err)
 		}
 		var own, ownN, other, otherN int
-		for j, ok := range met.Correct {
+		for j := range test.Len() {
+			ok := bits.Get(j)
 			isOwn := false
 			for _, d := range half {
 				isOwn = isOwn || test.Y[j] == d
@@ -111,21 +114,21 @@ func TestPrepareM2N2Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scratch.Members) != 0 || scratch.FitnessSplit != Train {
+	if len(scratch.Members) != 0 || scratch.FitnessSplit != data.Train {
 		t.Fatalf("scratch: members %d fitness %s", len(scratch.Members), scratch.FitnessSplit)
 	}
 	fresh, err := M2N2Config().New(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scratch.Evaluate(ctx, fresh, Test)
+	s, err := scratch.Evaluate(ctx, fresh, data.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Tasks) != 1 || s.Tasks[0].Examples != 100 || s.MeanNormalized != nil || s.Tasks[0].HeadSource != HeadFromModel {
 		t.Fatalf("scratch scores %+v", s)
 	}
-	train, err := scratch.Data(M2N2Head, Train)
+	train, err := scratch.Data(M2N2Head, data.Train)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,25 +146,25 @@ func TestDeriveChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	lo, hi := 100, 100+deriveChunk+37
-	got, err := b.DataRange(M2N2Head, Test, lo, hi)
+	got, err := b.DataRange(M2N2Head, data.Test, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := m.SplitRange(Test, lo, hi)
+	raw, err := m.SplitRange(data.Test, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Pool8x8(raw)
+	want, err := data.Pool8x8(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Len() != hi-lo || !slices.Equal(got.X, want.X) || !slices.Equal(got.Y, want.Y) {
 		t.Fatalf("chunked derivation differs: %d examples", got.Len())
 	}
-	if _, err := b.DataRange(M2N2Head, Validation, 4999, 5000); err != nil {
+	if _, err := b.DataRange(M2N2Head, data.Validation, 4999, 5000); err != nil {
 		t.Fatalf("last example: %v", err)
 	}
-	if _, err := b.DataRange(M2N2Head, Validation, 5000, 0); err == nil {
+	if _, err := b.DataRange(M2N2Head, data.Validation, 5000, 0); err == nil {
 		t.Fatal("empty range accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package data
+package benchmarks
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/all"
 	"github.com/evomerge/evomerge/internal/model/mlp"
@@ -63,7 +64,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	if man.Version != MNISTTasksVersion || man.Recipe.Name != "smoke" || man.Interference == nil || len(man.Interference.LambdaSweep) != len(opt.Recipe.Lambdas) {
 		t.Fatalf("manifest incomplete: %+v", man)
 	}
-	for _, split := range []Split{Validation, Test} {
+	for _, split := range []data.Split{data.Validation, data.Test} {
 		for _, mem := range b.Members {
 			for _, task := range b.TaskNames() {
 				acc, ok := man.Accuracy[split][mem.Name][task]
@@ -76,7 +77,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	// Experts fit their task better than the base does (even in the smoke recipe,
 	// fine-tuning on rotated/permuted images beats the plain-digit base there).
 	for _, task := range []string{"rotated", "permuted"} {
-		if e, bs := man.Accuracy[Test]["expert-"+task][task], man.Accuracy[Test]["base"][task]; e <= bs {
+		if e, bs := man.Accuracy[data.Test]["expert-"+task][task], man.Accuracy[data.Test]["base"][task]; e <= bs {
 			t.Errorf("expert %s accuracy %.3f not above base %.3f", task, e, bs)
 		}
 	}
@@ -91,13 +92,13 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	}
 
 	// Evaluating an expert reproduces the manifest's figures; other heads are borrowed.
-	s, err := b.EvaluateFile(ctx, filepath.Join(wantDir, "expert-rotated.safetensors"), Test, FileOptions{})
+	s, err := b.EvaluateFile(ctx, filepath.Join(wantDir, "expert-rotated.safetensors"), data.Test, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ts := range s.Tasks {
-		if ts.Accuracy != man.Accuracy[Test]["expert-rotated"][ts.Task] {
-			t.Fatalf("task %s: evaluate %.4f, manifest %.4f", ts.Task, ts.Accuracy, man.Accuracy[Test]["expert-rotated"][ts.Task])
+		if ts.Accuracy != man.Accuracy[data.Test]["expert-rotated"][ts.Task] {
+			t.Fatalf("task %s: evaluate %.4f, manifest %.4f", ts.Task, ts.Accuracy, man.Accuracy[data.Test]["expert-rotated"][ts.Task])
 		}
 		wantSource := HeadFromExpert
 		if ts.Task == "rotated" {
@@ -141,7 +142,7 @@ func TestPrepareMNISTTasksSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Evaluate(ctx, alien, Test); err == nil || !strings.Contains(err.Error(), "does not belong to benchmark mnist-tasks") {
+	if _, err := b.Evaluate(ctx, alien, data.Test); err == nil || !strings.Contains(err.Error(), "does not belong to benchmark mnist-tasks") {
 		t.Fatalf("alien model: error %v", err)
 	}
 	// A cache built with another recipe is not reused.
