@@ -67,6 +67,7 @@ type components struct {
 	// directory's result file).
 	gradients   search.GradientEvaluator
 	alignment   search.AlignmentEvaluator
+	recipes     search.RecipeEvaluator
 	methodState []byte
 	// fwRecord is what FW-Merging found (for fw.json and its view), once
 	// it has asked its merge, and fwScale its step scale λ.
@@ -139,9 +140,17 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if m2, ok := settings.(*m2n2.Settings); ok {
-		if err := composeM2N2(ctx, exp, m2, c, opt); err != nil {
+	if slices.Contains(settings.Traits().Needs, search.NeedRecipes) {
+		// A method that evolves whole models (M2N2) is scored by the
+		// recipe (lineage) evaluator over seed models instead of merges of
+		// a pool; its method is built through the registry like every one.
+		if err := composeRecipes(ctx, exp, settings, c, opt); err != nil {
 			return nil, err
+		}
+		if opt.WithMethod {
+			if c.method, err = c.buildMethod(); err != nil {
+				return nil, err
+			}
 		}
 		return c, nil
 	}
@@ -386,8 +395,13 @@ func (c *components) buildMethod() (search.Method, error) {
 		scal := sc.Scalarization()
 		c.scal = &scal
 	}
-	if mm, ok := m.(*mapmerge.Method); ok {
+	switch mm := m.(type) {
+	case *mapmerge.Method:
 		c.mapMethod = mm
+	case *m2n2.Method:
+		if s, ok := settings.(*m2n2.Settings); ok {
+			c.archive = &archiveRecorder{method: mm, every: s.SnapshotEvery}
+		}
 	}
 	return m, nil
 }

@@ -15,18 +15,26 @@ import (
 	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
+	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
 
 // M2N2Dir holds the archive checkpoints of M2N2's disk storage.
 const M2N2Dir = "m2n2-archive"
 
-// composeM2N2 builds an M2N2 run: the benchmark's specialists (or random
-// models from scratch) as seeds, the lineage evaluator on the fitness
-// split, the seed space and the method. Every objective must be one task's
-// accuracy: per-example correctness is the resource M2N2's competition
-// shares.
-func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings, c *components, opt composeOptions) error {
+// composeRecipes builds what a method that needs recipe genomes (M2N2)
+// is scored with: the benchmark's specialists (or random models from
+// scratch) as seeds, the lineage evaluator on the fitness split, and the
+// seed space. Every objective must be one task's accuracy: per-example
+// correctness is the resource M2N2's competition shares. The method itself
+// is built through the registry and takes the model's parameter count from
+// the lineage evaluator (search.Problem.Recipes).
+func composeRecipes(ctx context.Context, exp *configs.Experiment, settings search.MethodSettings, c *components, opt composeOptions) error {
+	// The seeds and the lineage evaluator's storage are M2N2's settings.
+	s, ok := settings.(*m2n2.Settings)
+	if !ok {
+		return fmt.Errorf("%s: search.algorithm %q needs recipe genomes, which only M2N2's settings configure", exp.File(), exp.Search.Algorithm)
+	}
 	if c.bench == nil {
 		return configs.Problems{exp.Problem("models.benchmark", "M2N2 runs on a built-in benchmark: set benchmark = \"m2n2-specialists\" or \"m2n2-scratch\"")}
 	}
@@ -106,24 +114,10 @@ func composeM2N2(ctx context.Context, exp *configs.Experiment, s *m2n2.Settings,
 	if err != nil {
 		return err
 	}
-	c.lineage = ev
+	c.lineage, c.recipes = ev, ev
 	c.eval = lineageEvaluator{ev}
-	if c.space, err = m2n2.SeedSpace(len(seeds)); err != nil {
-		return err
-	}
-	if !opt.WithMethod {
-		return nil
-	}
-	mc := m2n2.DefaultConfig(ev.Parameters())
-	mc.ArchiveSize, mc.Alpha, mc.NoAttraction, mc.NoSplit = s.ArchiveSize, *s.Alpha, !*s.Attraction, !*s.SplitPoint
-	mc.Angle, mc.MutationSigma, mc.BatchSize, mc.Tasks, mc.Observer = s.Angle, s.MutationSigma, s.BatchSize, names, ev
-	m, err := m2n2.New(mc)
-	if err != nil {
-		return configs.Problems{exp.Problem("search.m2n2", err.Error())}
-	}
-	c.method = m
-	c.archive = &archiveRecorder{method: m, every: s.SnapshotEvery}
-	return nil
+	c.space, err = m2n2.SeedSpace(len(seeds))
+	return err
 }
 
 // lineageEvaluator adapts the lineage evaluator to the run: it has no

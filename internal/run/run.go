@@ -338,7 +338,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		settings.MethodState = comp.methodState
 	}
 	problem := search.Problem{Space: comp.space, Directions: comp.directions, Seed: exp.Experiment.Seed,
-		Gradients: comp.gradients, Alignment: comp.alignment,
+		Gradients: comp.gradients, Alignment: comp.alignment, Recipes: comp.recipes,
 		Checkpoint: func(b []byte) error {
 			state.MethodState = slices.Clone(b)
 			return writeState()
