@@ -369,3 +369,37 @@ func cloneSettings(s operators.Settings) operators.Settings {
 
 func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 func finite(x float64) bool     { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// AveragePoint is the point of space where op's merge of n experts is
+// plain weight averaging (operators.Averager), with the fixed values of
+// the merge's [params]; the other dimensions keep their defaults.
+func AveragePoint(space *population.Space, op operators.Operator, fixed map[string]any, n int) ([]float64, error) {
+	x := space.Defaults()
+	param := func(name string) string {
+		name, _, _ = strings.Cut(name, "[")
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		return name
+	}
+	searched := map[string]bool{}
+	for i := range x {
+		searched[param(space.Dim(i).Name)] = true
+	}
+	want, err := operators.AverageValuesOf(op, n, fixed, searched)
+	if err != nil {
+		return nil, err
+	}
+	for i := range x {
+		d := space.Dim(i)
+		v, ok := want[param(d.Name)]
+		if !ok {
+			continue
+		}
+		if v < d.Lower || v > d.Upper || math.IsNaN(v) {
+			return nil, fmt.Errorf("plain averaging needs %s = %g, outside its bounds [%g, %g]: widen the bounds", d.Name, v, d.Lower, d.Upper)
+		}
+		x[i] = v
+	}
+	return x, nil
+}
