@@ -27,6 +27,11 @@ type MergeConfig struct {
 	// TaskTensors are the per-task tensor patterns (copied from their owner,
 	// never merged); nil means operators.DefaultTaskTensors.
 	TaskTensors []string
+	// Statistics are the per-model statistics of an operator that reads
+	// them (operators.Requirements Fisher or Gram: fisher, regmean), which
+	// the native evaluator computes (ComputeStatistics); required by such
+	// an operator and ignored by any other.
+	Statistics *Statistics
 }
 
 // Merger materialises genomes: the operator, the mapping from genome to
@@ -38,6 +43,7 @@ type Merger struct {
 	mapping *searchspace.Mapping
 	seed    uint64
 	tasks   operators.TaskTensors
+	stats   operators.StatsSource
 	desc    string
 }
 
@@ -59,9 +65,12 @@ func NewMerger(cfg MergeConfig) (*Merger, error) {
 	if err := m.tasks.Validate(); err != nil {
 		return nil, fmt.Errorf("evaluate: task_tensors: %w", err)
 	}
-	req := m.op.Requirements()
-	if req.Fisher || req.Gram {
-		return nil, fmt.Errorf("evaluate: %s needs Fisher or Gram statistics of each model, which the native evaluator does not compute yet: pick a data-free operator", m.op.Name())
+	var statsSpec json.RawMessage
+	if NeedsStatistics(m.op) {
+		if cfg.Statistics == nil || cfg.Statistics.Source == nil {
+			return nil, fmt.Errorf("evaluate: %s reads the %s of each model, computed on the model's own task data, and the merge was given none: the native evaluator computes them (evaluator.kind = %q)", m.op.Name(), StatisticsWhat(m.op), NativeKind)
+		}
+		m.stats, statsSpec = cfg.Statistics.Source, cfg.Statistics.Spec
 	}
 	def := population.VectorGenome(m.mapping.Space().Defaults())
 	settings, err := m.Settings(def)
@@ -90,6 +99,11 @@ func NewMerger(cfg MergeConfig) (*Merger, error) {
 		return nil, err
 	}
 	m.desc = fmt.Sprintf(`{"at_defaults":%s,"has_base":%t,"space":%s}`, text, m.pool.HasBase(), space)
+	if len(statsSpec) > 0 {
+		// Only a merge that reads statistics describes them, so the ids of
+		// every other run are those they always were.
+		m.desc = fmt.Sprintf(`{"at_defaults":%s,"has_base":%t,"space":%s,"statistics":%s}`, text, m.pool.HasBase(), space, statsSpec)
+	}
 	return m, nil
 }
 
@@ -112,7 +126,7 @@ func (m *Merger) Settings(g population.Genome) (operators.Settings, error) {
 
 func (m *Merger) plan(s operators.Settings) (*operators.Plan, error) {
 	tasks := m.tasks
-	return operators.NewPlan(m.op, m.pool.src, s, operators.PlanOptions{Seed: m.seed, TaskTensors: &tasks})
+	return operators.NewPlan(m.op, m.pool.src, s, operators.PlanOptions{Seed: m.seed, Stats: m.stats, TaskTensors: &tasks})
 }
 
 // Plan returns the prepared merge plan of a genome over the pool.

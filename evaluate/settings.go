@@ -61,6 +61,11 @@ type Env struct {
 	Objectives []fitness.Objective
 	// Workers is the number of candidates evaluated at once (0: 1).
 	Workers int
+	// ModelTasks name the task each pool model was fine-tuned for, in
+	// model order ("" where unknown): the data a kind that computes
+	// statistics (StatisticsComputer) computes each model's on. Set when
+	// Merge.Operator reads statistics.
+	ModelTasks []string
 	// Log receives preparation progress.
 	Log io.Writer
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 const exportSynopsis = `export RUN_DIR [--candidate ID] [--out DIR]
@@ -31,7 +32,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("export needs exactly one run directory, got %d arguments", len(pos))
 	}
 	if *id == "" {
-		m, c, ok, err := run.ChosenMember(pos[0])
+		m, c, ok, err := rundir.ChosenMember(pos[0])
 		if err != nil {
 			return err
 		}

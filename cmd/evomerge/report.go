@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 const reportSynopsis = `report RUN_DIR [--out FILE]
@@ -30,7 +30,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("report needs exactly one run directory, got %d arguments", len(pos))
 	}
 	start := time.Now()
-	res, err := run.WriteReport(ctx, pos[0], *out)
+	res, err := rundir.WriteReport(ctx, pos[0], *out)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // renderRunReport writes RUN_DIR/report.html; it is the run package's
 // report hook (run.Options.RenderReport).
-func renderRunReport(ctx context.Context, dir string) error { return run.RenderReport(ctx, dir) }
+func renderRunReport(ctx context.Context, dir string) error { return rundir.RenderReport(ctx, dir) }
 
 // parseArgsAnyOrder parses flags placed before, between or after the
 // positional arguments and returns the positional ones.

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
-	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
-// testRunOptions shapes a synthetic run directory in the format internal/run
+// testRunOptions shapes a synthetic run directory in the format internal/rundir
 // writes.
 type testRunOptions struct {
 	evaluations int
@@ -72,7 +72,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 			t.Fatal(err)
 		}
 	}
-	write(run.ConfigFile, string(cfg))
+	write(rundir.ConfigFile, string(cfg))
 	status := "running"
 	if o.finished {
 		status = "finished"
@@ -94,7 +94,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 			"started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
 			"updated": time.Date(2026, 11, 29, 12, 0, o.evaluations, 0, time.UTC),
 		})
-		write(run.StateFile, string(st))
+		write(rundir.StateFile, string(st))
 	}
 	var journal strings.Builder
 	for i := 0; i < o.evaluations; i++ {
@@ -108,9 +108,9 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 		full := journalLine(o.evaluations)
 		journal.WriteString(full[:len(full)/3])
 	}
-	write(run.JournalFile, journal.String())
+	write(rundir.JournalFile, journal.String())
 	if o.views != "" {
-		write(run.ViewsFile, o.views)
+		write(rundir.ViewsFile, o.views)
 	}
 	if o.finished {
 		mean := 0.93
@@ -129,7 +129,7 @@ func writeTestRun(t *testing.T, o testRunOptions) string {
 				"test": map[string]any{"split": "test", "accuracy": []float64{0.8125, 0.4375}, "mean_normalized_accuracy": mean},
 			}},
 		})
-		write(run.FrontFile, string(front))
+		write(rundir.FrontFile, string(front))
 	}
 	return dir
 }
@@ -156,15 +156,15 @@ var testViews = `{
   ]
 }`
 
-// The command writes the report run.WriteReport renders and says what it
-// wrote; the page's content is tested in internal/run and reports.
+// The command writes the report rundir.WriteReport renders and says what it
+// wrote; the page's content is tested in internal/rundir and reports.
 func TestReportCommand(t *testing.T) {
 	dir := writeTestRun(t, testRunOptions{evaluations: 10, finished: true, views: testViews})
 	var stdout, stderr bytes.Buffer
 	if code := execute(context.Background(), []string{"report", dir}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
 	}
-	page, err := os.ReadFile(filepath.Join(dir, run.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestReportCommand(t *testing.T) {
 			t.Errorf("report lacks %q", s)
 		}
 	}
-	want := fmt.Sprintf("wrote %s: 10 evaluations (run finished), %d bytes in ", filepath.Join(dir, run.ReportFile), len(page))
+	want := fmt.Sprintf("wrote %s: 10 evaluations (run finished), %d bytes in ", filepath.Join(dir, rundir.ReportFile), len(page))
 	if !strings.HasPrefix(stdout.String(), want) {
 		t.Errorf("stdout %q, want it to start with %q", stdout.String(), want)
 	}
@@ -189,7 +189,7 @@ func TestReportCommandOut(t *testing.T) {
 	if _, err := os.Stat(out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, run.ReportFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, rundir.ReportFile)); !os.IsNotExist(err) {
 		t.Errorf("report.html written in the run directory despite --out: %v", err)
 	}
 }
@@ -230,7 +230,7 @@ func TestRenderRunReportHook(t *testing.T) {
 	if err := renderRunReport(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, run.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
 	if err != nil || !bytes.Contains(page, []byte("Run finished (evaluation-limit).")) {
 		t.Fatalf("report.html not written by the hook: %v", err)
 	}

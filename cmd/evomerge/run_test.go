@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 // writeSmokeExperiment writes a search experiment on the smoke recipe of
@@ -99,7 +100,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status: exit %d: %s", code, errs)
 	}
-	var st run.StatusReport
+	var st rundir.StatusReport
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
@@ -110,7 +111,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 		t.Errorf("status text: exit %d\n%s", code, out)
 	}
 
-	front, err := run.ReadFront(dir)
+	front, err := rundir.ReadFront(dir)
 	if err != nil || len(front.Members) == 0 {
 		t.Fatalf("front: %v, %d members", err, len(front.Members))
 	}
@@ -140,7 +141,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 
 	// Without --candidate, export takes the chosen member: picked on the
 	// fitness split, as the summary names it.
-	choice, err := run.ChooseMember(front, "")
+	choice, err := rundir.ChooseMember(front, "")
 	if err != nil || choice.Index < 0 {
 		t.Fatalf("ChooseMember: %+v, %v", choice, err)
 	}
@@ -166,7 +167,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 	}
 	// While another process holds the run directory, resume is refused
 	// naming it; status still works.
-	held, err := run.LockDir(dir, "evomerge run (test holder)")
+	held, err := rundir.LockDir(dir, "evomerge run (test holder)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestRunStatusExportMerge(t *testing.T) {
 	if err := os.CopyFS(edited, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	jpath := filepath.Join(edited, run.JournalFile)
+	jpath := filepath.Join(edited, rundir.JournalFile)
 	journal, err := os.ReadFile(jpath)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +269,7 @@ population_size = 2
 // uninterrupted run: members with their fitness and test scores.
 func frontSignature(t *testing.T, dir string) []string {
 	t.Helper()
-	f, err := run.ReadFront(dir)
+	f, err := rundir.ReadFront(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if out, err := evomergeCommand(t, "run", cfg, "--out", ref).CombinedOutput(); err != nil {
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
-	total := journalLines(filepath.Join(ref, run.JournalFile))
+	total := journalLines(filepath.Join(ref, rundir.JournalFile))
 
 	// startAndSignal starts the run and sends sig once a third of the
 	// journal is written; it returns the exit error and the records then.
@@ -321,7 +322,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		journal := filepath.Join(dir, run.JournalFile)
+		journal := filepath.Join(dir, rundir.JournalFile)
 		deadline := time.Now().Add(2 * time.Minute)
 		for journalLines(journal) < total/3 && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
@@ -340,7 +341,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	// Killed with SIGKILL: nothing is flushed but the journal.
 	dir := filepath.Join(tmp, "killed")
 	_, killedAt, _ := startAndSignal(dir, syscall.SIGKILL)
-	if _, err := os.Stat(filepath.Join(dir, run.FrontFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, rundir.FrontFile)); err == nil {
 		t.Fatal("a killed run wrote front.json")
 	}
 	// status works on the dead run from its journal.
@@ -348,7 +349,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status of the killed run: %v", err)
 	}
-	var st run.StatusReport
+	var st rundir.StatusReport
 	if err := json.Unmarshal(out, &st); err != nil || st.State != "running" || st.Journaled != killedAt {
 		t.Errorf("status of the killed run: %+v (%v); want state running with %d journaled", st, err, killedAt)
 	}
@@ -358,7 +359,7 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if got, want := frontSignature(t, dir), frontSignature(t, ref); !reflect.DeepEqual(got, want) {
 		t.Errorf("front after kill -9 at %d of %d records and resume:\n%v\nwant\n%v", killedAt, total, got, want)
 	}
-	if n := journalLines(filepath.Join(dir, run.JournalFile)); n != total {
+	if n := journalLines(filepath.Join(dir, rundir.JournalFile)); n != total {
 		t.Errorf("journal after resume has %d records, the uninterrupted run %d", n, total)
 	}
 
@@ -372,11 +373,11 @@ func TestInterruptedRunsResumeToTheSameFront(t *testing.T) {
 	if !strings.Contains(log, "evomerge resume "+termDir) {
 		t.Errorf("interrupted run does not say how to resume:\n%s", log)
 	}
-	front, err := run.ReadFront(termDir)
+	front, err := rundir.ReadFront(termDir)
 	if err != nil || front.Status != "interrupted" {
 		t.Errorf("front after SIGTERM: %v, status %q", err, front.Status)
 	}
-	if st, ok, err := run.ReadState(termDir); err != nil || !ok || st.Status != "interrupted" {
+	if st, ok, err := rundir.ReadState(termDir); err != nil || !ok || st.Status != "interrupted" {
 		t.Errorf("state after SIGTERM: %+v %v %v", st, ok, err)
 	}
 	if out, err = evomergeCommand(t, "resume", termDir).CombinedOutput(); err != nil {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 const serveSynopsis = `serve RUN_DIR... [--addr 127.0.0.1:8080] [--allow-host NAME,...] [--refresh 5s]
@@ -44,15 +44,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--refresh %v: use at least 1s", *refresh)
 	}
 	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, run.ConfigFile)); err != nil {
-			return fmt.Errorf("%s is not a run directory (no %s): give directories `evomerge run` printed", d, run.ConfigFile)
+		if _, err := os.Stat(filepath.Join(d, rundir.ConfigFile)); err != nil {
+			return fmt.Errorf("%s is not a run directory (no %s): give directories `evomerge run` printed", d, rundir.ConfigFile)
 		}
 	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
 		return usagef("--addr %q: %v (use host:port, e.g. 127.0.0.1:8080)", *addr, err)
 	}
-	policy, err := run.NewHostPolicy(host, *allowHost)
+	policy, err := rundir.NewHostPolicy(host, *allowHost)
 	if err != nil {
 		return usageError{err}
 	}
@@ -63,11 +63,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		fmt.Fprintf(stderr, "warning: serving on %s, which is reachable from other machines; the reports include the run configuration\n", ln.Addr())
 	}
-	srv := run.NewReportServer(dirs, *refresh, reportLoader)
+	srv := rundir.NewReportServer(dirs, *refresh, reportLoader)
 	fmt.Fprintf(stdout, "serving %d run(s) on http://%s/ (Ctrl-C stops)\n", len(dirs), ln.Addr())
-	return run.ServeUntilDone(ctx, ln, run.GuardHost(policy, srv))
+	return rundir.ServeUntilDone(ctx, ln, rundir.GuardHost(policy, srv))
 }
 
 // reportLoader reads run directories for the report server the way
 // `evomerge report` does.
-var reportLoader = run.DirReports
+var reportLoader = rundir.DirReports

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/reports"
 )
 
@@ -44,7 +44,7 @@ func TestReportServer(t *testing.T) {
 		renders.Add(1)
 		return reportLoader.Load(dir)
 	}
-	ts := httptest.NewServer(run.NewReportServer([]string{running, done}, 2*time.Second, loader))
+	ts := httptest.NewServer(rundir.NewReportServer([]string{running, done}, 2*time.Second, loader))
 	defer ts.Close()
 
 	code, body, hdr := get(t, ts.URL+"/")
@@ -77,9 +77,9 @@ func TestReportServer(t *testing.T) {
 		t.Error("finished run's report polls")
 	}
 
-	status := func() run.ReportStatus {
+	status := func() rundir.ReportStatus {
 		_, body, _ := get(t, ts.URL+"/runs/0/status.json")
-		var st run.ReportStatus
+		var st rundir.ReportStatus
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("status %q: %v", body, err)
 		}
@@ -90,7 +90,7 @@ func TestReportServer(t *testing.T) {
 		t.Fatalf("status %+v does not match the page", before)
 	}
 	// A new evaluation changes the version and the next page.
-	f, err := os.OpenFile(filepath.Join(running, run.JournalFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(running, rundir.JournalFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestReportServer(t *testing.T) {
 	}
 
 	// A damaged run is reported, not served half-built.
-	os.WriteFile(filepath.Join(done, run.StateFile), []byte("{"), 0o644)
+	os.WriteFile(filepath.Join(done, rundir.StateFile), []byte("{"), 0o644)
 	if code, body, _ := get(t, ts.URL+"/runs/1/"); code != http.StatusInternalServerError || !strings.Contains(body, "state.json") {
 		t.Errorf("damaged run: %d %q", code, body)
 	}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/evomerge/evomerge/internal/run"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 const statusSynopsis = `status RUN_DIR [--json] [--verify]
@@ -41,7 +41,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *verify {
 		return verifyRun(pos[0], *asJSON, stdout)
 	}
-	st, err := run.Status(pos[0])
+	st, err := rundir.Status(pos[0])
 	if err != nil {
 		return err
 	}
@@ -54,10 +54,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// verifyRun prints what run.Verify checked and found; problems make it
+// verifyRun prints what rundir.Verify checked and found; problems make it
 // fail (exit 1).
 func verifyRun(dir string, asJSON bool, stdout io.Writer) error {
-	v, err := run.Verify(dir)
+	v, err := rundir.Verify(dir)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func verifyRun(dir string, asJSON bool, stdout io.Writer) error {
 	return nil
 }
 
-func printVerify(w io.Writer, v *run.VerifyReport) {
+func printVerify(w io.Writer, v *rundir.VerifyReport) {
 	fmt.Fprintf(w, "verified %s:\n", v.Dir)
 	for _, c := range v.Checked {
 		fmt.Fprintf(w, "  %s\n", c)
@@ -91,7 +91,7 @@ func printVerify(w io.Writer, v *run.VerifyReport) {
 	}
 }
 
-func printStatus(w io.Writer, st *run.StatusReport) {
+func printStatus(w io.Writer, st *rundir.StatusReport) {
 	fmt.Fprintf(w, "run %s (%s, %s): %s", st.Dir, st.Experiment, st.Algorithm, st.State)
 	if st.StopReason != "" {
 		fmt.Fprintf(w, " (%s)", st.StopReason)
@@ -104,7 +104,7 @@ func printStatus(w io.Writer, st *run.StatusReport) {
 	if st.MaxEvaluations > 0 {
 		progress = fmt.Sprintf("%d of %d (%.0f%%)", st.Evaluations, st.MaxEvaluations, 100*float64(st.Evaluations)/float64(st.MaxEvaluations))
 	}
-	if st.State == run.StateUnknown {
+	if st.State == rundir.StateUnknown {
 		fmt.Fprintf(w, "evaluations: %s journaled, failed %d (generations and sessions unknown)\n", progress, st.Failed)
 	} else {
 		fmt.Fprintf(w, "evaluations: %s (%d evaluated, %d repeats answered from the journal), failed %d, generations %d, sessions %d\n", progress, st.Journaled, max(st.Evaluations-st.Journaled, 0), st.Failed, st.Generations, st.Sessions)
@@ -125,8 +125,8 @@ func printStatus(w io.Writer, st *run.StatusReport) {
 	if !st.Updated.IsZero() {
 		fmt.Fprintf(w, "updated: %s\n", st.Updated.Format(time.RFC3339))
 	}
-	if st.State == run.StateUnknown {
-		fmt.Fprintf(w, "note: %s is missing, so the state, generations and sessions are unknown; the figures above come from the journal (%d records); `evomerge resume %s` writes it again\n", filepath.Join(st.Dir, run.StateFile), st.Journaled, st.Dir)
+	if st.State == rundir.StateUnknown {
+		fmt.Fprintf(w, "note: %s is missing, so the state, generations and sessions are unknown; the figures above come from the journal (%d records); `evomerge resume %s` writes it again\n", filepath.Join(st.Dir, rundir.StateFile), st.Journaled, st.Dir)
 	}
 	if st.TornTail {
 		fmt.Fprintln(w, "note: the journal ends in an incomplete record (a write in progress or a crash); resume drops it")

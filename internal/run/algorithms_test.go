@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -47,7 +49,7 @@ func TestEveryAlgorithmRunsAndReplays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Status != StateFinished || first.Result.Evaluations != 24 || len(first.Front.Members) == 0 {
+			if first.Status != rundir.StateFinished || first.Result.Evaluations != 24 || len(first.Front.Members) == 0 {
 				t.Fatalf("status %s, %d evaluations, front %d", first.Status, first.Result.Evaluations, len(first.Front.Members))
 			}
 			again, err := Resume(context.Background(), dir, Options{})
@@ -87,7 +89,7 @@ echo "{\"scores\": {\"digits/accuracy\": 0.$((s % 1000 + 1000))}}"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StateFinished || res.Result.Evaluations != 24 {
+	if res.Status != rundir.StateFinished || res.Result.Evaluations != 24 {
 		t.Fatalf("status %s after %d evaluations", res.Status, res.Result.Evaluations)
 	}
 	failed := 0
@@ -112,7 +114,7 @@ echo "{\"scores\": {\"digits/accuracy\": 0.$((s % 1000 + 1000))}}"
 			t.Errorf("member %s was scored on test by a command run", short(m.ID))
 		}
 	}
-	st, err := Status(dir)
+	st, err := rundir.Status(dir)
 	if err != nil || st.Failed != failed {
 		t.Errorf("status: %+v, %v; want %d failed", st, err, failed)
 	}
@@ -172,7 +174,7 @@ func TestExampleExperimentsRunOnASmokeBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.Status != StateFinished || out.Result.Evaluations < 1 || out.Result.Evaluations > 6 || len(out.Front.Members) == 0 {
+			if out.Status != rundir.StateFinished || out.Result.Evaluations < 1 || out.Result.Evaluations > 6 || len(out.Front.Members) == 0 {
 				t.Errorf("status %s, %d evaluations, front of %d; want a finished run of 1 to 6 evaluations with a front",
 					out.Status, out.Result.Evaluations, len(out.Front.Members))
 			}
@@ -195,5 +197,46 @@ func TestExampleExperimentsRunOnASmokeBudget(t *testing.T) {
 	}
 	if n < len(registry.AlgorithmNames()) {
 		t.Errorf("composed %d example experiments, want at least one per algorithm", n)
+	}
+}
+
+// An experiment with crossover_prob = 0 and mutation_prob = 0 makes no
+// crossover child: every NSGA-II child is a copy of a parent, so it has the
+// parent's id and is answered from the journal; only the first population
+// is ever evaluated. With the defaults, new children are evaluated.
+func TestNSGA2CrossoverProbZeroTurnsCrossoverOff(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		settings     string
+		wantChildren bool
+	}{
+		{"crossover and mutation off", "crossover_prob = 0.0\nmutation_prob = 0.0", false},
+		{"defaults", "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			exp := decodeSmoke(t, dir, func(s string) string {
+				return strings.Replace(s, "population_size = 8", "population_size = 8\n"+tt.settings, 1)
+			})
+			if _, err := Start(context.Background(), exp, Options{Out: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			j, err := rundir.ReadJournal(filepath.Join(dir, rundir.JournalFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			children := 0
+			for _, r := range j.Records {
+				if len(r.Lineage.Parents) > 0 {
+					children++
+				}
+			}
+			if got := children > 0; got != tt.wantChildren {
+				t.Errorf("%d new children evaluated in %d records; want children: %v", children, len(j.Records), tt.wantChildren)
+			}
+			if !tt.wantChildren && len(j.Records) != 8 {
+				t.Errorf("%d records, want the first population of 8 only", len(j.Records))
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -17,14 +18,14 @@ import (
 // ends, so a crash loses at most one chunk of work.
 type journaled struct {
 	inner   search.Evaluator
-	journal *Journal
+	journal *rundir.Journal
 	chunk   int
 	clock   func() time.Time
 	// replayed and evaluated count candidates answered from the journal and
 	// by the inner evaluator.
 	replayed, evaluated int
 	// onRecord, when set, sees every record answered or written.
-	onRecord func(*Record)
+	onRecord func(*rundir.Record)
 }
 
 // rememberer is an evaluator that must know the genomes of candidates
@@ -64,7 +65,7 @@ func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate)
 		// Repeats take the result of their first occurrence once it has one.
 		for _, c := range repeats {
 			if src := first[c.ID]; src.Status == population.StatusOK || src.Status == population.StatusFailed {
-				rec := RecordOf(src, time.Time{}, time.Time{})
+				rec := rundir.RecordOf(src, time.Time{}, time.Time{})
 				rec.Apply(c)
 				j.replayed++
 			}
@@ -83,7 +84,7 @@ func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate)
 			if c.Status != population.StatusOK && c.Status != population.StatusFailed {
 				continue // cancelled before it finished: not journaled
 			}
-			rec := RecordOf(c, started, finished)
+			rec := rundir.RecordOf(c, started, finished)
 			if jerr := j.journal.Append(rec); jerr != nil {
 				return jerr
 			}

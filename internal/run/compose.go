@@ -17,6 +17,7 @@ import (
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
@@ -71,7 +72,7 @@ type components struct {
 	methodState []byte
 	// fwRecord is what FW-Merging found (for fw.json and its view), once
 	// it has asked its merge, and fwScale its step scale λ.
-	fwRecord *FWRecord
+	fwRecord *rundir.FWRecord
 	fwScale  float64
 	// adaMethod is AdaMerging's method (for adamerging.json and its view)
 	// and adaInputs the split it adapts on.
@@ -116,6 +117,11 @@ type composeOptions struct {
 // configuration are configs.Problems naming key and line.
 func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (*components, error) {
 	c := &components{exp: exp}
+	// An operator that reads statistics needs an evaluator that computes
+	// them: refused before the benchmark is prepared.
+	if err := statisticsKindProblem(exp); err != nil {
+		return nil, err
+	}
 	// Model pool and task data.
 	m := exp.Models
 	if m.Benchmark != "" {
@@ -156,9 +162,12 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	}
 	_, isFW := settings.(*fw.Settings)
 	var files *evaluate.PoolFiles
+	// poolTasks are the pool models' tasks, for statistics.
+	var poolTasks []poolTask
 	if len(m.Experts) > 0 {
 		f := evaluate.PoolFiles{Base: m.Base}
 		if isFW && c.bench != nil && m.Base == "" {
+			poolTasks = c.benchmarkPoolTasks()
 			// FW-Merging's pool: the checkpoints given join the
 			// benchmark's base and experts (e.g. irrelevant or noisy ones).
 			if base, ok := c.bench.Base(); ok {
@@ -173,6 +182,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 			f.Models = append(f.Models, x.Path)
 			f.Names = append(f.Names, x.Name)
 		}
+		poolTasks = append(poolTasks, expertTasks(exp)...)
 		if c.bench != nil {
 			f.Benchmark, f.BenchmarkVersion = c.bench.Name, c.bench.Version
 		}
@@ -181,6 +191,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		c.pool, err = evaluate.LoadPool(f)
 	} else {
 		c.pool, err = evaluate.BenchmarkPool(c.bench)
+		poolTasks = c.benchmarkPoolTasks()
 		for _, bm := range c.bench.Pool() {
 			c.poolFiles = append(c.poolFiles, bm.Path)
 		}
@@ -238,6 +249,13 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	if err := c.expandObjectives(taskNames); err != nil {
 		return nil, err
 	}
+	// The task each model's statistics are computed on.
+	var modelTasks []string
+	if evaluate.NeedsStatistics(op) {
+		if modelTasks, err = c.statisticsTasks(op, poolTasks, taskNames); err != nil {
+			return nil, err
+		}
+	}
 	workers := exp.Search.Concurrency
 	if opt.Workers > 0 {
 		workers = opt.Workers
@@ -249,7 +267,7 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 	// The evaluator, through its kind's registry entry.
 	built, err := registry.BuildEvaluator(ctx, exp, evaluate.Env{
 		Merge: mergeCfg, Spec: spec, Files: files, Benchmark: c.bench, Smoke: m.Recipe == configs.RecipeSmoke,
-		Objectives: c.objectives, Workers: workers, Log: opt.Log,
+		Objectives: c.objectives, Workers: workers, Log: opt.Log, ModelTasks: modelTasks,
 	})
 	if err != nil {
 		var ps configs.Problems

@@ -1,7 +1,8 @@
 // Package run is the composition root of evomerge: it turns a validated
 // configuration into components (model pool, operator, search method,
-// evaluator, recorders), owns the run directory (resolved config, journal,
-// state, front, report, exports) and implements resume as replay.
+// evaluator, recorders), executes sessions that write the run directory
+// through internal/rundir (resolved config, journal, state, front, views,
+// exports), and implements resume as replay.
 //
 // # Composition
 //
@@ -49,51 +50,19 @@
 //
 // # Run directory
 //
-//   - config.toml: the resolved experiment, defaults filled in and input
-//     paths made absolute; resume rebuilds everything from it
-//     (configs.LoadResolved). Problems found while a run is built name the
-//     user's file and line, not this copy.
-//   - journal.jsonl: one JSON record (version field "v") per finished
-//     evaluation: candidate id, genome, lineage, status, scores, error,
-//     per-example correctness and timestamps. Each record is written with one
-//     write and fsynced. A final line without a newline is a write cut short
-//     by a crash: readers ignore it and resume truncates it away; any other
-//     malformed line is an error naming the file and line. Each record ends
-//     with "sum", 64 bits of SHA-256 over the line without it: a line that
-//     fails its checksum, or lacks one after lines that have one, is an
-//     error naming the file and line (journals from before checksums are
-//     read as they are). Resume also checks each accuracy score against the
-//     record's per-example correctness. The file is opened O_APPEND.
-//   - run.lock: held (flock) by run and resume for their session; a second
-//     one is refused, naming the holder's pid and command. The lock ends with
-//     its process, so a killed run leaves nothing stuck. status, report and
-//     export do not take it (they read, or write atomically); report.lock
-//     makes writers of report.html take turns.
-//   - state.json: where the run stands (status, counts, best scores,
-//     sessions, elapsed time), rewritten after every batch.
-//   - front.json: the final Pareto front on the fitness split, every member
-//     re-scored on the held-out test split, with the experts' accuracy on
-//     both splits and plain weight averaging as references (on the fitness
-//     split when the run's space can express it).
-//   - views.json: the data of the report's method sections (reports.Views):
-//     M2N2 archive snapshots, MAP surrogate predictions against measured
-//     scores, AdaMerging's coefficient trajectory, FW-Merging's selections.
-//   - adamerging.json, fw.json: the result of AdaMerging's and FW-Merging's
-//     optimisation (coefficients, trajectory or iterations).
-//   - m2n2-archive/: archive checkpoints of M2N2's disk storage.
-//   - log.jsonl: structured log (log/slog JSON handler).
-//   - exports/: checkpoints written by Export (without a candidate id: the
-//     chosen front member, ChooseMember).
-//   - nats/: the streams of a NATS server the run embeds (--serve-nats).
-//
-// Every file but the journal and the log is written to a temporary name,
-// fsynced and renamed. report.html is rendered by Options.RenderReport, the
-// one hook for an HTML renderer (RenderReport, which WriteReport is). The
-// report model is built here (ReportModel): the run directory read into
-// reports.Run, each views.json part present turned into its section; what
-// it shows of a method is keyed on the data present, never on the
-// algorithm's name, and run directories of earlier versions render as they
-// did.
+// The files, their formats and their readers and writers are
+// internal/rundir's (its package documentation states the contract). A
+// session writes config.toml (Start: the resolved
+// experiment, defaults filled in and input paths made absolute; resume
+// rebuilds everything from it, and problems found while a run is built
+// name the user's file and line, not this copy), a journal record as each
+// evaluation finishes (the journal wraps the evaluator; see Contract),
+// state.json after every batch, and at the end front.json, adamerging.json
+// or fw.json, views.json, and report.html through Options.RenderReport,
+// the one hook for an HTML renderer (rundir.RenderReport). Export builds a
+// journaled candidate's merge and writes it into exports/<id> (or --out)
+// with the recipe that reproduces it; without a candidate id it takes the
+// chosen front member (rundir.ChosenMember).
 //
 // # Contract
 //
@@ -104,16 +73,13 @@
 //     measured after the choice and never select.
 //
 //   - The first failed write to the run directory stops the session with
-//     that error (WriteError: the file and the OS error); later failures are
-//     added after it, state.json is marked failed when possible and
-//     front.json is not written.
+//     that error (rundir.WriteError: the file and the OS error); later
+//     failures are added after it, state.json is marked failed when
+//     possible and front.json is not written.
 //
 //   - search.concurrency and population sizes whose buffers would not fit
 //     the machine's available memory are refused before anything is
 //     allocated, naming the key and the memory they would need.
-//
-//   - Status without state.json reports from the journal, in state
-//     "unknown"; Verify checks a whole directory.
 //
 //   - Only cmd/evomerge imports this package.
 //

@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,46 +19,13 @@ import (
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
 )
-
-// Files of the gradient-based methods in a run directory: the result of the
-// one optimisation each runs, written once it has finished and read back by
-// a resumed run instead of optimising again.
-const (
-	AdaMergingFile = "adamerging.json"
-	FWFile         = "fw.json"
-)
-
-// AdaMergingRecord is adamerging.json: what AdaMerging learned, with its
-// trajectory, and the note that it read unlabelled test inputs.
-type AdaMergingRecord struct {
-	V int `json:"v"`
-	// Inputs is the split whose unlabelled inputs were adapted on.
-	Inputs string `json:"inputs"`
-	Note   string `json:"note,omitempty"`
-	adamerging.Result
-}
-
-// FWRecord is fw.json: the Frank-Wolfe iterations, the pool they chose
-// from, and the merged model as per-tensor task-arithmetic coefficients of
-// the pool (the genome the run journals and scores).
-type FWRecord struct {
-	V    int      `json:"v"`
-	Pool []string `json:"pool"`
-	Note string   `json:"note,omitempty"`
-	// Coefficients is the genome: the weights in the run's dimension order.
-	Coefficients []float64 `json:"coefficients"`
-	// Deviation is the largest |θ(genome) − θt| over every merged weight,
-	// relative to max(1, |θt|): how exactly the genome reproduces the
-	// merged model FW-Merging ended with (float32 rounding only).
-	Deviation float64 `json:"genome_deviation"`
-	fw.Result
-}
 
 // derivedSpec is the search space of AdaMerging and FW-Merging: task
 // arithmetic (λ = 1) with one weight per pool model at the granularity of
@@ -238,8 +204,8 @@ func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Write
 		fmt.Fprintf(out, "note: %s\n", c.note)
 		log.Warn("test-time adaptation", "note", c.note)
 	}
-	path := filepath.Join(dir, AdaMergingFile)
-	if rec, err := ReadAdaMerging(path); err == nil {
+	path := filepath.Join(dir, rundir.AdaMergingFile)
+	if rec, err := rundir.ReadAdaMerging(path); err == nil {
 		// Learned by an earlier session of an older version.
 		if c.methodState, err = adamerging.ResultState(&rec.Result); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -263,24 +229,8 @@ func (c *components) writeAdaMerging(dir string) error {
 		res.Note = ""
 	}
 	c.views.Trajectory = trajectoryView(res, c.space)
-	rec := &AdaMergingRecord{V: 1, Inputs: c.adaInputs, Note: c.note, Result: *res}
-	return writeJSON(filepath.Join(dir, AdaMergingFile), rec)
-}
-
-// ReadAdaMerging reads an adamerging.json.
-func ReadAdaMerging(path string) (*AdaMergingRecord, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rec AdaMergingRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("%s: %v (remove the file to learn the coefficients again)", path, err)
-	}
-	if len(rec.Coefficients) == 0 || len(rec.Names) != len(rec.Coefficients) {
-		return nil, fmt.Errorf("%s: no named coefficients (remove the file to learn them again)", path)
-	}
-	return &rec, nil
+	rec := &rundir.AdaMergingRecord{V: 1, Inputs: c.adaInputs, Note: c.note, Result: *res}
+	return rundir.WriteAdaMerging(dir, rec)
 }
 
 // frankWolfe builds FW-Merging as the run's method: the alignment
@@ -382,7 +332,7 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 				x[i] = v
 			}
 		}
-		c.fwRecord = &FWRecord{V: 1, Pool: models, Note: c.note, Coefficients: x, Deviation: dev, Result: *res}
+		c.fwRecord = &rundir.FWRecord{V: 1, Pool: models, Note: c.note, Coefficients: x, Deviation: dev, Result: *res}
 		return x, nil
 	}
 	m, err := fw.NewMethod(fw.MethodConfig{Options: fo, Genome: genome})
@@ -390,13 +340,9 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 		return err
 	}
 	c.method, c.alignment, c.fwScale = m, ev, s.Scale
-	path := filepath.Join(dir, FWFile)
-	if b, err := os.ReadFile(path); err == nil {
+	path := filepath.Join(dir, rundir.FWFile)
+	if rec, err := rundir.ReadFW(path); err == nil {
 		// Merged by an earlier session of an older version.
-		var rec FWRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return fmt.Errorf("%s: %v (remove the file to run FW-Merging again)", path, err)
-		}
 		if c.methodState, err = fw.ResultState(&rec.Result); err != nil {
 			return err
 		}
@@ -414,7 +360,7 @@ func (c *components) writeFW(dir string) error {
 		return nil
 	}
 	c.views.FrankWolfe = fwView(c.fwRecord, c.fwScale)
-	return writeJSON(filepath.Join(dir, FWFile), c.fwRecord)
+	return rundir.WriteFW(dir, c.fwRecord)
 }
 
 // trackFW follows the merged model as task-arithmetic coefficients of the
@@ -465,11 +411,11 @@ func trackFW(w []float64, n, L int, it fw.Iteration, scale float64) error {
 func (c *components) adaMergingStart(key, path string) ([]float64, error) {
 	file := path
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		file = filepath.Join(path, AdaMergingFile)
+		file = filepath.Join(path, rundir.AdaMergingFile)
 	}
-	rec, err := ReadAdaMerging(file)
+	rec, err := rundir.ReadAdaMerging(file)
 	if err != nil {
-		return nil, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v: name an AdaMerging run directory (it holds %s once the run has learned its coefficients)", err, AdaMergingFile))}
+		return nil, configs.Problems{c.exp.Problem(key, fmt.Sprintf("%v: name an AdaMerging run directory (it holds %s once the run has learned its coefficients)", err, rundir.AdaMergingFile))}
 	}
 	x, err := rec.Seed(c.space)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 func TestMemAvailableReadsTheKernel(t *testing.T) {
@@ -110,7 +111,7 @@ func TestExtraExpertsWithoutBaseCiteTheUsersFile(t *testing.T) {
 		!strings.Contains(p.Msg, "set models.base to the checkpoint the experts were fine-tuned from") || !strings.Contains(p.Msg, "own base and experts are not added") {
 		t.Errorf("problem %+v, want models.base in %s with its line", p, path)
 	}
-	if strings.Contains(err.Error(), "base_model") || strings.Contains(err.Error(), ConfigFile) {
+	if strings.Contains(err.Error(), "base_model") || strings.Contains(err.Error(), rundir.ConfigFile) {
 		t.Errorf("error cites a key or file the user does not have: %v", err)
 	}
 }

@@ -13,14 +13,12 @@ import (
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/rng"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/internal/tasks"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/m2n2"
 )
-
-// M2N2Dir holds the archive checkpoints of M2N2's disk storage.
-const M2N2Dir = "m2n2-archive"
 
 // composeRecipes builds what a method that needs recipe genomes (M2N2)
 // is scored with: the benchmark's specialists (or random models from
@@ -102,7 +100,7 @@ func composeRecipes(ctx context.Context, exp *configs.Experiment, settings searc
 	storage := lineage.Storage(s.Storage)
 	cfg := lineage.Config{Seeds: seeds, Tasks: c.tasks, Storage: storage, CacheSize: s.CacheSize, Workers: workers}
 	if storage == lineage.StorageDisk {
-		cfg.Dir = filepath.Join(opt.Dir, M2N2Dir)
+		cfg.Dir = filepath.Join(opt.Dir, rundir.M2N2Dir)
 	}
 	if storage == lineage.StorageRAM && opt.Resuming {
 		// Journaled candidates are answered without being evaluated here,

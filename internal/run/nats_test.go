@@ -10,6 +10,8 @@ import (
 	"time"
 
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
+
+	"github.com/evomerge/evomerge/internal/rundir"
 )
 
 // TestNATSWorkersGiveTheLocalFront runs the smoke experiment on a worker
@@ -54,7 +56,7 @@ func TestNATSWorkersGiveTheLocalFront(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StateFinished || res.Result.Evaluations != 44 {
+	if res.Status != rundir.StateFinished || res.Result.Evaluations != 44 {
 		t.Fatalf("status %s after %d evaluations", res.Status, res.Result.Evaluations)
 	}
 	if got, want := frontKey(res.Front), frontKey(ref.Front); !reflect.DeepEqual(got, want) {

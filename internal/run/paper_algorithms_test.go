@@ -16,6 +16,7 @@ import (
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
 	"github.com/evomerge/evomerge/search/fw"
@@ -45,7 +46,7 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Status != StateFinished || first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
+	if first.Status != rundir.StateFinished || first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
 		t.Fatalf("status %s, %d evaluations, front %d; want one candidate", first.Status, first.Result.Evaluations, len(first.Front.Members))
 	}
 	if first.Front.Note != adamerging.Note {
@@ -54,14 +55,14 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	if first.Front.Members[0].Test == nil {
 		t.Error("the learned merge was not scored on test")
 	}
-	rec, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	rec, err := rundir.ReadAdaMerging(filepath.Join(dir, rundir.AdaMergingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.Trajectory) != 6 || rec.Inputs != "test" {
 		t.Fatalf("adamerging.json: %d steps, inputs %q", len(rec.Trajectory), rec.Inputs)
 	}
-	views, err := ReadViews(dir)
+	views, err := rundir.ReadViews(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	if _, err := Start(context.Background(), texp, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	learned, err := ReadAdaMerging(filepath.Join(taskDir, AdaMergingFile))
+	learned, err := rundir.ReadAdaMerging(filepath.Join(taskDir, rundir.AdaMergingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestAdaMergingRunsResumesAndSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := ReadJournal(filepath.Join(out.Dir, JournalFile))
+	j, err := rundir.ReadJournal(filepath.Join(out.Dir, rundir.JournalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,11 +176,11 @@ func TestAdaMergingSeedsCMAES(t *testing.T) {
 	if out.Result.Evaluations != 9 {
 		t.Fatalf("%d evaluations, want 9", out.Result.Evaluations)
 	}
-	rec, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	rec, err := rundir.ReadAdaMerging(filepath.Join(dir, rundir.AdaMergingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := ReadJournal(filepath.Join(dir, JournalFile))
+	j, err := rundir.ReadJournal(filepath.Join(dir, rundir.JournalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 			if first.Result.Evaluations != 1 || len(first.Front.Members) != 1 {
 				t.Fatalf("%d evaluations, front %d", first.Result.Evaluations, len(first.Front.Members))
 			}
-			views, err := ReadViews(dir)
+			views, err := rundir.ReadViews(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,11 +249,11 @@ func TestFWRunsAndItsGenomeIsTheMerge(t *testing.T) {
 			if iters := fwSettings.(*fw.Settings).Iterations; len(views.FrankWolfe) != iters {
 				t.Fatalf("%d FW iterations in views.json, want %d", len(views.FrankWolfe), iters)
 			}
-			b, err := os.ReadFile(filepath.Join(dir, FWFile))
+			b, err := os.ReadFile(filepath.Join(dir, rundir.FWFile))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec FWRecord
+			var rec rundir.FWRecord
 			if err := json.Unmarshal(b, &rec); err != nil {
 				t.Fatal(err)
 			}
@@ -330,10 +331,10 @@ func TestMAPRunsWithSurrogateView(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 4 task vectors: (N+1)(N+2) = 30 design points, then 1 + 2 chosen.
-	if first.Status != StateFinished || first.Result.Evaluations < 30 || first.Result.Evaluations > 33 {
+	if first.Status != rundir.StateFinished || first.Result.Evaluations < 30 || first.Result.Evaluations > 33 {
 		t.Fatalf("status %s after %d evaluations", first.Status, first.Result.Evaluations)
 	}
-	views, err := ReadViews(dir)
+	views, err := rundir.ReadViews(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,10 +419,10 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Status != StateFinished || first.Result.Evaluations != 20 || len(first.Front.Members) == 0 || first.Front.Members[0].Test == nil {
+			if first.Status != rundir.StateFinished || first.Result.Evaluations != 20 || len(first.Front.Members) == 0 || first.Front.Members[0].Test == nil {
 				t.Fatalf("status %s, %d evaluations, front %+v", first.Status, first.Result.Evaluations, first.Front.Members)
 			}
-			views, err := ReadViews(dir)
+			views, err := rundir.ReadViews(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -452,7 +453,7 @@ func TestM2N2RunsAndResumesFromAPartialJournal(t *testing.T) {
 				t.Errorf("exported checkpoint scores %v on test, the run scored it %v", sc.Tasks[0].Accuracy, best.Test.Accuracy[0])
 			}
 			// Keep the first 12 journal records only.
-			path := filepath.Join(dir, JournalFile)
+			path := filepath.Join(dir, rundir.JournalFile)
 			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -512,7 +513,7 @@ func TestAdaMergingInterruptedResumesWhereItStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadAdaMerging(filepath.Join(whole, AdaMergingFile))
+	want, err := rundir.ReadAdaMerging(filepath.Join(whole, rundir.AdaMergingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,10 +527,10 @@ func TestAdaMergingInterruptedResumesWhereItStopped(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || cut == nil {
 		t.Fatalf("interrupted run: %v, want it cancelled", err)
 	}
-	if cut.Status != StateInterrupted || cut.Result.Evaluations != 0 {
+	if cut.Status != rundir.StateInterrupted || cut.Result.Evaluations != 0 {
 		t.Fatalf("interrupted run: status %s, %d evaluations; want interrupted before its candidate", cut.Status, cut.Result.Evaluations)
 	}
-	st, _, err := ReadState(dir)
+	st, _, err := rundir.ReadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,14 +551,14 @@ func TestAdaMergingInterruptedResumesWhereItStopped(t *testing.T) {
 	if strings.Contains(log.String(), "adamerging: step 1/12") || !strings.Contains(log.String(), "adamerging: step 12/12") {
 		t.Errorf("the resumed run did not continue from step %d:\n%s", saved.Adam.Step, log.String())
 	}
-	got, err := ReadAdaMerging(filepath.Join(dir, AdaMergingFile))
+	got, err := rundir.ReadAdaMerging(filepath.Join(dir, rundir.AdaMergingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got.Result, want.Result) {
 		t.Errorf("resumed AdaMerging learned\n%+v\nwant (uninterrupted)\n%+v", got.Result, want.Result)
 	}
-	if again.Status != StateFinished || !reflect.DeepEqual(frontKey(again.Front), frontKey(ref.Front)) {
+	if again.Status != rundir.StateFinished || !reflect.DeepEqual(frontKey(again.Front), frontKey(ref.Front)) {
 		t.Errorf("resumed front %v (%s), want %v", frontKey(again.Front), again.Status, frontKey(ref.Front))
 	}
 }
@@ -577,12 +578,12 @@ func TestFWInterruptedResumesWhereItStopped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			readRecord := func(dir string) FWRecord {
-				b, err := os.ReadFile(filepath.Join(dir, FWFile))
+			readRecord := func(dir string) rundir.FWRecord {
+				b, err := os.ReadFile(filepath.Join(dir, rundir.FWFile))
 				if err != nil {
 					t.Fatal(err)
 				}
-				var rec FWRecord
+				var rec rundir.FWRecord
 				if err := json.Unmarshal(b, &rec); err != nil {
 					t.Fatal(err)
 				}

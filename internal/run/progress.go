@@ -9,6 +9,7 @@ import (
 
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -116,7 +117,7 @@ func fmtScore(v float64) string {
 // printSummary writes the front table: per-task accuracy and mean
 // normalized accuracy on test (fitness split when not scored), against
 // plain weight averaging and the experts.
-func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res *search.Result, wall time.Duration) {
+func printSummary(w io.Writer, dir string, exp *configs.Experiment, f rundir.Front, res *search.Result, wall time.Duration) {
 	fmt.Fprintf(w, "\n%s: %s after %d evaluations (%d failed) in %s; stop: %s\n",
 		exp.Experiment.Name, f.Status, res.Evaluations, res.Failed, wall.Round(time.Second), res.Status)
 	noun := "members"
@@ -152,18 +153,18 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 		}
 		return fmtShort(a) + "/" + fmtShort(b)
 	}
-	choice, _ := ChooseMember(f, exp.Report.Choose) // checked when the run started
-	order := rankedMembers(f, choice.Index)
+	choice, _ := rundir.ChooseMember(f, exp.Report.Choose) // checked when the run started
+	order := rundir.RankedMembers(f, choice.Index)
 	if top := exp.Report.Top; top > 0 && top < len(order) {
 		order = order[:top]
 	}
-	at := func(s *SplitScores, k int) float64 {
+	at := func(s *rundir.SplitScores, k int) float64 {
 		if s == nil || k >= len(s.Accuracy) {
 			return math.NaN()
 		}
 		return s.Accuracy[k]
 	}
-	meanOf := func(s *SplitScores) float64 {
+	meanOf := func(s *rundir.SplitScores) float64 {
 		if s == nil || s.MeanNormalized == nil {
 			return math.NaN()
 		}
@@ -171,7 +172,7 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 	}
 	for _, i := range order {
 		m := f.Members[i]
-		row := fmt.Sprintf("%-14s", short(m.ID))
+		row := fmt.Sprintf("%-14s", rundir.ShortID(m.ID))
 		for k := range f.Tasks {
 			row += fmt.Sprintf(" %13s", cell(at(m.FitnessTasks, k), at(m.Test, k)))
 		}
@@ -213,14 +214,14 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			fmt.Fprintf(w, ", ideal %v, rho %g", s.Ideal, s.Rho)
 		}
 		if s.Cost != nil {
-			fmt.Fprintf(w, "): best cost %.6g on the %s split, candidate %s\n", *s.Cost, f.FitnessSplit, short(s.BestID))
+			fmt.Fprintf(w, "): best cost %.6g on the %s split, candidate %s\n", *s.Cost, f.FitnessSplit, rundir.ShortID(s.BestID))
 		} else {
 			fmt.Fprintf(w, "): no candidate has a finite cost\n")
 		}
 	}
 	if b := choice.Index; b >= 0 {
 		m := f.Members[b]
-		fmt.Fprintf(w, "\nchosen front member %s (%s)", short(m.ID), choice.By)
+		fmt.Fprintf(w, "\nchosen front member %s (%s)", rundir.ShortID(m.ID), choice.By)
 		if fit := meanOf(m.FitnessTasks); !math.IsNaN(fit) {
 			fmt.Fprintf(w, ": mean normalized %s accuracy %.4f", f.FitnessSplit, fit)
 		}
@@ -234,7 +235,7 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f Front, res
 			fmt.Fprintf(w, "on held-out test (scored after the choice): mean normalized accuracy %.4f, %s plain weight averaging (%.4f) by %.1f points\n",
 				best, verdict, avg, 100*math.Abs(best-avg))
 		}
-		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, short(m.ID))
+		fmt.Fprintf(w, "export it: evomerge export %s --candidate %s --out DIR\n", dir, rundir.ShortID(m.ID))
 	}
 }
 

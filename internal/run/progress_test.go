@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/search"
 )
 
@@ -100,7 +101,7 @@ func TestPipedProgressIsThrottled(t *testing.T) {
 
 func TestRunLogIsJSONLines(t *testing.T) {
 	ref := referenceRun(t)
-	data, err := os.ReadFile(filepath.Join(ref.Dir, LogFile))
+	data, err := os.ReadFile(filepath.Join(ref.Dir, rundir.LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
@@ -67,7 +68,7 @@ type Outcome struct {
 	// Result is the search result (replayed candidates included).
 	Result *search.Result
 	// Front is what front.json holds.
-	Front Front
+	Front rundir.Front
 	// Replayed and Evaluated count candidates answered from the journal and
 	// evaluated in this session.
 	Replayed, Evaluated int
@@ -89,7 +90,7 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	}
 	// One writer per run directory (see LockFile): a run or resume already
 	// going in dir is not disturbed, not even by --force.
-	lock, err := LockDir(dir, "run")
+	lock, err := rundir.LockDir(dir, "run")
 	if err != nil {
 		return nil, err
 	}
@@ -102,22 +103,22 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), text); err != nil {
+	if err := rundir.WriteConfig(dir, text); err != nil {
 		return nil, err
 	}
-	resolved, err := configs.DecodeResolved(filepath.Join(dir, ConfigFile), text, registry.Catalog())
+	resolved, err := configs.DecodeResolved(filepath.Join(dir, rundir.ConfigFile), text, registry.Catalog())
 	if err != nil {
 		return nil, fmt.Errorf("the resolved configuration does not read back: %w", err)
 	}
 	if exp.File() != "" {
 		resolved.CiteAs(exp) // problems found while building the run point at the user's file
 	}
-	out, err := execute(ctx, dir, resolved, State{}, opt)
+	out, err := execute(ctx, dir, resolved, rundir.State{}, opt)
 	if out == nil && err != nil {
 		// Nothing was evaluated (a problem found while building the run):
 		// leave no run behind, so the fixed config starts without --force.
-		if j, jerr := ReadJournal(filepath.Join(dir, JournalFile)); jerr == nil && len(j.Records) == 0 && !j.Torn {
-			for _, name := range runFiles {
+		if j, jerr := rundir.ReadJournal(filepath.Join(dir, rundir.JournalFile)); jerr == nil && len(j.Records) == 0 && !j.Torn {
+			for _, name := range rundir.Entries() {
 				os.RemoveAll(filepath.Join(dir, name))
 			}
 			lock.Release() // removes the lock file
@@ -132,12 +133,12 @@ func Start(ctx context.Context, exp *configs.Experiment, opt Options) (*Outcome,
 // journal holds from it and evaluates the rest. A run killed at any moment
 // ends with the same front as one never interrupted.
 func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
-	path := filepath.Join(dir, ConfigFile)
+	path := filepath.Join(dir, rundir.ConfigFile)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%s is not a run directory (no %s): start a run with `evomerge run CONFIG`", dir, ConfigFile)
+		return nil, fmt.Errorf("%s is not a run directory (no %s): start a run with `evomerge run CONFIG`", dir, rundir.ConfigFile)
 	}
 	// One writer per run directory (see LockFile).
-	lock, err := LockDir(dir, "resume")
+	lock, err := rundir.LockDir(dir, "resume")
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func Resume(ctx context.Context, dir string, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	prev, _, err := ReadState(dir)
+	prev, _, err := rundir.ReadState(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func prepareDir(dir string, force bool) error {
 	all, err := os.ReadDir(dir)
 	var entries []os.DirEntry
 	for _, e := range all {
-		if e.Name() != LockFile && e.Name() != ReportLockFile {
+		if e.Name() != rundir.LockFile && e.Name() != rundir.ReportLockFile {
 			entries = append(entries, e)
 		}
 	}
@@ -172,12 +173,12 @@ func prepareDir(dir string, force bool) error {
 		return nil
 	case !force:
 		what := "files"
-		if _, err := os.Stat(filepath.Join(dir, JournalFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, rundir.JournalFile)); err == nil {
 			what = "a run"
 		}
 		return fmt.Errorf("run directory %s already holds %s: continue it with `evomerge resume %s`, choose another experiment.name or --out, or pass --force to start over (its files are removed)", dir, what, dir)
 	}
-	for _, name := range runFiles {
+	for _, name := range rundir.Entries() {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("run directory: %w", err)
 		}
@@ -200,9 +201,9 @@ func absolute(exp *configs.Experiment) {
 }
 
 // execute runs one session in dir.
-func execute(ctx context.Context, dir string, exp *configs.Experiment, prev State, opt Options) (*Outcome, error) {
+func execute(ctx context.Context, dir string, exp *configs.Experiment, prev rundir.State, opt Options) (*Outcome, error) {
 	sessionStart := opt.now()
-	logFile, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(dir, rundir.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("run log: %w", err)
 	}
@@ -214,7 +215,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	comp, err := compose(ctx, exp, composeOptions{Log: out, Workers: opt.Workers, WithMethod: true, Dir: dir, Resuming: prev.Sessions > 0})
 	if err == nil {
 		// report.choose names an objective: check it before any evaluation.
-		_, err = ChooseMember(Front{Objectives: comp.objectives}, exp.Report.Choose)
+		_, err = rundir.ChooseMember(rundir.Front{Objectives: comp.objectives}, exp.Report.Choose)
 	}
 	if err == nil {
 		err = comp.prepareGradient(ctx, dir, out, log)
@@ -223,7 +224,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		log.Error("setup failed", "error", err.Error())
 		return nil, err
 	}
-	journal, err := OpenJournal(filepath.Join(dir, JournalFile))
+	journal, err := rundir.OpenJournal(filepath.Join(dir, rundir.JournalFile))
 	if err != nil {
 		log.Error("journal unreadable", "error", err.Error())
 		return nil, err
@@ -238,7 +239,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	// The first failed write to the run directory (a full disk) stops the
 	// session with that error; later failures are only added after it.
 	var failures writeFailures
-	journal.onFail = func(err error) { failures.add(err) }
+	journal.OnFail(func(err error) { failures.add(err) })
 	if journal.Dropped > 0 {
 		log.Warn("truncated a torn last journal line", "bytes", journal.Dropped)
 		fmt.Fprintf(out, "journal: dropped an incomplete last record (%d bytes) left by an interrupted write; it is evaluated again\n", journal.Dropped)
@@ -259,7 +260,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		// The evaluator scores through a service of this session (the NATS
 		// coordinator workers take candidates from).
 		sess, err := comp.sessions.StartSession(ctx, evaluate.SessionOptions{
-			Run: exp.Experiment.Name, StoreDir: filepath.Join(dir, NATSDir),
+			Run: exp.Experiment.Name, StoreDir: filepath.Join(dir, rundir.NATSDir),
 			Serve: opt.ServeNATS, Token: opt.NATSToken, Out: out, Log: log,
 		})
 		if err != nil {
@@ -269,15 +270,15 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		inner = sess.Evaluator()
 	}
 	ev := &journaled{inner: inner, journal: journal, chunk: chunk}
-	clock := newEvalClock()
+	clock := rundir.NewEvalClock()
 	ev.clock = opt.now
-	ev.onRecord = clock.add
+	ev.onRecord = clock.Add
 
 	state := prev
-	state.V = StateVersion
+	state.V = rundir.StateVersion
 	state.Experiment = exp.Experiment.Name
 	state.Algorithm = exp.Search.Algorithm
-	state.Status = StateRunning
+	state.Status = rundir.StateRunning
 	state.StopReason, state.Error = "", ""
 	state.Objectives = comp.objectives
 	state.Dimensions = dimNames(comp)
@@ -290,7 +291,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	writeState := func() error {
 		state.Updated = opt.now().UTC()
 		state.Elapsed = prevElapsed + opt.now().Sub(sessionStart).Seconds()
-		return failures.add(writeJSON(filepath.Join(dir, StateFile), state))
+		return failures.add(rundir.WriteState(dir, state))
 	}
 	if err := writeState(); err != nil {
 		return nil, err
@@ -328,7 +329,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		MaxEvaluations: exp.Search.MaxEvaluations,
 		MaxGenerations: exp.Search.MaxGenerations,
 		Runtime:        exp.Search.MaxTime,
-		Clock:          clock.now,
+		Clock:          clock.Now,
 		Recorders:      recorders,
 		EvalSpec:       comp.eval.EvalSpec(),
 		Version:        comp.eval.Version(),
@@ -358,7 +359,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	// journal holds what was evaluated; resume goes on from it).
 	stopped := func() (*Outcome, error) {
 		first := failures.first()
-		outcome.Status, state.Status, state.Error = StateFailed, StateFailed, first.Error()
+		outcome.Status, state.Status, state.Error = rundir.StateFailed, rundir.StateFailed, first.Error()
 		serr := writeState()
 		log.Error("writing the run directory failed", "error", first.Error())
 		return outcome, failures.stopped(dir, serr)
@@ -368,43 +369,43 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	}
 	switch res.Status {
 	case search.StatusCancelled:
-		outcome.Status = StateInterrupted
+		outcome.Status = rundir.StateInterrupted
 	case search.StatusFailure:
-		outcome.Status = StateFailed
+		outcome.Status = rundir.StateFailed
 		state.Error = res.Err.Error()
 	default:
-		outcome.Status = StateFinished
+		outcome.Status = rundir.StateFinished
 	}
 	state.Status = outcome.Status
 	state.Evaluations, state.Failed, state.Generations = res.Evaluations, res.Failed, res.Generations
 
 	// The front: scored on test unless the session was interrupted.
-	scoreTest := exp.Report.WantTestScores() && outcome.Status == StateFinished && (comp.native != nil || comp.lineage != nil)
+	scoreTest := exp.Report.WantTestScores() && outcome.Status == rundir.StateFinished && (comp.native != nil || comp.lineage != nil)
 	if scoreTest {
 		fmt.Fprintf(out, "scoring the front on the held-out test split...\n")
 	}
 	front, err := buildFront(ctx, comp, res, outcome.Status, scoreTest)
 	if err != nil && ctx.Err() != nil {
 		// Interrupted while scoring on test: keep the fitness front.
-		outcome.Status, state.Status = StateInterrupted, StateInterrupted
+		outcome.Status, state.Status = rundir.StateInterrupted, rundir.StateInterrupted
 		front, err = buildFront(context.WithoutCancel(ctx), comp, res, outcome.Status, false)
 	}
 	if err != nil {
-		state.Status, state.Error = StateFailed, err.Error()
+		state.Status, state.Error = rundir.StateFailed, err.Error()
 		_ = writeState()
 		log.Error("front", "error", err.Error())
 		return nil, err
 	}
 	outcome.Front = front
-	if err := failures.add(writeJSON(filepath.Join(dir, FrontFile), front)); err != nil {
+	if err := failures.add(rundir.WriteFront(dir, front)); err != nil {
 		return stopped()
 	}
 	if err := comp.writeViews(dir, res); err != nil {
-		if we := (*WriteError)(nil); errors.As(err, &we) {
+		if we := (*rundir.WriteError)(nil); errors.As(err, &we) {
 			failures.add(err)
 			return stopped()
 		}
-		state.Status, state.Error = StateFailed, err.Error()
+		state.Status, state.Error = rundir.StateFailed, err.Error()
 		_ = writeState()
 		return nil, err
 	}
@@ -415,14 +416,14 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 		"failed", res.Failed, "front", len(front.Members), "replayed", ev.replayed, "evaluated", ev.evaluated)
 
 	printSummary(out, dir, exp, front, res, opt.now().Sub(sessionStart))
-	if outcome.Status == StateFinished && exp.Report.WantHTML() {
+	if outcome.Status == rundir.StateFinished && exp.Report.WantHTML() {
 		if opt.RenderReport != nil {
 			if err := opt.RenderReport(ctx, dir); err != nil {
 				return outcome, fmt.Errorf("report: %w", err)
 			}
-			fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, ReportFile))
+			fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, rundir.ReportFile))
 		} else {
-			fmt.Fprintf(out, "report: this build has no HTML renderer; the results are in %s\n", filepath.Join(dir, FrontFile))
+			fmt.Fprintf(out, "report: this build has no HTML renderer; the results are in %s\n", filepath.Join(dir, rundir.FrontFile))
 		}
 	}
 	if comp.note != "" {
@@ -430,13 +431,13 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev Stat
 	}
 	fmt.Fprintf(out, "run directory: %s\n", dir)
 	switch outcome.Status {
-	case StateInterrupted:
+	case rundir.StateInterrupted:
 		fmt.Fprintf(out, "interrupted: continue with `evomerge resume %s`\n", dir)
 		if ctx.Err() == nil {
 			return outcome, context.Canceled
 		}
 		return outcome, ctx.Err()
-	case StateFailed:
+	case rundir.StateFailed:
 		return outcome, res.Err
 	}
 	return outcome, nil
@@ -450,37 +451,26 @@ func dimNames(c *components) []string {
 	return names
 }
 
-// evalClock is the clock of search budgets: evaluation time, accumulated
-// from journal records (replayed or new), so a replay reaches every budget
-// at the same candidate the original run did.
-type evalClock struct {
-	spent time.Duration
-	seen  map[[2]int64]bool
-}
-
-func newEvalClock() *evalClock { return &evalClock{seen: map[[2]int64]bool{}} }
-
-func (c *evalClock) now() time.Time { return time.Unix(0, 0).Add(c.spent) }
-
-// add counts the chunk a record belongs to once (records of one chunk share
-// their start and finish times).
-func (c *evalClock) add(r *Record) {
-	key := [2]int64{r.Started.UnixNano(), r.Finished.UnixNano()}
-	if c.seen[key] {
-		return
+// floatPtrs are state.json's best scores: nil (null) for NaN.
+func floatPtrs(xs []float64) []*float64 {
+	out := make([]*float64, len(xs))
+	for i, x := range xs {
+		if x == x { // not NaN
+			v := x
+			out[i] = &v
+		}
 	}
-	c.seen[key] = true
-	c.spent += r.Finished.Sub(r.Started)
+	return out
 }
 
 // buildFront writes the front of a result: fitness scores, per-task
 // fitness accuracies from the candidates' correctness, and (scoreTest) test
 // scores of every member with the plain-averaging and expert references.
-func buildFront(ctx context.Context, c *components, res *search.Result, status string, scoreTest bool) (Front, error) {
-	f := Front{
-		V: FrontVersion, Experiment: c.exp.Experiment.Name, Status: status,
+func buildFront(ctx context.Context, c *components, res *search.Result, status string, scoreTest bool) (rundir.Front, error) {
+	f := rundir.Front{
+		V: rundir.FrontVersion, Experiment: c.exp.Experiment.Name, Status: status,
 		Objectives: c.objectives, Dimensions: dimNames(c), Evaluations: res.Evaluations,
-		Members: []FrontMember{}, Note: c.note,
+		Members: []rundir.FrontMember{}, Note: c.note,
 	}
 	if len(c.tasks) > 0 {
 		f.FitnessSplit = string(c.tasks[0].FitnessSplit)
@@ -501,11 +491,11 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 		f.ExpertValidation = nil
 	}
 	if err := c.averageValidation(ctx, &f); err != nil {
-		return Front{}, err
+		return rundir.Front{}, err
 	}
 	if b := c.bench; b != nil && b.Manifest.Interference != nil && b.Manifest.Interference.Split == data.Test {
 		avg := b.Manifest.Interference.Average
-		s := &SplitScores{Split: string(data.Test)}
+		s := &rundir.SplitScores{Split: string(data.Test)}
 		ok := true
 		for _, t := range c.tasks {
 			acc, has := avg.Accuracy[t.Name]
@@ -526,26 +516,26 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 		// non-dominated members.
 		var err error
 		if cands, err = c.archiveFront(); err != nil {
-			return Front{}, err
+			return rundir.Front{}, err
 		}
 	}
 	for _, cand := range cands {
-		m := FrontMember{ID: cand.ID, Genome: cand.Genome, Lineage: cand.Lineage, Validation: cand.Scores}
+		m := rundir.FrontMember{ID: cand.ID, Genome: cand.Genome, Lineage: cand.Lineage, Validation: cand.Scores}
 		if fit := fitnessTasks(c, cand); fit != nil {
 			m.FitnessTasks = fit
 		}
 		if scoreTest {
-			s := &SplitScores{Split: string(data.Test)}
+			s := &rundir.SplitScores{Split: string(data.Test)}
 			if c.lineage != nil {
 				acc, err := c.lineageTest(ctx, cand)
 				if err != nil {
-					return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
+					return rundir.Front{}, fmt.Errorf("scoring front member %s on test: %w", rundir.ShortID(cand.ID), err)
 				}
 				s.Accuracy = acc
 			} else {
 				r, err := c.native.Score(ctx, cand.Genome, data.Test)
 				if err != nil {
-					return Front{}, fmt.Errorf("scoring front member %s on test: %w", short(cand.ID), err)
+					return rundir.Front{}, fmt.Errorf("scoring front member %s on test: %w", rundir.ShortID(cand.ID), err)
 				}
 				for _, tr := range r.Tasks {
 					s.Accuracy = append(s.Accuracy, tr.Accuracy)
@@ -564,9 +554,9 @@ func buildFront(ctx context.Context, c *components, res *search.Result, status s
 
 // scalarizeFront gives each member its scalarised cost and names the
 // lowest (ties to the smaller id).
-func scalarizeFront(members []FrontMember, s search.Scalarization, dirs []fitness.Direction) *FrontScalarization {
+func scalarizeFront(members []rundir.FrontMember, s search.Scalarization, dirs []fitness.Direction) *rundir.FrontScalarization {
 	s = s.Resolved(len(dirs))
-	out := &FrontScalarization{Method: cmpOr(s.Method, search.WeightedSum), Weights: s.Weights, Ideal: s.Ideal, Rho: s.Rho}
+	out := &rundir.FrontScalarization{Method: cmpOr(s.Method, search.WeightedSum), Weights: s.Weights, Ideal: s.Ideal, Rho: s.Rho}
 	for i := range members {
 		m := &members[i]
 		cost := s.Cost(&population.Candidate{Scores: m.Validation, Status: population.StatusOK}, dirs)
@@ -583,11 +573,11 @@ func scalarizeFront(members []FrontMember, s search.Scalarization, dirs []fitnes
 
 // fitnessTasks derives per-task fitness-split accuracy from a candidate's
 // per-example correctness.
-func fitnessTasks(c *components, cand *population.Candidate) *SplitScores {
+func fitnessTasks(c *components, cand *population.Candidate) *rundir.SplitScores {
 	if len(c.tasks) == 0 || len(cand.Correct) != len(c.tasks) {
 		return nil
 	}
-	s := &SplitScores{Split: string(c.tasks[0].FitnessSplit)}
+	s := &rundir.SplitScores{Split: string(c.tasks[0].FitnessSplit)}
 	var ref []float64
 	for i, tc := range cand.Correct {
 		if tc.Bits.Len() == 0 {

@@ -3,12 +3,14 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/evaluate"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 )
@@ -83,7 +86,7 @@ func decodeSmoke(t *testing.T, out string, edit func(string) string) *configs.Ex
 
 // frontKey summarises a front for comparison: member ids with their
 // fitness and test scores.
-func frontKey(f Front) []string {
+func frontKey(f rundir.Front) []string {
 	var out []string
 	for _, m := range f.Members {
 		s := fmt.Sprintf("%s %v", m.ID, m.Validation)
@@ -94,6 +97,9 @@ func frontKey(f Front) []string {
 	}
 	return out
 }
+
+// short is the id prefix messages show (rundir.ShortID).
+func short(id string) string { return rundir.ShortID(id) }
 
 func candidateIDs(cands []*population.Candidate) []string {
 	ids := make([]string, len(cands))
@@ -133,16 +139,16 @@ func referenceRun(t *testing.T) *Outcome {
 
 func TestRunWritesRunDirectory(t *testing.T) {
 	ref := referenceRun(t)
-	if ref.Status != StateFinished || ref.Result.Evaluations != 44 || len(ref.Front.Members) == 0 {
+	if ref.Status != rundir.StateFinished || ref.Result.Evaluations != 44 || len(ref.Front.Members) == 0 {
 		t.Fatalf("status %s, %d evaluations, %d front members; want finished, 44, >0", ref.Status, ref.Result.Evaluations, len(ref.Front.Members))
 	}
-	for _, name := range []string{ConfigFile, JournalFile, StateFile, FrontFile, LogFile} {
+	for _, name := range []string{rundir.ConfigFile, rundir.JournalFile, rundir.StateFile, rundir.FrontFile, rundir.LogFile} {
 		if _, err := os.Stat(filepath.Join(ref.Dir, name)); err != nil {
 			t.Errorf("run directory lacks %s: %v", name, err)
 		}
 	}
 	// The resolved config reads back with defaults filled in.
-	exp, err := configs.LoadExperiment(filepath.Join(ref.Dir, ConfigFile), registry.Catalog())
+	exp, err := configs.LoadExperiment(filepath.Join(ref.Dir, rundir.ConfigFile), registry.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,21 +157,21 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	}
 	// The journal holds every evaluation made (duplicates answered from it
 	// are not written twice).
-	j, err := ReadJournal(filepath.Join(ref.Dir, JournalFile))
+	j, err := rundir.ReadJournal(filepath.Join(ref.Dir, rundir.JournalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(j.Records) != ref.Evaluated || ref.Evaluated+ref.Replayed != 44 {
 		t.Errorf("journal has %d records, %d evaluated + %d from the journal; want records = evaluated, sum 44", len(j.Records), ref.Evaluated, ref.Replayed)
 	}
-	st, ok, err := ReadState(ref.Dir)
+	st, ok, err := rundir.ReadState(ref.Dir)
 	if err != nil || !ok {
 		t.Fatalf("state: %v %v", ok, err)
 	}
-	if st.Status != StateFinished || st.Evaluations != 44 || st.Sessions != 1 || len(st.Objectives) != 4 || len(st.Dimensions) != 8 {
+	if st.Status != rundir.StateFinished || st.Evaluations != 44 || st.Sessions != 1 || len(st.Objectives) != 4 || len(st.Dimensions) != 8 {
 		t.Errorf("state = %+v", st)
 	}
-	front, err := ReadFront(ref.Dir)
+	front, err := rundir.ReadFront(ref.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,11 +232,11 @@ func TestCancelledRunResumesToTheSameFront(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run returned %v, want context.Canceled", err)
 	}
-	if first.Status != StateInterrupted || first.Result.Evaluations >= 44 {
+	if first.Status != rundir.StateInterrupted || first.Result.Evaluations >= 44 {
 		t.Fatalf("cancelled run: status %s after %d evaluations", first.Status, first.Result.Evaluations)
 	}
-	if st, _, _ := ReadState(dir); st.Status != StateInterrupted {
-		t.Errorf("state after cancel: %q, want %q", st.Status, StateInterrupted)
+	if st, _, _ := rundir.ReadState(dir); st.Status != rundir.StateInterrupted {
+		t.Errorf("state after cancel: %q, want %q", st.Status, rundir.StateInterrupted)
 	}
 	second, err := Resume(context.Background(), dir, Options{})
 	if err != nil {
@@ -245,7 +251,7 @@ func TestCancelledRunResumesToTheSameFront(t *testing.T) {
 	if got, want := frontKey(second.Front), frontKey(ref.Front); !reflect.DeepEqual(got, want) {
 		t.Errorf("resumed front\n%v\nwant\n%v", got, want)
 	}
-	if st, _, _ := ReadState(dir); st.Sessions != 2 || st.Status != StateFinished {
+	if st, _, _ := rundir.ReadState(dir); st.Sessions != 2 || st.Status != rundir.StateFinished {
 		t.Errorf("state after resume: %+v", st)
 	}
 }
@@ -258,12 +264,12 @@ func TestTruncatedJournalResumesToTheSameFront(t *testing.T) {
 	}
 	// A copy of the finished run with its journal cut in the middle of a
 	// record, as a kill during a write leaves it.
-	for _, name := range []string{ConfigFile, JournalFile} {
+	for _, name := range []string{rundir.ConfigFile, rundir.JournalFile} {
 		data, err := os.ReadFile(filepath.Join(ref.Dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name == JournalFile {
+		if name == rundir.JournalFile {
 			lines := bytes.SplitAfter(data, []byte("\n"))
 			keep := len(lines) / 2
 			cut := len(bytes.Join(lines[:keep], nil)) + len(lines[keep])/2
@@ -287,18 +293,18 @@ func TestTruncatedJournalResumesToTheSameFront(t *testing.T) {
 	if res.Evaluated == 0 || res.Evaluated >= ref.Evaluated {
 		t.Errorf("resume evaluated %d candidates; the full run evaluated %d", res.Evaluated, ref.Evaluated)
 	}
-	if _, err := ReadJournal(filepath.Join(dir, JournalFile)); err != nil {
+	if _, err := rundir.ReadJournal(filepath.Join(dir, rundir.JournalFile)); err != nil {
 		t.Errorf("journal after resume: %v", err)
 	}
 }
 
 func TestStatusMatchesRun(t *testing.T) {
 	ref := referenceRun(t)
-	st, err := Status(ref.Dir)
+	st, err := rundir.Status(ref.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != StateFinished || st.Journaled != ref.Evaluated || st.Evaluations != 44 || st.MaxEvaluations != 44 || st.Sessions != 1 {
+	if st.State != rundir.StateFinished || st.Journaled != ref.Evaluated || st.Evaluations != 44 || st.MaxEvaluations != 44 || st.Sessions != 1 {
 		t.Errorf("status = %+v", st)
 	}
 	if len(st.Best) != 4 {
@@ -321,6 +327,16 @@ func TestStatusMatchesRun(t *testing.T) {
 	}
 	if st.FrontSize < len(distinct) || st.PerSecond <= 0 {
 		t.Errorf("front size %d (run front has %d distinct members), %v evaluations/s", st.FrontSize, len(distinct), st.PerSecond)
+	}
+	// What the run wrote verifies: every record has its checksum and its
+	// scores agree with its per-example results.
+	v, err := rundir.Verify(ref.Dir)
+	if err != nil || !v.OK() {
+		t.Fatalf("verify of the reference run: %v %q", err, v.Problems)
+	}
+	want := fmt.Sprintf("%d checksums verified; the scores of %d records cross-checked", ref.Evaluated, ref.Evaluated)
+	if checked := strings.Join(v.Checked, "\n"); !strings.Contains(checked, want) {
+		t.Errorf("verify checked:\n%s\nlacks %q", checked, want)
 	}
 }
 
@@ -418,17 +434,17 @@ func TestResumeWarnsWhenTheJournalDoesNotMatch(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(filepath.Join(ref.Dir, ConfigFile))
+	cfg, err := os.ReadFile(filepath.Join(ref.Dir, rundir.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another seed proposes other candidates: nothing journaled matches.
 	cfg = bytes.Replace(cfg, []byte("seed = 9"), []byte("seed = 10"), 1)
-	journal, err := os.ReadFile(filepath.Join(ref.Dir, JournalFile))
+	journal, err := os.ReadFile(filepath.Join(ref.Dir, rundir.JournalFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{ConfigFile: cfg, JournalFile: journal} {
+	for name, data := range map[string][]byte{rundir.ConfigFile: cfg, rundir.JournalFile: journal} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -457,5 +473,68 @@ func TestFailedSetupLeavesNoRun(t *testing.T) {
 	good := decodeSmoke(t, dir, func(s string) string { return strings.Replace(s, "max_evaluations = 44", "max_evaluations = 8", 1) })
 	if _, err := Start(context.Background(), good, Options{}); err != nil {
 		t.Fatalf("the fixed config does not start: %v", err)
+	}
+}
+
+func TestResumeRefusesAnEditedJournal(t *testing.T) {
+	ref := referenceRun(t)
+	journal, err := os.ReadFile(filepath.Join(ref.Dir, rundir.JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(journal, []byte("\n"))
+	// Line 3's first score, edited: 0.xyz becomes 0.999 (a better merge
+	// than was measured).
+	var rec rundir.Record
+	if err := json.Unmarshal(lines[2], &rec); err != nil {
+		t.Fatal(err)
+	}
+	score, _ := json.Marshal(rec.Scores[0])
+	edit := func(line []byte) []byte {
+		return bytes.Replace(line, []byte(`"scores":[`+string(score)), []byte(`"scores":[0.999`), 1)
+	}
+	unsum := func(line []byte) []byte {
+		var r rundir.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return line
+		}
+		r.Sum = ""
+		b, _ := json.Marshal(&r)
+		return append(b, '\n')
+	}
+	tests := []struct {
+		name    string
+		journal func() []byte
+		errHas  string
+	}{
+		{"edited score", func() []byte {
+			out := slices.Clone(lines)
+			out[2] = edit(out[2])
+			return bytes.Join(out, nil)
+		}, ":3: record " + short(rec.ID) + " fails its checksum"},
+		{"edited score in a journal without checksums", func() []byte {
+			out := make([][]byte, len(lines))
+			for i, l := range lines {
+				out[i] = unsum(l)
+			}
+			out[2] = edit(out[2])
+			return bytes.Join(out, nil)
+		}, ":3: record " + short(rec.ID) + ": score 0.999 of objective "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			os.MkdirAll(dir, 0o755)
+			cfg, err := os.ReadFile(filepath.Join(ref.Dir, rundir.ConfigFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, rundir.ConfigFile), cfg, 0o644)
+			os.WriteFile(filepath.Join(dir, rundir.JournalFile), tt.journal(), 0o644)
+			_, err = Resume(context.Background(), dir, Options{})
+			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, rundir.JournalFile)+tt.errHas) || !strings.Contains(err.Error(), "`evomerge resume "+dir+"`") {
+				t.Fatalf("resume of an edited journal: %v; want an error containing %q", err, tt.errHas)
+			}
+		})
 	}
 }

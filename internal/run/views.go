@@ -3,8 +3,8 @@ package run
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
+	"github.com/evomerge/evomerge/internal/rundir"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search"
@@ -12,14 +12,6 @@ import (
 	"github.com/evomerge/evomerge/search/m2n2"
 	"github.com/evomerge/evomerge/search/mapmerge"
 )
-
-// ViewsFile holds the data of the report's method sections
-// (reports.Views as JSON): M2N2 archive snapshots, MAP surrogate
-// predictions against measured scores, AdaMerging's coefficient trajectory
-// and FW-Merging's selections per iteration. Its format is fixed: the
-// report of an existing run directory reads it as it was written
-// (ReadViews, viewSections).
-const ViewsFile = "views.json"
 
 // trajectoryView turns AdaMerging's steps into the report's trajectory,
 // the coefficients reordered from the layout's order into the run's
@@ -45,7 +37,7 @@ func trajectoryView(r *adamerging.Result, space *population.Space) []reports.Tra
 }
 
 // fwView turns FW-Merging's iterations into the report's selection view.
-func fwView(rec *FWRecord, scale float64) []reports.FWIteration {
+func fwView(rec *rundir.FWRecord, scale float64) []reports.FWIteration {
 	out := make([]reports.FWIteration, len(rec.Iterations))
 	for i, it := range rec.Iterations {
 		step := it.Gamma
@@ -130,13 +122,13 @@ func (c *components) writeViews(dir string, res *search.Result) error {
 	if c.views.Empty() {
 		return nil
 	}
-	return writeJSON(filepath.Join(dir, ViewsFile), c.views)
+	return rundir.WriteViews(dir, c.views)
 }
 
 // averageValidation scores plain weight averaging of the experts on the
 // fitness split, where the run's space can express it, as the validation
 // reference point of the front.
-func (c *components) averageValidation(ctx context.Context, f *Front) error {
+func (c *components) averageValidation(ctx context.Context, f *rundir.Front) error {
 	if c.native == nil || c.op == nil || len(c.tasks) == 0 {
 		return nil
 	}
@@ -149,7 +141,7 @@ func (c *components) averageValidation(ctx context.Context, f *Front) error {
 		return fmt.Errorf("scoring plain weight averaging on the fitness split: %w", err)
 	}
 	f.AverageFitnessScores = r.Scores
-	s := &SplitScores{Split: string(c.tasks[0].FitnessSplit)}
+	s := &rundir.SplitScores{Split: string(c.tasks[0].FitnessSplit)}
 	for _, tr := range r.Tasks {
 		s.Accuracy = append(s.Accuracy, tr.Accuracy)
 	}

@@ -1,4 +1,4 @@
-package run
+package rundir
 
 // Serving run reports over HTTP (`evomerge serve`): an index of the runs and
 // each run's report, re-rendered only when the run's files change, behind a

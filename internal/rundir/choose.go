@@ -1,4 +1,4 @@
-package run
+package rundir
 
 import (
 	"errors"
@@ -114,11 +114,11 @@ func fitnessMeanNorm(m FrontMember) float64 {
 	return math.NaN()
 }
 
-// rankedMembers orders front members for the summary table: the chosen
-// member first, then by scalarised cost (ga, cmaes) or else by mean
-// normalized fitness-split accuracy (where known), ties and unknowns by
-// id. Test scores never order the table.
-func rankedMembers(f Front, chosen int) []int {
+// RankedMembers orders front members for the summary table: the chosen
+// member (its index; -1 for none) first, then by scalarised cost (ga,
+// cmaes) or else by mean normalized fitness-split accuracy (where known),
+// ties and unknowns by id. Test scores never order the table.
+func RankedMembers(f Front, chosen int) []int {
 	idx := make([]int, len(f.Members))
 	for i := range idx {
 		idx[i] = i
@@ -178,4 +178,12 @@ func negCost(m FrontMember) float64 {
 		return math.NaN()
 	}
 	return -*m.Cost
+}
+
+func objectiveNames(objs []fitness.Objective) string {
+	names := make([]string, len(objs))
+	for i, o := range objs {
+		names[i] = o.Name
+	}
+	return strings.Join(names, ", ")
 }

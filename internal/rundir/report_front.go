@@ -1,4 +1,4 @@
-package run
+package rundir
 
 // The final front and the reference models of front.json placed on the
 // run's objectives for the report.

@@ -1,4 +1,4 @@
-package run
+package rundir
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 
 var updateReportGolden = flag.Bool("update-report", false, "rewrite the report golden files in testdata/report-v1 (only after checking the change is wanted)")
 
-// testRunOptions shapes a synthetic run directory in the format internal/run
+// testRunOptions shapes a synthetic run directory in the format a run
 // writes.
 type testRunOptions struct {
 	evaluations int

@@ -1,4 +1,4 @@
-package run
+package rundir
 
 // The report of a run directory: its files read into reports.Run (the
 // report model), the method sections built from the data the run recorded
@@ -9,7 +9,6 @@ package run
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -237,31 +236,10 @@ func WriteReport(ctx context.Context, dir, path string) (ReportWritten, error) {
 }
 
 // RenderReport writes RUN_DIR/report.html (WriteReport); it is the report
-// hook a run is given (Options.RenderReport).
+// hook a run is given (internal/run's Options.RenderReport).
 func RenderReport(ctx context.Context, dir string) error {
 	_, err := WriteReport(ctx, dir, "")
 	return err
-}
-
-// ReadViews reads views.json of a run directory, the data of the report's
-// method sections; a run without one has none. An unknown key is an error
-// (a views.json from a newer evomerge, or a damaged one).
-func ReadViews(dir string) (reports.Views, error) {
-	path := filepath.Join(dir, ViewsFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return reports.Views{}, nil
-	}
-	if err != nil {
-		return reports.Views{}, err
-	}
-	var v reports.Views
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		return reports.Views{}, fmt.Errorf("%s: %v (remove the file to render the report without algorithm views)", path, err)
-	}
-	return v, nil
 }
 
 func orElse(s, def string) string {

@@ -1,4 +1,4 @@
-package run
+package rundir
 
 import (
 	"bufio"
@@ -61,7 +61,7 @@ func (r *Record) Checksum() (string, error) {
 	c.Sum = ""
 	b, err := json.Marshal(&c)
 	if err != nil {
-		return "", fmt.Errorf("journal: encode candidate %s: %w", short(r.ID), err)
+		return "", fmt.Errorf("journal: encode candidate %s: %w", ShortID(r.ID), err)
 	}
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:sumLen/2]), nil
@@ -76,7 +76,7 @@ const sumField = `,"sum":"`
 // sum field as Journal.Append writes it, and the rest of the line must hash
 // to it.
 func checkLineSum(body []byte, id, sum string) error {
-	bad := fmt.Errorf("record %s fails its checksum", short(id))
+	bad := fmt.Errorf("record %s fails its checksum", ShortID(id))
 	tail := len(sumField) + len(sum) + 2
 	if len(sum) != sumLen || len(body) < tail+1 || !bytes.Equal(body[len(body)-tail:len(body)-tail+len(sumField)], []byte(sumField)) ||
 		string(body[len(body)-sumLen-2:]) != sum+`"}` {
@@ -102,7 +102,7 @@ func (r *Record) checkSum() error {
 		return err
 	}
 	if r.Sum != want {
-		return fmt.Errorf("record %s fails its checksum", short(r.ID))
+		return fmt.Errorf("record %s fails its checksum", ShortID(r.ID))
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (r *Record) CheckScores(objs []fitness.Objective) error {
 			continue
 		}
 		if got := r.Scores[k]; !(math.Abs(got-want) <= 1e-12) {
-			return fmt.Errorf("record %s: score %v of objective %s is not %s (%v)", short(r.ID), got, o.Name, what, want)
+			return fmt.Errorf("record %s: score %v of objective %s is not %s (%v)", ShortID(r.ID), got, o.Name, what, want)
 		}
 	}
 	return nil
@@ -188,29 +188,31 @@ func (r *Record) validate() error {
 		return fmt.Errorf("candidate id %q is not a sha256 hex digest", r.ID)
 	}
 	if err := r.Genome.Validate(); err != nil {
-		return fmt.Errorf("candidate %s: %w", short(r.ID), err)
+		return fmt.Errorf("candidate %s: %w", ShortID(r.ID), err)
 	}
 	switch r.Status {
 	case population.StatusOK:
 		if len(r.Scores) == 0 {
-			return fmt.Errorf("candidate %s is ok but has no scores", short(r.ID))
+			return fmt.Errorf("candidate %s is ok but has no scores", ShortID(r.ID))
 		}
 	case population.StatusFailed:
 		if len(r.Scores) != 0 {
-			return fmt.Errorf("candidate %s failed but has scores", short(r.ID))
+			return fmt.Errorf("candidate %s failed but has scores", ShortID(r.ID))
 		}
 	default:
-		return fmt.Errorf("candidate %s has status %q: a journal holds finished evaluations (ok or failed)", short(r.ID), r.Status)
+		return fmt.Errorf("candidate %s has status %q: a journal holds finished evaluations (ok or failed)", ShortID(r.ID), r.Status)
 	}
 	for _, tc := range r.Correct {
 		if err := tc.Bits.Validate(); err != nil {
-			return fmt.Errorf("candidate %s, task %s: %w", short(r.ID), tc.Task, err)
+			return fmt.Errorf("candidate %s, task %s: %w", ShortID(r.ID), tc.Task, err)
 		}
 	}
 	return nil
 }
 
-func short(id string) string {
+// ShortID is the prefix of a candidate id that messages, the summary and
+// export directories show (12 hex digits).
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}
@@ -269,7 +271,7 @@ func (c *lineChecker) check(line int, body []byte) (Record, error) {
 			return rec, fmt.Errorf("%s:%d: %v: %s", c.name, line, err, fixJournalLine(c.name))
 		}
 	case c.summed:
-		return rec, fmt.Errorf("%s:%d: record %s has no checksum though the records before it have one: %s", c.name, line, short(rec.ID), fixJournalLine(c.name))
+		return rec, fmt.Errorf("%s:%d: record %s has no checksum though the records before it have one: %s", c.name, line, ShortID(rec.ID), fixJournalLine(c.name))
 	}
 	return rec, nil
 }
@@ -479,7 +481,7 @@ func (j *Journal) Append(r Record) error {
 	r.Sum = sum
 	line, err := json.Marshal(&r)
 	if err != nil {
-		return fmt.Errorf("journal: encode candidate %s: %w", short(r.ID), err)
+		return fmt.Errorf("journal: encode candidate %s: %w", ShortID(r.ID), err)
 	}
 	line = append(line, '\n')
 	j.mu.Lock()
@@ -526,6 +528,14 @@ func (j *Journal) write(line []byte) error {
 	return nil
 }
 
+// OnFail makes f learn the journal's first failed write as it happens
+// (before Append returns it); a session stops at that failure.
+func (j *Journal) OnFail(f func(error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.onFail = f
+}
+
 // Close closes the file.
 func (j *Journal) Close() error {
 	j.mu.Lock()
@@ -536,4 +546,33 @@ func (j *Journal) Close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
+}
+
+// EvalClock is the clock of search budgets: evaluation time, accumulated
+// from journal records (replayed or new), so a replay reaches every budget
+// at the same candidate the original run did. Status sums a journal the
+// same way (its evaluation seconds).
+type EvalClock struct {
+	spent time.Duration
+	seen  map[[2]int64]bool
+}
+
+// NewEvalClock is a clock at zero.
+func NewEvalClock() *EvalClock { return &EvalClock{seen: map[[2]int64]bool{}} }
+
+// Now is the evaluation time so far as a time after the Unix epoch.
+func (c *EvalClock) Now() time.Time { return time.Unix(0, 0).Add(c.spent) }
+
+// Spent is the evaluation time so far.
+func (c *EvalClock) Spent() time.Duration { return c.spent }
+
+// Add counts the chunk a record belongs to once (records of one chunk share
+// their start and finish times).
+func (c *EvalClock) Add(r *Record) {
+	key := [2]int64{r.Started.UnixNano(), r.Finished.UnixNano()}
+	if c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	c.spent += r.Finished.Sub(r.Started)
 }

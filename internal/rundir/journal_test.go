@@ -1,15 +1,13 @@
-package run
+package rundir
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -264,79 +262,6 @@ func setWriteFault(t *testing.T, fail func(base string, n int, full bool) bool) 
 	t.Cleanup(func() { writeFault = nil })
 }
 
-func TestRunStopsAtTheFirstFailedWrite(t *testing.T) {
-	tests := []struct {
-		name string
-		fail func(base string, n int, full bool) bool
-		// first is the file whose failed write the error must start with;
-		// state the status state.json must hold afterwards; unmarked that
-		// the error must say state.json could not be marked failed.
-		first     string
-		state     string
-		unmarked  bool
-		journaled int // records the journal must hold (-1: any)
-	}{
-		{"full disk while journaling", func(base string, n int, full bool) bool {
-			return full || base == JournalFile && n > 3
-		}, JournalFile, StateRunning, true, 3},
-		{"journal write fails", func(base string, n int, full bool) bool {
-			return base == JournalFile && n > 3
-		}, JournalFile, StateFailed, false, 3},
-		{"state.json write fails after a batch", func(base string, n int, full bool) bool {
-			return base == StateFile && n == 2
-		}, StateFile, StateFailed, false, -1},
-		{"front.json write fails", func(base string, n int, full bool) bool {
-			return base == FrontFile
-		}, FrontFile, StateFailed, false, 16},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "run")
-			exp := decodeSmoke(t, dir, func(s string) string { return strings.Replace(s, "max_evaluations = 44", "max_evaluations = 16", 1) })
-			setWriteFault(t, tt.fail)
-			_, err := Start(context.Background(), exp, Options{})
-			writeFault = nil
-			if err == nil {
-				t.Fatal("the run succeeded although writing its directory failed")
-			}
-			msg := err.Error()
-			t.Logf("error: %s", msg)
-			if want := "writing " + filepath.Join(dir, tt.first) + ": no space left on device"; !strings.HasPrefix(msg, want) {
-				t.Errorf("error %q\ndoes not start with %q", msg, want)
-			}
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Errorf("error %v does not unwrap to ENOSPC", err)
-			}
-			if want := "`evomerge resume " + dir + "`"; !strings.Contains(msg, want) {
-				t.Errorf("error %q does not say %s", msg, want)
-			}
-			if got := strings.Contains(msg, "could not be marked failed"); got != tt.unmarked {
-				t.Errorf("error %q: says state.json could not be marked failed = %v, want %v", msg, got, tt.unmarked)
-			}
-			st, _, serr := ReadState(dir)
-			if serr != nil || st.Status != tt.state {
-				t.Errorf("state.json: status %q (%v), want %q", st.Status, serr, tt.state)
-			}
-			if tt.state == StateFailed && !strings.HasPrefix(st.Error, "writing "+filepath.Join(dir, tt.first)) {
-				t.Errorf("state.json error %q does not name the first failed write", st.Error)
-			}
-			j, jerr := ReadJournal(filepath.Join(dir, JournalFile))
-			if jerr != nil || (tt.journaled >= 0 && len(j.Records) != tt.journaled) || j.Torn {
-				t.Errorf("journal after the failure: %d records, torn %v, %v; want %d", len(j.Records), j.Torn, jerr, tt.journaled)
-			}
-			// What the failed session left agrees with itself.
-			if v, err := Verify(dir); err != nil || !v.OK() {
-				t.Errorf("verify after the failure: %v %q", err, v.Problems)
-			}
-			// With the disk writable again the run resumes to its end.
-			res, err := Resume(context.Background(), dir, Options{})
-			if err != nil || res.Status != StateFinished || res.Result.Evaluations != 16 {
-				t.Fatalf("resume after the failure: %v", err)
-			}
-		})
-	}
-}
-
 func TestJournalAppendsLandAtTheEnd(t *testing.T) {
 	// Two journals open on one file, as two processes without the run lock
 	// would have them: each append must land after the other's, never over
@@ -368,9 +293,9 @@ func TestJournalAppendsLandAtTheEnd(t *testing.T) {
 	}
 	var ids []string
 	for _, r := range got.Records {
-		ids = append(ids, short(r.ID))
+		ids = append(ids, ShortID(r.ID))
 	}
-	if want := []string{short(recs[0].ID), short(recs[1].ID), short(recs[2].ID)}; !reflect.DeepEqual(ids, want) {
+	if want := []string{ShortID(recs[0].ID), ShortID(recs[1].ID), ShortID(recs[2].ID)}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("journal holds %v, want %v", ids, want)
 	}
 }
@@ -393,17 +318,17 @@ func TestParseJournalChecksums(t *testing.T) {
 		{"records without checksums (older journals)", legacy, []int{1, 2}, 2, false, ""},
 		{"an older journal resumed by this version", string(encodeLegacy(t, a)) + lb, []int{1, 2}, 1, false, ""},
 		{"values respelled, not changed", la + strings.Replace(lb, `"scores":[0.2,0.5]`, `"scores": [0.20, 5e-1]`, 1), nil, 0, false,
-			name + ":2: record " + short(b.ID) + " fails its checksum: " + fix},
+			name + ":2: record " + ShortID(b.ID) + " fails its checksum: " + fix},
 		{"checksum moved to another field's place", strings.Replace(strings.Replace(la, `,"sum":"`+withSum(t, a).Sum+`"`, "", 1), `{"v":1`, `{"sum":"`+withSum(t, a).Sum+`","v":1`, 1), nil, 0, false,
-			name + ":1: record " + short(a.ID) + " fails its checksum: " + fix},
+			name + ":1: record " + ShortID(a.ID) + " fails its checksum: " + fix},
 		{"edited score", la + strings.Replace(lb, `"scores":[0.2,0.5]`, `"scores":[0.9,0.5]`, 1), nil, 0, false,
-			name + ":2: record " + short(b.ID) + " fails its checksum: " + fix},
+			name + ":2: record " + ShortID(b.ID) + " fails its checksum: " + fix},
 		{"edited correctness", strings.Replace(la, `"words":[5]`, `"words":[7]`, 1), nil, 0, false,
-			name + ":1: record " + short(a.ID) + " fails its checksum: " + fix},
+			name + ":1: record " + ShortID(a.ID) + " fails its checksum: " + fix},
 		{"damaged checksum", strings.Replace(la, `"sum":"`, `"sum":"0`, 1), nil, 0, false,
-			name + ":1: record " + short(a.ID) + " fails its checksum: " + fix},
+			name + ":1: record " + ShortID(a.ID) + " fails its checksum: " + fix},
 		{"checksum removed after records that have one", la + string(encodeLegacy(t, b)), nil, 0, false,
-			name + ":2: record " + short(b.ID) + " has no checksum though the records before it have one: " + fix},
+			name + ":2: record " + ShortID(b.ID) + " has no checksum though the records before it have one: " + fix},
 		{"torn last line with an edited score", la + strings.TrimSuffix(strings.Replace(lb, `"scores":[0.2`, `"scores":[0.9`, 1), "\n"), []int{1}, 0, true, ""},
 	}
 	for _, tt := range tests {
@@ -460,10 +385,10 @@ func TestRecordCheckScores(t *testing.T) {
 	}{
 		{"per-task accuracies agree", scoredRecord(t, 2.0/3, 0.25), perTask, ""},
 		{"edited per-task accuracy", scoredRecord(t, 2.0/3, 0.5), perTask,
-			"record " + short(scoredRecord(t).ID) + ": score 0.5 of objective b/accuracy is not the fraction of correct examples of task b (0.25)"},
+			"record " + ShortID(scoredRecord(t).ID) + ": score 0.5 of objective b/accuracy is not the fraction of correct examples of task b (0.25)"},
 		{"mean accuracy agrees", scoredRecord(t, mean), []fitness.Objective{obj("mean", "accuracy")}, ""},
 		{"edited mean accuracy", scoredRecord(t, 0.5), []fitness.Objective{obj("mean", "accuracy")},
-			"record " + short(scoredRecord(t).ID) + fmt.Sprintf(": score 0.5 of objective mean/accuracy is not the mean over its 2 tasks of the fraction of correct examples (%v)", mean)},
+			"record " + ShortID(scoredRecord(t).ID) + fmt.Sprintf(": score 0.5 of objective mean/accuracy is not the mean over its 2 tasks of the fraction of correct examples (%v)", mean)},
 		{"loss is not derivable", scoredRecord(t, 2.0/3, 0.123), []fitness.Objective{obj("a", "accuracy"), obj("b", "loss")}, ""},
 		{"normalized accuracy is not derivable", scoredRecord(t, 0.7), []fitness.Objective{obj("a", "normalized_accuracy")}, ""},
 		{"another configuration's scores", scoredRecord(t, 0.1, 0.2, 0.3), perTask, ""},
@@ -501,272 +426,6 @@ func TestJournalCheckScoresNamesTheLine(t *testing.T) {
 		"the line was edited or damaged; restore it from a backup or delete the line and everything after it, then `evomerge resume " + filepath.Dir(path) + "`"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
-	}
-}
-
-func TestResumeRefusesAnEditedJournal(t *testing.T) {
-	ref := referenceRun(t)
-	journal, err := os.ReadFile(filepath.Join(ref.Dir, JournalFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := bytes.SplitAfter(journal, []byte("\n"))
-	// Line 3's first score, edited: 0.xyz becomes 0.999 (a better merge
-	// than was measured).
-	var rec Record
-	if err := json.Unmarshal(lines[2], &rec); err != nil {
-		t.Fatal(err)
-	}
-	score, _ := json.Marshal(rec.Scores[0])
-	edit := func(line []byte) []byte {
-		return bytes.Replace(line, []byte(`"scores":[`+string(score)), []byte(`"scores":[0.999`), 1)
-	}
-	unsum := func(line []byte) []byte {
-		var r Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return line
-		}
-		r.Sum = ""
-		b, _ := json.Marshal(&r)
-		return append(b, '\n')
-	}
-	tests := []struct {
-		name    string
-		journal func() []byte
-		errHas  string
-	}{
-		{"edited score", func() []byte {
-			out := slices.Clone(lines)
-			out[2] = edit(out[2])
-			return bytes.Join(out, nil)
-		}, ":3: record " + short(rec.ID) + " fails its checksum"},
-		{"edited score in a journal without checksums", func() []byte {
-			out := make([][]byte, len(lines))
-			for i, l := range lines {
-				out[i] = unsum(l)
-			}
-			out[2] = edit(out[2])
-			return bytes.Join(out, nil)
-		}, ":3: record " + short(rec.ID) + ": score 0.999 of objective "},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "run")
-			os.MkdirAll(dir, 0o755)
-			cfg, err := os.ReadFile(filepath.Join(ref.Dir, ConfigFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644)
-			os.WriteFile(filepath.Join(dir, JournalFile), tt.journal(), 0o644)
-			_, err = Resume(context.Background(), dir, Options{})
-			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, JournalFile)+tt.errHas) || !strings.Contains(err.Error(), "`evomerge resume "+dir+"`") {
-				t.Fatalf("resume of an edited journal: %v; want an error containing %q", err, tt.errHas)
-			}
-		})
-	}
-}
-
-// copyRun copies the files of a finished run into a new directory.
-func copyRun(t *testing.T, from string, names ...string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "run")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(from, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// editJSON rewrites the JSON file path through v.
-func editJSON[T any](t *testing.T, path string, edit func(*T)) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	edit(&v)
-	if b, err = json.Marshal(&v); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// editJournal rewrites the journal line by line (0-based index); drop
-// removes every checksum first (an older journal).
-func editJournal(t *testing.T, path string, legacy bool, edit func(i int, r *Record)) {
-	t.Helper()
-	j, err := ReadJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for i, r := range j.Records {
-		if legacy {
-			r.Sum = ""
-		}
-		if edit != nil {
-			edit(i, &r)
-		}
-		line, err := json.Marshal(&r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestVerify(t *testing.T) {
-	ref := referenceRun(t)
-	all := []string{ConfigFile, JournalFile, StateFile, FrontFile}
-	refJournal, err := ReadJournal(filepath.Join(ref.Dir, JournalFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	member := ref.Front.Members[0].ID
-	memberLine := 0
-	for i, r := range refJournal.Records {
-		if r.ID == member {
-			memberLine = i + 1
-			break
-		}
-	}
-	bump := func(i int, r *Record) {
-		if i == 2 {
-			r.Scores[0] += 0.125
-		}
-	}
-	tests := []struct {
-		name  string
-		files []string
-		edit  func(t *testing.T, dir string)
-		// problems are substrings of the problems, one each, in order.
-		problems []string
-		checked  string // a substring of the checked lines
-	}{
-		{"intact run", all, nil, nil,
-			fmt.Sprintf("%d records (%d bytes of complete lines); %d checksums verified; the scores of %d records cross-checked", len(refJournal.Records), refJournal.Valid, len(refJournal.Records), len(refJournal.Records))},
-		{"edited score", all, func(t *testing.T, dir string) {
-			data, _ := os.ReadFile(filepath.Join(dir, JournalFile))
-			lines := bytes.SplitAfter(data, []byte("\n"))
-			var r Record
-			json.Unmarshal(lines[2], &r)
-			score, _ := json.Marshal(r.Scores[0])
-			lines[2] = bytes.Replace(lines[2], []byte(`"scores":[`+string(score)), []byte(`"scores":[0.999`), 1)
-			os.WriteFile(filepath.Join(dir, JournalFile), bytes.Join(lines, nil), 0o644)
-		}, []string{JournalFile + ":3: record " + short(refJournal.Records[2].ID) + " fails its checksum"}, ""},
-		{"edited score in a journal without checksums", all, func(t *testing.T, dir string) {
-			editJournal(t, filepath.Join(dir, JournalFile), true, bump)
-		}, []string{JournalFile + ":3: record " + short(refJournal.Records[2].ID) + ": score "}, fmt.Sprintf("0 checksums verified, %d records without a checksum (written before journals had them)", len(refJournal.Records))},
-		{"every bad line is listed", all, func(t *testing.T, dir string) {
-			editJournal(t, filepath.Join(dir, JournalFile), true, func(i int, r *Record) {
-				if i == 2 || i == 5 {
-					r.Scores[0] += 0.125
-				}
-			})
-		}, []string{JournalFile + ":3: record ", JournalFile + ":6: record "}, ""},
-		{"front member not journaled", all, func(t *testing.T, dir string) {
-			editJSON(t, filepath.Join(dir, FrontFile), func(f *Front) { f.Members[0].ID = strings.Repeat("e", 64) })
-		}, []string{FrontFile + ": member eeeeeeeeeeee is not in the journal"}, ""},
-		{"front member with other scores", all, func(t *testing.T, dir string) {
-			editJSON(t, filepath.Join(dir, FrontFile), func(f *Front) { f.Members[0].Validation[0] += 0.125 })
-		}, []string{fmt.Sprintf("has fitness scores %v, its journal record (line %d) ok %v", func() []float64 {
-			v := slices.Clone(ref.Front.Members[0].Validation)
-			v[0] += 0.125
-			return v
-		}(), memberLine, ref.Front.Members[0].Validation)}, ""},
-		{"state.json best score edited", all, func(t *testing.T, dir string) {
-			editJSON(t, filepath.Join(dir, StateFile), func(s *State) { v := 1.5; s.Best[1] = &v })
-		}, []string{StateFile + ": best score 1.5 of objective "}, ""},
-		{"state.json missing", []string{ConfigFile, JournalFile, FrontFile}, nil,
-			[]string{StateFile + " is missing though the journal holds evaluations: `evomerge resume "}, "cross-checked"},
-		{"state.json damaged", all, func(t *testing.T, dir string) {
-			os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"v":1,`), 0o644)
-		}, []string{StateFile + ": unexpected end of JSON input"}, ""},
-		{"front.json missing from a finished run", []string{ConfigFile, JournalFile, StateFile}, nil,
-			[]string{FrontFile + " is missing though state.json says the run finished"}, ""},
-		{"torn last line", all, func(t *testing.T, dir string) {
-			f, _ := os.OpenFile(filepath.Join(dir, JournalFile), os.O_APPEND|os.O_WRONLY, 0)
-			f.WriteString(`{"v":1,"id":"ab`)
-			f.Close()
-		}, nil, "the last line is incomplete"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := copyRun(t, ref.Dir, tt.files...)
-			if tt.edit != nil {
-				tt.edit(t, dir)
-			}
-			v, err := Verify(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("checked:\n%s\nproblems:\n%s", strings.Join(v.Checked, "\n"), strings.Join(v.Problems, "\n"))
-			if len(v.Problems) != len(tt.problems) {
-				t.Fatalf("problems:\n%s\nwant %d: %q", strings.Join(v.Problems, "\n"), len(tt.problems), tt.problems)
-			}
-			for i, want := range tt.problems {
-				if !strings.Contains(v.Problems[i], want) {
-					t.Errorf("problem %d\n%s\nlacks %q", i, v.Problems[i], want)
-				}
-			}
-			if checked := strings.Join(v.Checked, "\n"); !strings.Contains(checked, tt.checked) {
-				t.Errorf("checked:\n%s\nlacks %q", checked, tt.checked)
-			}
-		})
-	}
-	if _, err := Verify(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is not a run directory") {
-		t.Errorf("Verify of an empty directory: %v", err)
-	}
-}
-
-func TestStatusWithoutStateFile(t *testing.T) {
-	ref := referenceRun(t)
-	want, err := Status(ref.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, files := range [][]string{
-		{ConfigFile, JournalFile, FrontFile}, // objectives from front.json
-		{ConfigFile, JournalFile},            // objectives from config.toml
-	} {
-		t.Run(strings.Join(files, ","), func(t *testing.T) {
-			dir := copyRun(t, ref.Dir, files...)
-			got, err := Status(dir)
-			if err != nil {
-				t.Fatalf("status without state.json: %v", err)
-			}
-			if got.State != StateUnknown || got.Experiment != "smoke" || got.Algorithm != "nsga2" || got.MaxEvaluations != 44 ||
-				got.Journaled != want.Journaled || got.Failed != want.Failed || got.FrontSize != want.FrontSize || got.Updated.IsZero() {
-				t.Errorf("status = %+v\nwant state %q and the journal's figures of %+v", got, StateUnknown, want)
-			}
-			if !reflect.DeepEqual(got.Best, want.Best) {
-				t.Errorf("best = %+v, want %+v", got.Best, want.Best)
-			}
-		})
-	}
-	// No state.json and no records: the run has not started.
-	dir := copyRun(t, ref.Dir, ConfigFile)
-	if _, err := Status(dir); err == nil || !strings.Contains(err.Error(), "has not started evaluating yet") {
-		t.Errorf("status of a run without evaluations: %v", err)
 	}
 }
 
