@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 
@@ -469,85 +468,13 @@ func (c *components) startPoint(key string, p search.StartPoint) ([]float64, err
 	case search.StartDefaults:
 		return c.space.Defaults(), nil
 	case search.StartAverage:
-		x, err := averagePoint(c.space, c.op.Name(), c.exp.Merge.Params, c.pool.NumModels())
+		x, err := searchspace.AveragePoint(c.space, c.op, c.exp.Merge.Params, c.pool.NumModels())
 		if err != nil {
-			return nil, &search.SettingError{Key: key, Msg: err.Error()}
+			return nil, &search.SettingError{Key: key, Msg: fmt.Sprintf("start point %q: %v; drop it or use %q", search.StartAverage, err, search.StartDefaults)}
 		}
 		return x, nil
 	}
 	return nil, &search.SettingError{Key: key, Msg: fmt.Sprintf("unknown start point kind %q", p.Kind)}
-}
-
-// averagePoint is the point of the space where the merge is plain weight
-// averaging of the experts: for task arithmetic θ0 + Σ λ w_i (θi − θ0) with
-// λ·w_i = 1/N, for linear equal weights. Other operators cannot express it.
-func averagePoint(space *population.Space, op string, fixed map[string]any, n int) ([]float64, error) {
-	x := space.Defaults()
-	param := func(name string) string {
-		name, _, _ = strings.Cut(name, "[")
-		if i := strings.LastIndexByte(name, '/'); i >= 0 {
-			name = name[i+1:]
-		}
-		return name
-	}
-	searched := map[string]bool{}
-	for i := range x {
-		searched[param(space.Dim(i).Name)] = true
-	}
-	fixedFloat := func(name string, def float64) (float64, bool) {
-		switch v := fixed[name].(type) {
-		case nil:
-			return def, true
-		case float64:
-			return v, true
-		case int64:
-			return float64(v), true
-		}
-		return 0, false
-	}
-	want := map[string]float64{}
-	switch op {
-	case "task_arithmetic":
-		if normalize, _ := fixed["normalize"].(bool); normalize {
-			return nil, errors.New(`start point "average" assumes normalize = false for task_arithmetic`)
-		}
-		switch {
-		case searched["weight"] && searched["lambda"]:
-			want["weight"], want["lambda"] = 1/float64(n), 1
-		case searched["weight"]:
-			lambda, ok := fixedFloat("lambda", 1)
-			if !ok || lambda == 0 {
-				return nil, errors.New(`start point "average" needs a non-zero scalar merge.params.lambda`)
-			}
-			want["weight"] = 1 / (float64(n) * lambda)
-		case searched["lambda"]:
-			if _, given := fixed["weight"]; given {
-				return nil, errors.New(`start point "average" needs the default weights (1) when only lambda is searched`)
-			}
-			want["lambda"] = 1 / float64(n)
-		default:
-			return nil, errors.New(`start point "average" needs weight or lambda to be searched`)
-		}
-	case "linear":
-		if !searched["weight"] {
-			return nil, errors.New(`start point "average" needs linear's weight to be searched`)
-		}
-		want["weight"] = 1 / float64(n)
-	default:
-		return nil, fmt.Errorf("start point \"average\" is defined for task_arithmetic and linear, not %s: use \"defaults\"", op)
-	}
-	for i := range x {
-		d := space.Dim(i)
-		v, ok := want[param(d.Name)]
-		if !ok {
-			continue
-		}
-		if v < d.Lower || v > d.Upper || math.IsNaN(v) {
-			return nil, fmt.Errorf("start point \"average\" needs %s = %g, outside its bounds [%g, %g]: widen the bounds or drop the start point", d.Name, v, d.Lower, d.Upper)
-		}
-		x[i] = v
-	}
-	return x, nil
 }
 
 // evaluateExportOptions are the options of exported checkpoints: float32 in

@@ -282,7 +282,7 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 		return err
 	}
 	n, L := len(pool), ev.NumTensors()
-	if s.Init == "task_arithmetic" {
+	if s.Init == fw.InitTaskArithmetic {
 		if err := ev.InitTaskArithmetic(ctx, s.InitLambda); err != nil {
 			return err
 		}
@@ -299,7 +299,7 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 		// model-major as the derived space, checked against the merged
 		// model itself.
 		w := make([]float64, n*L)
-		if s.Init == "task_arithmetic" {
+		if s.Init == fw.InitTaskArithmetic {
 			for i := range w {
 				w[i] = s.InitLambda
 			}

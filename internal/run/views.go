@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/evomerge/evomerge/internal/rundir"
+	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search"
@@ -132,7 +133,7 @@ func (c *components) averageValidation(ctx context.Context, f *rundir.Front) err
 	if c.native == nil || c.op == nil || len(c.tasks) == 0 {
 		return nil
 	}
-	x, err := averagePoint(c.space, c.op.Name(), c.exp.Merge.Params, c.pool.NumModels())
+	x, err := searchspace.AveragePoint(c.space, c.op, c.exp.Merge.Params, c.pool.NumModels())
 	if err != nil {
 		return nil // not expressible in this space: no validation reference
 	}
