@@ -4,12 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
+	"github.com/evomerge/evomerge/internal/par"
 	"github.com/evomerge/evomerge/internal/rng"
 )
 
@@ -64,7 +62,7 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 	if len(pts) == 0 {
 		return est, nil
 	}
-	m := len(refCost)
+
 	lo := slices.Clone(pts[0])
 	for _, p := range pts[1:] {
 		for j, v := range p {
@@ -84,40 +82,9 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 	}
 
 	blocks := (samples + mcBlock - 1) / mcBlock
-	hits := make([]int, blocks)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), blocks)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x := make([]float64, m)
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= blocks {
-					return
-				}
-				r := rng.New(seed, "fitness/hypervolume-mc", strconv.Itoa(b))
-				n := min(mcBlock, samples-b*mcBlock)
-				count := 0
-				for range n {
-					for j := range x {
-						x[j] = lo[j] + r.Float64()*(refCost[j]-lo[j])
-					}
-					k, found := slices.BinarySearch(firsts, x[0])
-					for found && k < len(firsts) && firsts[k] == x[0] {
-						k++ // include every point tied with the sample
-					}
-					if weaklyDominatedBy(x, pts[:k]) {
-						count++
-					}
-				}
-				hits[b] = count
-			}
-		}()
-	}
-	wg.Wait()
+	task := &mcTask{seed: seed, samples: samples, lo: lo, refCost: refCost, firsts: firsts, pts: pts, hits: make([]int, blocks)}
+	par.Range(task, blocks, 1)
+	hits := task.hits
 	for _, h := range hits {
 		est.Hits += h
 	}
@@ -127,4 +94,38 @@ func HypervolumeMonteCarlo(points [][]float64, ref []float64, dirs []Direction, 
 	est.StdErr = box * math.Sqrt(p*(1-p)/float64(samples))
 	est.Bound = box * math.Sqrt(hoeffding95/float64(samples))
 	return est, nil
+}
+
+// mcTask counts, per block of samples, the samples the points dominate.
+// Block b draws from its own stream, so the count does not depend on which
+// goroutine runs it.
+type mcTask struct {
+	seed        uint64
+	samples     int
+	lo, refCost []float64
+	firsts      []float64
+	pts         [][]float64
+	hits        []int
+}
+
+func (t *mcTask) RunRange(b0, b1 int) {
+	x := make([]float64, len(t.lo))
+	for b := b0; b < b1; b++ {
+		r := rng.New(t.seed, "fitness/hypervolume-mc", strconv.Itoa(b))
+		n := min(mcBlock, t.samples-b*mcBlock)
+		count := 0
+		for range n {
+			for j := range x {
+				x[j] = t.lo[j] + r.Float64()*(t.refCost[j]-t.lo[j])
+			}
+			k, found := slices.BinarySearch(t.firsts, x[0])
+			for found && k < len(t.firsts) && t.firsts[k] == x[0] {
+				k++ // include every point tied with the sample
+			}
+			if weaklyDominatedBy(x, t.pts[:k]) {
+				count++
+			}
+		}
+		t.hits[b] = count
+	}
 }
