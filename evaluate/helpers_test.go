@@ -2,15 +2,13 @@ package evaluate
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
-	"github.com/evomerge/evomerge/internal/model/mlp"
-	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -27,45 +25,16 @@ type synthetic struct {
 	tasks   []tasks.Task
 }
 
-var synthTasks = []model.Head{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
+var synthTasks = testkit.TinyHeads
 
-func synthSpec(heads ...model.Head) model.Config {
-	return mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{6, 5}, Heads: heads}
-}
-
-// newSynthetic writes the pool into t.TempDir(). n is the number of
-// validation (fitness) and test examples per task.
+// newSynthetic writes the pool (testkit.WritePool) into t.TempDir(). n is
+// the number of validation (fitness) and test examples per task.
 func newSynthetic(t testing.TB, n int) *synthetic {
 	t.Helper()
 	s := &synthetic{dir: t.TempDir()}
-	base, err := synthSpec(model.Head{Name: "pretrain", Classes: 3}).New(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.base = filepath.Join(s.dir, "base.safetensors")
-	if err := model.Save(s.base, base, nil); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.WritePool(t, s.dir, testkit.TinyMLP, map[string]string{"role": "expert"})
+	s.base, s.experts, s.models = p.Base, p.Experts, p.Models
 	for i, h := range synthTasks {
-		fresh, err := synthSpec(h).New(uint64(10 + i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// backbone = base + a perturbation; head fresh.
-		r := rng.New(uint64(20+i), "test", "perturb")
-		for _, p := range fresh.Params() {
-			if bp := base.Param(p.Name); bp != nil {
-				for j := range p.Data {
-					p.Data[j] = bp.Data[j] + float32(r.NormFloat64()*0.3)
-				}
-			}
-		}
-		path := filepath.Join(s.dir, "expert-"+h.Name+".safetensors")
-		if err := model.Save(path, fresh, map[string]string{"role": "expert"}); err != nil {
-			t.Fatal(err)
-		}
-		s.experts = append(s.experts, path)
-		s.models = append(s.models, fresh)
 		s.tasks = append(s.tasks, tasks.Task{
 			Name: h.Name, Head: h.Name, FitnessSplit: data.Validation,
 			Splits: map[data.Split]*data.Dataset{
@@ -79,15 +48,7 @@ func newSynthetic(t testing.TB, n int) *synthetic {
 }
 
 func synthData(name string, n, classes int, seed uint64) *data.Dataset {
-	r := rng.New(seed, "test", "data")
-	d := &data.Dataset{Name: name, C: 1, H: 3, W: 3, Classes: classes, X: make([]float32, n*9), Y: make([]int32, n)}
-	for i := range d.X {
-		d.X[i] = float32(r.Float64())
-	}
-	for i := range d.Y {
-		d.Y[i] = int32(r.IntN(classes))
-	}
-	return d
+	return testkit.RandomImages(name, n, classes, [3]int{1, 3, 3}, seed)
 }
 
 func (s *synthetic) pool(t testing.TB) *Pool {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +20,8 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/data"
-	"github.com/evomerge/evomerge/internal/model"
-	"github.com/evomerge/evomerge/internal/model/mlp"
-	"github.com/evomerge/evomerge/internal/rng"
 	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/operators"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
@@ -135,57 +132,30 @@ func (b *behaving) Evaluate(ctx context.Context, batch []*population.Candidate) 
 	return b.ScoringEvaluator.Evaluate(ctx, batch)
 }
 
-// Synthetic pool: a base and two experts of a tiny MLP on 1x3x3 inputs.
-var synthHeads = []model.Head{{Name: "alpha", Classes: 3}, {Name: "beta", Classes: 4}}
-
-func synthSpec(heads ...model.Head) model.Config {
-	return mlp.Config{Input: [3]int{1, 3, 3}, Hidden: []int{6, 5}, Heads: heads}
-}
+// Synthetic pool: a base and two experts of a tiny MLP on 1x3x3 inputs
+// (testkit.WritePool).
+var synthHeads = testkit.TinyHeads
 
 // writePool writes the pool's checkpoints into dir and returns the setup
 // (linear merge, per-model weights searched in [-2, 2]).
 func writePool(t testing.TB, dir string, examples int) *Setup {
 	t.Helper()
-	base, err := synthSpec(model.Head{Name: "pretrain", Classes: 3}).New(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	basePath := filepath.Join(dir, "base.safetensors")
-	if err := model.Save(basePath, base, nil); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.WritePool(t, dir, testkit.TinyMLP, nil)
 	s := &Setup{V: SetupVersion, Operator: "linear", Seed: 3, Examples: examples}
-	ref, err := NewModelRef("base", basePath)
+	ref, err := NewModelRef("base", p.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Base = &ref
-	var names []string
 	for i, h := range synthHeads {
-		m, err := synthSpec(h).New(uint64(10 + i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := rng.New(uint64(20+i), "test", "perturb")
-		for _, p := range m.Params() {
-			if bp := base.Param(p.Name); bp != nil {
-				for j := range p.Data {
-					p.Data[j] = bp.Data[j] + float32(r.NormFloat64()*0.3)
-				}
-			}
-		}
-		path := filepath.Join(dir, "expert-"+h.Name+".safetensors")
-		if err := model.Save(path, m, nil); err != nil {
-			t.Fatal(err)
-		}
-		ref, err := NewModelRef(h.Name, path)
+		ref, err := NewModelRef(h.Name, p.Experts[i])
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Experts = append(s.Experts, ref)
-		names = append(names, h.Name)
 		s.Objectives = append(s.Objectives, fitness.Objective{Name: h.Name + "/accuracy", Task: h.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
 	}
+	names := p.Names
 	lo, hi := -2.0, 2.0
 	s.Search = searchspace.Spec{
 		Operator: "linear", Models: names,
@@ -201,14 +171,7 @@ func syntheticTasks(_ context.Context, s *Setup, _ *benchmarks.Benchmark) ([]tas
 	n := s.Examples
 	var ts []tasks.Task
 	for i, h := range synthHeads {
-		r := rng.New(uint64(30+i), "test", "data")
-		d := &data.Dataset{Name: h.Name + "/validation", C: 1, H: 3, W: 3, Classes: h.Classes, X: make([]float32, n*9), Y: make([]int32, n)}
-		for j := range d.X {
-			d.X[j] = float32(r.Float64())
-		}
-		for j := range d.Y {
-			d.Y[j] = int32(r.IntN(h.Classes))
-		}
+		d := testkit.RandomImages(h.Name+"/validation", n, h.Classes, [3]int{1, 3, 3}, uint64(30+i))
 		ts = append(ts, tasks.New(h.Name, h.Name, data.Validation, d))
 	}
 	return ts, nil

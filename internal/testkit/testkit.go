@@ -1,11 +1,14 @@
-// Package testkit holds what the test suites of several packages share:
-// a TestMain that gives a package's tests one benchmark cache and an
-// uncompressed copy of MNIST, so each smoke benchmark is prepared once per
-// package instead of once per test.
+// Package testkit holds what the test suites of several packages share: a
+// TestMain that gives a package's tests one benchmark cache and an
+// uncompressed copy of MNIST (so each smoke benchmark is prepared once per
+// package instead of once per test), a tiny model of each architecture, tiny
+// pools written to disk, and random image datasets.
 //
-// Contract: only tests import it. Main never leaves files behind (the
-// temporary directory is removed when the tests end), and it changes the
-// process only by setting $EVOMERGE_MNIST_DIR for the test binary.
+// Contract: only tests import it. Everything it makes is deterministic (the
+// same arguments give the same files and values). Main never leaves files
+// behind (the temporary directory is removed when the tests end), and it
+// changes the process only by setting $EVOMERGE_MNIST_DIR for the test
+// binary.
 package testkit
 
 import (
