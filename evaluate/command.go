@@ -78,7 +78,7 @@ type CommandConfig struct {
 }
 
 // Command is the command evaluator: for each candidate it writes the merged
-// checkpoint (heads included, nn spec in the metadata) into a fresh temporary
+// checkpoint (heads included, the model spec in the metadata) into a fresh temporary
 // directory, runs the user's command on it and reads the scores the command
 // prints on standard output:
 //

@@ -56,7 +56,7 @@ func NewMerger(cfg MergeConfig) (*Merger, error) {
 	case cfg.Operator == nil:
 		return nil, errors.New("evaluate: no merge operator: pick one from operators.Builtin()")
 	case cfg.Mapping == nil:
-		return nil, errors.New("evaluate: no genome mapping: derive one with population.DeriveSpace")
+		return nil, errors.New("evaluate: no genome mapping: derive one with searchspace.Derive")
 	}
 	m := &Merger{pool: cfg.Pool, op: cfg.Operator, mapping: cfg.Mapping, seed: cfg.Seed, tasks: operators.DefaultTaskTensors()}
 	if len(cfg.TaskTensors) > 0 {
@@ -254,7 +254,7 @@ type ExportOptions struct {
 
 // Export writes the genome's merged checkpoint into dir (which must not hold
 // one yet) with operators.StreamMerge, the executor `evomerge merge` uses:
-// per-task tensors (heads) included, the pool's metadata (with the nn spec)
+// per-task tensors (heads) included, the pool's metadata (with the model spec, model.SpecMetadataKey)
 // and the recipe under operators.RecipeMetadataKey. Given the recipe that
 // Recipe returns, `evomerge merge` writes the same bytes.
 func (m *Merger) Export(ctx context.Context, g population.Genome, dir string, opt ExportOptions) (operators.StreamReport, error) {

@@ -30,8 +30,9 @@
 //     Recorder) and its callers satisfy them.
 //   - Results are matched to candidates by batch index, never by completion
 //     order, so a seeded run is identical whatever the evaluator's concurrency
-//     (tested for every method with an evaluator that completes in random
-//     order).
+//     (tested for the score-only methods random, nsga2, ga and cmaes with an
+//     evaluator that completes in random order; m2n2 and map have their own
+//     determinism tests).
 //   - Failed candidates never stop a run: they are told to the method as
 //     failed, and every method ranks them below successful ones.
 //   - Randomness comes only from streams derived by internal/rng from the
@@ -43,6 +44,7 @@
 //     pool members with the loss gradient (FW-Merging), per-example scores
 //     (M2N2, Candidate.Correct).
 //
-// Sub-packages hold one method each (random, nsga2, ga, cmaes; m2n2,
-// mapmerge, fw and adamerging later) and searchtest holds synthetic problems.
+// Sub-packages hold one method each (random, nsga2, ga, cmaes, m2n2,
+// mapmerge, adamerging, fw), each with its Settings and registry entry, and
+// searchtest holds synthetic problems.
 package search

@@ -1,5 +1,6 @@
 // Package par runs range-parallel kernels on one shared pool of persistent
-// helper goroutines. It is what the tensor and nn kernels use to spread work
+// helper goroutines. It is what the tensor and model-layer kernels and the
+// Monte Carlo hypervolume use to spread work
 // over the cores; it needs only the standard library.
 //
 // The contract of Range:

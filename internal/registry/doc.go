@@ -4,10 +4,15 @@
 // evaluator kinds, what each can provide. It also gives the configuration
 // the objectives' metrics, whose one list is tasks.Metrics.
 //
-// Contract: a list here is the only place that names every component of
-// its family. Nothing registers itself (no init); adding a component is one
-// package plus one line in its list (NATS workers may then score with the
-// new evaluator kind too: WorkerKinds is the list without nats). The
-// composition root (internal/run)
-// and the configuration loader reach components only through these lists.
+// Contract: nothing registers itself (no init): each family has one
+// literal list (algorithms.go, evaluators.go; the architectures' is in
+// internal/model/all, the metrics' in internal/tasks, the operators' in
+// operators.Builtin, the benchmarks' in internal/benchmarks). The
+// configuration loader reaches algorithms, evaluator kinds and metrics only
+// through these lists, and internal/run builds methods and evaluators
+// through them (NATS workers are given WorkerKinds, the list without nats).
+// Adding a score-only search algorithm, an evaluator kind or a metric is
+// one package (or entry) plus one line; the gradient-based methods
+// (AdaMerging, FW-Merging) have no factory here yet: internal/run builds
+// them with the gradient and alignment evaluators they run on.
 package registry

@@ -383,8 +383,9 @@ func (c *components) expandObjectives(tasks []string) error {
 }
 
 // buildMethod makes the configured search method through its registry
-// entry. Methods built by the composition root itself (gradient-based and
-// recipe methods, which have no factory yet) are set elsewhere.
+// entry. AdaMerging and FW-Merging, whose entries have no factory (their
+// methods are built with the gradient and alignment evaluators they run
+// on), are set by prepareGradient.
 func (c *components) buildMethod() (search.Method, error) {
 	name := c.exp.Search.Algorithm
 	alg, ok := registry.Algorithm(name)
@@ -392,7 +393,8 @@ func (c *components) buildMethod() (search.Method, error) {
 		return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q: choose one of %s", name, strings.Join(registry.AlgorithmNames(), ", ")))}
 	}
 	if alg.New == nil {
-		// Set by prepareGradient once the optimisation has run.
+		// Set by prepareGradient, which builds the method with its
+		// gradient or alignment evaluator.
 		return nil, nil
 	}
 	settings, err := registry.Settings(c.exp)

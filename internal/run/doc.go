@@ -8,16 +8,16 @@
 //
 // An experiment (configs.Experiment) becomes: a prepared benchmark
 // (benchmarks.Prepare, trained and cached the first time) and its tasks
-// (internal/tasks), a model pool resident in memory (the benchmark's base
-// and experts, or checkpoints on disk), the merge
+// (internal/tasks), a model pool read lazily through the checkpoints'
+// memory maps (the benchmark's base and experts, or checkpoints on disk), the merge
 // operator from operators.Builtin, the search space derived from its
-// parameter specifications (population.DeriveSpace; per_group expands to
+// parameter specifications (searchspace.Derive; per_group expands to
 // every layer group of the merged tensors), the objectives ("all" expands to
 // one per task), the evaluator built by its kind's registry entry
 // (internal/registry) and wrapped by the journal (native; command; or nats:
 // an evaluate/nats coordinator, started for each session, whose workers
-// build the same native evaluator from a content-addressed setup, so ids
-// agree everywhere), the search method, and search.Run with recorders that
+// build the run's inner evaluator kind from a content-addressed setup, so
+// ids agree everywhere), the search method, and search.Run with recorders that
 // write state.json, log.jsonl and progress.
 //
 // # Algorithms
@@ -32,9 +32,10 @@
 //     (m2n2-specialists) or random N(0, σ²) models (m2n2-scratch). Objectives
 //     must be per-task accuracies. The front is the non-dominated part of the
 //     final archive (members that left it are released).
-//   - adamerging and fw run one optimisation each (Adam on coefficients;
-//     Frank-Wolfe iterations) before search.Run, then ask its result as one
-//     candidate: task arithmetic (λ = 1) with one weight per pool model and
+//   - adamerging and fw run their optimisation (Adam on coefficients;
+//     Frank-Wolfe iterations) inside search.Run, on the gradient or
+//     alignment evaluator the composition root builds for them, then ask
+//     its result as one candidate: task arithmetic (λ = 1) with one weight per pool model and
 //     tensor (or layer group, or task), named as gradient.Layout names them.
 //     FW's merge is tracked as such weights through its task-arithmetic
 //     steps and checked against the evaluator's merged model; its pool is
@@ -96,12 +97,14 @@
 //   - Cancellation stops asking, leaves unfinished evaluations unjournaled,
 //     and still writes state.json and front.json (without test scores).
 //
-//   - AdaMerging and FW-Merging are not resumed mid-optimisation: their
-//     result is written to adamerging.json or fw.json when the optimisation
-//     ends, and a resumed run reads it instead of optimising again; a run
-//     interrupted during the optimisation starts it over (it is
-//     deterministic, so it learns the same result). The candidate and any
-//     seeded search then replay from the journal like any run.
+//   - AdaMerging and FW-Merging save their state in state.json as they go
+//     (search.Stateful); a resumed run restores it and continues from the
+//     last saved step (AdaMerging's batch stream is advanced past the steps
+//     taken; FW replays its saved iterations' moves), so it learns exactly
+//     what an uninterrupted run learns. adamerging.json and fw.json record
+//     the result; a run directory of an older version, which has them but no
+//     saved state, restores from them. The candidate and any seeded search
+//     then replay from the journal like any run.
 //
 //   - M2N2 replays like any ask/tell method. With storage "ram" a resumed
 //     session keeps parents as lineage recipes instead ("rebuild"): the

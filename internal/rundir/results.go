@@ -10,9 +10,10 @@ import (
 	"github.com/evomerge/evomerge/search/fw"
 )
 
-// Files of the gradient-based methods in a run directory: the result of the
-// one optimisation each runs, written once it has finished and read back by
-// a resumed run instead of optimising again.
+// Files of the gradient-based methods in a run directory: the result of
+// their optimisation, written once it has finished (a run resumes from the
+// method state in state.json; only a run directory of an older version,
+// which has no saved state, is restored from these files).
 const (
 	AdaMergingFile = "adamerging.json"
 	FWFile         = "fw.json"

@@ -37,6 +37,14 @@ func TestTinyPoolsOfEachArchitecture(t *testing.T) {
 			}
 		})
 	}
+	for _, a := range all.Architectures() {
+		if TinyArchitectures()[a.Name()] == nil {
+			t.Errorf("architecture %s has no tiny configuration in TinyArchitectures", a.Name())
+		}
+	}
+	if len(TinyArchitectures()) != len(all.Architectures()) {
+		t.Errorf("%d tiny configurations for %d architectures", len(TinyArchitectures()), len(all.Architectures()))
+	}
 	d := RandomImages("x", 5, 3, [3]int{1, 2, 2}, 7)
 	if err := d.Validate(); err != nil || d.Len() != 5 {
 		t.Errorf("random images: %v, %d examples", err, d.Len())

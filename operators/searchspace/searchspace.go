@@ -3,6 +3,8 @@
 // searched, per model and/or per layer group, with bounds that narrow the
 // specification's range, and Derive returns the population.Space with a
 // Mapping that turns a point of it back into operators.Settings.
+// AveragePoint is the point where an operator's merge is plain weight
+// averaging, for operators that can express it (operators.Averager).
 //
 // # Contract
 //
@@ -96,7 +98,7 @@ func DimName(param, group, model string) string {
 	return name
 }
 
-// DeriveSpace builds the search space described by spec from the operator's
+// Derive builds the search space described by spec from the operator's
 // parameter specs, and the Mapping that turns its points into Settings.
 // Dimensions come in target order; within a target, default level or groups in
 // the given order, and models in model order. Bool parameters become choice

@@ -31,4 +31,9 @@
 //   - The learned coefficients seed an evolutionary run: Result.Seed maps
 //     them, by dimension name, onto a point of any population.Space (for
 //     nsga2.Options.Initial or cmaes.Options.Initial).
+//   - Method runs AdaMerging inside search.Run: it needs loss gradients
+//     (search.NeedLossGradients, Problem.Gradients), takes its Adam steps in
+//     its first ask, saves its state through Problem.Checkpoint and, restored
+//     (search.Stateful), continues from the saved step, asking what an
+//     uninterrupted run asks.
 package adamerging

@@ -30,4 +30,9 @@
 //     batch sampling are seeded by the caller.
 //   - Result records every iteration: loss, γt, the vertex chosen per
 //     tensor and its alignment, and how often each pool member was chosen.
+//   - Method runs FW-Merging inside search.Run: it needs the alignment
+//     evaluator (search.NeedAlignment, Problem.Alignment), runs its
+//     iterations in its first ask with a saved state after each, and,
+//     restored (search.Stateful), replays the saved iterations' moves on the
+//     evaluator's merged model without computing gradients, then continues.
 package fw

@@ -153,13 +153,11 @@ func (s *Settings) Validate(report func(key, msg string)) {
 // Traits: FW-Merging derives its space (the pool's per-tensor
 // task-arithmetic coefficients), records its result as task-arithmetic
 // coefficients, needs the alignment of pool members with the loss
-// gradient (and, for the soft variant's inner AdaMerging, loss gradients
-// of coefficients), and ends by itself after its iterations.
+// gradient (the soft variant's inner AdaMerging takes its loss gradients
+// from the same evaluator, search.SoftAlignmentEvaluator.Adapt), as the
+// method states it, and ends by itself after its iterations.
 func (s *Settings) Traits() search.Traits {
 	needs := []search.Need{search.NeedAlignment}
-	if s.Variant == VariantSoft {
-		needs = append(needs, search.NeedLossGradients)
-	}
 	return search.Traits{
 		DerivesSpace:   true,
 		Operator:       Operator,

@@ -95,7 +95,7 @@ func TestSettingsTraits(t *testing.T) {
 		needs   []search.Need
 	}{
 		{"hard", []search.Need{search.NeedAlignment}},
-		{"soft", []search.Need{search.NeedAlignment, search.NeedLossGradients}},
+		{"soft", []search.Need{search.NeedAlignment}},
 	} {
 		tr := defaulted(func(s *Settings) { s.Variant = c.variant }).Traits()
 		if !tr.DerivesSpace || tr.Operator != "task_arithmetic" || !tr.EndsByItself ||
