@@ -33,7 +33,7 @@ import (
 // [lower, upper].
 func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity string, lower, upper float64) searchspace.Spec {
 	spec := searchspace.Spec{
-		Operator: "task_arithmetic", Models: pool.ModelNames(),
+		Operator: adamerging.Operator, Models: pool.ModelNames(),
 		Fixed: operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"lambda": operators.F(1)}}},
 	}
 	t := searchspace.Target{Param: "weight", PerModel: true, Lower: &lower, Upper: &upper}

@@ -250,7 +250,7 @@ func orElse(s, def string) string {
 }
 
 func describeEvaluator(exp *configs.Experiment) string {
-	kind := orElse(exp.Evaluator.Kind, "native")
+	kind := orElse(exp.Evaluator.Kind, registry.EvaluatorNames()[0])
 	switch d := registry.DescribeEvaluator(exp); {
 	case d != "":
 		return d
