@@ -60,29 +60,36 @@ func addFront(r *reports.Run, f Front) {
 	}
 }
 
-// objectiveScores maps per-task scores on one split onto the objectives:
-// a task's accuracy or normalized accuracy, or their mean over the tasks
-// (task "mean"). Scores front.json does not record (the loss, a task it
-// has no score of) are NaN; s == nil gives all NaN.
+// objectiveScores maps per-task scores on one split onto the objectives,
+// computing each objective's metric (tasks.Metrics) from what front.json
+// records: each task's accuracy and normalized accuracy. A metric that
+// needs more (the loss), a task without a score, or s == nil gives NaN; a
+// task "mean" objective averages the per-task values (normalized accuracy
+// takes the recorded mean).
 func objectiveScores(objs []fitness.Objective, taskNames []string, s *SplitScores) []float64 {
 	out := make([]float64, len(objs))
 	for j, o := range objs {
 		out[j] = math.NaN()
-		if s == nil {
+		m, ok := lookupMetric(o.Metric)
+		if s == nil || !ok || len(s.Accuracy) != len(taskNames) {
 			continue
 		}
 		var perTask []float64
-		switch o.Metric {
-		case "", tasks.MetricAccuracy:
-			perTask = s.Accuracy
-		case tasks.MetricNormalized:
-			perTask = s.Normalized
+		switch {
+		case m.Name == tasks.MetricNormalized:
+			// Recorded as computed, so the figures are the run's own.
 			if o.Task == configs.TaskMean && s.MeanNormalized != nil {
 				out[j] = *s.MeanNormalized
 				continue
 			}
+			perTask = s.Normalized
+		case m.NeedsReference:
+			continue // front.json does not record other references' inputs
 		default:
-			continue // loss: front.json records accuracies only
+			perTask = make([]float64, len(s.Accuracy))
+			for i, a := range s.Accuracy {
+				perTask[i] = m.Value(tasks.Result{Accuracy: a, Loss: math.NaN()}, 0)
+			}
 		}
 		if len(perTask) != len(taskNames) {
 			continue
@@ -104,27 +111,33 @@ func objectiveScores(objs []fitness.Objective, taskNames []string, s *SplitScore
 	return out
 }
 
-// expertObjectiveScores places the accuracy of task's expert on one split (NaN:
-// unknown) on the objectives: its accuracy on its own task, and its
-// normalized accuracy there, 1 by definition. Its scores on the other
-// tasks (and so every mean) are not recorded and are NaN.
+// expertObjectiveScores places the accuracy of task's expert on one split
+// (NaN: unknown) on the objectives: each metric of its own task computed
+// from that accuracy, the expert being its own reference (normalized
+// accuracy 1 by definition). Its scores on the other tasks (and so every
+// mean) are not recorded and are NaN.
 func expertObjectiveScores(objs []fitness.Objective, task string, acc float64) []float64 {
 	out := make([]float64, len(objs))
 	for j, o := range objs {
 		out[j] = math.NaN()
-		if o.Task != task || math.IsNaN(acc) {
+		m, ok := lookupMetric(o.Metric)
+		if o.Task != task || math.IsNaN(acc) || !ok {
 			continue
 		}
-		switch o.Metric {
-		case "", tasks.MetricAccuracy:
-			out[j] = acc
-		case tasks.MetricNormalized:
-			if acc > 0 {
-				out[j] = 1
-			}
+		if m.NeedsReference && !(acc > 0) {
+			continue
 		}
+		out[j] = m.Value(tasks.Result{Accuracy: acc, Loss: math.NaN()}, acc)
 	}
 	return out
+}
+
+// lookupMetric finds an objective's metric; "" is the default metric.
+func lookupMetric(name string) (tasks.Metric, bool) {
+	if name == "" {
+		return tasks.Metrics()[0], true
+	}
+	return tasks.LookupMetric(name)
 }
 
 // at returns xs[i], or NaN when xs has no element i.
