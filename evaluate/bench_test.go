@@ -8,6 +8,7 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkNativeEvaluate(b *testing.B) {
 		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: s.tasks, Objectives: objs})
 	})
 	b.Run("mnist-tasks", func(b *testing.B) {
-		bm := preparedMNISTTasks(b)
+		bm := testkit.PreparedMNISTTasks(b)
 		pool, err := BenchmarkPool(bm)
 		if err != nil {
 			b.Fatal(err)
@@ -32,12 +33,18 @@ func BenchmarkNativeEvaluate(b *testing.B) {
 		if err != nil {
 			b.Skipf("mnist-tasks data: %v", err)
 		}
-		objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
-		for _, t := range ts {
-			objs = append(objs, fitness.Objective{Name: t.Name + "/accuracy", Task: t.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
-		}
-		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: ts, Objectives: objs})
+		benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: ts, Objectives: meanAndTaskObjectives(ts)})
 	})
+}
+
+// meanAndTaskObjectives are the objectives of the mnist-tasks benchmarks:
+// the mean normalized accuracy, then each task's accuracy.
+func meanAndTaskObjectives(ts []tasks.Task) []fitness.Objective {
+	objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
+	for _, t := range ts {
+		objs = append(objs, fitness.Objective{Name: t.Name + "/accuracy", Task: t.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
+	}
+	return objs
 }
 
 func benchWorkers(b *testing.B, cfg NativeConfig) {

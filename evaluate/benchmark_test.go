@@ -2,10 +2,7 @@ package evaluate
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -148,37 +145,4 @@ func TestNativeOnSmokeBenchmark(t *testing.T) {
 	if !hot[0].OK() || !hot[1].OK() || hot[0].Scores[0] != 1 || hot[1].Scores[1] != 1 {
 		t.Errorf("one-hot merges on their own task: %+v %+v, want normalized accuracy 1", hot[0], hot[1])
 	}
-}
-
-// preparedMNISTTasks returns mnist-tasks when it is already prepared with
-// its default recipe in the default cache; it never trains it.
-func preparedMNISTTasks(tb testing.TB) *benchmarks.Benchmark {
-	tb.Helper()
-	root, err := benchmarks.DefaultCacheRoot()
-	if err != nil {
-		tb.Skipf("no benchmark cache: %v", err)
-	}
-	dir := filepath.Join(root, benchmarks.MNISTTasksName+"-"+benchmarks.MNISTTasksVersion)
-	raw, err := os.ReadFile(filepath.Join(dir, benchmarks.ManifestFile))
-	if err != nil {
-		tb.Skipf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %v", dir, err)
-	}
-	var man benchmarks.Manifest
-	recipe, _ := benchmarks.DefaultRecipe(benchmarks.MNISTTasksName)
-	if json.Unmarshal(raw, &man) != nil || !reflect.DeepEqual(man.Recipe, recipe) {
-		tb.Skipf("the mnist-tasks cache in %s was not built with the default recipe; run `evomerge bench prepare mnist-tasks`", dir)
-	}
-	// Prepare rebuilds a damaged cache; check the files first so a test
-	// never trains.
-	for _, m := range man.Members {
-		sum, err := fileSum(filepath.Join(dir, m.File))
-		if err != nil || sum != m.SHA256 {
-			tb.Skipf("the mnist-tasks cache in %s is damaged (%s); run `evomerge bench prepare mnist-tasks --force`", dir, m.File)
-		}
-	}
-	b, err := benchmarks.Prepare(context.Background(), benchmarks.MNISTTasksName, benchmarks.Options{})
-	if err != nil {
-		tb.Skipf("mnist-tasks: %v", err)
-	}
-	return b
 }

@@ -13,13 +13,12 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/checkpoint"
 	"github.com/evomerge/evomerge/internal/model"
 	"github.com/evomerge/evomerge/internal/model/mlp"
 	"github.com/evomerge/evomerge/internal/rng"
-	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -191,7 +190,7 @@ func BenchmarkLargePool(b *testing.B) {
 // (an F32 pool is read in place), the cost of not holding the pool in
 // memory as float32.
 func BenchmarkNativeEvaluateBF16(b *testing.B) {
-	bm := preparedMNISTTasks(b)
+	bm := testkit.PreparedMNISTTasks(b)
 	dir := b.TempDir()
 	conv := func(path string) string {
 		ts, meta, err := checkpoint.LoadAll(path)
@@ -220,11 +219,7 @@ func BenchmarkNativeEvaluateBF16(b *testing.B) {
 	if err != nil {
 		b.Skipf("mnist-tasks data: %v", err)
 	}
-	objs := []fitness.Objective{{Name: "mean/normalized", Task: MeanTask, Metric: tasks.MetricNormalized, Direction: fitness.Maximize}}
-	for _, t := range ts {
-		objs = append(objs, fitness.Objective{Name: t.Name + "/accuracy", Task: t.Name, Metric: tasks.MetricAccuracy, Direction: fitness.Maximize})
-	}
-	benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: ts, Objectives: objs})
+	benchWorkers(b, NativeConfig{Merge: groupTaskArithmetic(b, pool), Tasks: ts, Objectives: meanAndTaskObjectives(ts)})
 }
 
 // BenchmarkPoolMerge measures the merge step of a native evaluation alone
@@ -266,7 +261,7 @@ func BenchmarkPoolMerge(b *testing.B) {
 	}
 	b.Run("synthetic", func(b *testing.B) { run(b, newSynthetic(b, 10).pool(b)) })
 	b.Run("mnist-tasks", func(b *testing.B) {
-		pool, err := BenchmarkPool(preparedMNISTTasks(b))
+		pool, err := BenchmarkPool(testkit.PreparedMNISTTasks(b))
 		if err != nil {
 			b.Fatal(err)
 		}

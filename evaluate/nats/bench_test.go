@@ -2,11 +2,7 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,35 +11,11 @@ import (
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/benchmarks"
 	"github.com/evomerge/evomerge/internal/tasks"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/operators/searchspace"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/search"
 )
-
-// preparedMNISTTasks returns mnist-tasks from the default cache, or skips
-// when it is not prepared with the default recipe (benchmarks never train).
-func preparedMNISTTasks(tb testing.TB) *benchmarks.Benchmark {
-	tb.Helper()
-	root, err := benchmarks.DefaultCacheRoot()
-	if err != nil {
-		tb.Skipf("no benchmark cache: %v", err)
-	}
-	dir := filepath.Join(root, benchmarks.MNISTTasksName+"-"+benchmarks.MNISTTasksVersion)
-	raw, err := os.ReadFile(filepath.Join(dir, benchmarks.ManifestFile))
-	if err != nil {
-		tb.Skipf("mnist-tasks is not prepared in %s (run `evomerge bench prepare mnist-tasks`): %v", dir, err)
-	}
-	var man benchmarks.Manifest
-	recipe, _ := benchmarks.DefaultRecipe(benchmarks.MNISTTasksName)
-	if json.Unmarshal(raw, &man) != nil || !reflect.DeepEqual(man.Recipe, recipe) {
-		tb.Skipf("the mnist-tasks cache in %s was not built with the default recipe", dir)
-	}
-	b, err := benchmarks.Prepare(context.Background(), benchmarks.MNISTTasksName, benchmarks.Options{CacheDir: root})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 // mnistSetup is task arithmetic with λ per linear layer group over
 // mnist-tasks, scored by mean normalized accuracy and each task's accuracy.
@@ -92,7 +64,7 @@ func freshBatch(dims, n int) []*population.Candidate {
 // candidate; batches of 8 as a search would send them. Run with a fixed
 // count, e.g. -benchtime=48x.
 func BenchmarkMNISTTasks(b *testing.B) {
-	bm := preparedMNISTTasks(b)
+	bm := testkit.PreparedMNISTTasks(b)
 	s := mnistSetup(b, bm)
 	local, err := s.Build(context.Background(), BuildOptions{Workers: 1})
 	if err != nil {
