@@ -97,6 +97,14 @@ type GradientEvaluator interface {
 	LossGrad(ctx context.Context, values, grad []float64) (loss float64, err error)
 }
 
+// CoefficientNamer is implemented by gradient evaluators whose
+// coefficients are points of their own layout rather than of the run's
+// space: CoefficientNames names each coefficient by the dimension of the
+// run's space it sets, in the order LossGrad takes them.
+type CoefficientNamer interface {
+	CoefficientNames() []string
+}
+
 // EventKind says what a recorder is told about.
 type EventKind string
 

@@ -76,8 +76,10 @@ const (
 type Traits struct {
 	// DerivesSpace: the method builds its own search space and sets every
 	// merge coefficient itself, so [[merge.search]], merge.params and
-	// merge.groups must be absent.
+	// merge.groups must be absent. Derived says which space to derive,
+	// for methods that merge a pool (nil for those that search recipes).
 	DerivesSpace bool
+	Derived      *DerivedSpace
 	// Operator is the merge operator the method works with ("" any), and
 	// OperatorReason says why, as advice to the user.
 	Operator, OperatorReason string
@@ -89,6 +91,20 @@ type Traits struct {
 	// Sizes are the population-like settings whose memory is checked
 	// against the machine before the run starts.
 	Sizes []Size
+}
+
+// DerivedSpace is the space a method that derives its own searches: one
+// task-arithmetic weight per pool model at Granularity ("task": one per
+// model, "tensor": per model and tensor, "group": per model and layer
+// group), within [Lower, Upper].
+type DerivedSpace struct {
+	Granularity  string
+	Lower, Upper float64
+	// WithBenchmarkPool: a pool the experiment lists with its own
+	// [[models.experts]] (and no models.base) is added to the built-in
+	// benchmark's base and experts, instead of replacing them (FW-Merging
+	// selects from a pool that may hold irrelevant checkpoints).
+	WithBenchmarkPool bool
 }
 
 // SizeKind says what one unit of a Size holds in memory.
@@ -140,6 +156,22 @@ type Env struct {
 	// the given population. The composition root provides it, since
 	// search/<algo> packages do not import one another.
 	MultiObjective func(population int) (Method, error)
+	// Continue builds the named algorithm, with its default settings,
+	// starting from x (a point of Space): the search a method hands over
+	// to once it has found x (AdaMerging's seed_search). The composition
+	// root provides it.
+	Continue func(algorithm string, x []float64) (Method, error)
+	// Progress, when set, is told of a method's long work of its own
+	// (gradient steps): msg for the terminal, attrs (key, value pairs) for
+	// the structured log.
+	Progress func(msg string, attrs ...any)
+}
+
+// Report tells env.Progress, if set.
+func (env Env) Report(msg string, attrs ...any) {
+	if env.Progress != nil {
+		env.Progress(msg, attrs...)
+	}
 }
 
 // Algorithm is an entry of the search-algorithm registry: its name, what

@@ -11,8 +11,9 @@
 // configuration loader reaches algorithms, evaluator kinds and metrics only
 // through these lists, and internal/run builds methods and evaluators
 // through them (NATS workers are given WorkerKinds, the list without nats).
-// Adding a score-only search algorithm, an evaluator kind or a metric is
-// one package (or entry) plus one line; the gradient-based methods
-// (AdaMerging, FW-Merging) have no factory here yet: internal/run builds
-// them with the gradient and alignment evaluators they run on.
+// Adding a search algorithm, an evaluator kind or a metric is one package
+// (or entry) plus one line. A method that needs an evaluator this build
+// does not yet compute (loss gradients and alignments are computed for
+// AdaMerging's and FW-Merging's settings) also needs that evaluator in
+// internal/run.
 package registry

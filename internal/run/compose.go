@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -24,7 +25,6 @@ import (
 	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search"
 	"github.com/evomerge/evomerge/search/adamerging"
-	"github.com/evomerge/evomerge/search/fw"
 	"github.com/evomerge/evomerge/search/m2n2"
 	"github.com/evomerge/evomerge/search/mapmerge"
 )
@@ -80,6 +80,21 @@ type components struct {
 	// scal is the scalarisation a single-objective method (ga, cmaes)
 	// minimises; nil for the others.
 	scal *search.Scalarization
+	// out and logger are told of the method's own progress (nil: not
+	// told).
+	out    io.Writer
+	logger *slog.Logger
+}
+
+// progress tells the terminal and the run log of a method's long work of
+// its own (search.Env.Progress).
+func (c *components) progress(msg string, attrs ...any) {
+	if c.out != nil {
+		fmt.Fprintln(c.out, msg)
+	}
+	if c.logger != nil {
+		c.logger.Info(msg, attrs...)
+	}
 }
 
 func cmpOr(a, b string) string {
@@ -110,12 +125,14 @@ type composeOptions struct {
 	// (M2N2's storage depends on both).
 	Dir      string
 	Resuming bool
+	// Logger is the run log, told of a method's own progress with Log.
+	Logger *slog.Logger
 }
 
 // compose builds the components of an experiment. Errors about the
 // configuration are configs.Problems naming key and line.
 func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (*components, error) {
-	c := &components{exp: exp}
+	c := &components{exp: exp, out: opt.Log, logger: opt.Logger}
 	// An operator that reads statistics needs an evaluator that computes
 	// them: refused before the benchmark is prepared.
 	if err := statisticsKindProblem(exp); err != nil {
@@ -159,13 +176,13 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		}
 		return c, nil
 	}
-	_, isFW := settings.(*fw.Settings)
+	derived := settings.Traits().Derived
 	var files *evaluate.PoolFiles
 	// poolTasks are the pool models' tasks, for statistics.
 	var poolTasks []poolTask
 	if len(m.Experts) > 0 {
 		f := evaluate.PoolFiles{Base: m.Base}
-		if isFW && c.bench != nil && m.Base == "" {
+		if derived != nil && derived.WithBenchmarkPool && c.bench != nil && m.Base == "" {
 			poolTasks = c.benchmarkPoolTasks()
 			// FW-Merging's pool: the checkpoints given join the
 			// benchmark's base and experts (e.g. irrelevant or noisy ones).
@@ -213,14 +230,9 @@ func compose(ctx context.Context, exp *configs.Experiment, opt composeOptions) (
 		return nil, configs.Problems{exp.Problem("models.base", msg)}
 	}
 	var spec searchspace.Spec
-	switch a := settings.(type) {
-	case *adamerging.Settings:
-		spec = derivedSpec(exp, c.pool, a.Granularity, *a.Lower, *a.Upper)
-	case *fw.Settings:
-		// FW's merge is a per-tensor combination of the pool; soft steps
-		// can leave [0, 1], so the weight's whole range is allowed.
-		spec = derivedSpec(exp, c.pool, "tensor", -10, 10)
-	default:
+	if derived != nil {
+		spec = derivedSpec(exp, c.pool, *derived)
+	} else {
 		spec, err = searchSpec(exp, op, c.pool)
 	}
 	if err != nil {
@@ -383,30 +395,18 @@ func (c *components) expandObjectives(tasks []string) error {
 }
 
 // buildMethod makes the configured search method through its registry
-// entry. AdaMerging and FW-Merging, whose entries have no factory (their
-// methods are built with the gradient and alignment evaluators they run
-// on), are set by prepareGradient.
+// entry.
 func (c *components) buildMethod() (search.Method, error) {
 	name := c.exp.Search.Algorithm
 	alg, ok := registry.Algorithm(name)
 	if !ok {
 		return nil, configs.Problems{c.exp.Problem("search.algorithm", fmt.Sprintf("unknown algorithm %q: choose one of %s", name, strings.Join(registry.AlgorithmNames(), ", ")))}
 	}
-	if alg.New == nil {
-		// Set by prepareGradient, which builds the method with its
-		// gradient or alignment evaluator.
-		return nil, nil
-	}
 	settings, err := registry.Settings(c.exp)
 	if err != nil {
 		return nil, err
 	}
-	s := c.exp.Search
-	m, err := alg.New(settings, search.Env{
-		Space: c.space, Objectives: c.objectives, Seed: c.exp.Experiment.Seed,
-		Budget:     search.Budget{MaxEvaluations: s.MaxEvaluations, MaxGenerations: s.MaxGenerations, MaxTime: s.MaxTime},
-		StartPoint: c.startPoint, MultiObjective: registry.MultiObjective,
-	})
+	m, err := alg.New(settings, c.env(nil))
 	if err != nil {
 		return nil, c.settingProblems("search."+name, err)
 	}
@@ -423,6 +423,30 @@ func (c *components) buildMethod() (search.Method, error) {
 		}
 	}
 	return m, nil
+}
+
+// env is what the run's methods are built from; initial are points the
+// method starts from (the continuing search's).
+func (c *components) env(initial [][]float64) search.Env {
+	s := c.exp.Search
+	return search.Env{
+		Space: c.space, Objectives: c.objectives, Seed: c.exp.Experiment.Seed,
+		Budget:     search.Budget{MaxEvaluations: s.MaxEvaluations, MaxGenerations: s.MaxGenerations, MaxTime: s.MaxTime},
+		StartPoint: c.startPoint, Initial: initial, MultiObjective: registry.MultiObjective,
+		Continue: c.continueWith, Progress: c.progress,
+	}
+}
+
+// continueWith builds the named algorithm with its default settings,
+// starting from x (search.Env.Continue).
+func (c *components) continueWith(name string, x []float64) (search.Method, error) {
+	alg, ok := registry.Algorithm(name)
+	if !ok || alg.New == nil {
+		return nil, fmt.Errorf("%q cannot continue from a found point: choose one of %s", name, strings.Join(registry.AlgorithmNames(), ", "))
+	}
+	settings := alg.NewSettings()
+	settings.Defaults(c.env(nil).Budget)
+	return alg.New(settings, c.env([][]float64{x}))
 }
 
 func objectiveNames(objs []fitness.Objective) string {

@@ -27,17 +27,18 @@ import (
 	"github.com/evomerge/evomerge/search/fw"
 )
 
-// derivedSpec is the search space of AdaMerging and FW-Merging: task
-// arithmetic (λ = 1) with one weight per pool model at the granularity of
-// the learned coefficients, named as gradient.Layout names them, within
-// [lower, upper].
-func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, granularity string, lower, upper float64) searchspace.Spec {
+// derivedSpec is the search space of a method that derives its own over a
+// pool (AdaMerging, FW-Merging): task arithmetic (λ = 1) with one weight
+// per pool model at the granularity of the learned coefficients, named as
+// gradient.Layout names them, within [d.Lower, d.Upper].
+func derivedSpec(exp *configs.Experiment, pool *evaluate.Pool, d search.DerivedSpace) searchspace.Spec {
+	lower, upper := d.Lower, d.Upper
 	spec := searchspace.Spec{
 		Operator: adamerging.Operator, Models: pool.ModelNames(),
 		Fixed: operators.Settings{Default: operators.Values{Global: map[string]operators.Value{"lambda": operators.F(1)}}},
 	}
 	t := searchspace.Target{Param: "weight", PerModel: true, Lower: &lower, Upper: &upper}
-	switch granularity {
+	switch d.Granularity {
 	case gradient.LayoutGroup:
 		t.Groups = mergeableGroups(pool, exp.Merge.TaskTensors)
 	case gradient.LayoutTensor:
@@ -109,38 +110,54 @@ func workingModel(pool *evaluate.Pool, patterns []string) (model.Network, error)
 	return pool.Config().FromTensors(ts)
 }
 
-// prepareGradient builds the gradient-based methods (AdaMerging,
-// FW-Merging) with the evaluators they need; their optimisation runs inside
-// the search loop.
+// prepareGradient builds the evaluators that the run's method needs
+// besides scores (loss gradients, alignment), from the method's settings;
+// the method's optimisation runs inside the search loop.
 func (c *components) prepareGradient(ctx context.Context, dir string, out io.Writer, log *slog.Logger) error {
 	settings, err := registry.Settings(c.exp)
 	if err != nil {
 		return err
 	}
-	switch a := settings.(type) {
-	case *adamerging.Settings:
-		return c.adaMerging(a, dir, out, log)
-	case *fw.Settings:
-		return c.frankWolfe(ctx, a, dir, out, log)
+	for _, need := range settings.Traits().Needs {
+		switch need {
+		case search.NeedLossGradients:
+			a, ok := settings.(*adamerging.Settings)
+			if !ok {
+				return fmt.Errorf("search.%s needs %s, which this build computes only from AdaMerging's settings", c.exp.Search.Algorithm, need)
+			}
+			err = c.adaMerging(a, dir, out, log)
+		case search.NeedAlignment:
+			s, ok := settings.(*fw.Settings)
+			if !ok {
+				return fmt.Errorf("search.%s needs %s, which this build computes only from FW-Merging's settings", c.exp.Search.Algorithm, need)
+			}
+			err = c.frankWolfe(ctx, s, dir, out, log)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// seededSearch builds the named algorithm with its default settings,
-// starting from x.
-func (c *components) seededSearch(name string, x []float64) (search.Method, error) {
-	alg, ok := registry.Algorithm(name)
-	if !ok || alg.New == nil {
-		return nil, configs.Problems{c.exp.Problem("search.adamerging.seed_search", fmt.Sprintf("%q cannot continue from learned coefficients", name))}
-	}
-	s := c.exp.Search
-	budget := search.Budget{MaxEvaluations: s.MaxEvaluations, MaxGenerations: s.MaxGenerations, MaxTime: s.MaxTime}
-	settings := alg.NewSettings()
-	settings.Defaults(budget)
-	return alg.New(settings, search.Env{
-		Space: c.space, Objectives: c.objectives, Seed: c.exp.Experiment.Seed, Budget: budget,
-		StartPoint: c.startPoint, Initial: [][]float64{x},
-	})
+// namedGradients is AdaMerging's gradient evaluator with the names of its
+// coefficients (search.CoefficientNamer).
+type namedGradients struct {
+	*gradient.AdaMerging
+	names []string
+}
+
+func (g namedGradients) CoefficientNames() []string { return g.names }
+
+// fwAlignment is FW-Merging's alignment evaluator with the mapping of its
+// merge onto the run's space (fw.Genomer).
+type fwAlignment struct {
+	*gradient.FrankWolfe
+	genome func(ctx context.Context, res *fw.Result) ([]float64, error)
+}
+
+func (a fwAlignment) Genome(ctx context.Context, res *fw.Result) ([]float64, error) {
+	return a.genome(ctx, res)
 }
 
 // adaMerging builds AdaMerging as the run's method: the gradient evaluator
@@ -181,23 +198,11 @@ func (c *components) adaMerging(a *adamerging.Settings, dir string, out io.Write
 	if err != nil {
 		return err
 	}
-	cfg := adamerging.MethodConfig{
-		Adam: a.Options(lay.Names(tv)),
-		Progress: func(step, steps int, loss float64) {
-			log.Info("adamerging step", "step", step, "loss", loss)
-			fmt.Fprintf(out, "adamerging: step %d/%d entropy %.4f\n", step, steps, loss)
-		},
+	m, ok := c.method.(*adamerging.Method)
+	if !ok {
+		return fmt.Errorf("search.%s: the method is a %T, not AdaMerging's", c.exp.Search.Algorithm, c.method)
 	}
-	if a.SeedSearch != "" {
-		// The search that continues from the learned coefficients, with its
-		// default settings.
-		cfg.Continue = func(x []float64) (search.Method, error) { return c.seededSearch(a.SeedSearch, x) }
-	}
-	m, err := adamerging.NewMethod(cfg)
-	if err != nil {
-		return err
-	}
-	c.method, c.adaMethod, c.gradients = m, m, ev
+	c.adaMethod, c.gradients = m, namedGradients{AdaMerging: ev, names: lay.Names(tv)}
 	c.adaInputs = string(split)
 	if split == data.Test {
 		c.note = adamerging.Note
@@ -287,14 +292,8 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 			return err
 		}
 	}
-	fo := s.Options()
-	fo.Observe = func(it fw.Iteration) error {
-		log.Info("fw iteration", "t", it.T, "loss", it.Loss, "gamma", it.Gamma)
-		fmt.Fprintf(out, "fw: iteration %d/%d loss %.4f γ %.4f\n", it.T+1, s.Iterations, it.Loss, it.Gamma)
-		return nil
-	}
 	models := c.pool.ModelNames()
-	genome := func(res *fw.Result) ([]float64, error) {
+	genome := func(ctx context.Context, res *fw.Result) ([]float64, error) {
 		// The merge as per-tensor task-arithmetic weights of the pool,
 		// model-major as the derived space, checked against the merged
 		// model itself.
@@ -335,11 +334,7 @@ func (c *components) frankWolfe(ctx context.Context, s *fw.Settings, dir string,
 		c.fwRecord = &rundir.FWRecord{V: 1, Pool: models, Note: c.note, Coefficients: x, Deviation: dev, Result: *res}
 		return x, nil
 	}
-	m, err := fw.NewMethod(fw.MethodConfig{Options: fo, Genome: genome})
-	if err != nil {
-		return err
-	}
-	c.method, c.alignment, c.fwScale = m, ev, s.Scale
+	c.alignment, c.fwScale = fwAlignment{FrankWolfe: ev, genome: genome}, s.Scale
 	path := filepath.Join(dir, rundir.FWFile)
 	if rec, err := rundir.ReadFW(path); err == nil {
 		// Merged by an earlier session of an older version.

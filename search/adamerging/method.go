@@ -12,8 +12,9 @@ import (
 
 // MethodConfig configures AdaMerging as a search method.
 type MethodConfig struct {
-	// Adam configures the optimisation; Names are required: they match
-	// the coefficients to the dimensions of the run's space by name.
+	// Adam configures the optimisation. Names match the coefficients to
+	// the dimensions of the run's space by name; when empty, Init takes
+	// them from the gradient evaluator (search.CoefficientNamer).
 	Adam Options
 	// CheckpointEvery is the number of steps between saved states
 	// (default: a tenth of the steps, at least 1).
@@ -56,11 +57,10 @@ type methodState struct {
 
 // NewMethod returns AdaMerging for the search loop.
 func NewMethod(cfg MethodConfig) (*Method, error) {
-	if len(cfg.Adam.Names) == 0 {
-		return nil, errors.New("adamerging: name the coefficients (MethodConfig.Adam.Names) so they match the run's dimensions")
-	}
-	if err := cfg.Adam.Validate(len(cfg.Adam.Names)); err != nil {
-		return nil, err
+	if len(cfg.Adam.Names) > 0 {
+		if err := cfg.Adam.Validate(len(cfg.Adam.Names)); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.CheckpointEvery < 0 {
 		return nil, fmt.Errorf("adamerging: checkpoint every %d steps: use a positive count", cfg.CheckpointEvery)
@@ -75,6 +75,17 @@ func (m *Method) Needs() []search.Need { return []search.Need{search.NeedLossGra
 func (m *Method) Init(p search.Problem) error {
 	if err := p.Validate(); err != nil {
 		return err
+	}
+	if len(m.cfg.Adam.Names) == 0 {
+		// The coefficients are named by the evaluator that takes them.
+		n, ok := p.Gradients.(search.CoefficientNamer)
+		if !ok {
+			return errors.New("adamerging: name the coefficients (MethodConfig.Adam.Names, or a gradient evaluator that is a search.CoefficientNamer) so they match the run's dimensions")
+		}
+		m.cfg.Adam.Names = n.CoefficientNames()
+		if err := m.cfg.Adam.Validate(len(m.cfg.Adam.Names)); err != nil {
+			return err
+		}
 	}
 	run, err := search.NewAdamRun(len(m.cfg.Adam.Names), m.cfg.Adam)
 	if err != nil {

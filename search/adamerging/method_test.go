@@ -3,6 +3,7 @@ package adamerging
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,8 +109,63 @@ func TestMethodSavesRestoresAndContinues(t *testing.T) {
 	if len(cut) == 0 || !strings.Contains(string(cut[len(cut)-1]), `"step":3`) {
 		t.Fatalf("the state saved when the ask was cancelled at step 4: %d saves, last %.60s", len(cut), cut[len(cut)-1:])
 	}
-	if _, err := NewMethod(MethodConfig{}); err == nil {
-		t.Error("a method without coefficient names was accepted")
+	unnamed, err := NewMethod(MethodConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unnamed.Init(twoDimProblem(t, &quadratic{target: []float64{0.7, 0.2}}, &cut)); err == nil || !strings.Contains(err.Error(), "CoefficientNamer") {
+		t.Errorf("a method without coefficient names over an unnamed evaluator: %v, want a refusal", err)
+	}
+}
+
+// namedQuadratic names its coefficients in the reverse order of the space.
+type namedQuadratic struct{ quadratic }
+
+func (namedQuadratic) CoefficientNames() []string { return []string{"w[b]", "w[a]"} }
+
+// TestFactoryTakesNamesFromTheEvaluator builds the method through the
+// registry entry over an evaluator that names its coefficients: the
+// learned coefficients land on the dimensions they name, progress is
+// reported, and a seed_search is built through env.Continue from them.
+func TestFactoryTakesNamesFromTheEvaluator(t *testing.T) {
+	s := defaulted(func(s *Settings) { s.Steps = 200; s.LearningRate = 0.01; s.SeedSearch = SeedSearchNSGA2 })
+	var reports []string
+	var continuedFrom []float64
+	env := search.Env{
+		Progress: func(msg string, attrs ...any) { reports = append(reports, msg) },
+		Continue: func(name string, x []float64) (search.Method, error) {
+			if name != "nsga2" {
+				t.Errorf("continued with %q", name)
+			}
+			continuedFrom = x
+			return nil, errors.New("stop here")
+		},
+	}
+	m, err := Algorithm.New(s, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved [][]byte
+	// The evaluator's first coefficient is w[b]: its optimum 0.7 must land there.
+	if err := m.Init(twoDimProblem(t, &namedQuadratic{quadratic{target: []float64{0.7, 0.2}}}, &saved)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Ask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := got[0].Genome.Values
+	if math.Abs(x[0]-0.2) > 0.02 || math.Abs(x[1]-0.7) > 0.02 {
+		t.Errorf("learned (w[a], w[b]) = %v, want about (0.2, 0.7)", x)
+	}
+	if len(reports) != 10 || !strings.HasPrefix(reports[9], "adamerging: step 200/200 entropy ") {
+		t.Errorf("progress reports %q", reports)
+	}
+	if err := m.Tell(got); err == nil || err.Error() != "stop here" || !reflect.DeepEqual(continuedFrom, x) {
+		t.Errorf("tell: %v; continued from %v, want %v", err, continuedFrom, x)
+	}
+	if _, err := Algorithm.New(s, search.Env{}); err == nil || !strings.Contains(err.Error(), "seed_search") {
+		t.Errorf("a seed_search without env.Continue: %v, want a refusal naming seed_search", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package adamerging
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/evomerge/evomerge/search"
@@ -83,13 +84,38 @@ type Settings struct {
 	SeedSearch string `toml:"seed_search,omitempty"`
 }
 
-// Algorithm is AdaMerging's registry entry. New is nil for now: the
-// composition root (internal/run) still builds AdaMerging, and the seeded
-// search that may follow it, its own way.
+// Algorithm is AdaMerging's registry entry. Its method runs on the
+// gradient evaluator the run offers (search.Problem.Gradients), which names
+// the coefficients (search.CoefficientNamer).
 var Algorithm = search.Algorithm{
 	Name:        Name,
 	Summary:     "AdaMerging (Yang et al. 2024): task-arithmetic coefficients learned by Adam on the prediction entropy of unlabelled inputs",
 	NewSettings: func() search.MethodSettings { return new(Settings) },
+	New:         newMethod,
+}
+
+// newMethod builds the method from defaulted settings: its coefficients
+// are named by the gradient evaluator, its steps reported through
+// env.Progress, and a seed_search is built by env.Continue.
+func newMethod(ms search.MethodSettings, env search.Env) (search.Method, error) {
+	s, ok := ms.(*Settings)
+	if !ok {
+		return nil, fmt.Errorf("adamerging: settings of type %T", ms)
+	}
+	cfg := MethodConfig{
+		Adam: s.Options(nil),
+		Progress: func(step, steps int, loss float64) {
+			env.Report(fmt.Sprintf("adamerging: step %d/%d entropy %.4f", step, steps, loss), "step", step, "loss", loss)
+		},
+	}
+	if s.SeedSearch != "" {
+		if env.Continue == nil {
+			return nil, search.SettingErrorf("seed_search", "this run cannot continue with another search")
+		}
+		name := s.SeedSearch
+		cfg.Continue = func(x []float64) (search.Method, error) { return env.Continue(name, x) }
+	}
+	return NewMethod(cfg)
 }
 
 // Defaults fills the defaults.
@@ -146,8 +172,16 @@ func (s *Settings) Seeded() bool {
 // gradients of the merge coefficients, and ends by itself unless a seeded
 // search follows.
 func (s *Settings) Traits() search.Traits {
+	space := &search.DerivedSpace{Granularity: s.Granularity, Lower: DefaultLower, Upper: DefaultUpper}
+	if s.Lower != nil {
+		space.Lower = *s.Lower
+	}
+	if s.Upper != nil {
+		space.Upper = *s.Upper
+	}
 	return search.Traits{
 		DerivesSpace:   true,
+		Derived:        space,
 		Operator:       Operator,
 		OperatorReason: `AdaMerging learns task-arithmetic coefficients: set operator = "task_arithmetic"`,
 		EndsByItself:   !s.Seeded(),

@@ -105,7 +105,7 @@ func TestSettingsTraits(t *testing.T) {
 }
 
 func TestAlgorithmEntry(t *testing.T) {
-	if Algorithm.Name != "adamerging" || Algorithm.Summary == "" || Algorithm.New != nil {
+	if Algorithm.Name != "adamerging" || Algorithm.Summary == "" || Algorithm.New == nil {
 		t.Fatalf("entry %+v", Algorithm)
 	}
 	if _, ok := Algorithm.NewSettings().(*Settings); !ok {

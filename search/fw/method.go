@@ -15,10 +15,14 @@ import (
 type MethodConfig struct {
 	// Options configure the iterations (Observe is told each new one).
 	Options Options
-	// Genome turns the finished merge into a point of the run's space (the
-	// composition root knows how the space names the merge's
-	// coefficients).
-	Genome func(res *Result) ([]float64, error)
+}
+
+// Genomer is implemented by the alignment evaluator the method runs on
+// (Problem.Alignment): Genome expresses the merged model it has stepped to,
+// after the iterations of res, as a point of the run's space (the
+// evaluator knows how the space names the merge's coefficients).
+type Genomer interface {
+	Genome(ctx context.Context, res *Result) ([]float64, error)
 }
 
 // Method is FW-Merging as a search method that runs inside search.Run: it
@@ -52,9 +56,6 @@ type methodState struct {
 
 // NewMethod returns FW-Merging for the search loop.
 func NewMethod(cfg MethodConfig) (*Method, error) {
-	if cfg.Genome == nil {
-		return nil, errors.New("fw: MethodConfig.Genome is required: it maps the merge onto the run's space")
-	}
 	if err := cfg.Options.Validate(); err != nil {
 		return nil, err
 	}
@@ -71,6 +72,9 @@ func (m *Method) Init(p search.Problem) error {
 	}
 	if p.Alignment == nil {
 		return errors.New("fw: the problem offers no alignment evaluator")
+	}
+	if _, ok := p.Alignment.(Genomer); !ok {
+		return errors.New("fw: the alignment evaluator cannot express its merge as a point of the run's space (fw.Genomer)")
 	}
 	K, L := p.Alignment.PoolSize(), p.Alignment.NumTensors()
 	if K < 1 || L < 1 {
@@ -159,7 +163,7 @@ func (m *Method) AskContext(ctx context.Context) ([]*population.Candidate, error
 			}
 		}
 	}
-	x, err := m.cfg.Genome(m.res)
+	x, err := m.p.Alignment.(Genomer).Genome(ctx, m.res)
 	if err != nil {
 		return nil, err
 	}

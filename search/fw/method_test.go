@@ -1,6 +1,7 @@
 package fw
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,10 +11,10 @@ import (
 	"github.com/evomerge/evomerge/search"
 )
 
-// planeGenome is a genome of the one-dimension space below: the final θ's
+// Genome is a genome of the one-dimension space below: the final θ's
 // first coordinate, enough to tell merges apart.
-func planeGenome(p *plane) func(*Result) ([]float64, error) {
-	return func(*Result) ([]float64, error) { return []float64{p.theta[0][0]}, nil }
+func (p *plane) Genome(context.Context, *Result) ([]float64, error) {
+	return []float64{p.theta[0][0]}, nil
 }
 
 func planeProblem(t *testing.T, p *plane, saved *[]byte) search.Problem {
@@ -34,7 +35,7 @@ func TestMethodRestoredReplaysItsIterations(t *testing.T) {
 	opt := Options{Iterations: 4, StepSize: 1}
 	whole := newPlane()
 	var saved []byte
-	m, err := NewMethod(MethodConfig{Options: opt, Genome: planeGenome(whole)})
+	m, err := NewMethod(MethodConfig{Options: opt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestMethodRestoredReplaysItsIterations(t *testing.T) {
 	// The state after two iterations.
 	cut := newPlane()
 	var two []byte
-	half, _ := NewMethod(MethodConfig{Options: Options{Iterations: 2, StepSize: 1}, Genome: planeGenome(cut)})
+	half, _ := NewMethod(MethodConfig{Options: Options{Iterations: 2, StepSize: 1}})
 	if err := half.Init(planeProblem(t, cut, &two)); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestMethodRestoredReplaysItsIterations(t *testing.T) {
 	}
 
 	fresh := newPlane()
-	again, _ := NewMethod(MethodConfig{Options: opt, Genome: planeGenome(fresh)})
+	again, _ := NewMethod(MethodConfig{Options: opt})
 	if err := again.Init(planeProblem(t, fresh, &saved)); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestMethodRestoredReplaysItsIterations(t *testing.T) {
 		t.Errorf("a second ask gave %d candidates, want none", len(more))
 	}
 	for _, bad := range []string{`{`, `{"v":2,"result":{}}`, `{"v":1,"result":{"iterations":[{"t":0},{"t":0}],"chosen":[0,0,0]}}`, `{"v":1,"result":{"iterations":[],"chosen":[0]}}`} {
-		m, _ := NewMethod(MethodConfig{Options: opt, Genome: planeGenome(newPlane())})
+		m, _ := NewMethod(MethodConfig{Options: opt})
 		var s []byte
 		if err := m.Init(planeProblem(t, newPlane(), &s)); err != nil {
 			t.Fatal(err)
@@ -88,7 +89,44 @@ func TestMethodRestoredReplaysItsIterations(t *testing.T) {
 			t.Errorf("restoring %s: %v, want a refusal", bad, err)
 		}
 	}
-	if _, err := NewMethod(MethodConfig{Options: opt}); err == nil {
-		t.Error("a method without Genome was accepted")
+	blind, _ := NewMethod(MethodConfig{Options: opt})
+	p := planeProblem(t, newPlane(), &saved)
+	p.Alignment = struct{ search.AlignmentEvaluator }{newPlane()}
+	if err := blind.Init(p); err == nil || !strings.Contains(err.Error(), "fw.Genomer") {
+		t.Errorf("an alignment evaluator without Genome: %v, want a refusal", err)
+	}
+}
+
+// TestFactoryReportsIterations builds the method through the registry
+// entry and checks it runs the configured iterations, reports each through
+// env.Progress and asks the evaluator's genome.
+func TestFactoryReportsIterations(t *testing.T) {
+	s := new(Settings)
+	s.Iterations = 3
+	s.Defaults(search.Budget{})
+	var reports []string
+	m, err := Algorithm.New(s, search.Env{Progress: func(msg string, attrs ...any) {
+		if len(attrs) != 6 || attrs[0] != "t" {
+			t.Errorf("log attributes %v", attrs)
+		}
+		reports = append(reports, msg)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlane()
+	var saved []byte
+	if err := m.Init(planeProblem(t, p, &saved)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Ask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 3 || !strings.HasPrefix(reports[2], "fw: iteration 3/3 loss ") {
+		t.Errorf("reports %q", reports)
+	}
+	if len(got) != 1 || got[0].Genome.Values[0] != p.theta[0][0] {
+		t.Errorf("asked %+v, want the evaluator's genome %v", got, p.theta[0][0])
 	}
 }

@@ -1,6 +1,7 @@
 package fw
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/evomerge/evomerge/search"
@@ -88,12 +89,30 @@ type Settings struct {
 	AdaInputs       string  `toml:"ada_inputs,omitempty"`
 }
 
-// Algorithm is FW-Merging's registry entry. New is nil for now: the
-// composition root (internal/run) still builds FW-Merging its own way.
+// Algorithm is FW-Merging's registry entry. Its method runs on the
+// alignment evaluator the run offers (search.Problem.Alignment), which also
+// maps the merge onto the run's space (Genomer).
 var Algorithm = search.Algorithm{
 	Name:        Name,
 	Summary:     "FW-Merging (Chen et al. 2025): Frank-Wolfe over a pool of checkpoints streamed from disk, hard or soft",
 	NewSettings: func() search.MethodSettings { return new(Settings) },
+	New:         newMethod,
+}
+
+// newMethod builds the method from defaulted settings; its iterations are
+// reported through env.Progress.
+func newMethod(ms search.MethodSettings, env search.Env) (search.Method, error) {
+	s, ok := ms.(*Settings)
+	if !ok {
+		return nil, fmt.Errorf("fw: settings of type %T", ms)
+	}
+	o := s.Options()
+	o.Observe = func(it Iteration) error {
+		env.Report(fmt.Sprintf("fw: iteration %d/%d loss %.4f γ %.4f", it.T+1, s.Iterations, it.Loss, it.Gamma),
+			"t", it.T, "loss", it.Loss, "gamma", it.Gamma)
+		return nil
+	}
+	return NewMethod(MethodConfig{Options: o})
 }
 
 // Defaults fills the defaults. The soft variant selects whole models per
@@ -159,7 +178,10 @@ func (s *Settings) Validate(report func(key, msg string)) {
 func (s *Settings) Traits() search.Traits {
 	needs := []search.Need{search.NeedAlignment}
 	return search.Traits{
-		DerivesSpace:   true,
+		DerivesSpace: true,
+		// The merge is a per-tensor combination of the pool; soft steps
+		// can leave [0, 1], so a wide range of weights is allowed.
+		Derived:        &search.DerivedSpace{Granularity: "tensor", Lower: -10, Upper: 10, WithBenchmarkPool: true},
 		Operator:       Operator,
 		OperatorReason: `FW-Merging's result is recorded as per-tensor task-arithmetic coefficients of the pool, which only the task-arithmetic update rule produces; set operator = "task_arithmetic" (the TIES update rule is available in Go through evaluate/gradient)`,
 		EndsByItself:   true,
