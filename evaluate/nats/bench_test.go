@@ -66,7 +66,7 @@ func freshBatch(dims, n int) []*population.Candidate {
 func BenchmarkMNISTTasks(b *testing.B) {
 	bm := testkit.PreparedMNISTTasks(b)
 	s := mnistSetup(b, bm)
-	local, err := s.Build(context.Background(), BuildOptions{Workers: 1})
+	local, err := s.Build(context.Background(), BuildOptions{Kinds: testKinds, Workers: 1})
 	if err != nil {
 		b.Fatal(err)
 	}

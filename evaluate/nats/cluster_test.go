@@ -239,7 +239,7 @@ func TestTimeLimitFailsCandidate(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		_, err := RunWorker(ctx, nc, WorkerOptions{
-			Build: BuildOptions{Tasks: syntheticTasks}, Builder: testBuilder(10 * time.Second),
+			Build: BuildOptions{Kinds: testKinds, Tasks: syntheticTasks}, Builder: testBuilder(10 * time.Second),
 			WatchdogGrace: time.Minute, Exit: func(code int) { t.Errorf("watchdog exit %d for an evaluation that stops", code) },
 		})
 		if err != nil {
@@ -394,7 +394,7 @@ func TestServerRestartAndResumedCoordinator(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		var err error
-		wstats, err = RunWorker(wctx, nc2, WorkerOptions{Build: BuildOptions{Tasks: syntheticTasks}, Concurrency: 2})
+		wstats, err = RunWorker(wctx, nc2, WorkerOptions{Build: BuildOptions{Kinds: testKinds, Tasks: syntheticTasks}, Concurrency: 2})
 		if err != nil {
 			t.Error(err)
 		}
@@ -474,7 +474,7 @@ func TestDeadBookkeepingDeliveryIsRetried(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		var err error
-		if st, err = RunWorker(ctx, nc, WorkerOptions{Build: BuildOptions{Tasks: syntheticTasks}}); err != nil {
+		if st, err = RunWorker(ctx, nc, WorkerOptions{Build: BuildOptions{Kinds: testKinds, Tasks: syntheticTasks}}); err != nil {
 			t.Error(err)
 		}
 	}()

@@ -64,7 +64,7 @@ func TestStartCoordinatorWithToken(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if _, err := RunWorker(ctx, nc, WorkerOptions{Build: BuildOptions{Tasks: syntheticTasks}}); err != nil {
+		if _, err := RunWorker(ctx, nc, WorkerOptions{Build: BuildOptions{Kinds: testKinds, Tasks: syntheticTasks}}); err != nil {
 			t.Error(err)
 		}
 	}()

@@ -68,7 +68,7 @@ func workerMain() int {
 	out := &syncWriter{w: os.Stdout}
 	opt := WorkerOptions{
 		Concurrency: conc, Name: fmt.Sprintf("w%d", os.Getpid()),
-		Build:         BuildOptions{SourceCache: os.Getenv(envSources), Tasks: syntheticTasks},
+		Build:         BuildOptions{Kinds: testKinds, SourceCache: os.Getenv(envSources), Tasks: syntheticTasks},
 		Builder:       testBuilder(delay),
 		WatchdogGrace: grace,
 		Log:           out,
@@ -180,7 +180,7 @@ func syntheticTasks(_ context.Context, s *Setup, _ *benchmarks.Benchmark) ([]tas
 // localNative builds the coordinator's own evaluator of a setup.
 func localNative(t testing.TB, s *Setup) *evaluate.Native {
 	t.Helper()
-	ev, err := s.Build(context.Background(), BuildOptions{Tasks: syntheticTasks})
+	ev, err := s.Build(context.Background(), BuildOptions{Kinds: testKinds, Tasks: syntheticTasks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,4 +316,19 @@ func candidatesOf(points ...[]float64) []*population.Candidate {
 		out[i] = &population.Candidate{Genome: population.VectorGenome(x), Status: population.StatusPending}
 	}
 	return out
+}
+
+// testKinds are the kinds the tests' workers may score with: package
+// evaluate's, as internal/registry lists them (which this package cannot
+// import).
+var testKinds = []InnerKind{
+	{Name: evaluate.NativeKind, Benchmark: "the native evaluator scores on a built-in benchmark's task data",
+		NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
+	{Name: evaluate.CommandKind, NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
+}
+
+// withKinds gives s the test kinds.
+func withKinds(s *Settings) *Settings {
+	s.kinds = testKinds
+	return s
 }

@@ -48,7 +48,7 @@ func commandSetup(t *testing.T) *Setup {
 // with the command evaluator.
 func TestWorkersRunTheCommandEvaluator(t *testing.T) {
 	s := commandSetup(t)
-	built, err := s.BuildEvaluator(context.Background(), BuildOptions{})
+	built, err := s.BuildEvaluator(context.Background(), BuildOptions{Kinds: testKinds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestBuildDescribesTheInnerKind(t *testing.T) {
 		Merge: evaluate.MergeConfig{Pool: pool, Operator: op, Mapping: mapping, Seed: s.Seed},
 		Spec:  s.Search, Files: &files, Objectives: s.Objectives,
 	}
-	settings := &Settings{Inner: map[string]any{"kind": "command", "command": []any{"sh", "-c", scoreScript, "sh", "{model}"}}}
+	settings := withKinds(&Settings{Inner: map[string]any{"kind": "command", "command": []any{"sh", "-c", scoreScript, "sh", "{model}"}}})
 	settings.Defaults()
 	var problems []string
 	settings.Validate(func(key, msg string) { problems = append(problems, key+": "+msg) })
@@ -162,7 +162,7 @@ func TestBuildDescribesTheInnerKind(t *testing.T) {
 	if err := json.Unmarshal(setup.Settings, &travelled); err != nil || travelled["timeout"] != "10m0s" || len(travelled["command"].([]any)) != 5 {
 		t.Errorf("settings in the setup: %s (%v)", setup.Settings, err)
 	}
-	worker, err := setup.BuildEvaluator(context.Background(), BuildOptions{})
+	worker, err := setup.BuildEvaluator(context.Background(), BuildOptions{Kinds: testKinds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +184,10 @@ func TestInnerSettings(t *testing.T) {
 	if strings.Contains(string(body), `"kind"`) || strings.Contains(string(body), `"settings"`) {
 		t.Errorf("a native setup encodes a kind or settings: %s", body)
 	}
-	if n := (&Settings{Examples: 5}); n.FitnessExamples() != 5 || n.InnerKind() != evaluate.NativeKind {
+	if n := withKinds(&Settings{Examples: 5}); n.FitnessExamples() != 5 || n.InnerKind() != evaluate.NativeKind {
 		t.Errorf("no inner table: examples %d, kind %q", n.FitnessExamples(), n.InnerKind())
 	}
-	if n := (&Settings{Inner: map[string]any{"examples": int64(7)}}); n.FitnessExamples() != 7 {
+	if n := withKinds(&Settings{Inner: map[string]any{"examples": int64(7)}}); n.FitnessExamples() != 7 {
 		t.Errorf("inner native examples: %d, want 7", n.FitnessExamples())
 	}
 	tests := []struct {
@@ -209,6 +209,7 @@ func TestInnerSettings(t *testing.T) {
 		{Settings{Inner: map[string]any{"examples": int64(-1)}}, []string{"inner.examples: -1: give a positive count"}},
 	}
 	for _, tc := range tests {
+		tc.settings.kinds = testKinds
 		tc.settings.Defaults()
 		var got []string
 		tc.settings.Validate(func(key, msg string) { got = append(got, key+": "+msg) })
@@ -273,7 +274,7 @@ func TestNativeSetupIsUnchanged(t *testing.T) {
 		Merge: evaluate.MergeConfig{Operator: op, Seed: 3, TaskTensors: []string{"heads."}},
 		Spec:  s.Search, Files: files, Benchmark: bench, Smoke: true, Objectives: s.Objectives,
 	}
-	got, err := newSetup(&Settings{Examples: 7}, env, nil)
+	got, err := newSetup(withKinds(&Settings{Examples: 7}), env, testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,8 @@ import (
 // InnerKind is an evaluator kind workers can score with: its name in
 // evaluator.kind, whether it needs a built-in benchmark (Benchmark says why,
 // "" when it does not), its settings and its factory, as internal/registry
-// lists it. The functions that take a list of them (BuildWith,
-// Settings.DefaultsFor and ValidateFor, BuildOptions.Kinds) are given the
-// registry's list; given none they know package evaluate's native and
-// command kinds.
+// lists it. Settings (NewSettings) and workers (BuildOptions.Kinds) are
+// given the registry's list; this package keeps none of its own.
 type InnerKind struct {
 	Name        string
 	Benchmark   string
@@ -30,26 +28,11 @@ type InnerKind struct {
 	New         func(ctx context.Context, s evaluate.Settings, env evaluate.Env) (*evaluate.Built, error)
 }
 
-// builtinKinds are package evaluate's kinds, the ones internal/registry
-// lists besides nats.
-func builtinKinds() []InnerKind {
-	return []InnerKind{
-		{Name: evaluate.NativeKind, Benchmark: "the native evaluator scores on a built-in benchmark's task data",
-			NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
-		{Name: evaluate.CommandKind, NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
-	}
-}
-
-// kindsOr returns kinds, or package evaluate's own when there are none.
-func kindsOr(kinds []InnerKind) []InnerKind {
-	if len(kinds) > 0 {
-		return kinds
-	}
-	return builtinKinds()
-}
-
 // lookupKind finds the named kind; the error lists the known ones.
 func lookupKind(kinds []InnerKind, name string) (InnerKind, error) {
+	if len(kinds) == 0 {
+		return InnerKind{}, errors.New("no evaluator kinds are known to score with (the caller gives the registry's list)")
+	}
 	var names []string
 	for _, k := range kinds {
 		if k.Name == name && name != Kind {

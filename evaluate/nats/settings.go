@@ -39,18 +39,20 @@ type Settings struct {
 	// Defaults completes it with the kind's defaults. No table at all is
 	// the native kind with Examples, as before the table existed.
 	Inner map[string]any `toml:"inner,omitempty"`
+
+	// kinds are the evaluator kinds workers may score with (the
+	// registry's list but nats).
+	kinds []InnerKind
 }
 
-// NewSettings returns empty settings to decode [evaluator] into.
-func NewSettings() evaluate.Settings { return new(Settings) }
+// NewSettings returns empty settings to decode [evaluator] into, for
+// workers that may score with kinds.
+func NewSettings(kinds []InnerKind) *Settings { return &Settings{kinds: kinds} }
 
-// Defaults is DefaultsFor package evaluate's kinds.
-func (s *Settings) Defaults() { s.DefaultsFor(nil) }
-
-// DefaultsFor fills the timeout, and the inner kind's defaults when
-// [evaluator.inner] is given; kinds are the kinds workers may score with
-// (none: package evaluate's).
-func (s *Settings) DefaultsFor(kinds []InnerKind) {
+// Defaults fills the timeout, and the inner kind's defaults when
+// [evaluator.inner] is given.
+func (s *Settings) Defaults() {
+	kinds := s.kinds
 	if s.Timeout == 0 {
 		s.Timeout = DefaultMaxDuration
 	}
@@ -70,12 +72,9 @@ func (s *Settings) DefaultsFor(kinds []InnerKind) {
 	s.Inner = values
 }
 
-// Validate is ValidateFor package evaluate's kinds.
-func (s *Settings) Validate(report func(key, msg string)) { s.ValidateFor(nil, report) }
-
-// ValidateFor reports every problem, the inner kind's under "inner."; kinds
-// are the kinds workers may score with (none: package evaluate's).
-func (s *Settings) ValidateFor(kinds []InnerKind, report func(key, msg string)) {
+// Validate reports every problem, the inner kind's under "inner.".
+func (s *Settings) Validate(report func(key, msg string)) {
+	kinds := s.kinds
 	if s.Timeout < 0 {
 		report("timeout", fmt.Sprintf("%v: give a positive duration", s.Timeout))
 	}
@@ -94,7 +93,7 @@ func (s *Settings) FitnessExamples() int {
 	if s.Examples != 0 || s.Inner == nil {
 		return s.Examples
 	}
-	if _, inner, ok := s.inner(nil, false, func(string, string) {}); ok {
+	if _, inner, ok := s.inner(s.kinds, false, func(string, string) {}); ok {
 		if l, ok := inner.(evaluate.ExampleLimiter); ok {
 			return l.FitnessExamples()
 		}
@@ -129,7 +128,7 @@ func (s *Settings) inner(kinds []InnerKind, withExamples bool, report func(key, 
 		}
 	}
 	delete(values, kindKey)
-	k, err := lookupKind(kindsOr(kinds), s.InnerKind())
+	k, err := lookupKind(kinds, s.InnerKind())
 	if err != nil {
 		report("inner."+kindKey, err.Error())
 		return InnerKind{}, nil, false
@@ -158,32 +157,28 @@ func (s *Settings) inner(kinds []InnerKind, withExamples bool, report func(key, 
 	return k, decodeKindSettings(k, values, report), true
 }
 
-// Build is BuildWith package evaluate's kinds.
-func Build(ctx context.Context, settings evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
-	return BuildWith(nil)(ctx, settings, env)
-}
-
-// BuildWith returns the NATS kind's factory for workers that may score
-// with kinds (none: package evaluate's): it describes the run's evaluation
+// Build is the NATS kind's factory: it describes the run's evaluation
 // (the workers' kind and its settings, the pool by content, the merge, the
 // benchmark and the objectives) as a Setup and builds the coordinator's
 // own evaluator from it exactly as workers build theirs, so candidate ids
 // agree on every machine. The coordinator itself starts with each run
 // session (Built.Sessions).
-func BuildWith(kinds []InnerKind) func(ctx context.Context, settings evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
-	return func(ctx context.Context, settings evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
-		s := settings.(*Settings)
-		setup, err := newSetup(s, env, kinds)
-		if err != nil {
-			return nil, err
-		}
-		local, err := setup.BuildEvaluator(ctx, BuildOptions{BenchmarkCache: benchmarkCache(setup), Workers: env.Workers, Log: env.Log, Kinds: kinds})
-		if err != nil {
-			return nil, err
-		}
-		return &evaluate.Built{Evaluator: local.Evaluator, Native: local.Native, Tasks: local.Tasks,
-			Sessions: &sessions{setup: setup, local: local.Evaluator, settings: *s}}, nil
+func Build(ctx context.Context, settings evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
+	s, ok := settings.(*Settings)
+	if !ok {
+		return nil, fmt.Errorf("nats: settings of type %T", settings)
 	}
+	kinds := s.kinds
+	setup, err := newSetup(s, env, kinds)
+	if err != nil {
+		return nil, err
+	}
+	local, err := setup.BuildEvaluator(ctx, BuildOptions{BenchmarkCache: benchmarkCache(setup), Workers: env.Workers, Log: env.Log, Kinds: kinds})
+	if err != nil {
+		return nil, err
+	}
+	return &evaluate.Built{Evaluator: local.Evaluator, Native: local.Native, Tasks: local.Tasks,
+		Sessions: &sessions{setup: setup, local: local.Evaluator, settings: *s}}, nil
 }
 
 // benchmarkCache is the coordinator's benchmark cache root, where its run

@@ -253,7 +253,7 @@ type BuildOptions struct {
 	// Log receives benchmark preparation progress.
 	Log io.Writer
 	// Kinds are the evaluator kinds a setup may name (internal/registry's
-	// list); empty means package evaluate's native and command.
+	// list but nats); required.
 	Kinds []InnerKind
 }
 
@@ -424,7 +424,7 @@ func (s *Setup) kindSettings(kinds []InnerKind) (InnerKind, evaluate.Settings, e
 	if name == "" {
 		name = evaluate.NativeKind
 	}
-	k, err := lookupKind(kindsOr(kinds), name)
+	k, err := lookupKind(kinds, name)
 	if err != nil {
 		return InnerKind{}, nil, fmt.Errorf("nats: setup: %w (run the coordinator's evomerge release on this worker)", err)
 	}

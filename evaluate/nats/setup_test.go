@@ -89,7 +89,7 @@ func TestBuildResolvesSourcesByDigest(t *testing.T) {
 	if err := os.WriteFile(s.Base.Path, []byte("not the base"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Build(context.Background(), BuildOptions{SourceCache: cache, Tasks: syntheticTasks})
+	got, err := s.Build(context.Background(), BuildOptions{Kinds: testKinds, SourceCache: cache, Tasks: syntheticTasks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestBuildResolvesSourcesByDigest(t *testing.T) {
 	if err := os.Remove(CachePath(cache, missing.Digest)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Build(context.Background(), BuildOptions{SourceCache: cache, Tasks: syntheticTasks})
+	_, err = s.Build(context.Background(), BuildOptions{Kinds: testKinds, SourceCache: cache, Tasks: syntheticTasks})
 	for _, part := range []string{`model "beta"`, missing.Digest, CachePath(cache, missing.Digest), "(missing)"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("error %v does not mention %q", err, part)
@@ -185,7 +185,7 @@ func TestMismatchedWorkerNeverScores(t *testing.T) {
 		defer wg.Done()
 		var err error
 		st, err = RunWorker(ctx, nc, WorkerOptions{
-			Build: BuildOptions{Tasks: syntheticTasks},
+			Build: BuildOptions{Kinds: testKinds, Tasks: syntheticTasks},
 			Builder: func(ctx context.Context, s *Setup, opt BuildOptions) (ScoringEvaluator, error) {
 				other := *s
 				other.Examples = 7 // this worker's data differ

@@ -51,7 +51,7 @@ func evaluatorList() []Evaluator {
 			NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
 		{Name: natsev.Kind, Summary: "evomerge worker processes score candidates through NATS JetStream, natively or with the kind [evaluator.inner] names",
 			Benchmark:   "NATS workers score natively on a built-in benchmark's task data",
-			NewSettings: natsev.NewSettings, New: buildNATS},
+			NewSettings: newNATSSettings, New: natsev.Build},
 	}
 }
 
@@ -67,10 +67,9 @@ func WorkerKinds() []natsev.InnerKind {
 	return out
 }
 
-// buildNATS is the nats kind's factory over WorkerKinds.
-func buildNATS(ctx context.Context, s evaluate.Settings, env evaluate.Env) (*evaluate.Built, error) {
-	return natsev.BuildWith(WorkerKinds())(ctx, s, env)
-}
+// newNATSSettings are the nats kind's settings, for workers that score
+// with WorkerKinds.
+func newNATSSettings() evaluate.Settings { return natsev.NewSettings(WorkerKinds()) }
 
 // Evaluators lists the evaluator kinds.
 func Evaluators() []Evaluator { return slices.Clone(evaluators) }
@@ -173,17 +172,13 @@ func (t *evaluatorTable) Target() any { return t.settings }
 func (t *evaluatorTable) Complete(e *configs.Experiment, problem func(key, msg string)) {
 	report := func(key, msg string) { problem("evaluator."+key, msg) }
 	need := t.kind.Benchmark
+	t.settings.Defaults()
+	t.settings.Validate(report)
 	if n, ok := t.settings.(*natsev.Settings); ok {
-		// The workers' kind is one of this list, and the benchmark need is
-		// its need.
-		n.DefaultsFor(WorkerKinds())
-		n.ValidateFor(WorkerKinds(), report)
+		// The benchmark need is that of the workers' kind.
 		if inner, ok := EvaluatorKind(n.InnerKind()); ok && inner.Benchmark == "" {
 			need = ""
 		}
-	} else {
-		t.settings.Defaults()
-		t.settings.Validate(report)
 	}
 	if need != "" && e.Models.Benchmark == "" {
 		msg := need + ": set models.benchmark"

@@ -11,6 +11,7 @@ import (
 
 	natsev "github.com/evomerge/evomerge/evaluate/nats"
 
+	"github.com/evomerge/evomerge/internal/registry"
 	"github.com/evomerge/evomerge/internal/rundir"
 )
 
@@ -37,7 +38,7 @@ func TestNATSWorkersGiveTheLocalFront(t *testing.T) {
 	go func() {
 		_, err := natsev.RunWorker(ctx, nc, natsev.WorkerOptions{
 			Concurrency: 1, Name: "test-worker", Log: io.Discard, WatchdogGrace: time.Minute,
-			Build: natsev.BuildOptions{BenchmarkCache: smokeCache},
+			Build: natsev.BuildOptions{BenchmarkCache: smokeCache, Kinds: registry.WorkerKinds()},
 			Exit:  func(code int) { t.Errorf("worker watchdog exit %d", code) },
 		})
 		done <- err
