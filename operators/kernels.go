@@ -2,6 +2,7 @@ package operators
 
 import (
 	"math"
+	"slices"
 
 	"github.com/evomerge/evomerge/internal/tensor"
 )
@@ -32,6 +33,34 @@ func AddTaskVector(dst []float32, w float32, theta, base []float32) {
 	for i, v := range theta {
 		dst[i] += w * (v - base[i])
 	}
+}
+
+// LinearCombination writes Σ coef[i]·xs[i] into dst, accumulated in
+// float64 and rounded once: the exact weighted sum of models (weight
+// averaging, task arithmetic written over absolute weights), for merges
+// measured as references, where float32 accumulation would make the result
+// depend on the order of the models. acc is scratch of at least len(dst)
+// (nil allocates); it is returned for reuse. The slices must have the
+// same length.
+func LinearCombination(dst []float32, coef []float64, xs [][]float32, acc []float64) []float64 {
+	if len(coef) != len(xs) {
+		panic("operators: LinearCombination: one coefficient per model")
+	}
+	acc = slices.Grow(acc[:0], len(dst))[:len(dst)]
+	clear(acc)
+	for i, x := range xs {
+		if len(x) != len(dst) {
+			panic("operators: LinearCombination: lengths differ")
+		}
+		c := coef[i]
+		for j, v := range x {
+			acc[j] += c * float64(v)
+		}
+	}
+	for j, v := range acc {
+		dst[j] = float32(v)
+	}
+	return acc
 }
 
 // KeepCount is the number of entries a TIES trim to the keep fraction keeps

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/data"
 	"github.com/evomerge/evomerge/internal/model"
+	"github.com/evomerge/evomerge/operators"
 )
 
 // builder accumulates what a benchmark build produces.
@@ -122,7 +122,8 @@ func combine(cfg model.Config, models []model.Network, coef []float64, headSourc
 	if err != nil {
 		return nil, err
 	}
-	acc := []float64(nil)
+	var acc []float64
+	xs := make([][]float32, len(models))
 	for _, p := range out.Params() {
 		if IsHeadTensor(p.Name) {
 			src := headSource(p.Name)
@@ -132,21 +133,14 @@ func combine(cfg model.Config, models []model.Network, coef []float64, headSourc
 			copy(p.Data, src.Param(p.Name).Data)
 			continue
 		}
-		acc = slices.Grow(acc[:0], len(p.Data))[:len(p.Data)]
-		clear(acc)
 		for i, m := range models {
 			q := m.Param(p.Name)
 			if q == nil || len(q.Data) != len(p.Data) {
 				return nil, fmt.Errorf("model %d lacks tensor %s of shape %v", i, p.Name, p.Shape)
 			}
-			c := coef[i]
-			for j, v := range q.Data {
-				acc[j] += c * float64(v)
-			}
+			xs[i] = q.Data
 		}
-		for j, v := range acc {
-			p.Data[j] = float32(v)
-		}
+		acc = operators.LinearCombination(p.Data, coef, xs, acc)
 	}
 	return out, nil
 }
