@@ -26,6 +26,10 @@ type Catalog interface {
 	// objective measuring the named metric takes when it names none, or
 	// false when there is no such metric.
 	MetricDirection(name string) (string, bool)
+	// AnyMetric reports whether the named evaluator kind reports scores
+	// under names of its own (a user's command), so that an objective may
+	// name a metric outside MetricNames, with its direction.
+	AnyMetric(kind string) bool
 }
 
 // Table is a component's own settings table ([search.<algorithm>], or the

@@ -108,6 +108,9 @@ func (toyCatalog) EvaluatorNames() []string { return []string{"local", "remote",
 // minimised.
 func (toyCatalog) MetricNames() []string { return []string{"score", "cost"} }
 
+// The "remote" kind reports metrics of its own.
+func (toyCatalog) AnyMetric(kind string) bool { return kind == "remote" }
+
 func (toyCatalog) MetricDirection(name string) (string, bool) {
 	switch name {
 	case "score":
@@ -191,6 +194,20 @@ func TestMetricsFromTheCatalog(t *testing.T) {
 	_, err = DecodeExperiment("x.toml", []byte(strings.Replace(src, `"cost"`, `"accuracy"`, 1)), toyCatalog{})
 	if err == nil || !strings.Contains(err.Error(), `unknown metric "accuracy": use "score" or "cost"`) {
 		t.Errorf("a metric the catalog lacks: %v", err)
+	}
+	// An evaluator that reports metrics of its own takes any metric name,
+	// with a direction.
+	remote := strings.Replace(src, `"cost"`, `"bleu"`, 1) + "[evaluator]\nkind = \"remote\"\naddress = \"a:1\"\n"
+	_, err = DecodeExperiment("x.toml", []byte(remote), toyCatalog{})
+	if err == nil || !strings.Contains(err.Error(), `objectives[1].direction: missing: "bleu" is a metric of your evaluator`) {
+		t.Errorf("an own metric without a direction: %v", err)
+	}
+	e, err = DecodeExperiment("x.toml", []byte(strings.Replace(remote, `metric = "bleu"`, "metric = \"bleu\"\ndirection = \"maximize\"", 1)), toyCatalog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := e.Objectives[1]; o.Metric != "bleu" || o.Direction != "maximize" {
+		t.Errorf("own metric objective %+v", o)
 	}
 }
 

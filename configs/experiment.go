@@ -748,7 +748,18 @@ func (e *Experiment) validate(cat Catalog) error {
 			add(key+".task", "missing: give a task name, %q (one objective per task) or %q (mean over tasks)", TaskAll, TaskMean)
 		}
 		if _, ok := cat.MetricDirection(o.Metric); !ok && o.Metric != "" {
-			add(key+".metric", "unknown metric %q: use %s", o.Metric, quotedList(cat.MetricNames(), "or"))
+			kind := e.Evaluator.Kind
+			if kind == "" {
+				if names := cat.EvaluatorNames(); len(names) > 0 {
+					kind = names[0]
+				}
+			}
+			switch {
+			case !cat.AnyMetric(kind):
+				add(key+".metric", "unknown metric %q: use %s (an evaluator of kind \"command\" may report metrics of its own)", o.Metric, quotedList(cat.MetricNames(), "or"))
+			case o.Direction == "":
+				add(key+".direction", "missing: %q is a metric of your evaluator, not one evomerge knows, so say whether it is better high or low: direction = \"maximize\" or \"minimize\"", o.Metric)
+			}
 		}
 		switch strings.ToLower(o.Direction) {
 		case "", "maximize", "minimize":

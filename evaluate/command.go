@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -132,15 +133,17 @@ func NewCommand(cfg CommandConfig) (*Command, error) {
 	for _, o := range cfg.Objectives {
 		c.names = append(c.names, o.Name)
 	}
+	// The working directory is where the command runs, not what it
+	// computes: it stays out of the spec, so a project moved to another
+	// directory keeps its cached scores.
 	spec := struct {
 		Evaluator  string              `json:"evaluator"`
 		Argv       []string            `json:"argv"`
-		Dir        string              `json:"dir,omitempty"`
 		Env        []string            `json:"env,omitempty"`
 		DType      checkpoint.DType    `json:"dtype,omitempty"`
 		Objectives []fitness.Objective `json:"objectives"`
 		Merge      json.RawMessage     `json:"merge"`
-	}{"command", cfg.Argv, cfg.Dir, cfg.Env, cfg.DType, cfg.Objectives, json.RawMessage(merger.desc)}
+	}{"command", cfg.Argv, cfg.Env, cfg.DType, cfg.Objectives, json.RawMessage(merger.desc)}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: encode evaluation spec: %w", err)
@@ -258,6 +261,9 @@ func parseScores(out []byte, names []string) ([]float64, error) {
 			err = json.Unmarshal(bytes.TrimSpace(trimmed[i+1:]), &doc)
 		}
 	}
+	if err != nil && nonFinite.Match(lastLine(trimmed)) {
+		return nil, fmt.Errorf(`a score is not a number (the output's last line is %q): a candidate the command cannot score should exit non-zero with the reason on standard error`, head(lastLine(trimmed), 120))
+	}
 	if err != nil {
 		return nil, fmt.Errorf(`standard output is not the scores JSON (%v): print {"scores": {"<objective>": <number>, ...}}; output starts %q`, err, head(trimmed, 120))
 	}
@@ -278,6 +284,17 @@ func parseScores(out []byte, names []string) ([]float64, error) {
 		return nil, fmt.Errorf("the scores lack objective %s (got %s)", strings.Join(missing, ", "), strings.Join(sortedKeys(doc.Scores), ", "))
 	}
 	return scores, nil
+}
+
+// nonFinite finds the NaN and infinity tokens some JSON writers emit
+// (Python's json.dumps), which JSON does not allow.
+var nonFinite = regexp.MustCompile(`(?i)(^|[^a-z"])(nan|-?infinity|-?inf)([^a-z"]|$)`)
+
+func lastLine(b []byte) []byte {
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return bytes.TrimSpace(b[i+1:])
+	}
+	return b
 }
 
 func head(b []byte, n int) string {

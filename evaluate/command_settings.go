@@ -3,6 +3,7 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -18,6 +19,20 @@ type CommandSettings struct {
 	Command []string `toml:"command,omitempty"`
 	// Timeout bounds one evaluation (default DefaultCommandTimeout).
 	Timeout time.Duration `toml:"timeout,omitempty"`
+	// Dir is the command's working directory; relative to the
+	// configuration file's directory, which it is when absent, so a
+	// command naming a script beside the configuration runs from
+	// anywhere.
+	Dir string `toml:"dir,omitempty"`
+}
+
+// MapPaths resolves the working directory (absent: the configuration's
+// own directory, ".").
+func (s *CommandSettings) MapPaths(f func(string) string) {
+	if s.Dir == "" {
+		s.Dir = "."
+	}
+	s.Dir = f(s.Dir)
 }
 
 // NewCommandSettings returns empty settings to decode [evaluator] into.
@@ -50,10 +65,18 @@ func (s *CommandSettings) Describe() string {
 
 // BuildCommand is the command kind's factory.
 func BuildCommand(_ context.Context, settings Settings, env Env) (*Built, error) {
-	s := settings.(*CommandSettings)
+	s, ok := settings.(*CommandSettings)
+	if !ok {
+		return nil, fmt.Errorf("evaluate: command settings of type %T", settings)
+	}
+	if s.Dir != "" {
+		if st, err := os.Stat(s.Dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("evaluator.dir: the command's working directory %s is not a directory: create it or set evaluator.dir to one (relative paths are relative to the configuration file)", s.Dir)
+		}
+	}
 	cmd, err := NewCommand(CommandConfig{
 		Merge: env.Merge, Objectives: env.Objectives, Argv: s.Command,
-		Timeout: s.Timeout, Workers: env.Workers,
+		Timeout: s.Timeout, Workers: env.Workers, Dir: s.Dir,
 	})
 	if err != nil {
 		return nil, err

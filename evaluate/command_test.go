@@ -230,6 +230,15 @@ func TestParseScores(t *testing.T) {
 			t.Errorf("%q: accepted as %v", bad, got)
 		}
 	}
+	// Non-finite tokens (Python's json.dumps writes them) are named as such.
+	for _, out := range []string{`{"scores": {"a": NaN, "b": 1}}`, "log\n{\"scores\": {\"a\": -Infinity, \"b\": 1}}"} {
+		if _, err := parseScores([]byte(out), names); err == nil || !strings.Contains(err.Error(), "a score is not a number") {
+			t.Errorf("%q: %v, want it to say a score is not a number", out, err)
+		}
+	}
+	if _, err := parseScores([]byte(`{"scores": {"a": "nan", "b": 1}}`), names); err == nil || strings.Contains(err.Error(), "not a number") {
+		t.Errorf("a quoted string: %v, want the plain JSON error", err)
+	}
 }
 
 // No more than Workers commands run at once.

@@ -307,7 +307,11 @@ func (m *Merger) newModel() (model.Network, error) {
 	for i, t := range metas {
 		tensors[i] = checkpoint.Tensor{Name: t.Name, Shape: t.Shape, Data: make([]float32, t.NumElements())}
 	}
-	net, err := m.pool.Config().FromTensors(tensors)
+	arch, err := m.pool.Architecture()
+	if err != nil {
+		return nil, err
+	}
+	net, err := arch.FromTensors(tensors)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: the pool's tensors do not form a model of its architecture: %w", err)
 	}

@@ -492,7 +492,6 @@ func TestLoadPoolErrors(t *testing.T) {
 		want  string
 	}{
 		{PoolFiles{}, "no expert checkpoints"},
-		{PoolFiles{Models: []string{plain}}, "has no evomerge.spec metadata"},
 		{PoolFiles{Models: []string{s.experts[0], otherPath}}, "different architectures"},
 		{PoolFiles{Models: []string{s.experts[0], filepath.Join(s.dir, "missing.safetensors")}}, "missing.safetensors"},
 		{PoolFiles{Models: s.experts, Names: []string{"a", "a"}}, "two models are named"},
@@ -502,5 +501,25 @@ func TestLoadPoolErrors(t *testing.T) {
 		if _, err := LoadPool(tc.files); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to mention %q", tc.files, err, tc.want)
 		}
+	}
+
+	// A checkpoint of no known architecture loads, for merging and for
+	// command evaluators; the native evaluator refuses it and says why.
+	pool, err := LoadPool(PoolFiles{Models: []string{plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if pool.Config() != nil {
+		t.Errorf("a plain checkpoint was given architecture %v", pool.Config())
+	}
+	_, archErr := pool.Architecture()
+	for _, want := range []string{"model 1 (plain)", "has no evomerge.spec metadata", `kind = "command"`} {
+		if archErr == nil || !strings.Contains(archErr.Error(), want) {
+			t.Errorf("architecture error %v, want it to mention %q", archErr, want)
+		}
+	}
+	if _, err := NewNative(NativeConfig{Merge: linearMerge(t, pool, false), Tasks: s.tasks, Objectives: accuracyObjectives("alpha")}); err == nil || !strings.Contains(err.Error(), `kind = "command"`) {
+		t.Errorf("native evaluator over a pool of no known architecture: %v, want the architecture error", err)
 	}
 }

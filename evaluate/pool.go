@@ -32,8 +32,12 @@ type PoolFiles struct {
 }
 
 // Pool is a model pool read lazily from disk: a base (optional) and N
-// expert checkpoints of one architecture the native backend knows
-// (internal/model/all). LoadPool opens them through memory-mapped
+// expert checkpoints with the same tensors. When every checkpoint is of an
+// architecture the native backend knows (internal/model/all), Architecture
+// returns it and the pool can be scored natively; any other safetensors
+// checkpoint (a Hugging Face model of another family, with or without
+// config.json) can still be merged, exported and scored by a command.
+// LoadPool opens them through memory-mapped
 // checkpoint readers and reads only their headers; a merge reads the
 // tensors it needs when it needs them (operators.MappedSource): an F32
 // tensor is read in place from the map, any other float dtype is converted
@@ -47,6 +51,7 @@ type Pool struct {
 	paths    []string
 	names    []string
 	cfg      model.Config
+	archErr  error // why cfg is nil: a checkpoint of no known architecture
 	readers  []*checkpoint.Reader // the base (when given) then the experts
 	src      *operators.MappedSource
 	metadata map[string]string
@@ -55,11 +60,14 @@ type Pool struct {
 
 // LoadPool opens the pool's checkpoints, reading their headers and hashing
 // their contents (Version); tensor data is read when merges need it. Every
-// checkpoint must be of an architecture internal/model/all detects (from
-// its metadata and config.json), all of them must share one backbone
-// (heads may differ: they are per task), every tensor must be of a float
-// dtype (F32, F16, BF16, F64) and a tensor present in several checkpoints
-// must have one shape. Close releases the files.
+// tensor must be of a float dtype (F32, F16, BF16, F64) and a tensor
+// present in several checkpoints must have one shape. The architecture is
+// detected from each checkpoint's metadata and config.json
+// (internal/model/all): checkpoints of known architectures must share one
+// backbone (heads may differ: they are per task); when one is of no known
+// architecture the pool has none (Architecture says why) and only
+// evaluators that do not run the model natively can score it. Close
+// releases the files.
 func LoadPool(f PoolFiles) (*Pool, error) {
 	if len(f.Models) == 0 {
 		return nil, fmt.Errorf("evaluate: the model pool has no expert checkpoints: give at least one model path")
@@ -114,12 +122,21 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 		}
 		fmt.Fprintf(h, "%s %s\n", role, sum)
 		meta := r.Metadata()
+		if firstMD == nil {
+			firstMD = meta
+		}
 		cfg, err := configOf(meta, path)
+		if errors.Is(err, model.ErrUnknownArchitecture) {
+			if p.archErr == nil {
+				p.archErr = fmt.Errorf("evaluate: %s: %w", role, err)
+			}
+			return r, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %s: %w", role, err)
 		}
-		if firstMD == nil {
-			firstMD, p.cfg, specFrom, backbone = meta, cfg, path, cfg.Backbone()
+		if p.cfg == nil {
+			p.cfg, specFrom, backbone = cfg, path, cfg.Backbone()
 		} else if b := cfg.Backbone(); b != backbone {
 			return nil, fmt.Errorf("evaluate: %s (%s) and %s have different architectures: %s vs %s; a pool's models must share one backbone", role, path, specFrom, b, backbone)
 		}
@@ -150,7 +167,11 @@ func LoadPool(f PoolFiles) (*Pool, error) {
 			p.metadata[k] = v
 		}
 	}
-	p.cfg = p.cfg.WithHeads(nil) // heads are discovered from the tensors present
+	if p.archErr != nil {
+		p.cfg = nil
+	} else {
+		p.cfg = p.cfg.WithHeads(nil) // heads are discovered from the tensors present
+	}
 	p.version = hex.EncodeToString(h.Sum(nil))[:16]
 	ok = true
 	return p, nil
@@ -204,8 +225,17 @@ func (p *Pool) HasBase() bool { return p.basePath != "" }
 
 // Config returns the pool's architecture without heads (heads are per task
 // and taken from the tensors present: Config().FromTensors builds a network
-// of the pool's tensors).
+// of the pool's tensors); nil when the pool has none (see Architecture).
 func (p *Pool) Config() model.Config { return p.cfg }
+
+// Architecture returns the pool's architecture, or an error that names the
+// checkpoint of no known architecture and says what scores it instead.
+func (p *Pool) Architecture() (model.Config, error) {
+	if p.cfg == nil {
+		return nil, p.archErr
+	}
+	return p.cfg, nil
+}
 
 // Source returns the pool as an operators.Source (an
 // operators.MappedSource): slices it loads are read-only and valid until
@@ -237,7 +267,7 @@ func configOf(meta map[string]string, path string) (model.Config, error) {
 	}
 	cfg, err := all.Detect(path, meta, config)
 	if errors.Is(err, model.ErrUnknownArchitecture) {
-		return nil, fmt.Errorf("%w: the native backend runs only these architectures (evomerge writes the metadata of the models it trains and merges); use the command evaluator for others", err)
+		return nil, fmt.Errorf("%w: the native backend runs only these architectures (evomerge writes the metadata of the models it trains and merges); score other checkpoints with your own script: kind = \"command\" in [evaluator]", err)
 	}
 	if err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 	"github.com/evomerge/evomerge/internal/data"
 )
 
-const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [--force] [--smoke]
+const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [--force] [--smoke] [--link DIR]
        evomerge bench list
        evomerge bench operators [--out docs/results.md] [--smoke]   (see bench operators --help)
        evomerge bench perf [flags]                                  (see bench perf --help)
@@ -19,7 +19,10 @@ const benchSynopsis = `bench prepare NAME [--cache-dir DIR] [--mnist-dir DIR] [-
 prepare trains and caches a built-in benchmark's base and experts (it also
 happens automatically the first time a command needs the benchmark), then
 prints each model's test accuracy on every task and how much plain weight
-averaging of the experts loses against them.
+averaging of the experts loses against them. --link DIR makes DIR/base and
+DIR/<task> folders whose model.safetensors link to the cached checkpoints,
+for configurations that name models by path (configs/examples uses
+configs/examples/models).
 
 Benchmarks live in DIR/<name>-<version>; DIR defaults to $EVOMERGE_CACHE/bench,
 else the user cache directory's evomerge/bench. MNIST is read from the
@@ -41,6 +44,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	df.register(fs)
 	force := fs.Bool("force", false, "retrain even if a valid cache exists")
 	smoke := fs.Bool("smoke", false, "tiny training run (a few hundred images) to check the pipeline; results are not meaningful")
+	link := fs.String("link", "", "also make DIR/base and DIR/<task> folders linking to the cached checkpoints")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -80,7 +84,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return printBenchmark(stdout, b)
+	if err := printBenchmark(stdout, b); err != nil {
+		return err
+	}
+	if *link != "" {
+		return linkBenchmark(stdout, b, *link)
+	}
+	return nil
 }
 
 func isBenchmark(name string) bool {

@@ -109,6 +109,12 @@ func printStatus(w io.Writer, st *rundir.StatusReport) {
 	} else {
 		fmt.Fprintf(w, "evaluations: %s (%d evaluated, %d repeats answered from the journal), failed %d, generations %d, sessions %d\n", progress, st.Journaled, max(st.Evaluations-st.Journaled, 0), st.Failed, st.Generations, st.Sessions)
 	}
+	if len(st.Failures) > 0 {
+		fmt.Fprintln(w, "failures (first of each reason):")
+		for _, f := range st.Failures {
+			fmt.Fprintf(w, "  %s ×%d: %s\n", rundir.ShortID(f.ID), f.Count, f.Error)
+		}
+	}
 	fmt.Fprintf(w, "speed: %.2f evaluations/s over %s of evaluation time\n", st.PerSecond, (time.Duration(st.EvaluationSeconds * float64(time.Second))).Round(time.Second))
 	fmt.Fprintf(w, "front: %s\n", plural(st.FrontSize, "non-dominated candidate"))
 	fmt.Fprintln(w, "best so far:")

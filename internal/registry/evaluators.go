@@ -22,6 +22,9 @@ type Evaluator struct {
 	// Benchmark, when set, says that the kind scores on a built-in
 	// benchmark's task data, and how: the experiment must name one.
 	Benchmark string
+	// AnyMetric: the kind reports scores under names of its own (a user's
+	// command), so objectives may name metrics outside tasks.Metrics.
+	AnyMetric bool
 	// NewSettings returns empty settings to decode [evaluator] into.
 	NewSettings func() evaluate.Settings
 	// New builds the evaluator from decoded, defaulted and validated
@@ -48,7 +51,7 @@ func evaluatorList() []Evaluator {
 			Benchmark:   "the native evaluator scores on a built-in benchmark's task data",
 			NewSettings: evaluate.NewNativeSettings, New: evaluate.BuildNative},
 		{Name: evaluate.CommandKind, Summary: "a user's command scores each merged checkpoint",
-			NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
+			AnyMetric: true, NewSettings: evaluate.NewCommandSettings, New: evaluate.BuildCommand},
 		{Name: natsev.Kind, Summary: "evomerge worker processes score candidates through NATS JetStream, natively or with the kind [evaluator.inner] names",
 			Benchmark:   "NATS workers score natively on a built-in benchmark's task data",
 			NewSettings: newNATSSettings, New: natsev.Build},

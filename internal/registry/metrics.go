@@ -8,6 +8,11 @@ import "github.com/evomerge/evomerge/internal/tasks"
 
 func (catalog) MetricNames() []string { return tasks.MetricNames() }
 
+func (catalog) AnyMetric(kind string) bool {
+	e, ok := EvaluatorKind(kind)
+	return ok && e.AnyMetric
+}
+
 func (catalog) MetricDirection(name string) (string, bool) {
 	m, ok := tasks.LookupMetric(name)
 	if !ok {

@@ -26,6 +26,9 @@ type journaled struct {
 	replayed, evaluated int
 	// onRecord, when set, sees every record answered or written.
 	onRecord func(*rundir.Record)
+	// onFailure, when set, is told of every failed evaluation made (not
+	// replayed).
+	onFailure func(id, reason string)
 }
 
 // rememberer is an evaluator that must know the genomes of candidates
@@ -90,6 +93,9 @@ func (j *journaled) Evaluate(ctx context.Context, batch []*population.Candidate)
 			}
 			if j.onRecord != nil {
 				j.onRecord(&rec)
+			}
+			if rec.Status == population.StatusFailed && j.onFailure != nil {
+				j.onFailure(rec.ID, rec.Error)
 			}
 			j.evaluated++
 		}

@@ -107,7 +107,11 @@ func workingModel(pool *evaluate.Pool, patterns []string) (model.Network, error)
 		}
 		ts = append(ts, checkpoint.Tensor{Name: meta.Name, Shape: slices.Clone(meta.Shape), Data: slices.Clone(v)})
 	}
-	return pool.Config().FromTensors(ts)
+	arch, err := pool.Architecture()
+	if err != nil {
+		return nil, err
+	}
+	return arch.FromTensors(ts)
 }
 
 // prepareGradient builds the evaluators that the run's method needs

@@ -99,6 +99,12 @@ func (p *progress) due(evals int) bool {
 	return p.now().Sub(p.printedAt) >= pipedInterval
 }
 
+// note prints a line of its own, ending the live line first.
+func (p *progress) note(msg string) {
+	p.finish()
+	fmt.Fprintln(p.out, msg)
+}
+
 // finish ends the live line.
 func (p *progress) finish() {
 	if p.terminal && p.lineLen > 0 {
@@ -124,8 +130,17 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f rundir.Fro
 	if len(f.Members) == 1 {
 		noun = "member"
 	}
-	fmt.Fprintf(w, "Pareto front on the %s split: %d %s (objectives: %s)\n", f.FitnessSplit, len(f.Members), noun, objectiveNames(f.Objectives))
+	if f.FitnessSplit == "" {
+		// Scored by the evaluator (a command): the objectives are its scores.
+		fmt.Fprintf(w, "Pareto front: %d %s (objectives: %s)\n", len(f.Members), noun, objectiveNames(f.Objectives))
+	} else {
+		fmt.Fprintf(w, "Pareto front on the %s split: %d %s (objectives: %s)\n", f.FitnessSplit, len(f.Members), noun, objectiveNames(f.Objectives))
+	}
 	if len(f.Members) == 0 {
+		return
+	}
+	if !hasTaskScores(f) {
+		printObjectiveTable(w, exp, f)
 		return
 	}
 	tested := f.Members[0].Test != nil
@@ -251,4 +266,53 @@ func trim(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// hasTaskScores reports whether the front's members carry per-task
+// accuracies (runs scored natively).
+func hasTaskScores(f rundir.Front) bool {
+	for _, m := range f.Members {
+		if m.FitnessTasks != nil || m.Test != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// printObjectiveTable writes the front's objective scores, one row per
+// member: the chosen member first, then as the report ranks them.
+func printObjectiveTable(w io.Writer, exp *configs.Experiment, f rundir.Front) {
+	fmt.Fprintf(w, "\nscores per objective, as the evaluator measured them; the chosen member first:\n")
+	header := fmt.Sprintf("%-14s", "member")
+	for _, o := range f.Objectives {
+		header += fmt.Sprintf(" %*s", max(13, len(o.Name)), o.Name)
+	}
+	if f.Scalarization != nil {
+		header += fmt.Sprintf(" %12s", "cost")
+	}
+	fmt.Fprintln(w, header)
+	choice, _ := rundir.ChooseMember(f, exp.Report.Choose) // checked when the run started
+	order := rundir.RankedMembers(f, choice.Index)
+	if top := exp.Report.Top; top > 0 && top < len(order) {
+		order = order[:top]
+	}
+	for _, i := range order {
+		m := f.Members[i]
+		row := fmt.Sprintf("%-14s", rundir.ShortID(m.ID))
+		for k, o := range f.Objectives {
+			v := math.NaN()
+			if k < len(m.Validation) {
+				v = m.Validation[k]
+			}
+			row += fmt.Sprintf(" %*s", max(13, len(o.Name)), fmtScore(v))
+		}
+		if f.Scalarization != nil {
+			cost := "-"
+			if m.Cost != nil {
+				cost = fmt.Sprintf("%.6g", *m.Cost)
+			}
+			row += fmt.Sprintf(" %12s", cost)
+		}
+		fmt.Fprintln(w, row)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/evomerge/evomerge/configs"
@@ -300,6 +301,14 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev rund
 	journaledAtStart := journal.Len()
 	prog := &progress{out: out, terminal: opt.Terminal, now: opt.now, start: sessionStart, ev: ev,
 		max: exp.Search.MaxEvaluations, objectives: comp.objectives}
+	// Failed evaluations: the first of each reason is shown as it happens.
+	var failed rundir.Failures
+	ev.onFailure = func(id, reason string) {
+		if failed.Add(id, reason) {
+			prog.note(fmt.Sprintf("candidate %s failed: %s", rundir.ShortID(id), reason))
+			log.Warn("evaluation failed", "id", id, "error", reason)
+		}
+	}
 	recorders := []search.Recorder{
 		search.RecorderFunc(func(e search.Event) error {
 			if e.Kind != search.EventBatch {
@@ -317,7 +326,7 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev rund
 				fmt.Fprintf(out, "warning: none of the %d journaled evaluations matches this run's candidates (the benchmark, evaluator or code changed since they were made); they are evaluated again\n", journaledAtStart)
 			}
 			log.Info("batch", "generation", e.Generation, "evaluations", e.Stats.Evaluations, "failed", e.Stats.Failed,
-				"replayed", ev.replayed, "evaluated", ev.evaluated, "best", e.Stats.Best)
+				"replayed", ev.replayed, "evaluated", ev.evaluated, "best", floatPtrs(e.Stats.Best))
 			return writeState()
 		}),
 		prog,
@@ -367,10 +376,15 @@ func execute(ctx context.Context, dir string, exp *configs.Experiment, prev rund
 	if failures.first() != nil {
 		return stopped()
 	}
-	switch res.Status {
-	case search.StatusCancelled:
+	switch {
+	case res.Status == search.StatusCancelled:
 		outcome.Status = rundir.StateInterrupted
-	case search.StatusFailure:
+	case res.Status == search.StatusFailure:
+		outcome.Status = rundir.StateFailed
+		state.Error = res.Err.Error()
+	case res.Evaluations > 0 && res.Failed == res.Evaluations:
+		// Nothing was scored: the run failed, with the reasons.
+		res.Err = allFailed(res.Evaluations, failed, dir)
 		outcome.Status = rundir.StateFailed
 		state.Error = res.Err.Error()
 	default:
@@ -607,4 +621,25 @@ func normalize(acc, ref []float64) ([]float64, *float64) {
 	}
 	mean := sum / float64(len(acc))
 	return out, &mean
+}
+
+// allFailed is the error of a run in which every evaluation failed: the
+// first reasons, and where the others are.
+func allFailed(n int, f rundir.Failures, dir string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "every one of the %d evaluations failed", n)
+	list := f.List()
+	if len(list) == 0 {
+		// Answered from the journal: the reasons are there.
+		fmt.Fprintf(&b, "; the reasons are in %s (`evomerge status %s` lists them)", filepath.Join(dir, rundir.JournalFile), dir)
+		return errors.New(b.String())
+	}
+	for _, r := range list {
+		fmt.Fprintf(&b, "; %d× %s", r.Count, r.Error)
+	}
+	if n := f.Unlisted(); n > 0 {
+		fmt.Fprintf(&b, "; %d more with other reasons in %s", n, filepath.Join(dir, rundir.JournalFile))
+	}
+	b.WriteString(": fix the evaluator (run its command by hand on a checkpoint `evomerge export` writes) and start again with --force")
+	return errors.New(b.String())
 }

@@ -54,7 +54,51 @@ type StatusReport struct {
 	// run has written front.json.
 	Chosen   string `json:"chosen,omitempty"`
 	ChosenBy string `json:"chosen_by,omitempty"`
+	// Failures are the first failed evaluations with distinct reasons (at
+	// most MaxFailureReasons), in journal order.
+	Failures []FailureReason `json:"failures,omitempty"`
 }
+
+// FailureReason is a failed evaluation and why it failed.
+type FailureReason struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+	// Count is the number of failed evaluations with this reason.
+	Count int `json:"count"`
+}
+
+// MaxFailureReasons bounds the distinct failure reasons a status lists.
+const MaxFailureReasons = 5
+
+// Failures collects failure reasons: the first evaluation of each distinct
+// reason (at most MaxFailureReasons), with how many failed with it.
+type Failures struct {
+	list  []FailureReason
+	other int
+}
+
+// Add records a failed evaluation. It reports whether its reason is new
+// and listed.
+func (f *Failures) Add(id, reason string) bool {
+	for i := range f.list {
+		if f.list[i].Error == reason {
+			f.list[i].Count++
+			return false
+		}
+	}
+	if len(f.list) >= MaxFailureReasons {
+		f.other++
+		return false
+	}
+	f.list = append(f.list, FailureReason{ID: id, Error: reason, Count: 1})
+	return true
+}
+
+// List returns the listed reasons.
+func (f *Failures) List() []FailureReason { return append([]FailureReason(nil), f.list...) }
+
+// Unlisted counts the failures whose reasons did not fit in the list.
+func (f *Failures) Unlisted() int { return f.other }
 
 // Status reads a run directory's state and journal.
 func Status(dir string) (*StatusReport, error) {
@@ -90,12 +134,14 @@ func Status(dir string) (*StatusReport, error) {
 		best[i] = -1
 	}
 	clock := NewEvalClock()
+	var failures Failures
 	cands := make([]*population.Candidate, 0, len(j.Records))
 	for k := range j.Records {
 		rec := &j.Records[k]
 		clock.Add(rec)
 		if rec.Status != population.StatusOK {
 			r.Failed++
+			failures.Add(rec.ID, rec.Error)
 			continue
 		}
 		if len(dirs) == 0 {
@@ -111,6 +157,7 @@ func Status(dir string) (*StatusReport, error) {
 			}
 		}
 	}
+	r.Failures = failures.List()
 	for i, o := range st.Objectives {
 		b := BestScore{Objective: o.Name}
 		if best[i] >= 0 {
