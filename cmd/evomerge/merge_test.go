@@ -28,8 +28,8 @@ func tinyModel(who, head string) []checkpoint.Tensor {
 		name  string
 		shape []int
 	}{
-		{"layers.0.weight", []int{4, 3}}, {"layers.0.bias", []int{4}},
-		{"layers.2.weight", []int{2, 4}}, {"layers.2.bias", []int{2}},
+		{"layers.1.weight", []int{4, 3}}, {"layers.1.bias", []int{4}},
+		{"layers.3.weight", []int{2, 4}}, {"layers.3.bias", []int{2}},
 	}
 	if head != "" {
 		shapes = append(shapes, struct {
@@ -66,7 +66,7 @@ func exampleWorkspace(t *testing.T, example string) (recipe string, inputs map[s
 		t.Fatal(err)
 	}
 	inputs = map[string][]checkpoint.Tensor{
-		"base": tinyModel("base", ""), "rot90": tinyModel("rot90", "rot90"), "invert": tinyModel("invert", "invert"),
+		"base": tinyModel("base", ""), "digits": tinyModel("digits", "digits"), "rotated": tinyModel("rotated", "rotated"),
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestCmdMergeErrors(t *testing.T) {
 		}
 		return p
 	}
-	models := "\n[[models]]\nname = \"a\"\npath = \"models/rot90\"\n[[models]]\nname = \"b\"\npath = \"models/invert\"\n"
+	models := "\n[[models]]\nname = \"a\"\npath = \"models/digits\"\n[[models]]\nname = \"b\"\npath = \"models/rotated\"\n"
 	cases := []struct {
 		name  string
 		args  []string
@@ -377,7 +377,7 @@ func TestExecuteMergeExitCodes(t *testing.T) {
 	recipe, _ := exampleWorkspace(t, "merge-slerp.toml")
 	dir := filepath.Dir(recipe)
 	bad := filepath.Join(dir, "bad.toml")
-	if err := os.WriteFile(bad, []byte("method = \"slerp\"\n[[models]]\nname = \"a\"\npath = \"models/rot90\"\n[params]\nt = 2\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("method = \"slerp\"\n[[models]]\nname = \"a\"\npath = \"models/digits\"\n[params]\nt = 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -430,20 +430,20 @@ func TestCmdMergeF16Output(t *testing.T) {
 func TestCmdMergeRefusesNonFiniteInputs(t *testing.T) {
 	recipe, inputs := exampleWorkspace(t, "merge-slerp.toml")
 	dir := filepath.Dir(recipe)
-	// The invert expert diverged: one weight is NaN, one +Inf.
-	ts := inputs["invert"]
+	// The rotated expert diverged: one weight is NaN, one +Inf.
+	ts := inputs["rotated"]
 	for i := range ts {
-		if ts[i].Name == "layers.2.weight" {
+		if ts[i].Name == "layers.3.weight" {
 			ts[i].Data[3], ts[i].Data[5] = float32(math.NaN()), float32(math.Inf(1))
 		}
 	}
-	path := filepath.Join(dir, "models", "invert", checkpoint.SingleFileName)
-	if err := checkpoint.Write(path, ts, map[string]string{"evomerge.spec": `{"who":"invert"}`}, checkpoint.WriteOptions{}); err != nil {
+	path := filepath.Join(dir, "models", "rotated", checkpoint.SingleFileName)
+	if err := checkpoint.Write(path, ts, map[string]string{"evomerge.spec": `{"who":"rotated"}`}, checkpoint.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "refused")
 	err := cmdMerge(context.Background(), []string{recipe, "--out", out}, &bytes.Buffer{}, &bytes.Buffer{})
-	for _, want := range []string{"model 2 (" + filepath.Join(dir, "models", "invert"), `tensor "layers.2.weight" holds 2 non-finite values of 8 (the first, element 3, is NaN)`, "--allow-nonfinite"} {
+	for _, want := range []string{"model 2 (" + filepath.Join(dir, "models", "rotated"), `tensor "layers.3.weight" holds 2 non-finite values of 8 (the first, element 3, is NaN)`, "--allow-nonfinite"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to contain %q", err, want)
 		}
