@@ -79,9 +79,7 @@ func (c Config) Spec() layers.Spec {
 		s.Layers = append(s.Layers, blockConv(ch), blockRelu, blockPool)
 	}
 	s.Layers = append(s.Layers, layers.LayerSpec{Kind: layers.KindFlatten})
-	for _, h := range c.Hidden {
-		s.Layers = append(s.Layers, layers.LayerSpec{Kind: layers.KindLinear, Out: h}, layers.LayerSpec{Kind: layers.KindReLU})
-	}
+	s.Layers = layers.AppendHidden(s.Layers, c.Hidden)
 	return s
 }
 
@@ -124,27 +122,19 @@ func (c Config) Metadata() map[string]string { return c.Spec().Metadata() }
 
 // New implements model.Config.
 func (c Config) New(seed uint64) (model.Network, error) {
-	s, err := layers.New(c.Spec(), c, seed)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return layers.NewNetwork(c.Spec(), c, seed)
 }
 
 // FromTensors implements model.Config.
 func (c Config) FromTensors(tensors []checkpoint.Tensor) (model.Network, error) {
-	s, err := layers.FromTensors(c.Spec(), c, tensors)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return layers.NetworkFromTensors(c.Spec(), c, tensors)
 }
 
 // FromSpec returns the config of a spec of arch "cnn", or an error naming
 // the first layer that is not of a CNN's form.
 func FromSpec(s layers.Spec) (Config, error) {
-	if s.Arch != Name {
-		return Config{}, fmt.Errorf("cnn: spec of architecture %q, not %q", s.Arch, Name)
+	if err := s.CheckArch(Name); err != nil {
+		return Config{}, err
 	}
 	c := Config{Input: s.Input, Heads: slices.Clone(s.Heads)}
 	form := "a cnn's layers are conv2d (kernel 3, stride 1, padding 1), relu and maxpool (kernel 2, stride 2) per block, a flatten, then a linear and a relu per hidden layer"
@@ -172,38 +162,19 @@ func FromSpec(s layers.Spec) (Config, error) {
 	if s.Layers[i] != (layers.LayerSpec{Kind: layers.KindFlatten}) {
 		return Config{}, bad(i, "a convolution or a plain flatten")
 	}
-	for i++; i < len(s.Layers); i += 2 {
-		lin := s.Layers[i]
-		if lin != (layers.LayerSpec{Kind: layers.KindLinear, Out: lin.Out}) {
-			return Config{}, bad(i, "a linear layer with only out set")
-		}
-		if i+1 >= len(s.Layers) || s.Layers[i+1] != (layers.LayerSpec{Kind: layers.KindReLU}) {
-			return Config{}, fmt.Errorf("cnn: %s layer %d is not the relu after linear layer %d: %s", model.SpecMetadataKey, i+1, i, form)
-		}
-		c.Hidden = append(c.Hidden, lin.Out)
+	hidden, err := s.ParseHidden(i+1, form)
+	if err != nil {
+		return Config{}, err
 	}
+	c.Hidden = hidden
 	if err := s.ValidateBackbone(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// Architecture returns the CNN architecture.
-func Architecture() model.Architecture { return architecture{} }
+// Architecture returns the CNN architecture. Its Detect is as the package
+// documentation says: FromSpec of the spec under model.SpecMetadataKey.
+func Architecture() model.Architecture { return architecture }
 
-type architecture struct{}
-
-func (architecture) Name() string { return Name }
-
-// Detect implements model.Architecture: see the package documentation.
-func (architecture) Detect(meta map[string]string, _ []byte) (model.Config, error) {
-	s, err := layers.SpecFor(meta, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := FromSpec(s)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+var architecture = layers.SpecArchitecture(Name, FromSpec)

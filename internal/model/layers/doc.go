@@ -16,6 +16,18 @@
 // for networks outside any architecture (tests); checkpoints are recognised
 // only by an architecture.
 //
+// # Architectures
+//
+// The architectures are built on a Spec and share what the helpers here
+// give them: their networks are Stacks (NewNetwork and NetworkFromTensors
+// implement model.Config's New and FromTensors), their checkpoints carry
+// their spec under model.SpecMetadataKey (SpecArchitecture is their
+// model.Architecture, Spec.CheckArch rejects a spec of another one), and
+// their backbones end in hidden Linear layers each followed by a ReLU
+// (AppendHidden writes them, Spec.ParseHidden reads them back). Each
+// architecture keeps its own layer list, its config type and its tensor
+// names.
+//
 // # Naming
 //
 // Backbone parameters are named by layer position, layers.{i}.weight and

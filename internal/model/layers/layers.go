@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"iter"
 	"math"
 	"math/rand/v2"
 
@@ -163,44 +164,67 @@ func ceilDiv(a, b int) int {
 	return (a + b - 1) / b
 }
 
+// convTap is one kernel tap (ci, ky, kx) of one image of the current chunk, as
+// im2col and col2im visit them.
+type convTap struct {
+	plane  []float32 // the image's input channel ci (of x or dx), inH×inW values
+	row    []float32 // the image's outH·outW columns of the tap's row of a column buffer
+	ky, kx int
+	lo, hi int // the output columns whose input column lies inside the image (tapRange)
+}
+
+// taps yields the taps of images [i0, i1) of the chunk, image by image and in each
+// image in the row order (ci, ky, kx) of the column buffer cols (rows of c.ld
+// columns); planes are those of images (NCHW: the input, or its gradient).
+func (c *conv2d) taps(images, cols []float32, i0, i1 int) iter.Seq[convTap] {
+	return func(yield func(convTap) bool) {
+		inSize := c.inC * c.inH * c.inW
+		ohw := c.outH * c.outW
+		for i := i0; i < i1; i++ {
+			xi := images[i*inSize : (i+1)*inSize]
+			col0 := (i - c.chunk0) * ohw
+			r := 0
+			for ci := range c.inC {
+				plane := xi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
+				for ky := range c.k {
+					for kx := range c.k {
+						t := convTap{plane: plane, row: cols[r*c.ld+col0 : r*c.ld+col0+ohw], ky: ky, kx: kx}
+						t.lo, t.hi = c.tapRange(kx)
+						if !yield(t) {
+							return
+						}
+						r++
+					}
+				}
+			}
+		}
+	}
+}
+
 // im2col writes the columns of images [i0, i1) of x into c.cols: row (ci, ky, kx),
 // column (image−chunk0)·outH·outW + oy·outW + ox holds the input value under that tap,
 // zero where the window hangs over the padding.
 func (c *conv2d) im2col(x []float32, i0, i1 int) {
-	inSize := c.inC * c.inH * c.inW
-	ohw := c.outH * c.outW
-	for img := i0; img < i1; img++ {
-		xi := x[img*inSize : (img+1)*inSize]
-		col0 := (img - c.chunk0) * ohw
-		r := 0
-		for ci := range c.inC {
-			plane := xi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
-			for ky := range c.k {
-				for kx := range c.k {
-					dst := c.cols[r*c.ld+col0 : r*c.ld+col0+ohw]
-					r++
-					lo, hi := c.tapRange(kx)
-					for oy := range c.outH {
-						seg := dst[oy*c.outW : (oy+1)*c.outW]
-						iy := oy*c.stride - c.pad + ky
-						if iy < 0 || iy >= c.inH || lo >= hi {
-							clear(seg)
-							continue
-						}
-						src := plane[iy*c.inW : (iy+1)*c.inW]
-						clear(seg[:lo])
-						clear(seg[hi:])
-						ix0 := lo*c.stride - c.pad + kx
-						if c.stride == 1 {
-							copy(seg[lo:hi], src[ix0:ix0+hi-lo])
-							continue
-						}
-						for ox := lo; ox < hi; ox++ {
-							seg[ox] = src[ix0]
-							ix0 += c.stride
-						}
-					}
-				}
+	for t := range c.taps(x, c.cols, i0, i1) {
+		lo, hi := t.lo, t.hi
+		for oy := range c.outH {
+			seg := t.row[oy*c.outW : (oy+1)*c.outW]
+			iy := oy*c.stride - c.pad + t.ky
+			if iy < 0 || iy >= c.inH || lo >= hi {
+				clear(seg)
+				continue
+			}
+			src := t.plane[iy*c.inW : (iy+1)*c.inW]
+			clear(seg[:lo])
+			clear(seg[hi:])
+			ix0 := lo*c.stride - c.pad + t.kx
+			if c.stride == 1 {
+				copy(seg[lo:hi], src[ix0:ix0+hi-lo])
+				continue
+			}
+			for ox := lo; ox < hi; ox++ {
+				seg[ox] = src[ix0]
+				ix0 += c.stride
 			}
 		}
 	}
@@ -251,33 +275,19 @@ func (c *conv2d) gather(dy []float32, i0, i1 int) {
 // in a fixed order.
 func (c *conv2d) col2im(dx []float32, i0, i1 int) {
 	inSize := c.inC * c.inH * c.inW
-	ohw := c.outH * c.outW
 	clear(dx[i0*inSize : i1*inSize])
-	for img := i0; img < i1; img++ {
-		dxi := dx[img*inSize : (img+1)*inSize]
-		col0 := (img - c.chunk0) * ohw
-		r := 0
-		for ci := range c.inC {
-			plane := dxi[ci*c.inH*c.inW : (ci+1)*c.inH*c.inW]
-			for ky := range c.k {
-				for kx := range c.k {
-					src := c.dcol[r*c.ld+col0 : r*c.ld+col0+ohw]
-					r++
-					lo, hi := c.tapRange(kx)
-					for oy := range c.outH {
-						iy := oy*c.stride - c.pad + ky
-						if iy < 0 || iy >= c.inH {
-							continue
-						}
-						row := plane[iy*c.inW : (iy+1)*c.inW]
-						seg := src[oy*c.outW : (oy+1)*c.outW]
-						ix := lo*c.stride - c.pad + kx
-						for ox := lo; ox < hi; ox++ {
-							row[ix] += seg[ox]
-							ix += c.stride
-						}
-					}
-				}
+	for t := range c.taps(dx, c.dcol, i0, i1) {
+		for oy := range c.outH {
+			iy := oy*c.stride - c.pad + t.ky
+			if iy < 0 || iy >= c.inH {
+				continue
+			}
+			row := t.plane[iy*c.inW : (iy+1)*c.inW]
+			seg := t.row[oy*c.outW : (oy+1)*c.outW]
+			ix := t.lo*c.stride - c.pad + t.kx
+			for ox := t.lo; ox < t.hi; ox++ {
+				row[ix] += seg[ox]
+				ix += c.stride
 			}
 		}
 	}
@@ -438,6 +448,13 @@ func (p *pool2d) runRange(lo, hi int) {
 	}
 }
 
+// window returns the input positions [lo, hi), along an axis of size positions (rows
+// or columns), that the window of output position o covers, padding left out.
+func (p *pool2d) window(o, size int) (lo, hi int) {
+	start := o*p.stride - p.pad
+	return max(start, 0), min(start+p.k, size)
+}
+
 func (p *pool2d) forwardPlanes(y, x []float32, lo, hi int) {
 	if p.max && p.k == 2 && p.stride == 2 && p.pad == 0 {
 		p.maxPool2x2(y, x, lo, hi)
@@ -448,11 +465,9 @@ func (p *pool2d) forwardPlanes(y, x []float32, lo, hi int) {
 		xp := x[pl*inPlane : (pl+1)*inPlane]
 		yp := y[pl*outPlane : (pl+1)*outPlane]
 		for oy := range p.outH {
-			y0 := oy*p.stride - p.pad
-			yLo, yHi := max(y0, 0), min(y0+p.k, p.inH)
+			yLo, yHi := p.window(oy, p.inH)
 			for ox := range p.outW {
-				x0 := ox*p.stride - p.pad
-				xLo, xHi := max(x0, 0), min(x0+p.k, p.inW)
+				xLo, xHi := p.window(ox, p.inW)
 				if p.max {
 					best := float32(math.Inf(-1))
 					bestAt := int32(yLo*p.inW + xLo)
@@ -537,11 +552,9 @@ func (p *pool2d) backwardPlanes(dx, dy []float32, lo, hi int) {
 			continue
 		}
 		for oy := range p.outH {
-			y0 := oy*p.stride - p.pad
-			yLo, yHi := max(y0, 0), min(y0+p.k, p.inH)
+			yLo, yHi := p.window(oy, p.inH)
 			for ox := range p.outW {
-				x0 := ox*p.stride - p.pad
-				xLo, xHi := max(x0, 0), min(x0+p.k, p.inW)
+				xLo, xHi := p.window(ox, p.inW)
 				g := dyp[oy*p.outW+ox] * p.windowCountScale
 				for iy := yLo; iy < yHi; iy++ {
 					for ix := xLo; ix < xHi; ix++ {

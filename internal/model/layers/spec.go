@@ -331,19 +331,9 @@ func (s Spec) Metadata() map[string]string {
 }
 
 // New implements model.Config (see New).
-func (s Spec) New(seed uint64) (model.Network, error) {
-	st, err := New(s, s, seed)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
-}
+func (s Spec) New(seed uint64) (model.Network, error) { return NewNetwork(s, s, seed) }
 
 // FromTensors implements model.Config (see FromTensors).
 func (s Spec) FromTensors(tensors []checkpoint.Tensor) (model.Network, error) {
-	st, err := FromTensors(s, s, tensors)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return NetworkFromTensors(s, s, tensors)
 }

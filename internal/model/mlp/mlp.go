@@ -58,11 +58,8 @@ var _ model.Config = Config{}
 // Spec returns the config as the sequential spec its networks run and its
 // metadata records.
 func (c Config) Spec() layers.Spec {
-	s := layers.Spec{Arch: Name, Input: c.Input, Heads: slices.Clone(c.Heads)}
-	s.Layers = append(s.Layers, layers.LayerSpec{Kind: layers.KindFlatten})
-	for _, h := range c.Hidden {
-		s.Layers = append(s.Layers, layers.LayerSpec{Kind: layers.KindLinear, Out: h}, layers.LayerSpec{Kind: layers.KindReLU})
-	}
+	s := layers.Spec{Arch: Name, Input: c.Input, Layers: []layers.LayerSpec{{Kind: layers.KindFlatten}}, Heads: slices.Clone(c.Heads)}
+	s.Layers = layers.AppendHidden(s.Layers, c.Hidden)
 	return s
 }
 
@@ -101,66 +98,38 @@ func (c Config) Metadata() map[string]string { return c.Spec().Metadata() }
 
 // New implements model.Config.
 func (c Config) New(seed uint64) (model.Network, error) {
-	s, err := layers.New(c.Spec(), c, seed)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return layers.NewNetwork(c.Spec(), c, seed)
 }
 
 // FromTensors implements model.Config.
 func (c Config) FromTensors(tensors []checkpoint.Tensor) (model.Network, error) {
-	s, err := layers.FromTensors(c.Spec(), c, tensors)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return layers.NetworkFromTensors(c.Spec(), c, tensors)
 }
 
 // FromSpec returns the config of a spec of arch "mlp", or an error naming
 // the first layer that is not of an MLP's form.
 func FromSpec(s layers.Spec) (Config, error) {
-	if s.Arch != Name {
-		return Config{}, fmt.Errorf("mlp: spec of architecture %q, not %q", s.Arch, Name)
+	if err := s.CheckArch(Name); err != nil {
+		return Config{}, err
 	}
 	c := Config{Input: s.Input, Heads: slices.Clone(s.Heads)}
 	form := "an mlp's layers are a flatten, then a linear and a relu per hidden layer"
 	if len(s.Layers) == 0 || s.Layers[0] != (layers.LayerSpec{Kind: layers.KindFlatten}) {
 		return Config{}, fmt.Errorf("mlp: %s layer 0 is not a plain flatten: %s", model.SpecMetadataKey, form)
 	}
-	rest := s.Layers[1:]
-	for k := 0; k < len(rest); k += 2 {
-		lin := rest[k]
-		if lin != (layers.LayerSpec{Kind: layers.KindLinear, Out: lin.Out}) {
-			return Config{}, fmt.Errorf("mlp: %s layer %d (%s) is not a linear layer with only out set: %s", model.SpecMetadataKey, k+1, lin.Kind, form)
-		}
-		if k+1 >= len(rest) || rest[k+1] != (layers.LayerSpec{Kind: layers.KindReLU}) {
-			return Config{}, fmt.Errorf("mlp: %s layer %d is not the relu after linear layer %d: %s", model.SpecMetadataKey, k+2, k+1, form)
-		}
-		c.Hidden = append(c.Hidden, lin.Out)
+	hidden, err := s.ParseHidden(1, form)
+	if err != nil {
+		return Config{}, err
 	}
+	c.Hidden = hidden
 	if err := s.ValidateBackbone(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// Architecture returns the MLP architecture.
-func Architecture() model.Architecture { return architecture{} }
+// Architecture returns the MLP architecture. Its Detect is as the package
+// documentation says: FromSpec of the spec under model.SpecMetadataKey.
+func Architecture() model.Architecture { return architecture }
 
-type architecture struct{}
-
-func (architecture) Name() string { return Name }
-
-// Detect implements model.Architecture: see the package documentation.
-func (architecture) Detect(meta map[string]string, _ []byte) (model.Config, error) {
-	s, err := layers.SpecFor(meta, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := FromSpec(s)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+var architecture = layers.SpecArchitecture(Name, FromSpec)
