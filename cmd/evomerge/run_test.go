@@ -17,52 +17,25 @@ import (
 
 	"github.com/evomerge/evomerge/internal/run"
 	"github.com/evomerge/evomerge/internal/rundir"
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
-// writeSmokeExperiment writes a search experiment on the smoke recipe of
-// mnist-tasks (tiny data, seconds) and returns its path.
-func writeSmokeExperiment(t *testing.T, cache string, evaluations int) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`
-[experiment]
-name = "smoke"
-seed = 3
-
-[models]
-benchmark = "mnist-tasks"
-recipe = "smoke"
-cache_dir = %q
-
-[merge]
-operator = "task_arithmetic"
-
-[[merge.search]]
-param = "weight"
-per_model = true
-per_group = true
-lower = 0.0
-upper = 1.0
-
-[search]
-algorithm = "nsga2"
-max_evaluations = %d
-concurrency = 1
-
-[search.nsga2]
-population_size = 8
-start_points = ["average"]
-
-[[objectives]]
+// smokeObjectives are the objectives of writeSmokeExperiment: the mean
+// normalized accuracy and the mean loss.
+const smokeObjectives = `[[objectives]]
 task = "mean"
 metric = "normalized_accuracy"
 
 [[objectives]]
 task = "mean"
 metric = "loss"
+`
 
-[evaluator]
-examples = 100
-`, cache, evaluations)
+// writeSmokeExperiment writes a search experiment on the smoke recipe of
+// mnist-tasks (tiny data, seconds) and returns its path.
+func writeSmokeExperiment(t *testing.T, cache string, evaluations int) string {
+	t.Helper()
+	cfg := testkit.SmokeSearch{Seed: 3, CacheDir: cache, Evaluations: evaluations, Objectives: smokeObjectives}.TOML()
 	path := filepath.Join(t.TempDir(), "smoke.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

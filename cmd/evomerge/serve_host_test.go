@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
 // startServe runs `evomerge serve` with args on a free loopback port and
@@ -68,7 +70,7 @@ func getHost(t *testing.T, url, host string) (int, string) {
 // A loopback server answers only loopback Host names, so a page on another
 // site cannot reach it through DNS rebinding; --allow-host adds names.
 func TestServeCommandChecksHost(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 3})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 3})
 	addr := startServe(t, dir, "--addr", "127.0.0.1:0")
 	_, port, _ := strings.Cut(addr, ":")
 	cases := []struct {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,27 +16,13 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/rundir"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/reports"
 )
 
-func get(t *testing.T, url string) (int, string, http.Header) {
-	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body), resp.Header
-}
-
 func TestReportServer(t *testing.T) {
-	running := writeTestRun(t, testRunOptions{evaluations: 8, experiment: `live<script>alert(1)</script>`})
-	done := writeTestRun(t, testRunOptions{evaluations: 14, finished: true})
+	running := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 8, Experiment: `live<script>alert(1)</script>`})
+	done := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 14, Finished: true})
 	var renders atomic.Int64
 	loader := reportLoader
 	loader.Load = func(dir string) (*reports.Run, string, error) {
@@ -47,7 +32,7 @@ func TestReportServer(t *testing.T) {
 	ts := httptest.NewServer(rundir.NewReportServer([]string{running, done}, 2*time.Second, loader))
 	defer ts.Close()
 
-	code, body, hdr := get(t, ts.URL+"/")
+	code, body, hdr := testkit.Get(t, ts.URL+"/")
 	if code != http.StatusOK || hdr.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("index: %d %v", code, hdr)
 	}
@@ -62,7 +47,7 @@ func TestReportServer(t *testing.T) {
 	}
 	rendersAfterIndex := renders.Load()
 
-	code, page, hdr := get(t, ts.URL+"/runs/0/")
+	code, page, hdr := testkit.Get(t, ts.URL+"/runs/0/")
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 		t.Fatalf("report: %d %v", code, hdr)
 	}
@@ -72,13 +57,13 @@ func TestReportServer(t *testing.T) {
 	if renders.Load() != rendersAfterIndex {
 		t.Errorf("report rendered again without a change (%d renders, want %d)", renders.Load(), rendersAfterIndex)
 	}
-	_, finishedPage, _ := get(t, ts.URL+"/runs/1/")
+	_, finishedPage, _ := testkit.Get(t, ts.URL+"/runs/1/")
 	if strings.Contains(finishedPage, "fetch(") {
 		t.Error("finished run's report polls")
 	}
 
 	status := func() rundir.ReportStatus {
-		_, body, _ := get(t, ts.URL+"/runs/0/status.json")
+		_, body, _ := testkit.Get(t, ts.URL+"/runs/0/status.json")
 		var st rundir.ReportStatus
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("status %q: %v", body, err)
@@ -94,13 +79,13 @@ func TestReportServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(journalLine(8))
+	f.WriteString(testkit.JournalLine(8))
 	f.Close()
 	after := status()
 	if after.Version == before.Version || after.Evaluations != 9 {
 		t.Errorf("after a new evaluation: %+v (before %+v)", after, before)
 	}
-	_, page2, _ := get(t, ts.URL+"/runs/0/")
+	_, page2, _ := testkit.Get(t, ts.URL+"/runs/0/")
 	if !strings.Contains(page2, "<dd>9 of 400 (2.2%)</dd>") {
 		t.Error("report not regenerated after a new evaluation")
 	}
@@ -115,14 +100,14 @@ func TestReportServer(t *testing.T) {
 		{"/nope", http.StatusNotFound},
 		{"/runs/0", http.StatusMovedPermanently},
 	} {
-		if code, _, _ := get(t, ts.URL+c.path); code != c.code {
+		if code, _, _ := testkit.Get(t, ts.URL+c.path); code != c.code {
 			t.Errorf("GET %s: %d, want %d", c.path, code, c.code)
 		}
 	}
 
 	// A damaged run is reported, not served half-built.
 	os.WriteFile(filepath.Join(done, rundir.StateFile), []byte("{"), 0o644)
-	if code, body, _ := get(t, ts.URL+"/runs/1/"); code != http.StatusInternalServerError || !strings.Contains(body, "state.json") {
+	if code, body, _ := testkit.Get(t, ts.URL+"/runs/1/"); code != http.StatusInternalServerError || !strings.Contains(body, "state.json") {
 		t.Errorf("damaged run: %d %q", code, body)
 	}
 }
@@ -146,7 +131,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestServeCommandLoopbackAndShutdown(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 4})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr lockedBuffer
@@ -162,7 +147,7 @@ func TestServeCommandLoopbackAndShutdown(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("server did not start: stdout %q stderr %q", stdout.String(), stderr.String())
 	}
-	if code, body, _ := get(t, "http://"+addr+"/runs/0/"); code != http.StatusOK || !strings.Contains(body, "evomerge report: nsga2-two-tasks") {
+	if code, body, _ := testkit.Get(t, "http://"+addr+"/runs/0/"); code != http.StatusOK || !strings.Contains(body, "evomerge report: nsga2-two-tasks") {
 		t.Fatalf("GET report: %d", code)
 	}
 	if stderr.String() != "" {
@@ -183,7 +168,7 @@ func TestServeCommandLoopbackAndShutdown(t *testing.T) {
 }
 
 func TestServeCommandErrors(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 2})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 2})
 	cases := []struct {
 		name string
 		args []string

@@ -5,41 +5,12 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/evomerge/evomerge/internal/rundir"
+	"github.com/evomerge/evomerge/internal/testkit"
 )
-
-// diskFault makes writes of a run directory fail as a full disk does:
-// fail(base, n, full) decides the n-th write (1-based) of the file named
-// base, full being whether an earlier write already failed.
-type diskFault struct {
-	mu     sync.Mutex
-	fail   func(base string, n int, full bool) bool
-	counts map[string]int
-	full   bool
-}
-
-func (d *diskFault) check(path string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	base := filepath.Base(path)
-	d.counts[base]++
-	if d.fail(base, d.counts[base], d.full) {
-		d.full = true
-		return syscall.ENOSPC
-	}
-	return nil
-}
-
-func setWriteFault(t *testing.T, fail func(base string, n int, full bool) bool) {
-	t.Helper()
-	d := &diskFault{fail: fail, counts: map[string]int{}}
-	rundir.InjectWriteFault(d.check)
-	t.Cleanup(func() { rundir.InjectWriteFault(nil) })
-}
 
 func TestRunStopsAtTheFirstFailedWrite(t *testing.T) {
 	tests := []struct {
@@ -70,7 +41,7 @@ func TestRunStopsAtTheFirstFailedWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
 			exp := decodeSmoke(t, dir, func(s string) string { return strings.Replace(s, "max_evaluations = 44", "max_evaluations = 16", 1) })
-			setWriteFault(t, tt.fail)
+			testkit.SetWriteFault(t, rundir.InjectWriteFault, tt.fail)
 			_, err := Start(context.Background(), exp, Options{})
 			rundir.InjectWriteFault(nil)
 			if err == nil {

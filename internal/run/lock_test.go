@@ -2,39 +2,17 @@ package run
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/rundir"
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
-// wantBusy checks that err refuses a lock of dir held by pid running
-// command, in the words the CLI prints.
-func wantBusy(t *testing.T, err error, dir string, pid int, command string) {
-	t.Helper()
-	var busy *rundir.BusyError
-	if !errors.As(err, &busy) {
-		t.Fatalf("error %v (%T), want a *BusyError", err, err)
-	}
-	if busy.Holder.PID != pid || !strings.Contains(busy.Holder.Command, command) {
-		t.Errorf("holder %+v, want pid %d running %q", busy.Holder, pid, command)
-	}
-	msg := err.Error()
-	for _, want := range []string{
-		"run directory " + dir + " is in use by pid " + fmt.Sprint(pid),
-		command,
-		"wait for it to finish or stop it (kill " + fmt.Sprint(pid) + "), then run the command again",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q lacks %q", msg, want)
-		}
-	}
-}
+// busyHolder is the pid and command of the holder a *rundir.BusyError names.
+func busyHolder(b *rundir.BusyError) (int, string) { return b.Holder.PID, b.Holder.Command }
 
 func TestLockedRunDirectoryRefusesRunAndResumeOnly(t *testing.T) {
 	ref := referenceRun(t)
@@ -72,7 +50,7 @@ func TestLockedRunDirectoryRefusesRunAndResumeOnly(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			err := tt.command()
-			wantBusy(t, err, ref.Dir, os.Getpid(), "resume")
+			testkit.WantBusy(t, err, ref.Dir, os.Getpid(), "resume", busyHolder)
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("the refusal took %v; it must come at once", d)
 			}

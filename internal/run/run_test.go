@@ -33,42 +33,7 @@ func TestMain(m *testing.M) {
 // smokeConfig is a run on the smoke recipe of mnist-tasks (a few hundred
 // training images, 200 evaluation images) that takes a second or two.
 func smokeConfig(out string) string {
-	return fmt.Sprintf(`
-[experiment]
-name = "smoke"
-seed = 9
-output = %q
-
-[models]
-benchmark = "mnist-tasks"
-recipe = "smoke"
-cache_dir = %q
-
-[merge]
-operator = "task_arithmetic"
-
-[[merge.search]]
-param = "weight"
-per_model = true
-per_group = true
-lower = 0.0
-upper = 1.0
-
-[search]
-algorithm = "nsga2"
-max_evaluations = 44
-concurrency = 1
-
-[search.nsga2]
-population_size = 8
-start_points = ["average"]
-
-[[objectives]]
-task = "all"
-
-[evaluator]
-examples = 100
-`, out, smokeCache)
+	return testkit.SmokeSearch{Seed: 9, Output: out, CacheDir: smokeCache, Evaluations: 44, Objectives: "[[objectives]]\ntask = \"all\"\n"}.TOML()
 }
 
 func decodeSmoke(t *testing.T, out string, edit func(string) string) *configs.Experiment {

@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 )
 
@@ -233,35 +233,6 @@ func FuzzParseJournal(f *testing.F) {
 	})
 }
 
-// diskFault makes writes of a run directory fail as a full disk does:
-// fail(base, n, full) decides the n-th write (1-based) of the file named
-// base, full being whether an earlier write already failed.
-type diskFault struct {
-	mu     sync.Mutex
-	fail   func(base string, n int, full bool) bool
-	counts map[string]int
-	full   bool
-}
-
-func (d *diskFault) check(path string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	base := filepath.Base(path)
-	d.counts[base]++
-	if d.fail(base, d.counts[base], d.full) {
-		d.full = true
-		return syscall.ENOSPC
-	}
-	return nil
-}
-
-func setWriteFault(t *testing.T, fail func(base string, n int, full bool) bool) {
-	t.Helper()
-	d := &diskFault{fail: fail, counts: map[string]int{}}
-	writeFault = d.check
-	t.Cleanup(func() { writeFault = nil })
-}
-
 func TestJournalAppendsLandAtTheEnd(t *testing.T) {
 	// Two journals open on one file, as two processes without the run lock
 	// would have them: each append must land after the other's, never over
@@ -455,7 +426,7 @@ func TestJournalStopsAtTheFirstFailedWrite(t *testing.T) {
 	defer j.Close()
 	var told []error
 	j.onFail = func(err error) { told = append(told, err) }
-	setWriteFault(t, func(base string, n int, full bool) bool { return n == 2 })
+	testkit.SetWriteFault(t, InjectWriteFault, func(base string, n int, full bool) bool { return n == 2 })
 	recs := []Record{testRecord(t, 0.1, true), testRecord(t, 0.2, true), testRecord(t, 0.3, true)}
 	want := "writing " + path + ": no space left on device"
 	var errs []string

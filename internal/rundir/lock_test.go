@@ -12,29 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evomerge/evomerge/internal/testkit"
 )
 
-// wantBusy checks that err refuses a lock of dir held by pid running
-// command, in the words the CLI prints.
+// wantBusy checks that err is a *BusyError refusing a lock of dir held by
+// pid running command, in the words the CLI prints.
 func wantBusy(t *testing.T, err error, dir string, pid int, command string) {
 	t.Helper()
-	var busy *BusyError
-	if !errors.As(err, &busy) {
-		t.Fatalf("error %v (%T), want a *BusyError", err, err)
-	}
-	if busy.Holder.PID != pid || !strings.Contains(busy.Holder.Command, command) {
-		t.Errorf("holder %+v, want pid %d running %q", busy.Holder, pid, command)
-	}
-	msg := err.Error()
-	for _, want := range []string{
-		"run directory " + dir + " is in use by pid " + fmt.Sprint(pid),
-		command,
-		"wait for it to finish or stop it (kill " + fmt.Sprint(pid) + "), then run the command again",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q lacks %q", msg, want)
-		}
-	}
+	testkit.WantBusy(t, err, dir, pid, command, func(b *BusyError) (int, string) { return b.Holder.PID, b.Holder.Command })
 }
 
 func TestLockDirRefusesASecondHolder(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/evomerge/evomerge/configs"
 	"github.com/evomerge/evomerge/fitness"
 	"github.com/evomerge/evomerge/internal/registry"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/population"
 	"github.com/evomerge/evomerge/reports"
 	"github.com/evomerge/evomerge/search/adamerging"
@@ -144,7 +145,7 @@ func TestAddFrontWithoutAverageFitnessScores(t *testing.T) {
 }
 
 func TestReportAdaptationInputs(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 6, finished: true})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 6, Finished: true})
 	// No adamerging.json: the config's setting; with one: what it records.
 	cfg := filepath.Join(dir, ConfigFile)
 	text, err := os.ReadFile(cfg)
@@ -212,14 +213,14 @@ func TestDescribeSeeds(t *testing.T) {
 // A front whose validation-best and test-best members differ: the report,
 // status and export's default all take the validation-best.
 func TestValidationBestIsChosenEverywhere(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 12, finished: true})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 12, Finished: true})
 	f, err := ReadFront(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	member := func(i int, val, test float64) FrontMember {
 		return FrontMember{
-			ID: testRecordID(i), Genome: f.Members[0].Genome, Validation: testScores(i),
+			ID: testkit.RecordID(i), Genome: f.Members[0].Genome, Validation: testkit.RecordScores(i),
 			FitnessTasks: &SplitScores{Split: "validation", Accuracy: []float64{val, val}, MeanNormalized: &val},
 			Test:         &SplitScores{Split: "test", Accuracy: []float64{test, test}, MeanNormalized: &test},
 		}

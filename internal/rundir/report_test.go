@@ -3,187 +3,43 @@ package rundir
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/evomerge/evomerge/configs"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/reports"
 )
 
 var updateReportGolden = flag.Bool("update-report", false, "rewrite the report golden files in testdata/report-v1 (only after checking the change is wanted)")
 
-// testRunOptions shapes a synthetic run directory in the format a run
-// writes.
-type testRunOptions struct {
-	evaluations int
-	torn        bool   // append an incomplete last journal line
-	corruptLine int    // 1-based journal line to corrupt (0: none)
-	finished    bool   // state "finished" and a front.json
-	noState     bool   // no state.json yet
-	views       string // views.json contents ("" : none)
-	experiment  string // experiment name in state.json
-}
-
-func testRecordID(i int) string { return fmt.Sprintf("%016x%048x", uint64(i+1)*0x9e3779b97f4a7c15, i) }
-
-// testScores places candidate i on a trade-off between the two tasks.
-func testScores(i int) []float64 {
-	a := float64(i%10) / 10
-	return []float64{0.5 + 0.4*a - 0.01*float64(i%3), 0.9 - 0.4*a}
-}
-
-func journalLine(i int) string {
-	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	rec := map[string]any{
-		"v": 1, "id": testRecordID(i),
-		"genome":   map[string]any{"values": []float64{0.1 * float64(i%5), 0.5, 0.25, 0.75}},
-		"lineage":  map[string]any{"generation": i / 4},
-		"status":   "ok",
-		"scores":   testScores(i),
-		"started":  t0.Add(time.Duration(i) * time.Second),
-		"finished": t0.Add(time.Duration(i+1) * time.Second),
-		"correct":  []map[string]any{{"task": "rotated", "bits": map[string]any{"n": 3, "words": []uint64{5}}}},
-	}
-	if i%7 == 6 {
-		delete(rec, "scores")
-		rec["status"] = "failed"
-		rec["error"] = `evaluator exited with status 1: <oops>`
-	}
-	b, _ := json.Marshal(rec)
-	return string(b) + "\n"
-}
-
-func writeTestRun(t *testing.T, o testRunOptions) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "runs", "nsga2 two-tasks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	examples, _ := configs.Examples()
-	cfg, ok := examples["experiment-nsga2.toml"]
-	if !ok {
-		t.Fatal("the nsga2 example experiment is not embedded")
-	}
-	write := func(name, data string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(ConfigFile, string(cfg))
-	status := "running"
-	if o.finished {
-		status = "finished"
-	}
-	name := o.experiment
-	if name == "" {
-		name = "nsga2-two-tasks"
-	}
-	objectives := []map[string]any{
-		{"name": "rotated/accuracy", "task": "rotated", "metric": "accuracy", "direction": "maximize"},
-		{"name": "permuted/accuracy", "task": "permuted", "metric": "accuracy", "direction": "maximize"},
-	}
-	dims := []string{"layers.0/lambda", "layers.1/lambda", "weight[rotated]", "weight[permuted]"}
-	if !o.noState {
-		st, _ := json.Marshal(map[string]any{
-			"v": 1, "experiment": name, "algorithm": "nsga2", "status": status,
-			"objectives": objectives, "dimensions": dims, "max_evaluations": 400,
-			"evaluations": o.evaluations, "elapsed_seconds": 2 * o.evaluations, "stop_reason": map[bool]string{true: "evaluation-limit"}[o.finished],
-			"started": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
-			"updated": time.Date(2026, 11, 29, 12, 0, o.evaluations, 0, time.UTC),
-		})
-		write(StateFile, string(st))
-	}
-	var journal strings.Builder
-	for i := 0; i < o.evaluations; i++ {
-		line := journalLine(i)
-		if i+1 == o.corruptLine {
-			line = line[:len(line)/2] + "\n"
-		}
-		journal.WriteString(line)
-	}
-	if o.torn {
-		full := journalLine(o.evaluations)
-		journal.WriteString(full[:len(full)/3])
-	}
-	write(JournalFile, journal.String())
-	if o.views != "" {
-		write(ViewsFile, o.views)
-	}
-	if o.finished {
-		mean := 0.93
-		front, _ := json.Marshal(map[string]any{
-			"v": 1, "experiment": name, "status": "finished", "objectives": objectives,
-			"fitness_split": "validation", "dimensions": dims, "evaluations": o.evaluations,
-			"tasks":                        []string{"rotated", "permuted"},
-			"expert_test_accuracy":         []float64{0.97, 0.96},
-			"plain_average_test":           map[string]any{"split": "test", "accuracy": []float64{0.61, 0.58}},
-			"expert_fitness_accuracy":      []float64{0.95, 0.94},
-			"plain_average_fitness":        map[string]any{"split": "validation", "accuracy": []float64{0.625, 0.5625}},
-			"plain_average_fitness_scores": []float64{0.625, 0.5625},
-			"members": []map[string]any{{
-				"id": testRecordID(9), "genome": map[string]any{"values": []float64{0.4, 0.5, 0.25, 0.75}},
-				"lineage": map[string]any{"generation": 2}, "fitness_scores": testScores(9),
-				"test": map[string]any{"split": "test", "accuracy": []float64{0.8125, 0.4375}, "mean_normalized_accuracy": mean},
-			}},
-		})
-		write(FrontFile, string(front))
-	}
-	return dir
-}
-
-// testViews is a views.json with every algorithm view.
-var testViews = `{
-  "m2n2_archive": [
-    {"evaluations": 4, "members": [{"id": "a", "solved": {"n": 3, "words": [5]}}, {"id": "b", "solved": {"n": 3, "words": [2]}}]},
-    {"evaluations": 8, "members": [{"id": "a", "solved": {"n": 3, "words": [7]}}]}
-  ],
-  "map_surrogate": [
-    {"id": "x", "objective": 0, "predicted": 0.5, "measured": 0.55},
-    {"id": "y", "objective": 0, "predicted": 0.7, "measured": 0.65},
-    {"id": "z", "objective": 0, "predicted": 0.6, "measured": 0.62, "held_out": true},
-    {"id": "w", "objective": 0, "predicted": 0.8, "measured": 0.7, "held_out": true}
-  ],
-  "adamerging_trajectory": [
-    {"step": 0, "loss": 1.2, "coefficients": [0.3, 0.3, 0.3, 0.3]},
-    {"step": 1, "loss": 0.9, "coefficients": [0.35, 0.3, 0.32, 0.28]}
-  ],
-  "fw_iterations": [
-    {"iteration": 0, "selected": ["rotated", "rotated", "permuted"], "step_size": 1, "loss": 0.8},
-    {"iteration": 1, "selected": ["permuted"], "step_size": 0.67, "loss": 0.6}
-  ]
-}`
-
 func TestWriteReport(t *testing.T) {
 	cases := []struct {
 		name     string
-		opt      testRunOptions
+		opt      testkit.RunOptions
 		contains []string
 	}{
-		{"mid-run with a torn last line", testRunOptions{evaluations: 20, torn: true}, []string{
+		{"mid-run with a torn last line", testkit.RunOptions{Evaluations: 20, Torn: true}, []string{
 			"Run in progress.", "<dd>20 of 400 (5.0%)</dd>", "<dd>18 / 2</dd>", "test scores are pending",
 			"evaluator exited with status 1: &lt;oops&gt;", `evomerge.draw("pareto", `, `evomerge.draw("coefficients_0", `,
 		}},
-		{"finished with a front", testRunOptions{evaluations: 14, finished: true}, []string{
+		{"finished with a front", testkit.RunOptions{Evaluations: 14, Finished: true}, []string{
 			"Run finished (evaluation-limit).", "<dt>evaluations/s</dt><dd>0.500</dd>", `<td data-sort="0.8125" class="test num">0.8125</td>`, `<td data-sort="0.93" class="test num">0.93</td>`,
 			"expert of rotated", "plain average of the experts", `<td data-sort="0.61" class="test num">0.61</td>`,
-			"evomerge export ", "--candidate " + testRecordID(9),
+			"evomerge export ", "--candidate " + testkit.RecordID(9),
 		}},
-		{"with algorithm views", testRunOptions{evaluations: 10, views: testViews}, []string{
+		{"with algorithm views", testkit.RunOptions{Evaluations: 10, Views: testkit.RunViews}, []string{
 			`evomerge.draw("m2n2_coverage", `, `evomerge.draw("m2n2_solved", `, `evomerge.draw("map_surrogate", `,
 			"rotated/accuracy, held out: R² = ", `evomerge.draw("adamerging_coefficients", `, `evomerge.draw("fw_selected", `,
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := writeTestRun(t, c.opt)
+			dir := testkit.WriteRun(t, c.opt)
 			res, err := WriteReport(context.Background(), dir, "")
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +48,7 @@ func TestWriteReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Path != filepath.Join(dir, ReportFile) || res.Bytes != len(page) || res.Evaluations != c.opt.evaluations || res.Finished != c.opt.finished {
+			if res.Path != filepath.Join(dir, ReportFile) || res.Bytes != len(page) || res.Evaluations != c.opt.Evaluations || res.Finished != c.opt.Finished {
 				t.Errorf("result %+v for a page of %d bytes", res, len(page))
 			}
 			for _, s := range c.contains {
@@ -217,18 +73,20 @@ func TestWriteReportErrors(t *testing.T) {
 		want string
 	}{
 		{"not a run directory", func(t *testing.T) string { return t.TempDir() }, "is not a run directory (no config.toml)"},
-		{"not started", func(t *testing.T) string { return writeTestRun(t, testRunOptions{evaluations: 3, noState: true}) }, "has not started evaluating yet"},
+		{"not started", func(t *testing.T) string {
+			return testkit.WriteRun(t, testkit.RunOptions{Evaluations: 3, NoState: true})
+		}, "has not started evaluating yet"},
 		{"unknown views key", func(t *testing.T) string {
-			return writeTestRun(t, testRunOptions{evaluations: 3, views: `{"m2n2_archiv": []}`})
+			return testkit.WriteRun(t, testkit.RunOptions{Evaluations: 3, Views: `{"m2n2_archiv": []}`})
 		}, `views.json: json: unknown field "m2n2_archiv"`},
 		{"surrogate of an unknown objective", func(t *testing.T) string {
-			return writeTestRun(t, testRunOptions{evaluations: 3, views: `{"map_surrogate": [{"id": "x", "objective": 2, "predicted": 1, "measured": 1}]}`})
+			return testkit.WriteRun(t, testkit.RunOptions{Evaluations: 3, Views: `{"map_surrogate": [{"id": "x", "objective": 2, "predicted": 1, "measured": 1}]}`})
 		}, "views.json: reports: surrogate point of candidate x names objective 2 but the run has 2 objectives"},
 		{"trajectory of other dimensions", func(t *testing.T) string {
-			return writeTestRun(t, testRunOptions{evaluations: 3, views: `{"adamerging_trajectory": [{"step": 3, "loss": 1, "coefficients": [1, 2]}]}`})
+			return testkit.WriteRun(t, testkit.RunOptions{Evaluations: 3, Views: `{"adamerging_trajectory": [{"step": 3, "loss": 1, "coefficients": [1, 2]}]}`})
 		}, "AdaMerging step 3 has 2 coefficients but the run names 4 dimensions"},
 		{"corrupt journal line", func(t *testing.T) string {
-			return writeTestRun(t, testRunOptions{evaluations: 6, corruptLine: 2})
+			return testkit.WriteRun(t, testkit.RunOptions{Evaluations: 6, CorruptLine: 2})
 		}, "journal.jsonl:2: corrupt journal record"},
 	}
 	for _, c := range cases {
@@ -246,7 +104,7 @@ func TestWriteReportErrors(t *testing.T) {
 }
 
 func TestWriteReportOut(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 5})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 5})
 	out := filepath.Join(t.TempDir(), "elsewhere.html")
 	res, err := WriteReport(context.Background(), dir, out)
 	if err != nil || res.Path != out {
@@ -261,7 +119,7 @@ func TestWriteReportOut(t *testing.T) {
 }
 
 func TestReportModel(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 14, finished: true, torn: true})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 14, Finished: true, Torn: true})
 	r, stamp, err := LoadReport(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +171,7 @@ func TestReportModel(t *testing.T) {
 // Every part of views.json becomes its section, in a fixed order, whatever
 // the method.
 func TestViewSectionsFollowTheData(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 10, views: testViews})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 10, Views: testkit.RunViews})
 	r, err := ReportModel(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +190,7 @@ func TestViewSectionsFollowTheData(t *testing.T) {
 }
 
 func TestRenderReportHook(t *testing.T) {
-	dir := writeTestRun(t, testRunOptions{evaluations: 7, finished: true})
+	dir := testkit.WriteRun(t, testkit.RunOptions{Evaluations: 7, Finished: true})
 	if err := RenderReport(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}

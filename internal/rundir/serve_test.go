@@ -3,7 +3,6 @@ package rundir
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/fitness"
+	"github.com/evomerge/evomerge/internal/testkit"
 	"github.com/evomerge/evomerge/reports"
 )
 
@@ -141,21 +141,6 @@ func (f *fakeRuns) loadCount() int {
 	return f.loads
 }
 
-func serveGet(t *testing.T, url string) (int, string, http.Header) {
-	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body), resp.Header
-}
-
 // The server renders a run again only when its stamp changes, escapes what
 // the runs name, and reports an unreadable run instead of serving it.
 func TestReportServerCachesByStamp(t *testing.T) {
@@ -170,7 +155,7 @@ func TestReportServerCachesByStamp(t *testing.T) {
 	ts := httptest.NewServer(NewReportServer([]string{"a", "b", "gone"}, 3*time.Second, f.loader()))
 	defer ts.Close()
 
-	code, body, hdr := serveGet(t, ts.URL+"/")
+	code, body, hdr := testkit.Get(t, ts.URL+"/")
 	if code != http.StatusOK || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Cache-Control") != "no-store" {
 		t.Fatalf("index: %d %v", code, hdr)
 	}
@@ -184,14 +169,14 @@ func TestReportServerCachesByStamp(t *testing.T) {
 	if loads != 2 {
 		t.Errorf("index loaded %d runs, want 2", loads)
 	}
-	if code, page, _ := serveGet(t, ts.URL+"/runs/0/"); code != http.StatusOK || !strings.Contains(page, `var url = "status.json"`) {
+	if code, page, _ := testkit.Get(t, ts.URL+"/runs/0/"); code != http.StatusOK || !strings.Contains(page, `var url = "status.json"`) {
 		t.Fatalf("report: %d", code)
 	}
 	if f.loadCount() != loads {
 		t.Errorf("an unchanged run was loaded again")
 	}
 	status := func() ReportStatus {
-		_, body, _ := serveGet(t, ts.URL+"/runs/0/status.json")
+		_, body, _ := testkit.Get(t, ts.URL+"/runs/0/status.json")
 		var st ReportStatus
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("status %q: %v", body, err)
@@ -205,7 +190,7 @@ func TestReportServerCachesByStamp(t *testing.T) {
 	if st := status(); st.Version != "s2" || f.loadCount() != loads+1 {
 		t.Errorf("after a change: status %+v, %d loads (want s2 and %d)", st, f.loadCount(), loads+1)
 	}
-	if code, body, _ := serveGet(t, ts.URL+"/runs/2/"); code != http.StatusInternalServerError || !strings.Contains(body, "no state.json") {
+	if code, body, _ := testkit.Get(t, ts.URL+"/runs/2/"); code != http.StatusInternalServerError || !strings.Contains(body, "no state.json") {
 		t.Errorf("unreadable run: %d %q", code, body)
 	}
 	for _, c := range []struct {
@@ -217,7 +202,7 @@ func TestReportServerCachesByStamp(t *testing.T) {
 		{"/nope", http.StatusNotFound},
 		{"/runs/1", http.StatusMovedPermanently},
 	} {
-		if code, _, _ := serveGet(t, ts.URL+c.path); code != c.code {
+		if code, _, _ := testkit.Get(t, ts.URL+c.path); code != c.code {
 			t.Errorf("GET %s: %d, want %d", c.path, code, c.code)
 		}
 	}

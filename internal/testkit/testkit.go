@@ -2,7 +2,10 @@
 // TestMain that gives a package's tests one benchmark cache and an
 // uncompressed copy of MNIST (so each smoke benchmark is prepared once per
 // package instead of once per test), a tiny model of each architecture, tiny
-// pools written to disk, and random image datasets.
+// pools written to disk, random image datasets, a smoke search experiment
+// (SmokeSearch), synthetic run directories and run-directory faults
+// (rundirs.go; testkit does not import internal/rundir, whose tests import
+// it), and an HTTP GET for tests of servers (Get).
 //
 // Contract: only tests import it. Everything it makes is deterministic (the
 // same arguments give the same files and values). Main never leaves files
