@@ -51,7 +51,7 @@ type Pool struct {
 	paths    []string
 	names    []string
 	cfg      model.Config
-	archErr  error // why cfg is nil: a checkpoint of no known architecture
+	archErr  error                // why cfg is nil: a checkpoint of no known architecture
 	readers  []*checkpoint.Reader // the base (when given) then the experts
 	src      *operators.MappedSource
 	metadata map[string]string
