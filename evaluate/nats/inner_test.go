@@ -198,7 +198,7 @@ func TestInnerSettings(t *testing.T) {
 		{Settings{Inner: map[string]any{"kind": "grpc"}}, []string{`inner.kind: unknown evaluator "grpc" for the workers: use "native" or "command"`}},
 		{Settings{Inner: map[string]any{"kind": int64(3)}}, []string{"inner.kind: wrong type: want a string"}},
 		{Settings{Inner: map[string]any{"kind": "command", "comand": []any{"x"}, "timeout": "soon"}}, []string{
-			"inner.comand: unknown key; allowed here: command, timeout",
+			"inner.comand: unknown key; allowed here: command, dir, timeout",
 			`inner.timeout: wrong type: want a duration such as "90s" or "2h30m", got "soon"`}},
 		{Settings{Inner: map[string]any{"kind": "command", "command": "score"}}, []string{"inner.command: wrong type: want an array"}},
 		{Settings{Inner: map[string]any{"kind": "command", "command": []any{" "}, "timeout": "-1s"}}, []string{

@@ -54,7 +54,7 @@ var AllowedImports = map[string][]string{
 	"internal/registry":     {"internal/par", "internal/tensor", "internal/atomicfile", "internal/rng", "internal/suggest", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "internal/tasks", "internal/benchmarks", "population", "fitness", "search", "search/", "evaluate"},
 	"internal/rundir":       {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "internal/tasks", "internal/benchmarks", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry"},
 	"internal/run":          {"internal/par", "internal/tensor", "internal/suggest", "internal/atomicfile", "internal/rng", "internal/checkpoint", "configs", "operators", "internal/model", "internal/data", "internal/tasks", "internal/benchmarks", "population", "fitness", "search", "search/", "evaluate", "reports", "internal/registry", "internal/rundir"},
-	"internal/testkit":      {"internal/", "operators", "population", "fitness"},
+	"internal/testkit":      {"internal/", "configs", "operators", "population", "fitness"},
 	"internal/lab":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports", gonum},
 	"cmd/evomerge":          {"internal/", "configs", "operators", "population", "fitness", "search", "evaluate", "reports"},
 	"internal/archtest":     {},
