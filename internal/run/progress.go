@@ -193,11 +193,7 @@ func printSummary(w io.Writer, dir string, exp *configs.Experiment, f rundir.Fro
 		}
 		row += fmt.Sprintf(" %15s", cell(meanOf(m.FitnessTasks), meanOf(m.Test)))
 		if f.Scalarization != nil {
-			cost := "-"
-			if m.Cost != nil {
-				cost = fmt.Sprintf("%.6g", *m.Cost)
-			}
-			row += fmt.Sprintf(" %12s", cost)
+			row += costCell(m.Cost)
 		}
 		fmt.Fprintln(w, row)
 	}
@@ -307,12 +303,16 @@ func printObjectiveTable(w io.Writer, exp *configs.Experiment, f rundir.Front) {
 			row += fmt.Sprintf(" %*s", max(13, len(o.Name)), fmtScore(v))
 		}
 		if f.Scalarization != nil {
-			cost := "-"
-			if m.Cost != nil {
-				cost = fmt.Sprintf("%.6g", *m.Cost)
-			}
-			row += fmt.Sprintf(" %12s", cost)
+			row += costCell(m.Cost)
 		}
 		fmt.Fprintln(w, row)
 	}
+}
+
+// costCell is a member's scalarised cost column ("-" when it has none).
+func costCell(cost *float64) string {
+	if cost == nil {
+		return fmt.Sprintf(" %12s", "-")
+	}
+	return fmt.Sprintf(" %12s", fmt.Sprintf("%.6g", *cost))
 }
